@@ -1,0 +1,166 @@
+//! `_meta` objects and the reserved keys MCP defines in them.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Visitor};
+
+use crate::capabilities::{ClientCapabilities, Implementation};
+use crate::jsonrpc::RequestId;
+use crate::logging::LoggingLevel;
+use crate::version::ProtocolVersion;
+
+/// A JSON object (`{ "key": any }`).
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// A generic `_meta` object on a protocol object (a tool, a content block…).
+pub type Meta = JsonObject;
+
+/// A progress token: a string or an integer, unique among active requests.
+pub type ProgressToken = RequestId;
+
+/// The reserved `_meta` keys.
+pub mod keys {
+    /// The request's protocol version (2026-07-28, required).
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    /// The client's capabilities for this request (2026-07-28, required).
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    /// The client's self-description (2026-07-28, recommended).
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    /// The log level this request opts into (2026-07-28, deprecated feature).
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    /// The server's self-description on results (2026-07-28).
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+    /// The `subscriptions/listen` request a notification belongs to (2026-07-28).
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+    /// The task a message relates to (2025-11-25 tasks).
+    pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+    /// The progress token of a request.
+    pub const PROGRESS_TOKEN: &str = "progressToken";
+}
+
+meta_object! {
+    /// `_meta` of a request's params.
+    ///
+    /// In 2026-07-28 every request carries `protocolVersion` and
+    /// `clientCapabilities` here (check with [`RequestMeta::require_modern`]);
+    /// legacy revisions only use `progressToken`.
+    pub struct RequestMeta {
+        /// The protocol version of this request.
+        protocol_version: ProtocolVersion = keys::PROTOCOL_VERSION,
+        /// The client's capabilities for this request.
+        client_capabilities: ClientCapabilities = keys::CLIENT_CAPABILITIES,
+        /// The client's self-description; not for security decisions.
+        client_info: Implementation = keys::CLIENT_INFO,
+        /// The log level this request opts into.
+        log_level: LoggingLevel = keys::LOG_LEVEL,
+        /// Progress notifications for this request carry this token.
+        progress_token: ProgressToken = keys::PROGRESS_TOKEN,
+    }
+}
+
+meta_object! {
+    /// `_meta` of a result.
+    pub struct ResultMeta {
+        /// The server's self-description (2026-07-28, recommended on every result).
+        server_info: Implementation = keys::SERVER_INFO,
+        /// On a `subscriptions/listen` result: the subscription it ends.
+        subscription_id: RequestId = keys::SUBSCRIPTION_ID,
+    }
+}
+
+meta_object! {
+    /// `_meta` of a notification's params.
+    pub struct NotificationMeta {
+        /// The `subscriptions/listen` request this notification is delivered for.
+        subscription_id: RequestId = keys::SUBSCRIPTION_ID,
+    }
+}
+
+/// The request-level facts a 2026-07-28 request must carry.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ModernRequestMeta<'a> {
+    /// The requested protocol version.
+    pub protocol_version: &'a ProtocolVersion,
+    /// The client's capabilities for this request.
+    pub client_capabilities: &'a ClientCapabilities,
+}
+
+impl RequestMeta {
+    /// A `_meta` for a 2026-07-28 request.
+    pub fn modern(version: ProtocolVersion, capabilities: ClientCapabilities) -> Self {
+        Self {
+            protocol_version: Some(version),
+            client_capabilities: Some(capabilities),
+            ..Self::default()
+        }
+    }
+
+    /// A `_meta` carrying only a progress token (the legacy form).
+    pub fn with_progress(token: impl Into<ProgressToken>) -> Self {
+        Self {
+            progress_token: Some(token.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Checks the keys 2026-07-28 requires on every request.
+    ///
+    /// # Errors
+    /// The -32602 error object the spec prescribes, naming the missing key.
+    pub fn require_modern(
+        meta: Option<&Self>,
+    ) -> Result<ModernRequestMeta<'_>, crate::ErrorObject> {
+        let missing = |key: &str| {
+            crate::ErrorObject::invalid_params(format!("Missing required _meta key {key:?}"))
+        };
+        let meta = meta.ok_or_else(|| missing(keys::PROTOCOL_VERSION))?;
+        Ok(ModernRequestMeta {
+            protocol_version: meta
+                .protocol_version
+                .as_ref()
+                .ok_or_else(|| missing(keys::PROTOCOL_VERSION))?,
+            client_capabilities: meta
+                .client_capabilities
+                .as_ref()
+                .ok_or_else(|| missing(keys::CLIENT_CAPABILITIES))?,
+        })
+    }
+}
+
+/// A map key that borrows from the input when it can.
+pub(crate) struct MetaKey<'de>(Cow<'de, str>);
+
+impl MetaKey<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub(crate) fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'de> Deserialize<'de> for MetaKey<'de> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MetaKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(MetaKey(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(MetaKey(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(MetaKey(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
