@@ -83,3 +83,62 @@ macro_rules! meta_object {
         }
     };
 }
+
+/// A cacheable result (2026-07-28 `ttlMs` / `cacheScope`) holding a list
+/// of items, optionally paginated: the shape shared by the list results and
+/// `resources/read`.
+macro_rules! cacheable_result {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $(#[$fattr:meta])* $items:ident: Vec<$item:ty>,
+            $( paginated: $paginated:ident, )?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        #[non_exhaustive]
+        pub struct $name {
+            $(#[$fattr])*
+            pub $items: Vec<$item>,
+            $(
+                /// The cursor of the next page, if any.
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $paginated: Option<$crate::result::Cursor>,
+            )?
+            /// How long the result may be cached, in ms (2026-07-28).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub ttl_ms: Option<u64>,
+            /// Who may cache it (2026-07-28).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub cache_scope: Option<$crate::result::CacheScope>,
+            /// `"complete"` on 2026-07-28; absent on legacy revisions.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub result_type: Option<$crate::result::ResultType>,
+            /// Result metadata.
+            #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
+            pub meta: Option<$crate::meta::ResultMeta>,
+        }
+
+        impl $name {
+            /// A result holding `items`.
+            pub fn new($items: Vec<$item>) -> Self {
+                Self {
+                    $items,
+                    ..Self::default()
+                }
+            }
+
+            /// Marks the result complete and cacheable for `ttl_ms` by
+            /// `scope`, as 2026-07-28 requires.
+            #[must_use]
+            pub fn with_cache(mut self, ttl_ms: u64, scope: $crate::result::CacheScope) -> Self {
+                self.ttl_ms = Some(ttl_ms);
+                self.cache_scope = Some(scope);
+                self.result_type = Some($crate::result::ResultType::Complete);
+                self
+            }
+        }
+    };
+}

@@ -9,7 +9,7 @@ use crate::capabilities::Icon;
 use crate::content::{ContentBlock, Role};
 use crate::meta::{RequestMeta, ResultMeta};
 use crate::mrtr::InputResponses;
-use crate::result::{CacheScope, Cursor, ResultType};
+use crate::result::ResultType;
 
 /// A prompt template the server offers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,28 +114,13 @@ impl PromptMessage {
     }
 }
 
-/// The answer to `prompts/list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ListPromptsResult {
-    /// The prompts on this page.
-    pub prompts: Vec<Prompt>,
-    /// The cursor of the next page, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Cursor>,
-    /// Cache lifetime in ms (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_ms: Option<u64>,
-    /// Cache scope (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_scope: Option<CacheScope>,
-    /// `"complete"` on 2026-07-28.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType>,
-    /// Result metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<ResultMeta>,
+cacheable_result! {
+    /// The answer to `prompts/list`.
+    pub struct ListPromptsResult {
+        /// The prompts on this page.
+        prompts: Vec<Prompt>,
+        paginated: next_cursor,
+    }
 }
 
 /// Params of `prompts/get`.

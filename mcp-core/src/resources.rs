@@ -6,9 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::Meta;
 use crate::capabilities::Icon;
 use crate::content::{Annotations, ResourceContents};
-use crate::meta::{NotificationMeta, RequestMeta, ResultMeta};
+use crate::meta::{NotificationMeta, RequestMeta};
 use crate::mrtr::InputResponses;
-use crate::result::{CacheScope, Cursor, ResultType};
 
 /// A resource the server can read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,52 +127,22 @@ setters!(ResourceTemplate {
     with_mime_type => mime_type: String,
 });
 
-/// The answer to `resources/list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ListResourcesResult {
-    /// The resources on this page.
-    pub resources: Vec<Resource>,
-    /// The cursor of the next page, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Cursor>,
-    /// Cache lifetime in ms (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_ms: Option<u64>,
-    /// Cache scope (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_scope: Option<CacheScope>,
-    /// `"complete"` on 2026-07-28.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType>,
-    /// Result metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<ResultMeta>,
+cacheable_result! {
+    /// The answer to `resources/list`.
+    pub struct ListResourcesResult {
+        /// The resources on this page.
+        resources: Vec<Resource>,
+        paginated: next_cursor,
+    }
 }
 
-/// The answer to `resources/templates/list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ListResourceTemplatesResult {
-    /// The templates on this page.
-    pub resource_templates: Vec<ResourceTemplate>,
-    /// The cursor of the next page, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Cursor>,
-    /// Cache lifetime in ms (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_ms: Option<u64>,
-    /// Cache scope (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_scope: Option<CacheScope>,
-    /// `"complete"` on 2026-07-28.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType>,
-    /// Result metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<ResultMeta>,
+cacheable_result! {
+    /// The answer to `resources/templates/list`.
+    pub struct ListResourceTemplatesResult {
+        /// The templates on this page.
+        resource_templates: Vec<ResourceTemplate>,
+        paginated: next_cursor,
+    }
 }
 
 /// Params of `resources/read`.
@@ -206,34 +175,11 @@ impl ReadResourceParams {
     }
 }
 
-/// The answer to `resources/read`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ReadResourceResult {
-    /// The contents (one resource may have several parts).
-    pub contents: Vec<ResourceContents>,
-    /// Cache lifetime in ms (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_ms: Option<u64>,
-    /// Cache scope (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_scope: Option<CacheScope>,
-    /// `"complete"` on 2026-07-28.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType>,
-    /// Result metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<ResultMeta>,
-}
-
-impl ReadResourceResult {
-    /// A result with `contents`.
-    pub fn new(contents: Vec<ResourceContents>) -> Self {
-        Self {
-            contents,
-            ..Self::default()
-        }
+cacheable_result! {
+    /// The answer to `resources/read`.
+    pub struct ReadResourceResult {
+        /// The contents (one resource may have several parts).
+        contents: Vec<ResourceContents>,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::capabilities::Icon;
 use crate::content::ContentBlock;
 use crate::meta::{RequestMeta, ResultMeta};
 use crate::mrtr::InputResponses;
-use crate::result::{CacheScope, Cursor, ResultType};
+use crate::result::ResultType;
 use crate::tasks::TaskMetadata;
 use crate::{JsonObject, Meta};
 
@@ -140,37 +140,12 @@ pub enum TaskSupport {
     Required,
 }
 
-/// The answer to `tools/list`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[non_exhaustive]
-pub struct ListToolsResult {
-    /// The tools on this page.
-    pub tools: Vec<Tool>,
-    /// The cursor of the next page, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<Cursor>,
-    /// How long the result may be cached, in ms (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_ms: Option<u64>,
-    /// Who may cache it (2026-07-28).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cache_scope: Option<CacheScope>,
-    /// `"complete"` on 2026-07-28.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_type: Option<ResultType>,
-    /// Result metadata.
-    #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
-    pub meta: Option<ResultMeta>,
-}
-
-impl ListToolsResult {
-    /// A page of `tools`.
-    pub fn new(tools: Vec<Tool>) -> Self {
-        Self {
-            tools,
-            ..Self::default()
-        }
+cacheable_result! {
+    /// The answer to `tools/list`.
+    pub struct ListToolsResult {
+        /// The tools on this page.
+        tools: Vec<Tool>,
+        paginated: next_cursor,
     }
 }
 
