@@ -1,15 +1,52 @@
-//! Model Context Protocol clients (not yet implemented).
+//! Model Context Protocol clients, for servers of either protocol era.
 //!
-//! This crate will hold the client side of the SDK:
+//! Connect with [`Client::spawn`] (a server run as a child process over
+//! stdio) or [`Client::connect`] (any [`FrameRead`] / [`FrameWrite`]
+//! pair). The client probes the server with `server/discover`, falls back
+//! to the `initialize` handshake for legacy servers, and from then on every
+//! typed call is shaped for the era it found.
 //!
-//! - a client handle over any transport that probes the server's era
-//!   (`server/discover`, falling back to `initialize`) and offers typed calls
-//!   for every client-to-server method, with pagination, timeouts,
-//!   cancellation on drop and progress callbacks;
-//! - host handlers for elicitation, sampling and roots, with the
-//!   multi-round-trip retry loop of 2026-07-28 driven by the client;
-//! - a child-process stdio transport and a Streamable HTTP transport with
-//!   legacy-session and HTTP+SSE fallbacks.
+//! ```no_run
+//! use mcp_client::{ChildProcess, Client, ClientOptions, NoHandler};
+//! use mcp_core::Implementation;
 //!
-//! Until then it exports nothing; the wire types it will use are in
-//! `mcp-core`.
+//! # async fn run() -> Result<(), mcp_client::Error> {
+//! let client = Client::spawn(
+//!     ChildProcess::new("cargo").args(["run", "--example", "stdio_server"]),
+//!     ClientOptions::new(Implementation::new("my-host", "1.0.0")),
+//!     NoHandler,
+//! )
+//! .await?;
+//! println!("connected to {:?} ({})", client.server().implementation, client.protocol_version());
+//! let args = serde_json::json!({"message": "hi"});
+//! let result = client.call_tool("echo", args.as_object().cloned().unwrap_or_default()).await?;
+//! client.close().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The host answers the server's requests for user input, model
+//! completions and roots by implementing [`ClientHandler`]; the same
+//! handler serves a legacy server's requests and a 2026-07-28 server's
+//! input-required results, which the client retries by itself.
+//!
+//! # Cancel safety
+//!
+//! Dropping a call's future cancels the request (`notifications/cancelled`
+//! goes to the server). A request that times out is cancelled the same way.
+//!
+//! [`FrameRead`]: mcp_core::transport::FrameRead
+//! [`FrameWrite`]: mcp_core::transport::FrameWrite
+
+mod api;
+mod child;
+mod client;
+mod error;
+mod handler;
+mod notifications;
+
+pub use api::Subscription;
+pub use child::{ChildProcess, Stderr};
+pub use client::{CallOptions, Client, ClientOptions, ProgressFn, ServerInfo};
+pub use error::{Error, Result};
+pub use handler::{ClientHandler, NoHandler, capabilities};
+pub use notifications::{Notifications, ServerNotification};

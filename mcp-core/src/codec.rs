@@ -83,7 +83,11 @@ impl LineCodec {
                 if self.discarding {
                     buf.clear();
                     self.scanned = 0;
-                } else if buf.len() > self.max_frame {
+                } else if buf.len()
+                    > self
+                        .max_frame
+                        .saturating_add(usize::from(buf.last() == Some(&b'\r')))
+                {
                     let len = buf.len();
                     buf.clear();
                     self.scanned = 0;
@@ -194,7 +198,23 @@ impl LineCodec {
                 message: e.to_string(),
             });
         }
+        // Raw params or results kept from pretty-printed input may hold
+        // line breaks between tokens, which would split the frame. JSON
+        // strings cannot contain raw line breaks, so each one found is
+        // insignificant white space and becomes a space.
+        if let Some(written) = dst.get_mut(start..) {
+            flatten_line_breaks(written);
+        }
         dst.put_u8(b'\n');
         Ok(())
+    }
+}
+
+/// Turns the line breaks of a JSON text into spaces, so it fits one line.
+pub(crate) fn flatten_line_breaks(json: &mut [u8]) {
+    for b in json.iter_mut() {
+        if matches!(*b, b'\n' | b'\r') {
+            *b = b' ';
+        }
     }
 }

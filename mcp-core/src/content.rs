@@ -546,6 +546,18 @@ pub struct ToolUseContent {
     pub meta: Option<Meta>,
 }
 
+impl ToolUseContent {
+    /// A call of tool `name` with `input`, identified by `id`.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, input: JsonObject) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            input,
+            meta: None,
+        }
+    }
+}
+
 /// The result of a tool use, inside sampling (2025-11-25 and later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -564,6 +576,19 @@ pub struct ToolResultContent {
     /// Metadata.
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<Meta>,
+}
+
+impl ToolResultContent {
+    /// The result of tool use `tool_use_id`.
+    pub fn new(tool_use_id: impl Into<String>, content: Vec<ContentBlock>) -> Self {
+        Self {
+            tool_use_id: tool_use_id.into(),
+            content,
+            structured_content: None,
+            is_error: None,
+            meta: None,
+        }
+    }
 }
 
 /// Content of a sampling message.

@@ -409,6 +409,16 @@ pub struct TitledOption {
     pub title: String,
 }
 
+impl TitledOption {
+    /// Option `value`, shown as `title`.
+    pub fn new(value: impl Into<String>, title: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            title: title.into(),
+        }
+    }
+}
+
 /// Item schema of a multi-select enumeration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -441,6 +451,65 @@ impl PrimitiveSchema {
             maximum: None,
             default: None,
         })
+    }
+
+    /// An integer field.
+    pub fn integer() -> Self {
+        match Self::number() {
+            Self::Number(mut n) => {
+                n.kind = NumberKind::Integer;
+                Self::Number(n)
+            }
+            other => other,
+        }
+    }
+
+    /// A single-select field over titled options.
+    pub fn titled_one_of(options: Vec<TitledOption>) -> Self {
+        Self::Enum(EnumSchema {
+            one_of: Some(options),
+            values: None,
+            ..Self::enum_base(EnumKind::String)
+        })
+    }
+
+    /// A multi-select field over `values`.
+    pub fn many_of_values<I: IntoIterator<Item = S>, S: Into<String>>(values: I) -> Self {
+        Self::Enum(EnumSchema {
+            items: Some(EnumItems {
+                kind: Some("string".to_owned()),
+                values: Some(values.into_iter().map(Into::into).collect()),
+                any_of: None,
+            }),
+            ..Self::enum_base(EnumKind::Array)
+        })
+    }
+
+    /// A multi-select field over titled options.
+    pub fn many_of_titled(options: Vec<TitledOption>) -> Self {
+        Self::Enum(EnumSchema {
+            items: Some(EnumItems {
+                kind: None,
+                values: None,
+                any_of: Some(options),
+            }),
+            ..Self::enum_base(EnumKind::Array)
+        })
+    }
+
+    fn enum_base(kind: EnumKind) -> EnumSchema {
+        EnumSchema {
+            kind,
+            title: None,
+            description: None,
+            values: None,
+            enum_names: None,
+            one_of: None,
+            items: None,
+            min_items: None,
+            max_items: None,
+            default: None,
+        }
     }
 
     /// A boolean field.

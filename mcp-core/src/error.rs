@@ -270,6 +270,16 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// A message shaped like a response (it has `result` or `error`) that
+    /// is malformed. Never answered (responses are not), but the request it
+    /// names, if any, should fail locally.
+    #[error("invalid response: {message}")]
+    InvalidResponse {
+        /// The id it names, when readable.
+        id: Option<RequestId>,
+        /// What was wrong.
+        message: String,
+    },
     /// A request's or notification's params do not match its method (-32602).
     #[error("invalid params: {message}")]
     InvalidParams {
@@ -302,12 +312,29 @@ pub enum Error {
         /// Length of the valid prefix.
         valid_up_to: usize,
     },
+    /// The transport failed; unlike the other variants this ends the stream.
+    #[error("transport I/O error: {message}")]
+    Io {
+        /// The kind of I/O error.
+        kind: std::io::ErrorKind,
+        /// What the operating system or transport reported.
+        message: String,
+    },
     /// The input ended in the middle of a frame.
     #[error("input ended inside a frame ({len} bytes without a newline)")]
     Truncated {
         /// How many bytes of the unfinished frame were buffered.
         len: usize,
     },
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl Error {
@@ -336,10 +363,20 @@ impl Error {
             }
             Self::FrameTooLarge { .. } => ErrorObject::invalid_request(self),
             Self::InvalidUtf8 { .. } => ErrorObject::parse_error(self),
-            Self::InvalidResult { .. } | Self::Encode { .. } | Self::Truncated { .. } => {
+            Self::InvalidResult { .. }
+            | Self::InvalidResponse { .. }
+            | Self::Encode { .. }
+            | Self::Truncated { .. }
+            | Self::Io { .. } => {
                 return None;
             }
         })
+    }
+
+    /// Whether the stream this error came from is finished. Every other
+    /// error concerns one frame or one value, and reading may go on.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Io { .. })
     }
 
     /// The complete error response to send, carrying the request id when it

@@ -57,7 +57,11 @@
 //!
 //! # Features
 //!
-//! None; the default build has no async runtime and no I/O.
+//! | feature | adds |
+//! |---|---|
+//! | `tokio` | [`transport::LineReader`] / [`transport::LineWriter`]: newline-framed transport halves over tokio I/O |
+//!
+//! None is on by default; the default build has no async runtime and no I/O.
 //!
 //! # Stability
 //!
@@ -91,6 +95,7 @@ pub mod sampling;
 pub mod subscriptions;
 pub mod tasks;
 pub mod tools;
+pub mod transport;
 pub mod version;
 
 pub use capabilities::{ClientCapabilities, Implementation, ServerCapabilities};

@@ -99,7 +99,7 @@ impl RequestMeta {
     }
 
     /// A `_meta` carrying only a progress token (the legacy form).
-    pub fn with_progress(token: impl Into<ProgressToken>) -> Self {
+    pub fn for_progress(token: impl Into<ProgressToken>) -> Self {
         Self {
             progress_token: Some(token.into()),
             ..Self::default()
@@ -162,5 +162,58 @@ impl<'de> Deserialize<'de> for MetaKey<'de> {
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// Request params that carry a request `_meta`: every client-to-server
+/// request's params, so sessions can stamp and read `_meta` generically.
+pub trait HasMeta {
+    /// The `_meta`, if any.
+    fn meta(&self) -> Option<&RequestMeta>;
+    /// The `_meta`, to fill in.
+    fn meta_mut(&mut self) -> &mut Option<RequestMeta>;
+}
+
+macro_rules! has_meta {
+    ($($ty:ty),* $(,)?) => {$(
+        impl HasMeta for $ty {
+            fn meta(&self) -> Option<&RequestMeta> {
+                self.meta.as_ref()
+            }
+            fn meta_mut(&mut self) -> &mut Option<RequestMeta> {
+                &mut self.meta
+            }
+        }
+    )*};
+}
+
+has_meta!(
+    crate::result::RequestParams,
+    crate::result::PaginatedParams,
+    crate::tools::CallToolParams,
+    crate::resources::ReadResourceParams,
+    crate::resources::ResourceUriParams,
+    crate::prompts::GetPromptParams,
+    crate::completion::CompleteParams,
+    crate::lifecycle::InitializeParams,
+    crate::logging::SetLevelParams,
+    crate::subscriptions::ListenParams,
+    crate::tasks::TaskIdParams,
+    crate::tasks::ext::UpdateTaskParams,
+    crate::sampling::CreateMessageParams,
+);
+
+impl HasMeta for crate::elicitation::ElicitParams {
+    fn meta(&self) -> Option<&RequestMeta> {
+        match self {
+            Self::Form(f) => f.meta.as_ref(),
+            Self::Url(u) => u.meta.as_ref(),
+        }
+    }
+    fn meta_mut(&mut self) -> &mut Option<RequestMeta> {
+        match self {
+            Self::Form(f) => &mut f.meta,
+            Self::Url(u) => &mut u.meta,
+        }
     }
 }

@@ -57,7 +57,7 @@ pub trait Method {
     /// Where it exists.
     const ERAS: Eras;
     /// Its params.
-    type Params: Serialize + DeserializeOwned + Send + Sync + 'static;
+    type Params: Serialize + DeserializeOwned + crate::meta::HasMeta + Send + Sync + 'static;
     /// Its result.
     type Result: Serialize + DeserializeOwned + Send + Sync + 'static;
 }
@@ -98,10 +98,10 @@ pub struct MethodInfo {
     pub eras: Eras,
 }
 
-/// Looks a method name up in [`ALL`]. `tasks/get` and `tasks/cancel` exist
-/// in both eras with different shapes; the first row found is returned.
-pub fn lookup(name: &str) -> Option<&'static MethodInfo> {
-    ALL.iter().find(|m| m.name == name)
+/// Looks a method name up in [`ALL`] for `era`. (`tasks/get` and
+/// `tasks/cancel` exist in both eras, with different shapes.)
+pub fn lookup(name: &str, era: crate::Era) -> Option<&'static MethodInfo> {
+    ALL.iter().find(|m| m.name == name && m.eras.contains(era))
 }
 
 macro_rules! methods {

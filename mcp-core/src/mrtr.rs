@@ -193,6 +193,9 @@ pub enum Outcome<T> {
     InputRequired(InputRequiredResult),
     /// The tasks extension turned the call into a task (`"task"`).
     Task(CreateTaskResult),
+    /// A 2025-11-25 task-augmented request created a task (`{"task": …}`,
+    /// no `resultType`).
+    LegacyTask(crate::tasks::legacy::CreateTaskResult),
 }
 
 impl<T> Outcome<T> {
@@ -200,7 +203,7 @@ impl<T> Outcome<T> {
     pub fn complete(self) -> Option<T> {
         match self {
             Self::Complete(t) => Some(t),
-            Self::InputRequired(_) | Self::Task(_) => None,
+            Self::InputRequired(_) | Self::Task(_) | Self::LegacyTask(_) => None,
         }
     }
 }
@@ -224,17 +227,24 @@ impl<T: DeserializeOwned> Outcome<T> {
         use serde::de::Error;
         let result_type = match scan::result_type(text) {
             scan::Found::Value(v) => ResultType::from(v),
-            scan::Found::Absent => ResultType::Complete,
+            scan::Found::Absent { task: true } => {
+                return serde_json::from_str(text).map(Self::LegacyTask);
+            }
+            scan::Found::Absent { task: false } => ResultType::Complete,
             // Escapes in a key or a non-string value: let serde decide.
             scan::Found::Unsure => {
                 #[derive(Deserialize)]
                 struct Peek {
                     #[serde(rename = "resultType", default)]
                     result_type: Option<ResultType>,
+                    #[serde(default)]
+                    task: Option<serde::de::IgnoredAny>,
                 }
-                serde_json::from_str::<Peek>(text)?
-                    .result_type
-                    .unwrap_or_default()
+                let peek = serde_json::from_str::<Peek>(text)?;
+                if peek.result_type.is_none() && peek.task.is_some() {
+                    return serde_json::from_str(text).map(Self::LegacyTask);
+                }
+                peek.result_type.unwrap_or_default()
             }
         };
         match result_type {
@@ -249,10 +259,9 @@ impl<T: DeserializeOwned> Outcome<T> {
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Outcome<T> {
-    /// Needs a deserializer that can lend raw JSON (`serde_json::from_str`
-    /// or `from_slice`); see [`Outcome::from_json`].
+    /// Works with any `serde_json` input; see [`Outcome::from_json`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = <&'de RawValue>::deserialize(d)?;
+        let raw = <Box<RawValue>>::deserialize(d)?;
         Self::from_json(raw.get()).map_err(serde::de::Error::custom)
     }
 }
@@ -263,15 +272,18 @@ mod scan {
     pub(super) enum Found<'a> {
         /// The member's string value (without escapes).
         Value(&'a str),
-        /// No such member.
-        Absent,
+        /// No `resultType`; `task` tells whether a top-level `task` member
+        /// (a 2025-11-25 task result) is there.
+        Absent { task: bool },
         /// Could not tell cheaply (escapes, unusual shapes, malformed input).
         Unsure,
     }
 
     const KEY: &[u8] = b"resultType";
+    const TASK: &[u8] = b"task";
 
     pub(super) fn result_type(json: &str) -> Found<'_> {
+        let mut task = false;
         let b = json.as_bytes();
         let mut i = skip_ws(b, 0);
         if b.get(i) != Some(&b'{') {
@@ -281,7 +293,7 @@ mod scan {
         loop {
             i = skip_ws(b, i);
             match b.get(i) {
-                Some(b'}') => return Found::Absent,
+                Some(b'}') => return Found::Absent { task },
                 Some(b'"') => {}
                 _ => return Found::Unsure,
             }
@@ -293,6 +305,7 @@ mod scan {
                 return Found::Unsure;
             }
             i = skip_ws(b, i + 1);
+            task |= key == TASK;
             if key == KEY {
                 return match plain_string(b, i) {
                     Some((value, _)) => {
@@ -307,7 +320,7 @@ mod scan {
             i = skip_ws(b, after);
             match b.get(i) {
                 Some(b',') => i += 1,
-                Some(b'}') => return Found::Absent,
+                Some(b'}') => return Found::Absent { task },
                 _ => return Found::Unsure,
             }
         }

@@ -108,13 +108,13 @@ setters!(ToolAnnotations {
     /// Sets the display name.
     with_title => title: String,
     /// Sets `readOnlyHint`.
-    read_only => read_only_hint: bool,
+    with_read_only_hint => read_only_hint: bool,
     /// Sets `destructiveHint`.
-    destructive => destructive_hint: bool,
+    with_destructive_hint => destructive_hint: bool,
     /// Sets `idempotentHint`.
-    idempotent => idempotent_hint: bool,
+    with_idempotent_hint => idempotent_hint: bool,
     /// Sets `openWorldHint`.
-    open_world => open_world_hint: bool,
+    with_open_world_hint => open_world_hint: bool,
 });
 
 /// How a tool runs as a task (2025-11-25 tasks).

@@ -119,6 +119,12 @@ impl fmt::Display for ProtocolVersion {
     }
 }
 
+impl AsRef<str> for ProtocolVersion {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl From<&'static str> for ProtocolVersion {
     fn from(v: &'static str) -> Self {
         Self(Cow::Borrowed(v))

@@ -1,16 +1,65 @@
-//! Model Context Protocol servers (not yet implemented).
+//! Model Context Protocol servers, for both protocol eras.
 //!
-//! This crate will hold the server side of the SDK:
+//! Write a [`Handler`] (or build a [`Router`] of tools, resources and
+//! prompts), wrap it in a [`Server`], and serve it: over stdio with
+//! [`Server::serve_stdio`], or over any [`FrameRead`] / [`FrameWrite`]
+//! pair with [`Server::serve`].
 //!
-//! - a handler trait with method-not-found defaults and a typed router for
-//!   tools (with JSON Schema generated from argument types), resources and
-//!   resource templates, prompts and completion, all changeable at runtime;
-//! - a request context giving handlers progress, cancellation, logging and
-//!   `elicit` / `sample` / `roots` that work in both protocol eras;
-//! - one dispatcher serving 2026-07-28 requests statelessly and legacy
-//!   `initialize` sessions on the same connection;
-//! - stdio serving, and Streamable HTTP as a `tower::Service` that mounts in
-//!   axum or hyper, with session and event stores behind traits.
+//! ```no_run
+//! use mcp_core::Implementation;
+//! use mcp_server::{Error, RequestContext, Router, Server, tool};
 //!
-//! Until then it exports nothing; the wire types it will use are in
-//! `mcp-core`.
+//! #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! struct Echo {
+//!     /// What to send back.
+//!     message: String,
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     let router = Router::new(Implementation::new("echo-server", "1.0.0")).with_tool(tool(
+//!         "echo",
+//!         "Sends the message back",
+//!         |_ctx: RequestContext, args: Echo| async move { Ok::<_, Error>(args.message) },
+//!     ));
+//!     Server::new(router).serve_stdio().await
+//! }
+//! ```
+//!
+//! # Both eras, one handler
+//!
+//! The session decides per request: a request whose `_meta` names a
+//! protocol version is served statelessly under 2026-07-28; otherwise the
+//! connection's `initialize` handshake applies. Handlers see the
+//! difference only through [`RequestContext::era`] if they care.
+//! [`RequestContext::elicit`], [`sample`](RequestContext::sample) and
+//! [`list_roots`](RequestContext::list_roots) send a real request to a
+//! legacy client, and produce an input-required result on a modern request
+//! (the client retries with the answers, and the handler runs again).
+//!
+//! # Cancel safety
+//!
+//! When a client cancels a request (`notifications/cancelled`), the
+//! handler's future is dropped at its next `.await`; no response is sent.
+//!
+//! [`FrameRead`]: mcp_core::transport::FrameRead
+//! [`FrameWrite`]: mcp_core::transport::FrameWrite
+
+mod context;
+mod error;
+mod handler;
+mod request_state;
+mod router;
+mod session;
+mod stdio;
+pub mod uri_template;
+
+pub use context::RequestContext;
+pub use error::{Error, Result};
+pub use handler::{Handler, ServerEvent};
+pub use request_state::StateKey;
+pub use router::{
+    IntoPromptResult, IntoToolResult, Json, NoArgs, PromptRoute, ResourceRoute, Router,
+    TemplateRoute, ToolRoute, prompt, resource, resource_not_found, resource_template, tool,
+};
+pub use session::{Server, ServerOptions};

@@ -124,9 +124,23 @@ impl Envelope {
             IdField::Valid(id) => Some(id),
             _ => None,
         };
-        let invalid = |message: &str| Error::InvalidRequest {
+        // Responses are never answered: a malformed one is reported as
+        // such, so the session fails its request instead of replying.
+        let response_shaped =
+            self.method.is_none() && (self.result.is_some() || self.error.is_some());
+        let invalid_response = |message: &str| Error::InvalidResponse {
             id: id.clone(),
             message: message.to_owned(),
+        };
+        let invalid = |message: &str| {
+            if response_shaped {
+                invalid_response(message)
+            } else {
+                Error::InvalidRequest {
+                    id: id.clone(),
+                    message: message.to_owned(),
+                }
+            }
         };
         if let Some(problem) = self.problem {
             return Err(invalid(problem));
@@ -140,8 +154,10 @@ impl Envelope {
             return Err(invalid(problem));
         }
         if let Some(params) = &self.params
-            && !matches!(params.get().as_bytes().first(), Some(b'{' | b'['))
+            && !params.get().starts_with('{')
         {
+            // MCP params are always named; positional arrays would bind to
+            // struct fields by position, so they are refused.
             return Err(invalid("\"params\" must be an object"));
         }
         match (self.method, self.result, self.error) {
@@ -157,15 +173,20 @@ impl Envelope {
                     params: self.params,
                 }),
             }),
-            (None, Some(result), None) => match id {
+            (None, Some(result), None) => match id.clone() {
                 Some(id) => Ok(Message::Response(Response { id, result })),
-                None => Err(invalid("a response needs the \"id\" of its request")),
+                None => Err(invalid_response(
+                    "a response needs the \"id\" of its request",
+                )),
             },
             (None, None, Some(error)) => {
                 let error: ErrorObject = serde_json::from_str(error.get())
-                    .map_err(|e| invalid(&format!("malformed \"error\": {e}")))?;
+                    .map_err(|e| invalid_response(&format!("malformed \"error\": {e}")))?;
                 Ok(Message::Error(ErrorResponse { id, error }))
             }
+            (None, Some(_), Some(_)) => Err(invalid_response(
+                "a response has \"result\" or \"error\", not both",
+            )),
             (None, None, None) => Err(invalid(
                 "not a JSON-RPC message: no \"method\", \"result\" or \"error\"",
             )),

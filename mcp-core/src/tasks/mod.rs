@@ -46,7 +46,7 @@ pub struct TaskMetadata {
 
 impl TaskMetadata {
     /// Retain the task for `ttl` ms.
-    pub fn with_ttl(ttl: u64) -> Self {
+    pub fn new(ttl: u64) -> Self {
         Self { ttl: Some(ttl) }
     }
 }

@@ -169,3 +169,31 @@ fn random_bytes_never_panic() {
     }
     let _ = codec.decode_eof(&mut buf);
 }
+
+/// Raw params kept from pretty-printed input are flattened onto one line.
+#[test]
+fn encode_never_splits_a_frame() {
+    let pretty = "{\n  \"jsonrpc\": \"2.0\",\r\n  \"id\": 1,\n  \"method\": \"tools/call\",\n  \"params\": {\n    \"name\": \"a\\nb\"\n  }\n}";
+    let message: Message = pretty.parse().unwrap();
+    let mut out = BytesMut::new();
+    LineCodec::new().encode(&message, &mut out).unwrap();
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+    let Message::Request(r) = LineCodec::new().decode_message(&mut out).unwrap().unwrap() else {
+        panic!()
+    };
+    assert_eq!(r.params::<mcp_core::CallToolParams>().unwrap().name, "a\nb");
+}
+
+/// A frame of exactly the limit is accepted however its CRLF arrives.
+#[test]
+fn the_limit_does_not_depend_on_how_crlf_is_split() {
+    let frame = [b'x'; 16];
+    let mut codec = LineCodec::with_max_frame(16);
+    let mut buf = BytesMut::from(&[&frame[..], b"\r\n"].concat()[..]);
+    assert_eq!(codec.decode(&mut buf).unwrap().unwrap(), &frame[..]);
+
+    let mut buf = BytesMut::from(&[&frame[..], b"\r"].concat()[..]);
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    buf.extend_from_slice(b"\n");
+    assert_eq!(codec.decode(&mut buf).unwrap().unwrap(), &frame[..]);
+}

@@ -92,11 +92,10 @@ fn missing_or_bad_method_is_invalid_request_with_id() {
         r#"{"jsonrpc":"2.0","id":"x","method":42}"#,
         r#"{"jsonrpc":"2.0","id":"x","method":null}"#,
         r#"{"jsonrpc":"2.0","id":"x","method":"a","result":{}}"#,
-        r#"{"jsonrpc":"2.0","id":"x","result":{},"error":{"code":1,"message":"m"}}"#,
         r#"{"jsonrpc":"2.0","id":"x","method":"ping","params":5}"#,
         r#"{"jsonrpc":"2.0","id":"x","method":"ping","params":"s"}"#,
+        r#"{"jsonrpc":"2.0","id":"x","method":"tools/call","params":["echo"]}"#,
         r#"{"jsonrpc":"2.0","id":"x","id":"y","method":"ping"}"#,
-        r#"{"jsonrpc":"2.0","id":"x","error":{"code":"bad"}}"#,
     ] {
         let (code, id) = reply(text);
         assert_eq!(code, ErrorCode::INVALID_REQUEST, "{text}");
@@ -111,12 +110,33 @@ fn non_objects_are_invalid_requests() {
     }
 }
 
+/// Responses are never answered, even malformed ones: the request they
+/// name is failed locally instead.
+#[test]
+fn malformed_responses_are_not_answered() {
+    for (text, id) in [
+        (r#"{"jsonrpc":"2.0","result":{}}"#, None),
+        (r#"{"id":1,"result":{}}"#, Some(1.into())),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{"code":1,"message":"m"}}"#,
+            Some(1.into()),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":"x","message":"m"}}"#,
+            Some(1.into()),
+        ),
+    ] {
+        let err = decode(text).unwrap_err();
+        assert!(err.to_error_response().is_none(), "{text}");
+        assert!(
+            matches!(err, Error::InvalidResponse { id: ref got, .. } if *got == id),
+            "{text}: {err:?}"
+        );
+    }
+}
+
 #[test]
 fn responses_need_an_id_but_errors_may_lack_one() {
-    assert_eq!(
-        reply(r#"{"jsonrpc":"2.0","result":{}}"#).0,
-        ErrorCode::INVALID_REQUEST
-    );
     let Message::Error(e) =
         decode(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#)
             .unwrap()

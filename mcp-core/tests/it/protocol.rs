@@ -174,18 +174,31 @@ fn input_responses_are_told_apart_by_their_members() {
 
 #[test]
 fn the_method_table_is_consistent() {
-    let info = method::lookup("tools/call").unwrap();
+    let info = method::lookup("tools/call", Era::Modern).unwrap();
     assert_eq!(
         (info.kind, info.direction, info.eras),
         (Kind::Request, Direction::ClientToServer, Eras::Both)
     );
-    assert_eq!(method::lookup("initialize").unwrap().eras, Eras::Legacy);
     assert_eq!(
-        method::lookup("server/discover").unwrap().eras,
+        method::lookup("initialize", Era::Legacy).unwrap().eras,
+        Eras::Legacy
+    );
+    assert!(method::lookup("initialize", Era::Modern).is_none());
+    assert_eq!(
+        method::lookup("server/discover", Era::Modern).unwrap().eras,
         Eras::Modern
     );
+    // Same name, one row per era.
+    assert_eq!(
+        method::lookup("tasks/get", Era::Legacy).unwrap().direction,
+        Direction::Both
+    );
+    assert_eq!(
+        method::lookup("tasks/get", Era::Modern).unwrap().direction,
+        Direction::ClientToServer
+    );
     assert!(Eras::Both.contains(Era::Modern) && !Eras::Legacy.contains(Era::Modern));
-    assert!(method::lookup("tools/frobnicate").is_none());
+    assert!(method::lookup("tools/frobnicate", Era::Legacy).is_none());
     // Names are unique per era.
     for (i, a) in method::ALL.iter().enumerate() {
         for b in &method::ALL[i + 1..] {
@@ -239,4 +252,17 @@ fn result_type_is_found_wherever_it_is() {
         serde_json::from_str::<Outcome<CallToolResult>>(r#"{"content":[],"resultType":"complete""#)
             .is_err()
     );
+}
+
+#[test]
+fn outcomes_decode_from_values_and_legacy_tasks() {
+    let from_value: Outcome<CallToolResult> =
+        serde_json::from_value(json!({"resultType": "input_required", "requestState": "s"}))
+            .unwrap();
+    assert!(matches!(from_value, Outcome::InputRequired(_)));
+    let legacy_task: Outcome<CallToolResult> = serde_json::from_str(
+        r#"{"task":{"taskId":"t-1","status":"working","createdAt":"a","lastUpdatedAt":"b","ttl":null}}"#,
+    )
+    .unwrap();
+    assert!(matches!(legacy_task, Outcome::LegacyTask(t) if t.task.task_id == "t-1"));
 }

@@ -166,7 +166,7 @@ fn request_meta(rev: &Rev) -> Option<RequestMeta> {
         );
         Some(meta)
     } else {
-        Some(RequestMeta::with_progress(42))
+        Some(RequestMeta::for_progress(42))
     }
 }
 
@@ -232,7 +232,11 @@ fn tool(rev: &Rev) -> Tool {
     )
     .with_description("Weather for a city");
     if rev.at_least("2025-03-26") {
-        t = t.with_annotations(ToolAnnotations::default().read_only(true).open_world(true));
+        t = t.with_annotations(
+            ToolAnnotations::default()
+                .with_read_only_hint(true)
+                .with_open_world_hint(true),
+        );
     }
     if rev.at_least("2025-06-18") {
         t = t.with_title("Weather").with_output_schema(object(
@@ -396,7 +400,7 @@ fn build(rev: &Rev, c: &mut Checker<'_>) {
         CallToolParams::new("get_weather").with_arguments(object(json!({"city": "Paris"})));
     call.meta = meta.clone();
     if rev.at_least("2025-11-25") && !rev.modern() {
-        call.task = Some(TaskMetadata::with_ttl(60_000));
+        call.task = Some(TaskMetadata::new(60_000));
     }
     c.request::<method::CallTool>("CallToolRequest", &call);
     let mut result = CallToolResult::success(content(rev));

@@ -1,0 +1,780 @@
+//! The client handle and its connection driver.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use mcp_core::jsonrpc::{Incoming, OutgoingNotification, OutgoingRequest, OutgoingResponse};
+use mcp_core::logging::LoggingLevel;
+use mcp_core::meta::HasMeta;
+use mcp_core::method::{self, Method, Notification as NotificationMethod};
+use mcp_core::notifications::{CancelledParams, ProgressParams};
+use mcp_core::subscriptions::SubscriptionFilter;
+use mcp_core::transport::{FrameRead, FrameWrite};
+use mcp_core::{
+    ClientCapabilities, EmptyResult, Era, ErrorObject, ErrorResponse, Implementation, Message,
+    Notification, ProgressToken, ProtocolVersion, Request, RequestId, RequestMeta,
+    ServerCapabilities,
+};
+use serde_json::value::RawValue;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::child::ChildHandle;
+use crate::error::Error;
+use crate::handler::{ClientHandler, DynHandler, NoHandler};
+use crate::notifications::ServerNotification;
+
+type Reply = Result<Box<RawValue>, ErrorObject>;
+
+/// Called with each progress notification of a request.
+pub type ProgressFn = Arc<dyn Fn(ProgressParams) + Send + Sync>;
+
+/// What the client learned about the server when it connected.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    /// The server's era.
+    pub era: Era,
+    /// The protocol version in use.
+    pub protocol_version: ProtocolVersion,
+    /// The server's capabilities.
+    pub capabilities: ServerCapabilities,
+    /// The server's name and version, when it said.
+    pub implementation: Option<Implementation>,
+    /// How to use the server, for the model.
+    pub instructions: Option<String>,
+    /// Every version the server supports (modern servers list them).
+    pub supported_versions: Vec<ProtocolVersion>,
+}
+
+/// How the client connects.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientOptions {
+    /// The client's name and version.
+    pub info: Implementation,
+    /// Protocol versions the client speaks, newest first.
+    pub supported_versions: Vec<ProtocolVersion>,
+    /// Default time limit of a request.
+    pub request_timeout: Duration,
+    /// How long the `server/discover` probe may take before the client
+    /// assumes a legacy server.
+    pub probe_timeout: Duration,
+    /// How many input-required rounds one call may take.
+    pub max_input_rounds: usize,
+}
+
+impl ClientOptions {
+    /// Options for a client called `info`.
+    pub fn new(info: Implementation) -> Self {
+        Self {
+            info,
+            supported_versions: ProtocolVersion::DEFAULT_SUPPORTED.to_vec(),
+            request_timeout: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(10),
+            max_input_rounds: 8,
+        }
+    }
+}
+
+/// A connection to an MCP server. Cheap to clone; all clones share the
+/// connection.
+///
+/// Every call works against servers of either era: the client probes with
+/// `server/discover` when it connects, falls back to `initialize`, and
+/// from then on shapes each request for the era it found.
+///
+/// # Cancel safety
+///
+/// Dropping a call's future before it completes cancels the request: the
+/// server gets `notifications/cancelled` with its id.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.inner.server.get())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    outbox: mpsc::Sender<Bytes>,
+    pending: Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>,
+    progress: Mutex<HashMap<ProgressToken, ProgressFn>>,
+    next_id: AtomicI64,
+    pub(crate) options: ClientOptions,
+    handler: Arc<dyn DynHandler>,
+    pub(crate) capabilities: ClientCapabilities,
+    pub(crate) notifications: broadcast::Sender<ServerNotification>,
+    /// Acknowledgements of `subscriptions/listen`, by subscription id.
+    pub(crate) acknowledgements: broadcast::Sender<(RequestId, SubscriptionFilter)>,
+    pub(crate) server: OnceLock<ServerInfo>,
+    pub(crate) log_level: Mutex<Option<LoggingLevel>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The server's requests being answered, by id, so the server can
+    /// cancel them.
+    serving: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
+    pub(crate) child: tokio::sync::Mutex<Option<ChildHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for task in self
+            .tasks
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+    }
+}
+
+/// How a request is shaped.
+#[derive(Debug, Clone)]
+pub(crate) enum Mode {
+    Modern(ProtocolVersion),
+    Legacy,
+}
+
+/// Per-call settings.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Overrides [`ClientOptions::request_timeout`]; `Duration::MAX` for none.
+    pub timeout: Option<Duration>,
+    /// Receives the request's progress notifications.
+    pub progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("timeout", &self.timeout)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl CallOptions {
+    /// With a time limit.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// With a progress callback.
+    #[must_use]
+    pub fn on_progress(mut self, f: impl Fn(ProgressParams) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+impl Client {
+    /// Connects over a transport, with a host handler, and finds out which
+    /// era the server speaks.
+    ///
+    /// # Errors
+    /// [`Error::Incompatible`] when there is no common version;
+    /// [`Error::Closed`], [`Error::Timeout`] or [`Error::Remote`] when the
+    /// handshake fails.
+    pub async fn connect<R: FrameRead, W: FrameWrite>(
+        reader: R,
+        writer: W,
+        options: ClientOptions,
+        handler: impl ClientHandler,
+    ) -> Result<Self, Error> {
+        let client = Self::connect_inner(reader, writer, options, handler);
+        client.probe().await?;
+        Ok(client)
+    }
+
+    pub(crate) fn connect_inner<R: FrameRead, W: FrameWrite>(
+        reader: R,
+        writer: W,
+        options: ClientOptions,
+        handler: impl ClientHandler,
+    ) -> Self {
+        Self::start(reader, writer, options, Arc::new(handler))
+    }
+
+    pub(crate) async fn probe_public(&self) -> Result<(), Error> {
+        self.probe().await
+    }
+
+    /// Connects with a handler that offers the server nothing.
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub async fn connect_simple<R: FrameRead, W: FrameWrite>(
+        reader: R,
+        writer: W,
+        info: Implementation,
+    ) -> Result<Self, Error> {
+        Self::connect(reader, writer, ClientOptions::new(info), NoHandler).await
+    }
+
+    fn start<R: FrameRead, W: FrameWrite>(
+        mut reader: R,
+        mut writer: W,
+        options: ClientOptions,
+        handler: Arc<dyn DynHandler>,
+    ) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        let inner = Arc::new(Inner {
+            outbox: tx,
+            pending: Mutex::default(),
+            progress: Mutex::default(),
+            next_id: AtomicI64::new(0),
+            capabilities: handler.capabilities(),
+            options,
+            handler,
+            notifications: broadcast::channel(256).0,
+            acknowledgements: broadcast::channel(16).0,
+            server: OnceLock::new(),
+            log_level: Mutex::new(None),
+            tasks: Mutex::default(),
+            serving: Mutex::default(),
+            child: tokio::sync::Mutex::new(None),
+        });
+        let write = tokio::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                if let Err(e) = writer.write_frame(frame).await {
+                    tracing::warn!(error = %e, "writing to the server failed");
+                    break;
+                }
+            }
+            let _ = writer.close().await;
+        });
+        // The reader holds only a weak reference: dropping the last client
+        // handle ends the connection.
+        let weak = Arc::downgrade(&inner);
+        let read = tokio::spawn(async move {
+            loop {
+                let frame = reader.read_frame().await;
+                let Some(inner) = weak.upgrade() else { break };
+                match frame {
+                    None => break,
+                    Some(Ok(frame)) => inner.on_frame(&frame),
+                    Some(Err(e)) if e.is_fatal() => {
+                        tracing::warn!(error = %e, "reading from the server failed");
+                        break;
+                    }
+                    Some(Err(e)) => inner.reply_to_bad_frame(&e),
+                }
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.fail_all();
+            }
+        });
+        inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend([write, read]);
+        Self { inner }
+    }
+
+    /// What the client learned about the server.
+    ///
+    /// # Panics
+    /// Never after [`Client::connect`] returned: the information is set
+    /// before it does.
+    pub fn server(&self) -> &ServerInfo {
+        self.inner
+            .server
+            .get()
+            .unwrap_or_else(|| unreachable!("connect sets the server info"))
+    }
+
+    /// The negotiated protocol version.
+    pub fn protocol_version(&self) -> &ProtocolVersion {
+        &self.server().protocol_version
+    }
+
+    pub(crate) fn mode(&self) -> Mode {
+        let server = self.server();
+        match server.era {
+            Era::Modern => Mode::Modern(server.protocol_version.clone()),
+            _ => Mode::Legacy,
+        }
+    }
+
+    /// Sends request `M` with `params` and waits for its result.
+    ///
+    /// This is the raw call every typed method uses; `_meta` is filled in
+    /// for the server's era.
+    ///
+    /// # Errors
+    /// [`Error::Remote`] for the server's errors, [`Error::Timeout`],
+    /// [`Error::Closed`], [`Error::InvalidResult`].
+    pub async fn request<M: Method>(
+        &self,
+        params: M::Params,
+        options: CallOptions,
+    ) -> Result<M::Result, Error> {
+        self.request_in::<M>(params, options, self.mode()).await
+    }
+
+    pub(crate) async fn request_in<M: Method>(
+        &self,
+        params: M::Params,
+        options: CallOptions,
+        mode: Mode,
+    ) -> Result<M::Result, Error> {
+        let id = self.inner.next_request_id();
+        self.request_with_id::<M>(id, params, options, mode).await
+    }
+
+    pub(crate) async fn request_with_id<M: Method>(
+        &self,
+        id: RequestId,
+        mut params: M::Params,
+        options: CallOptions,
+        mode: Mode,
+    ) -> Result<M::Result, Error> {
+        let inner = &*self.inner;
+        let token = options
+            .progress
+            .as_ref()
+            .map(|_| ProgressToken::String(format!("p-{id}")));
+        inner.stamp(params.meta_mut(), &mode, token.clone());
+        let (tx, rx) = oneshot::channel();
+        inner.lock_pending().insert(id.clone(), tx);
+        if let (Some(token), Some(f)) = (&token, options.progress) {
+            inner.lock_progress().insert(token.clone(), f);
+        }
+        let mut guard = InFlight {
+            inner,
+            id: &id,
+            token: token.as_ref(),
+            done: false,
+        };
+        let frame = serde_json::to_vec(&OutgoingRequest {
+            id: &id,
+            method: M::NAME,
+            params: &params,
+        })
+        .map_err(|e| {
+            Error::Transport(mcp_core::Error::Encode {
+                message: e.to_string(),
+            })
+        })?;
+        inner
+            .outbox
+            .send(Bytes::from(frame))
+            .await
+            .map_err(|_| Error::Closed)?;
+        let timeout = options.timeout.unwrap_or(inner.options.request_timeout);
+        let reply = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => {
+                guard.done = true;
+                return Err(Error::Closed);
+            }
+            // The guard cancels the request on the way out.
+            Err(_) => {
+                return Err(Error::Timeout {
+                    method: M::NAME.to_owned(),
+                });
+            }
+        };
+        guard.done = true;
+        let raw = reply.map_err(Error::Remote)?;
+        serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
+            method: M::NAME.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Sends notification `N`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection is gone.
+    pub async fn notify<N: NotificationMethod>(&self, params: &N::Params) -> Result<(), Error> {
+        let frame = serde_json::to_vec(&OutgoingNotification {
+            method: N::NAME,
+            params,
+        })
+        .map_err(|e| {
+            Error::Transport(mcp_core::Error::Encode {
+                message: e.to_string(),
+            })
+        })?;
+        self.inner
+            .outbox
+            .send(Bytes::from(frame))
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// The era probe: `server/discover`, then `initialize` for legacy servers.
+    async fn probe(&self) -> Result<(), Error> {
+        let ours = self.inner.options.supported_versions.clone();
+        let mut modern: Vec<ProtocolVersion> = ours
+            .iter()
+            .filter(|v| v.era() == Some(Era::Modern))
+            .cloned()
+            .collect();
+        let quick = CallOptions::default().timeout(self.inner.options.probe_timeout);
+        while let Some(version) = modern.first().cloned() {
+            let params = mcp_core::result::RequestParams::default();
+            match self
+                .request_in::<method::Discover>(
+                    params,
+                    quick.clone(),
+                    Mode::Modern(version.clone()),
+                )
+                .await
+            {
+                Ok(discovered) => {
+                    // Speak the newest version both sides know.
+                    let version = mcp_core::version::negotiate::client_pick(
+                        &discovered.supported_versions,
+                        &ours,
+                    )
+                    .filter(|v| v.era() == Some(Era::Modern))
+                    .unwrap_or(version);
+                    let _ = self.inner.server.set(ServerInfo {
+                        era: Era::Modern,
+                        protocol_version: version,
+                        capabilities: discovered.capabilities,
+                        implementation: discovered.meta.and_then(|m| m.server_info),
+                        instructions: discovered.instructions,
+                        supported_versions: discovered.supported_versions,
+                    });
+                    return Ok(());
+                }
+                Err(Error::Remote(e))
+                    if e.code() == mcp_core::ErrorCode::UNSUPPORTED_PROTOCOL_VERSION =>
+                {
+                    // A modern server that wants another version: retry
+                    // with the best one it lists, or fall back to legacy
+                    // when it lists no modern version we speak.
+                    let theirs = e.supported_versions().unwrap_or_default();
+                    modern.retain(|v| *v != version && theirs.iter().any(|t| t == v.as_str()));
+                }
+                Err(Error::Closed) => return Err(Error::Closed),
+                // Anything else (method not found, not initialized, no
+                // answer) identifies a legacy server.
+                Err(e) => {
+                    tracing::debug!(error = %e, "server/discover failed; trying initialize");
+                    break;
+                }
+            }
+        }
+        self.initialize().await
+    }
+
+    async fn initialize(&self) -> Result<(), Error> {
+        let ours = &self.inner.options.supported_versions;
+        let proposed = ours
+            .iter()
+            .find(|v| v.era() == Some(Era::Legacy))
+            .cloned()
+            .ok_or_else(|| {
+                Error::Incompatible(
+                    "the server speaks no modern version we know, and we speak no legacy one"
+                        .into(),
+                )
+            })?;
+        let params = mcp_core::lifecycle::InitializeParams::new(
+            proposed,
+            self.inner.capabilities.clone(),
+            self.inner.options.info.clone(),
+        );
+        let result = self
+            .request_in::<method::Initialize>(params, CallOptions::default(), Mode::Legacy)
+            .await?;
+        if !mcp_core::version::negotiate::client_accept_initialize(&result.protocol_version, ours) {
+            return Err(Error::Incompatible(format!(
+                "the server chose protocol version {}, which this client does not speak",
+                result.protocol_version
+            )));
+        }
+        let _ = self.inner.server.set(ServerInfo {
+            era: Era::Legacy,
+            protocol_version: result.protocol_version.clone(),
+            capabilities: result.capabilities,
+            implementation: Some(result.server_info),
+            instructions: result.instructions,
+            supported_versions: vec![result.protocol_version],
+        });
+        self.notify::<method::Initialized>(&Default::default())
+            .await
+    }
+
+    /// Closes the connection: no more requests; a child process gets EOF,
+    /// then SIGTERM, then SIGKILL.
+    ///
+    /// # Errors
+    /// [`Error::Process`] when stopping a child process fails.
+    pub async fn close(self) -> Result<(), Error> {
+        let child = self.inner.child.lock().await.take();
+        // Ending the writer closes the transport (EOF for a child's stdin).
+        for task in self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+        {
+            task.abort();
+        }
+        self.inner.fail_all();
+        match child {
+            Some(child) => child.close().await.map(drop),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Inner {
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn lock_pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Reply>>> {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_serving(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, tokio::task::AbortHandle>> {
+        self.serving.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_progress(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, ProgressFn>> {
+        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fills in `_meta` for the era.
+    fn stamp(&self, meta: &mut Option<RequestMeta>, mode: &Mode, token: Option<ProgressToken>) {
+        let meta = meta.get_or_insert_with(RequestMeta::default);
+        if let Mode::Modern(version) = mode {
+            meta.protocol_version = Some(version.clone());
+            meta.client_capabilities = Some(self.capabilities.clone());
+            meta.client_info = Some(self.options.info.clone());
+            if meta.log_level.is_none() {
+                meta.log_level = *self
+                    .log_level
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        if token.is_some() {
+            meta.progress_token = token;
+        }
+    }
+
+    fn fail_all(&self) {
+        self.lock_pending().clear();
+        self.lock_progress().clear();
+    }
+
+    fn reply_to_bad_frame(&self, e: &mcp_core::Error) {
+        tracing::debug!(error = %e, "bad frame from the server");
+        if let Some(reply) = e.to_error_response()
+            && let Ok(frame) = serde_json::to_vec(&Message::from(reply))
+        {
+            let _ = self.outbox.try_send(Bytes::from(frame));
+        }
+    }
+
+    fn on_frame(self: &Arc<Self>, frame: &[u8]) {
+        match Incoming::from_slice(frame, true) {
+            Ok(Incoming::Single(message)) => self.on_message(message),
+            Ok(Incoming::Batch(items)) => {
+                for item in items {
+                    match item {
+                        Ok(message) => self.on_message(message),
+                        Err(e) => self.reply_to_bad_frame(&e),
+                    }
+                }
+            }
+            Err(e) => self.reply_to_bad_frame(&e),
+        }
+    }
+
+    fn on_message(self: &Arc<Self>, message: Message) {
+        match message {
+            Message::Response(r) => self.resolve(&r.id, Ok(r.result)),
+            Message::Error(e) => match e.id {
+                Some(id) => self.resolve(&id, Err(e.error)),
+                None => tracing::warn!(error = %e.error, "the server reported an error"),
+            },
+            Message::Request(r) => self.on_request(r),
+            Message::Notification(n) => self.on_notification(n),
+        }
+    }
+
+    fn resolve(&self, id: &RequestId, reply: Reply) {
+        match self.lock_pending().remove(id) {
+            Some(tx) => {
+                let _ = tx.send(reply);
+            }
+            None => tracing::debug!(%id, "response to no pending request"),
+        }
+    }
+
+    fn on_notification(&self, n: Notification) {
+        if n.method == method::Cancelled::NAME
+            && let Some(id) = n
+                .params::<CancelledParams>()
+                .ok()
+                .and_then(|p| p.request_id)
+        {
+            // The server gave up on one of our requests (it ends a
+            // subscription this way), or withdrew one of its own.
+            if let Some(tx) = self.lock_pending().remove(&id) {
+                let _ = tx.send(Err(ErrorObject::internal_error(
+                    "the server cancelled the request",
+                )));
+            }
+            if let Some(task) = self.lock_serving().remove(&id) {
+                task.abort();
+            }
+        }
+        if n.method == method::Progress::NAME {
+            if let Ok(p) = n.params::<ProgressParams>() {
+                let f = self.lock_progress().get(&p.progress_token).cloned();
+                if let Some(f) = f {
+                    f(p);
+                }
+            }
+            return;
+        }
+        if n.method == method::SubscriptionsAcknowledged::NAME {
+            if let Ok(ack) = n.params::<mcp_core::subscriptions::AcknowledgedParams>()
+                && let Some(id) = ack.meta.and_then(|m| m.subscription_id)
+            {
+                let _ = self.acknowledgements.send((id, ack.notifications));
+            }
+            return;
+        }
+        if let Some(event) = ServerNotification::from_notification(n) {
+            let _ = self.notifications.send(event);
+        }
+    }
+
+    /// A legacy server's request to the host.
+    fn on_request(self: &Arc<Self>, request: Request) {
+        let this = Arc::clone(self);
+        let id = request.id.clone();
+        // Held across the spawn so the task cannot remove its entry before
+        // it is inserted.
+        let mut serving = self.lock_serving();
+        let task = tokio::spawn(async move {
+            let reply = this.answer(&request).await;
+            this.lock_serving().remove(&request.id);
+            let frame = match reply {
+                Ok(result) => serde_json::to_vec(&OutgoingResponse {
+                    id: &request.id,
+                    result: &result,
+                }),
+                Err(error) => serde_json::to_vec(&Message::from(ErrorResponse::new(
+                    Some(request.id.clone()),
+                    error,
+                ))),
+            };
+            if let Ok(frame) = frame {
+                let _ = this.outbox.send(Bytes::from(frame)).await;
+            }
+        });
+        serving.insert(id, task.abort_handle());
+        drop(serving);
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    async fn answer(&self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
+        fn params<P: serde::de::DeserializeOwned>(r: &Request) -> Result<P, ErrorObject> {
+            r.params::<P>().map_err(|e| {
+                e.to_error_object()
+                    .unwrap_or_else(|| ErrorObject::invalid_params(e.to_string()))
+            })
+        }
+        fn raw<T: serde::Serialize>(v: &T) -> Result<Box<RawValue>, ErrorObject> {
+            serde_json::value::to_raw_value(v)
+                .map_err(|e| ErrorObject::internal_error(e.to_string()))
+        }
+        match request.method.as_str() {
+            method::Ping::NAME => raw(&EmptyResult::legacy()),
+            method::Elicit::NAME if self.capabilities.elicitation.is_some() => {
+                raw(&self.handler.elicit(params(request)?).await?)
+            }
+            method::CreateMessage::NAME if self.capabilities.sampling.is_some() => {
+                raw(&self.handler.create_message(params(request)?).await?)
+            }
+            method::ListRoots::NAME if self.capabilities.roots.is_some() => {
+                raw(&self.handler.list_roots().await?)
+            }
+            other => Err(ErrorObject::method_not_found(other)),
+        }
+    }
+
+    pub(crate) async fn fulfil(
+        &self,
+        request: mcp_core::InputRequest,
+    ) -> Result<mcp_core::InputResponse, Error> {
+        use mcp_core::{InputRequest, InputResponse};
+        Ok(match request {
+            InputRequest::Elicit(p) if self.capabilities.elicitation.is_some() => {
+                InputResponse::Elicit(self.handler.elicit(p).await.map_err(Error::Remote)?)
+            }
+            InputRequest::CreateMessage(p) if self.capabilities.sampling.is_some() => {
+                InputResponse::CreateMessage(
+                    self.handler
+                        .create_message(p)
+                        .await
+                        .map_err(Error::Remote)?,
+                )
+            }
+            InputRequest::ListRoots(_) if self.capabilities.roots.is_some() => {
+                InputResponse::ListRoots(self.handler.list_roots().await.map_err(Error::Remote)?)
+            }
+            other => return Err(Error::InputUnsupported(other.method().to_owned())),
+        })
+    }
+}
+
+/// Cancels its request if the caller stops waiting.
+struct InFlight<'a> {
+    inner: &'a Inner,
+    id: &'a RequestId,
+    token: Option<&'a ProgressToken>,
+    done: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(token) = self.token {
+            self.inner.lock_progress().remove(token);
+        }
+        if self.done {
+            return;
+        }
+        self.inner.lock_pending().remove(self.id);
+        let params =
+            CancelledParams::new(self.id.clone()).with_reason("the client stopped waiting");
+        if let Ok(frame) = serde_json::to_vec(&OutgoingNotification {
+            method: method::Cancelled::NAME,
+            params: &params,
+        }) {
+            // Best effort from a destructor: never block here.
+            let _ = self.inner.outbox.try_send(Bytes::from(frame));
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! What a handler knows about the request it serves, and what it can do
+//! besides answering: report progress, log, and ask the client for input.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use mcp_core::elicitation::{ElicitParams, ElicitResult};
+use mcp_core::logging::{LoggingLevel, LoggingMessageParams};
+use mcp_core::method::{self, Method};
+use mcp_core::mrtr::{InputRequest, InputRequests, InputResponse, InputResponses};
+use mcp_core::notifications::ProgressParams;
+use mcp_core::result::RequestParams;
+use mcp_core::roots::ListRootsResult;
+use mcp_core::sampling::{CreateMessageParams, CreateMessageResult};
+use mcp_core::{
+    ClientCapabilities, Era, ErrorObject, Implementation, ProgressToken, ProtocolVersion, RequestId,
+};
+
+use crate::error::Error;
+use crate::session::peer::{Outbox, Peer};
+
+/// The context of one request, handed to every handler.
+///
+/// Cheap to clone. Dropping the handler's future is how cancellation
+/// works: when the client cancels, the future is dropped at its next
+/// `.await`.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    id: RequestId,
+    era: Era,
+    version: ProtocolVersion,
+    client_capabilities: ClientCapabilities,
+    client_info: Option<Implementation>,
+    progress_token: Option<ProgressToken>,
+    log_level: Option<LoggingLevel>,
+    /// Where this request's notifications go.
+    outbox: Outbox,
+    /// Requests to a legacy client.
+    peer: Option<Peer>,
+    extensions: http::Extensions,
+    input: Mutex<InputState>,
+    last_progress: Mutex<Option<f64>>,
+}
+
+/// Multi round-trip bookkeeping of a modern request.
+#[derive(Debug, Default)]
+pub(crate) struct InputState {
+    /// Answers from earlier rounds and this retry.
+    pub(crate) answers: InputResponses,
+    /// How many input requests the handler has made in this run.
+    next: usize,
+    /// What the handler asked for and has no answer to yet.
+    pub(crate) asked: InputRequests,
+}
+
+/// Everything needed to build a context; kept crate-private so the fields
+/// can change freely.
+pub(crate) struct ContextParts {
+    pub(crate) id: RequestId,
+    pub(crate) era: Era,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) client_capabilities: ClientCapabilities,
+    pub(crate) client_info: Option<Implementation>,
+    pub(crate) progress_token: Option<ProgressToken>,
+    pub(crate) log_level: Option<LoggingLevel>,
+    pub(crate) outbox: Outbox,
+    pub(crate) peer: Option<Peer>,
+    pub(crate) extensions: http::Extensions,
+    pub(crate) answers: InputResponses,
+}
+
+impl RequestContext {
+    pub(crate) fn new(parts: ContextParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                id: parts.id,
+                era: parts.era,
+                version: parts.version,
+                client_capabilities: parts.client_capabilities,
+                client_info: parts.client_info,
+                progress_token: parts.progress_token,
+                log_level: parts.log_level,
+                outbox: parts.outbox,
+                peer: parts.peer,
+                extensions: parts.extensions,
+                input: Mutex::new(InputState {
+                    answers: parts.answers,
+                    ..InputState::default()
+                }),
+                last_progress: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The JSON-RPC id of the request.
+    pub fn request_id(&self) -> &RequestId {
+        &self.inner.id
+    }
+
+    /// The era of the request: a legacy session or a modern request.
+    pub fn era(&self) -> Era {
+        self.inner.era
+    }
+
+    /// The protocol version the request is served under.
+    pub fn protocol_version(&self) -> &ProtocolVersion {
+        &self.inner.version
+    }
+
+    /// The client's capabilities: per request on 2026-07-28, from
+    /// `initialize` on legacy sessions.
+    pub fn client_capabilities(&self) -> &ClientCapabilities {
+        &self.inner.client_capabilities
+    }
+
+    /// What the client says it is. Self-reported: never use it for
+    /// security decisions.
+    pub fn client_info(&self) -> Option<&Implementation> {
+        self.inner.client_info.as_ref()
+    }
+
+    /// Values put on the request by the layers in front of the server
+    /// (the authenticated identity, for instance).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.inner.extensions
+    }
+
+    /// Whether the client asked for progress on this request.
+    pub fn wants_progress(&self) -> bool {
+        self.inner.progress_token.is_some()
+    }
+
+    /// Reports progress, if the client asked for it. Values that do not
+    /// increase are dropped, as the specification requires progress to grow.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection is gone.
+    pub async fn progress(
+        &self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(token) = &self.inner.progress_token else {
+            return Ok(());
+        };
+        {
+            let mut last = self
+                .inner
+                .last_progress
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|l| progress <= l) {
+                tracing::debug!(progress, "dropping progress that does not increase");
+                return Ok(());
+            }
+            *last = Some(progress);
+        }
+        let mut params = ProgressParams::new(token.clone(), progress);
+        params.total = total;
+        params.message = message.map(str::to_owned);
+        self.inner.outbox.notify::<method::Progress>(&params).await
+    }
+
+    /// Sends a log message to the client, if it asked for messages at
+    /// `level` or above (legacy `logging/setLevel`, or the 2026-07-28
+    /// per-request log level).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the connection is gone.
+    pub async fn log(&self, level: LoggingLevel, data: serde_json::Value) -> Result<(), Error> {
+        match self.inner.log_level {
+            Some(min) if level >= min => {
+                self.inner
+                    .outbox
+                    .notify::<method::LoggingMessage>(&LoggingMessageParams::new(level, data))
+                    .await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Asks the user for input through the client.
+    ///
+    /// On a legacy session this sends `elicitation/create` and waits. On a
+    /// 2026-07-28 request the first call ends the handler with
+    /// [`Error::InputRequired`] (propagate it with `?`); the client answers
+    /// and retries, and the handler runs again from the start, this time
+    /// getting the answer. Do side effects after the input calls.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] when the client lacks the capability;
+    /// [`Error::InputRequired`], see above; [`Error::Closed`],
+    /// [`Error::Timeout`].
+    pub async fn elicit(&self, params: ElicitParams) -> Result<ElicitResult, Error> {
+        let caps = self.inner.client_capabilities.elicitation.as_ref();
+        let supported = match &params {
+            ElicitParams::Url(_) => caps.is_some_and(|c| c.supports_url()),
+            _ => caps.is_some_and(|c| c.supports_form()),
+        };
+        if !supported {
+            let mut need = ClientCapabilities::default();
+            let mut elicitation = mcp_core::capabilities::ElicitationCapability::default();
+            match &params {
+                ElicitParams::Url(_) => elicitation.url = Some(Default::default()),
+                _ => elicitation.form = Some(Default::default()),
+            }
+            need.elicitation = Some(elicitation);
+            return Err(self.missing_capability("elicitation", &need));
+        }
+        match self
+            .input(InputRequest::Elicit(params), method::Elicit::NAME)
+            .await?
+        {
+            InputResponse::Elicit(r) => Ok(r),
+            _ => Err(Error::invalid_params(
+                "the answer to an elicitation must be an elicitation result",
+            )),
+        }
+    }
+
+    /// Asks the client's model for a completion (deprecated in 2026-07-28).
+    ///
+    /// Works like [`elicit`](Self::elicit) in both eras.
+    ///
+    /// # Errors
+    /// As [`elicit`](Self::elicit).
+    pub async fn sample(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
+        let caps = self.inner.client_capabilities.sampling.as_ref();
+        if caps.is_none() || (params.tools.is_some() && caps.is_some_and(|c| c.tools.is_none())) {
+            let mut need = ClientCapabilities::default();
+            let mut sampling = mcp_core::capabilities::SamplingCapability::default();
+            if params.tools.is_some() {
+                sampling.tools = Some(Default::default());
+            }
+            need.sampling = Some(sampling);
+            return Err(self.missing_capability("sampling", &need));
+        }
+        match self
+            .input(
+                InputRequest::CreateMessage(params),
+                method::CreateMessage::NAME,
+            )
+            .await?
+        {
+            InputResponse::CreateMessage(r) => Ok(r),
+            _ => Err(Error::invalid_params(
+                "the answer to a sampling request must be a sampling result",
+            )),
+        }
+    }
+
+    /// Asks the client for its roots (deprecated in 2026-07-28).
+    ///
+    /// Works like [`elicit`](Self::elicit) in both eras.
+    ///
+    /// # Errors
+    /// As [`elicit`](Self::elicit).
+    pub async fn list_roots(&self) -> Result<ListRootsResult, Error> {
+        if self.inner.client_capabilities.roots.is_none() {
+            let mut need = ClientCapabilities::default();
+            need.roots = Some(Default::default());
+            return Err(self.missing_capability("roots", &need));
+        }
+        match self
+            .input(
+                InputRequest::ListRoots(RequestParams::default()),
+                method::ListRoots::NAME,
+            )
+            .await?
+        {
+            InputResponse::ListRoots(r) => Ok(r),
+            _ => Err(Error::invalid_params(
+                "the answer to roots/list must be a roots result",
+            )),
+        }
+    }
+
+    fn missing_capability(&self, what: &str, need: &ClientCapabilities) -> Error {
+        let message =
+            format!("This request needs the client's {what} capability, which it did not declare");
+        Error::Protocol(match self.inner.era {
+            Era::Modern => ErrorObject::missing_client_capability(message, need),
+            // -32021 is not defined before 2026-07-28.
+            _ => ErrorObject::invalid_request(message),
+        })
+    }
+
+    async fn input(&self, request: InputRequest, method: &str) -> Result<InputResponse, Error> {
+        if let Some(peer) = &self.inner.peer {
+            // Legacy: a real request to the client.
+            return Ok(match request {
+                InputRequest::Elicit(p) => {
+                    InputResponse::Elicit(peer.request::<method::Elicit>(&p).await?)
+                }
+                InputRequest::CreateMessage(p) => {
+                    InputResponse::CreateMessage(peer.request::<method::CreateMessage>(&p).await?)
+                }
+                InputRequest::ListRoots(p) => {
+                    InputResponse::ListRoots(peer.request::<method::ListRoots>(&p).await?)
+                }
+                _ => return Err(Error::invalid_params("unsupported input request")),
+            });
+        }
+        // Modern: the n-th input call of a run has the same key in every
+        // run, so a retry finds its answer.
+        let mut state = self
+            .inner
+            .input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = format!("{}:{method}", state.next);
+        state.next += 1;
+        if let Some(answer) = state.answers.get(&key) {
+            return Ok(answer.clone());
+        }
+        state.asked.insert(key, request);
+        Err(Error::InputRequired)
+    }
+
+    /// Takes what the handler asked for; used by the dispatcher after an
+    /// [`Error::InputRequired`].
+    pub(crate) fn take_input_state(&self) -> InputState {
+        std::mem::take(
+            &mut *self
+                .inner
+                .input
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+}

@@ -1,0 +1,197 @@
+//! Integrity-protected `requestState` for multi round-trip requests.
+//!
+//! A modern server keeps no session, so what it learned in earlier rounds
+//! (the client's answers) travels with the client and comes back in
+//! `requestState`. The state is sealed with HMAC-SHA256 under a server key
+//! and bound to the request it belongs to (method, target and a digest of
+//! the arguments) and to an expiry, so a client can neither forge answers
+//! nor replay one request's state against another.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, KeyInit, Mac};
+use mcp_core::ErrorObject;
+use mcp_core::mrtr::InputResponses;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The key that seals `requestState`.
+///
+/// Random per process by default. Servers behind a load balancer share one
+/// key across instances so a retry may land on any of them.
+#[derive(Clone)]
+pub struct StateKey([u8; 32]);
+
+impl std::fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateKey([redacted])")
+    }
+}
+
+impl StateKey {
+    /// A key from 32 secret bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random key.
+    ///
+    /// # Panics
+    /// If the operating system has no random source, which leaves no safe
+    /// way to run a server.
+    #[expect(clippy::panic, reason = "no CSPRNG means no safe way to continue")]
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        if let Err(e) = getrandom::fill(&mut bytes) {
+            panic!("no random source for the request-state key: {e}");
+        }
+        Self(bytes)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; 32 bytes cannot fail.
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+    }
+}
+
+/// What the sealed state carries.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct State {
+    /// Format version.
+    v: u8,
+    /// The request this state belongs to: hex SHA-256 of method, target
+    /// and arguments.
+    d: String,
+    /// Unix seconds after which the state is refused.
+    e: u64,
+    /// Answers received in earlier rounds.
+    pub(crate) a: InputResponses,
+    /// Keys asked in the last round, which the retry may answer.
+    pub(crate) p: Vec<String>,
+}
+
+/// A digest identifying one logical request across its rounds.
+pub(crate) fn request_digest(method: &str, target: &str, arguments: &impl Serialize) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update([0]);
+    h.update(target.as_bytes());
+    h.update([0]);
+    // serde_json's map keeps keys sorted, so equal arguments hash equally.
+    h.update(serde_json::to_vec(arguments).unwrap_or_default());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl StateKey {
+    pub(crate) fn seal(
+        &self,
+        digest: String,
+        answers: InputResponses,
+        pending: Vec<String>,
+        ttl: Duration,
+    ) -> String {
+        let state = State {
+            v: 1,
+            d: digest,
+            e: now().saturating_add(ttl.as_secs()),
+            a: answers,
+            p: pending,
+        };
+        let body = serde_json::to_vec(&state).unwrap_or_default();
+        let mut mac = self.mac();
+        mac.update(&body);
+        let tag = mac.finalize().into_bytes();
+        format!("{}.{}", B64.encode(&body), B64.encode(tag))
+    }
+
+    /// Opens a state echoed by the client for the request with `digest`.
+    pub(crate) fn open(&self, token: &str, digest: &str) -> Result<State, ErrorObject> {
+        let invalid =
+            |why: &str| ErrorObject::invalid_params(format!("Invalid requestState: {why}"));
+        let (body, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
+        let body = B64.decode(body).map_err(|_| invalid("malformed"))?;
+        let tag = B64.decode(tag).map_err(|_| invalid("malformed"))?;
+        let mut mac = self.mac();
+        mac.update(&body);
+        // Constant-time comparison.
+        mac.verify_slice(&tag)
+            .map_err(|_| invalid("not issued by this server"))?;
+        let state: State = serde_json::from_slice(&body).map_err(|_| invalid("malformed"))?;
+        if state.d != digest {
+            return Err(invalid("issued for a different request"));
+        }
+        if state.e < now() {
+            return Err(invalid("expired"));
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_state_opens_only_for_its_request_and_key() {
+        let key = StateKey::random();
+        let d = request_digest("tools/call", "book", &serde_json::json!({"city": "Paris"}));
+        let token = key.seal(
+            d.clone(),
+            InputResponses::new(),
+            vec!["0:elicitation/create".into()],
+            Duration::from_secs(60),
+        );
+        assert_eq!(key.open(&token, &d).unwrap().p, ["0:elicitation/create"]);
+        // Another request.
+        let other = request_digest("tools/call", "book", &serde_json::json!({"city": "Rome"}));
+        assert!(
+            key.open(&token, &other)
+                .unwrap_err()
+                .message()
+                .contains("different request")
+        );
+        // Another key.
+        assert!(
+            StateKey::random()
+                .open(&token, &d)
+                .unwrap_err()
+                .message()
+                .contains("not issued")
+        );
+        // Tampered body.
+        let (body, tag) = token.split_once('.').unwrap();
+        let mut forged = B64.decode(body).unwrap();
+        forged[5] ^= 1;
+        let forged = format!("{}.{tag}", B64.encode(forged));
+        assert!(key.open(&forged, &d).is_err());
+        assert!(key.open("garbage", &d).is_err());
+        // Expired.
+        let old = key.seal(d.clone(), InputResponses::new(), vec![], Duration::ZERO);
+        let mut state: State =
+            serde_json::from_slice(&B64.decode(old.split_once('.').unwrap().0).unwrap()).unwrap();
+        assert!(state.e <= now());
+        state.e = 0;
+        let body = serde_json::to_vec(&state).unwrap();
+        let mut mac = key.mac();
+        mac.update(&body);
+        let expired = format!(
+            "{}.{}",
+            B64.encode(&body),
+            B64.encode(mac.finalize().into_bytes())
+        );
+        assert!(
+            key.open(&expired, &d)
+                .unwrap_err()
+                .message()
+                .contains("expired")
+        );
+    }
+}

@@ -1,0 +1,831 @@
+//! Per-request dispatch for both eras.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use mcp_core::jsonrpc::{Incoming, OutgoingResponse};
+use mcp_core::lifecycle::{DiscoverResult, InitializeParams, InitializeResult};
+use mcp_core::logging::{LoggingLevel, SetLevelParams};
+use mcp_core::method::{self, Eras, Method, Notification as _};
+use mcp_core::mrtr::{InputRequiredResult, InputResponses};
+use mcp_core::notifications::{CancelledParams, NotificationParams};
+use mcp_core::resources::{ResourceUpdatedParams, ResourceUriParams};
+use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
+use mcp_core::version::negotiate;
+use mcp_core::{
+    CallToolResult, ClientCapabilities, ContentBlock, EmptyResult, Era, ErrorObject, ErrorResponse,
+    Implementation, Message, Notification, Outcome, ProtocolVersion, Request, RequestId,
+    RequestMeta,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::ServerOptions;
+use super::peer::{Outbox, Peer};
+use super::stamp::{Modern, Stamp};
+use crate::context::{ContextParts, RequestContext};
+use crate::error::Error;
+use crate::handler::{Handler, ServerEvent};
+use crate::request_state::request_digest;
+
+/// Where a legacy session stands.
+#[derive(Debug, Default)]
+struct Legacy {
+    /// Set by `initialize`.
+    version: Option<ProtocolVersion>,
+    client_capabilities: ClientCapabilities,
+    client_info: Option<Implementation>,
+    /// Set by `notifications/initialized`.
+    initialized: bool,
+    log_level: Option<LoggingLevel>,
+    subscriptions: BTreeSet<String>,
+}
+
+/// The era and facts a request is served under.
+struct Served {
+    era: Era,
+    version: ProtocolVersion,
+    client_capabilities: ClientCapabilities,
+    client_info: Option<Implementation>,
+    log_level: Option<LoggingLevel>,
+}
+
+/// One client connection.
+pub(crate) struct Connection<H> {
+    handler: Arc<H>,
+    options: Arc<ServerOptions>,
+    outbox: Outbox,
+    peer: Peer,
+    legacy: Arc<Mutex<Legacy>>,
+    in_flight: Arc<Mutex<HashMap<RequestId, AbortHandle>>>,
+    tasks: Mutex<JoinSet<()>>,
+    permits: Arc<Semaphore>,
+    /// Tells subscriptions that the server is going away.
+    closing: watch::Sender<bool>,
+    /// Forwards change events to a legacy session once initialized.
+    events_task: Mutex<Option<AbortHandle>>,
+}
+
+type Reply = Result<Box<RawValue>, ErrorObject>;
+
+fn decode<P: DeserializeOwned>(req: &Request) -> Result<P, ErrorObject> {
+    req.params::<P>().map_err(|e| {
+        e.to_error_object()
+            .unwrap_or_else(|| ErrorObject::invalid_params(e.to_string()))
+    })
+}
+
+fn encode<T: Serialize>(value: &T) -> Reply {
+    serde_json::value::to_raw_value(value).map_err(|e| ErrorObject::internal_error(e.to_string()))
+}
+
+impl<H: Handler> Connection<H> {
+    pub(crate) fn new(
+        handler: Arc<H>,
+        options: Arc<ServerOptions>,
+        tx: mpsc::Sender<Bytes>,
+    ) -> Arc<Self> {
+        let outbox = Outbox::new(tx);
+        let peer = Peer::new(outbox.clone(), options.client_request_timeout);
+        Arc::new(Self {
+            permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            handler,
+            options,
+            outbox,
+            peer,
+            legacy: Arc::default(),
+            in_flight: Arc::default(),
+            tasks: Mutex::new(JoinSet::new()),
+            closing: watch::channel(false).0,
+            events_task: Mutex::new(None),
+        })
+    }
+
+    fn legacy(&self) -> std::sync::MutexGuard<'_, Legacy> {
+        self.legacy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles one frame from the client.
+    pub(crate) async fn on_frame(self: &Arc<Self>, frame: &[u8]) {
+        let allow_batch = self
+            .legacy()
+            .version
+            .as_ref()
+            .is_some_and(ProtocolVersion::allows_batches);
+        match Incoming::from_slice(frame, allow_batch) {
+            Ok(Incoming::Single(message)) => self.on_message(message).await,
+            Ok(Incoming::Batch(items)) => self.on_batch(items).await,
+            Err(e) => self.on_frame_error(&e).await,
+        }
+    }
+
+    /// Answers a frame that could not be decoded, when a reply is owed.
+    pub(crate) async fn on_frame_error(&self, e: &mcp_core::Error) {
+        tracing::debug!(error = %e, "bad frame from client");
+        if let Some(reply) = e.to_error_response() {
+            let _ = self.outbox.send(&Message::from(reply)).await;
+        }
+    }
+
+    async fn on_message(self: &Arc<Self>, message: Message) {
+        match message {
+            Message::Request(req) => self.spawn_request(req).await,
+            Message::Notification(n) => self.on_notification(n).await,
+            Message::Response(r) => {
+                if !self.peer.resolve(&r.id, Ok(r.result)) {
+                    tracing::debug!(id = %r.id, "response to no pending request");
+                }
+            }
+            Message::Error(e) => match &e.id {
+                Some(id) => {
+                    let _ = self.peer.resolve(id, Err(e.error));
+                }
+                None => tracing::warn!(error = %e.error, "client reported an error"),
+            },
+        }
+    }
+
+    /// A 2025-03-26 batch: requests run concurrently, their responses go
+    /// back together as one batch.
+    async fn on_batch(self: &Arc<Self>, items: Vec<Result<Message, mcp_core::Error>>) {
+        let mut replies = JoinSet::new();
+        let mut errors = Vec::new();
+        for item in items {
+            match item {
+                Ok(Message::Request(req)) => {
+                    let this = Arc::clone(self);
+                    replies.spawn(async move {
+                        let id = req.id.clone();
+                        (id, this.handle(req).await)
+                    });
+                }
+                Ok(other) => self.on_message(other).await,
+                Err(e) => errors.extend(e.to_error_response()),
+            }
+        }
+        let mut frames: Vec<Vec<u8>> = errors
+            .iter()
+            .filter_map(|e| serde_json::to_vec(&Message::from(e.clone())).ok())
+            .collect();
+        while let Some(joined) = replies.join_next().await {
+            if let Ok((id, reply)) = joined {
+                frames.extend(response_frame(&id, reply));
+            }
+        }
+        if !frames.is_empty() {
+            let mut batch = b"[".to_vec();
+            batch.extend(frames.join(&b","[..]));
+            batch.push(b']');
+            let _ = self.outbox.send_frame(Bytes::from(batch)).await;
+        }
+    }
+
+    async fn spawn_request(self: &Arc<Self>, req: Request) {
+        // Bounded concurrency: at the limit, reading waits here.
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            return;
+        };
+        let this = Arc::clone(self);
+        let id = req.id.clone();
+        let task_id = id.clone();
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
+        let abort = tasks.spawn(tracing::Instrument::instrument(
+            async move {
+                let reply = this.handle(req).await;
+                this.in_flight
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .remove(&task_id);
+                if let Some(frame) = response_frame(&task_id, reply) {
+                    let _ = this.outbox.send_frame(Bytes::from(frame)).await;
+                }
+                drop(permit);
+            },
+            span,
+        ));
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, abort);
+        // Reap finished tasks so the set does not grow with the connection's age.
+        while tasks.try_join_next().is_some() {}
+    }
+
+    async fn on_notification(self: &Arc<Self>, n: Notification) {
+        match n.method.as_str() {
+            method::Cancelled::NAME => {
+                let Ok(params) = n.params::<CancelledParams>() else {
+                    return;
+                };
+                if let Some(id) = params.request_id {
+                    // Dropping the task's future is the cancellation; no
+                    // response is sent for a cancelled request.
+                    if let Some(abort) = self
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id)
+                    {
+                        tracing::debug!(%id, reason = ?params.reason, "request cancelled");
+                        abort.abort();
+                    }
+                }
+            }
+            method::Initialized::NAME => {
+                let ready = {
+                    let mut legacy = self.legacy();
+                    let ready = legacy.version.is_some() && !legacy.initialized;
+                    legacy.initialized |= ready;
+                    ready
+                };
+                if ready {
+                    self.start_legacy_events();
+                }
+            }
+            _ => self.handler.notification(n).await,
+        }
+    }
+
+    /// Forwards list changes and resource updates to an initialized legacy session.
+    fn start_legacy_events(self: &Arc<Self>) {
+        let Some(mut events) = self.handler.events() else {
+            return;
+        };
+        let caps = self.handler.capabilities();
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let empty = NotificationParams::default();
+                let sent = match event {
+                    ServerEvent::ToolsChanged
+                        if listed(caps.tools.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox.notify::<method::ToolListChanged>(&empty).await
+                    }
+                    ServerEvent::PromptsChanged
+                        if listed(caps.prompts.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox
+                            .notify::<method::PromptListChanged>(&empty)
+                            .await
+                    }
+                    ServerEvent::ResourcesChanged
+                        if listed(caps.resources.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox
+                            .notify::<method::ResourceListChanged>(&empty)
+                            .await
+                    }
+                    ServerEvent::ResourceUpdated(uri)
+                        if this.legacy().subscriptions.iter().any(|s| covers(s, &uri)) =>
+                    {
+                        this.outbox
+                            .notify::<method::ResourceUpdated>(&ResourceUpdatedParams::new(uri))
+                            .await
+                    }
+                    _ => Ok(()),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(old) = self
+            .events_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(task.abort_handle())
+        {
+            old.abort();
+        }
+    }
+
+    /// Stops reading: subscriptions end, in-flight requests get the grace
+    /// period, then are cancelled.
+    pub(crate) async fn shutdown(&self) {
+        let _ = self.closing.send(true);
+        if let Some(task) = self
+            .events_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        let mut tasks =
+            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.options.shutdown_grace, drain)
+            .await
+            .is_err()
+        {
+            tracing::debug!("cancelling requests still running at shutdown");
+            tasks.shutdown().await;
+        }
+    }
+
+    /// Runs one request to its reply.
+    async fn handle(self: &Arc<Self>, req: Request) -> Reply {
+        match req.method.as_str() {
+            method::Initialize::NAME => self.initialize(&req),
+            method::Ping::NAME => {
+                // Allowed at any time, even before `initialize`. `ping` is
+                // gone from 2026-07-28, but answering it costs nothing and
+                // keeps health checks working.
+                let params: mcp_core::result::RequestParams = decode(&req)?;
+                let modern = params.meta.is_some_and(|m| m.protocol_version.is_some());
+                encode(&if modern {
+                    EmptyResult::complete()
+                } else {
+                    EmptyResult::legacy()
+                })
+            }
+            method::Discover::NAME => {
+                let params: mcp_core::result::RequestParams = decode(&req)?;
+                let served = self.serve_as::<method::Discover>(params.meta.as_ref())?;
+                let mut result = DiscoverResult::new(
+                    self.options.supported_versions.clone(),
+                    self.handler.capabilities(),
+                    self.options.discover_ttl_ms,
+                    mcp_core::CacheScope::Public,
+                );
+                result.instructions = self.handler.instructions();
+                self.finish(result, &served)
+            }
+            method::SetLevel::NAME => {
+                let params: SetLevelParams = decode(&req)?;
+                self.serve_as::<method::SetLevel>(params.meta.as_ref())?;
+                self.legacy().log_level = Some(params.level);
+                encode(&EmptyResult::legacy())
+            }
+            method::Subscribe::NAME | method::Unsubscribe::NAME => {
+                let params: ResourceUriParams = decode(&req)?;
+                let served = self.serve_as::<method::Subscribe>(params.meta.as_ref())?;
+                if self
+                    .handler
+                    .capabilities()
+                    .resources
+                    .is_none_or(|r| r.subscribe != Some(true))
+                {
+                    return Err(ErrorObject::method_not_found(&req.method));
+                }
+                if req.method == method::Subscribe::NAME {
+                    let ctx =
+                        self.context(&req, &served, params.meta.as_ref(), InputResponses::new());
+                    self.handler
+                        .subscribe(ctx, params.uri.clone())
+                        .await
+                        .map_err(Error::into_error_object)?;
+                    self.legacy().subscriptions.insert(params.uri);
+                } else {
+                    self.legacy().subscriptions.remove(&params.uri);
+                }
+                encode(&EmptyResult::legacy())
+            }
+            method::Listen::NAME => self.listen(&req).await,
+            method::ListTools::NAME => {
+                let p: mcp_core::PaginatedParams = decode(&req)?;
+                let served = self.serve_as::<method::ListTools>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().tools.is_some(), &req)?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
+                let result = self
+                    .handler
+                    .list_tools(ctx, p)
+                    .await
+                    .map_err(Error::into_error_object)?;
+                self.finish(result, &served)
+            }
+            method::ListResources::NAME => {
+                let p: mcp_core::PaginatedParams = decode(&req)?;
+                let served = self.serve_as::<method::ListResources>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().resources.is_some(), &req)?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
+                let result = self
+                    .handler
+                    .list_resources(ctx, p)
+                    .await
+                    .map_err(Error::into_error_object)?;
+                self.finish(result, &served)
+            }
+            method::ListResourceTemplates::NAME => {
+                let p: mcp_core::PaginatedParams = decode(&req)?;
+                let served = self.serve_as::<method::ListResourceTemplates>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().resources.is_some(), &req)?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
+                let result = self
+                    .handler
+                    .list_resource_templates(ctx, p)
+                    .await
+                    .map_err(Error::into_error_object)?;
+                self.finish(result, &served)
+            }
+            method::ListPrompts::NAME => {
+                let p: mcp_core::PaginatedParams = decode(&req)?;
+                let served = self.serve_as::<method::ListPrompts>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().prompts.is_some(), &req)?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
+                let result = self
+                    .handler
+                    .list_prompts(ctx, p)
+                    .await
+                    .map_err(Error::into_error_object)?;
+                self.finish(result, &served)
+            }
+            method::Complete::NAME => {
+                let p: mcp_core::completion::CompleteParams = decode(&req)?;
+                let served = self.serve_as::<method::Complete>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().completions.is_some(), &req)?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
+                let result = self
+                    .handler
+                    .complete(ctx, p)
+                    .await
+                    .map_err(Error::into_error_object)?;
+                self.finish(result, &served)
+            }
+            method::CallTool::NAME => {
+                let p: mcp_core::CallToolParams = decode(&req)?;
+                let served = self.serve_as::<method::CallTool>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().tools.is_some(), &req)?;
+                let digest = request_digest(&req.method, &p.name, &p.arguments);
+                let answers = self.answers(
+                    &served,
+                    p.request_state.as_deref(),
+                    p.input_responses.clone(),
+                    &digest,
+                )?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                match self.handler.call_tool(ctx.clone(), p).await {
+                    Ok(result) => self.finish(result, &served),
+                    Err(Error::Tool(message)) => self.finish(
+                        CallToolResult::error(vec![ContentBlock::text(message)]),
+                        &served,
+                    ),
+                    Err(e) => self.input_or_error(e, &ctx, digest),
+                }
+            }
+            method::GetPrompt::NAME => {
+                let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
+                let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().prompts.is_some(), &req)?;
+                let digest = request_digest(&req.method, &p.name, &p.arguments);
+                let answers = self.answers(
+                    &served,
+                    p.request_state.as_deref(),
+                    p.input_responses.clone(),
+                    &digest,
+                )?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                match self.handler.get_prompt(ctx.clone(), p).await {
+                    Ok(result) => self.finish(result, &served),
+                    Err(e) => self.input_or_error(e, &ctx, digest),
+                }
+            }
+            method::ReadResource::NAME => {
+                let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
+                let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().resources.is_some(), &req)?;
+                let digest = request_digest(&req.method, &p.uri, &());
+                let answers = self.answers(
+                    &served,
+                    p.request_state.as_deref(),
+                    p.input_responses.clone(),
+                    &digest,
+                )?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                match self.handler.read_resource(ctx.clone(), p).await {
+                    Ok(result) => self.finish(result, &served),
+                    Err(Error::Protocol(e))
+                        if e.code() == mcp_core::ErrorCode::INVALID_PARAMS
+                            && served.era == Era::Legacy
+                            && e.data().is_some_and(|d| d.get("uri").is_some()) =>
+                    {
+                        // Legacy clients know resource-not-found as -32002.
+                        Err(
+                            ErrorObject::new(mcp_core::ErrorCode::RESOURCE_NOT_FOUND, e.message())
+                                .with_data(e.data().cloned().unwrap_or_default()),
+                        )
+                    }
+                    Err(e) => self.input_or_error(e, &ctx, digest),
+                }
+            }
+            _ => {
+                let meta = req
+                    .params
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<MetaOnly>(p.get()).ok())
+                    .and_then(|m| m.meta);
+                let served = self.served(meta.as_ref(), Eras::Both)?;
+                let ctx = self.context(&req, &served, meta.as_ref(), InputResponses::new());
+                self.handler
+                    .other_request(ctx, req.method.clone(), req.params.clone())
+                    .await
+                    .map_err(Error::into_error_object)
+            }
+        }
+    }
+
+    fn require(&self, offered: bool, req: &Request) -> Result<(), ErrorObject> {
+        if offered {
+            Ok(())
+        } else {
+            Err(ErrorObject::method_not_found(&req.method))
+        }
+    }
+
+    /// Decides the era of a request for method `M` and checks it may be
+    /// served in it.
+    fn serve_as<M: Method>(&self, meta: Option<&RequestMeta>) -> Result<Served, ErrorObject> {
+        let served = self.served(meta, M::ERAS)?;
+        if !M::ERAS.contains(served.era) {
+            return Err(ErrorObject::method_not_found(M::NAME));
+        }
+        Ok(served)
+    }
+
+    fn served(&self, meta: Option<&RequestMeta>, eras: Eras) -> Result<Served, ErrorObject> {
+        // A request naming its protocol version in `_meta` is modern,
+        // whatever happened on the connection before.
+        if let Some(meta) = meta.filter(|m| m.protocol_version.is_some()) {
+            let modern = RequestMeta::require_modern(Some(meta))?;
+            let version = negotiate::server_accept_modern(
+                modern.protocol_version,
+                &self.options.supported_versions,
+            )?;
+            return Ok(Served {
+                era: Era::Modern,
+                version,
+                client_capabilities: modern.client_capabilities.clone(),
+                client_info: meta.client_info.clone(),
+                log_level: meta.log_level,
+            });
+        }
+        let legacy = self.legacy();
+        match &legacy.version {
+            Some(version) => Ok(Served {
+                era: Era::Legacy,
+                version: version.clone(),
+                client_capabilities: legacy.client_capabilities.clone(),
+                client_info: legacy.client_info.clone(),
+                log_level: legacy.log_level,
+            }),
+            None if eras == Eras::Legacy => Err(ErrorObject::invalid_request(
+                "the session is not initialized: send `initialize` first",
+            )),
+            None => Err(ErrorObject::invalid_params(format!(
+                "Missing required _meta key \"{}\" (2026-07-28), and no `initialize` on this connection (earlier revisions)",
+                mcp_core::meta::keys::PROTOCOL_VERSION
+            ))),
+        }
+    }
+
+    fn context(
+        &self,
+        req: &Request,
+        served: &Served,
+        meta: Option<&RequestMeta>,
+        answers: InputResponses,
+    ) -> RequestContext {
+        RequestContext::new(ContextParts {
+            id: req.id.clone(),
+            era: served.era,
+            version: served.version.clone(),
+            client_capabilities: served.client_capabilities.clone(),
+            client_info: served.client_info.clone(),
+            progress_token: meta.and_then(|m| m.progress_token.clone()),
+            log_level: served.log_level,
+            outbox: self.outbox.clone(),
+            peer: (served.era == Era::Legacy).then(|| self.peer.clone()),
+            extensions: http::Extensions::new(),
+            answers,
+        })
+    }
+
+    fn finish<T: Stamp + Serialize>(&self, mut result: T, served: &Served) -> Reply {
+        let info = self.handler.info();
+        let modern = (served.era == Era::Modern).then(|| Modern {
+            server_info: &info,
+            ttl_ms: self.options.cache_ttl_ms,
+            cache_scope: self.options.cache_scope,
+        });
+        result.stamp(modern.as_ref());
+        encode(&result)
+    }
+
+    /// The answers a modern retry brings: those sealed in `requestState`
+    /// plus the new ones for the keys asked last round.
+    fn answers(
+        &self,
+        served: &Served,
+        state: Option<&str>,
+        responses: Option<InputResponses>,
+        digest: &str,
+    ) -> Result<InputResponses, ErrorObject> {
+        if served.era != Era::Modern {
+            return Ok(InputResponses::new());
+        }
+        let Some(token) = state else {
+            // Without our state we cannot know what the keys mean.
+            return Ok(InputResponses::new());
+        };
+        let state = self.options.state_key.open(token, digest)?;
+        let mut answers = state.a;
+        for (key, value) in responses.unwrap_or_default() {
+            if state.p.contains(&key) {
+                answers.insert(key, value);
+            }
+        }
+        Ok(answers)
+    }
+
+    fn input_or_error(&self, e: Error, ctx: &RequestContext, digest: String) -> Reply {
+        match e {
+            Error::InputRequired => {
+                let input = ctx.take_input_state();
+                if input.asked.is_empty() {
+                    return Err(ErrorObject::internal_error(
+                        "input required, but nothing was asked",
+                    ));
+                }
+                let pending: Vec<String> = input.asked.keys().cloned().collect();
+                let token = self.options.state_key.seal(
+                    digest,
+                    input.answers,
+                    pending,
+                    self.options.state_ttl,
+                );
+                let mut result = InputRequiredResult::new(input.asked).with_request_state(token);
+                let mut meta = mcp_core::ResultMeta::default();
+                meta.server_info = Some(self.handler.info());
+                result.meta = Some(meta);
+                encode(&Outcome::<CallToolResult>::InputRequired(result))
+            }
+            other => Err(other.into_error_object()),
+        }
+    }
+
+    fn initialize(&self, req: &Request) -> Reply {
+        let params: InitializeParams = decode(req)?;
+        let mut legacy = self.legacy();
+        if legacy.version.is_some() {
+            return Err(ErrorObject::invalid_request(
+                "the session is already initialized",
+            ));
+        }
+        let version = negotiate::server_initialize(
+            &params.protocol_version,
+            &self.options.supported_versions,
+        )
+        .ok_or_else(|| {
+            ErrorObject::unsupported_protocol_version(
+                params.protocol_version.as_str(),
+                self.options
+                    .supported_versions
+                    .iter()
+                    .map(ProtocolVersion::as_str),
+            )
+        })?;
+        legacy.version = Some(version.clone());
+        legacy.client_capabilities = params.capabilities;
+        legacy.client_info = Some(params.client_info);
+        drop(legacy);
+        let mut result =
+            InitializeResult::new(version, self.handler.capabilities(), self.handler.info());
+        result.instructions = self.handler.instructions();
+        encode(&result)
+    }
+
+    /// `subscriptions/listen`: acknowledge, then stream matching events
+    /// until the client cancels or the server closes.
+    async fn listen(self: &Arc<Self>, req: &Request) -> Reply {
+        let params: ListenParams = decode(req)?;
+        let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
+        let caps = self.handler.capabilities();
+        let wanted = params.notifications;
+        let mut honoured = SubscriptionFilter::default();
+        let tools = caps.tools.as_ref().and_then(|c| c.list_changed) == Some(true);
+        let prompts = caps.prompts.as_ref().and_then(|c| c.list_changed) == Some(true);
+        let resources = caps.resources.as_ref();
+        honoured.tools_list_changed = wanted.tools_list_changed.filter(|&w| w && tools);
+        honoured.prompts_list_changed = wanted.prompts_list_changed.filter(|&w| w && prompts);
+        honoured.resources_list_changed = wanted
+            .resources_list_changed
+            .filter(|&w| w && resources.and_then(|r| r.list_changed) == Some(true));
+        if resources.and_then(|r| r.subscribe) == Some(true)
+            && let Some(uris) = wanted.resource_subscriptions
+        {
+            let mut accepted = Vec::new();
+            for uri in uris {
+                let ctx = self.context(req, &served, params.meta.as_ref(), InputResponses::new());
+                if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
+                    accepted.push(uri);
+                }
+            }
+            honoured.resource_subscriptions = Some(accepted);
+        }
+        // Subscribe before acknowledging, so nothing after the
+        // acknowledgement is missed.
+        let mut events = self.handler.events();
+        let id = req.id.clone();
+        self.outbox
+            .notify::<method::SubscriptionsAcknowledged>(&AcknowledgedParams::new(
+                id.clone(),
+                honoured.clone(),
+            ))
+            .await
+            .map_err(Error::into_error_object)?;
+        let mut closing = self.closing.subscribe();
+        let tagged = NotificationParams::for_subscription(id.clone());
+        loop {
+            let event = tokio::select! {
+                event = async {
+                    match events.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => event,
+                _ = closing.wait_for(|&c| c) => break,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            let sent = match event {
+                ServerEvent::ToolsChanged if honoured.tools_list_changed == Some(true) => {
+                    self.outbox.notify::<method::ToolListChanged>(&tagged).await
+                }
+                ServerEvent::PromptsChanged if honoured.prompts_list_changed == Some(true) => {
+                    self.outbox
+                        .notify::<method::PromptListChanged>(&tagged)
+                        .await
+                }
+                ServerEvent::ResourcesChanged if honoured.resources_list_changed == Some(true) => {
+                    self.outbox
+                        .notify::<method::ResourceListChanged>(&tagged)
+                        .await
+                }
+                ServerEvent::ResourceUpdated(uri)
+                    if honoured
+                        .resource_subscriptions
+                        .as_ref()
+                        .is_some_and(|s| s.iter().any(|s| covers(s, &uri))) =>
+                {
+                    let mut params = ResourceUpdatedParams::new(uri);
+                    params.meta = tagged.meta.clone();
+                    self.outbox.notify::<method::ResourceUpdated>(&params).await
+                }
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let mut result = ListenResult::new(id);
+        result.meta.server_info = Some(self.handler.info());
+        encode(&result)
+    }
+}
+
+/// Only `_meta`, for requests the session does not know.
+#[derive(serde::Deserialize)]
+struct MetaOnly {
+    #[serde(rename = "_meta", default)]
+    meta: Option<RequestMeta>,
+}
+
+fn listed(flag: Option<bool>) -> bool {
+    flag == Some(true)
+}
+
+/// Whether a subscription to `subscribed` covers an update of `uri`
+/// (the URI itself or a sub-resource of it).
+fn covers(subscribed: &str, uri: &str) -> bool {
+    uri == subscribed
+        || uri
+            .strip_prefix(subscribed)
+            .is_some_and(|rest| subscribed.ends_with('/') || rest.starts_with('/'))
+}
+
+fn response_frame(id: &RequestId, reply: Reply) -> Option<Vec<u8>> {
+    let encoded = match reply {
+        Ok(result) => serde_json::to_vec(&OutgoingResponse {
+            id,
+            result: &result,
+        }),
+        Err(error) => {
+            serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error)))
+        }
+    };
+    encoded.ok()
+}

@@ -1,0 +1,163 @@
+//! A connection to one client: reads frames, runs requests concurrently,
+//! writes responses as they finish, and speaks whichever era each request
+//! is in.
+
+mod dispatch;
+pub(crate) mod peer;
+mod stamp;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mcp_core::transport::{FrameRead, FrameWrite};
+use mcp_core::{CacheScope, ProtocolVersion};
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::handler::Handler;
+use crate::request_state::StateKey;
+
+pub(crate) use dispatch::Connection;
+
+/// Settings of a [`Server`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Protocol versions served, newest first.
+    pub supported_versions: Vec<ProtocolVersion>,
+    /// How long to wait for a legacy client to answer a server request
+    /// (elicitation waits for a person, so this is generous).
+    pub client_request_timeout: Duration,
+    /// On shutdown, how long in-flight requests may run before they are
+    /// cancelled.
+    pub shutdown_grace: Duration,
+    /// Requests of one connection that may run at once; reading pauses
+    /// beyond that.
+    pub max_in_flight: usize,
+    /// Seals `requestState`; share it between instances behind a load
+    /// balancer.
+    pub state_key: StateKey,
+    /// How long a `requestState` stays valid.
+    pub state_ttl: Duration,
+    /// `ttlMs` of cacheable modern results the handler left unset.
+    pub cache_ttl_ms: u64,
+    /// `cacheScope` of cacheable modern results the handler left unset.
+    pub cache_scope: CacheScope,
+    /// `ttlMs` of the `server/discover` result.
+    pub discover_ttl_ms: u64,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            supported_versions: ProtocolVersion::DEFAULT_SUPPORTED.to_vec(),
+            client_request_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+            max_in_flight: 64,
+            state_key: StateKey::random(),
+            state_ttl: Duration::from_secs(600),
+            // Lists can change at runtime and may depend on who asks, so
+            // by default nothing is cached and nothing is shared.
+            cache_ttl_ms: 0,
+            cache_scope: CacheScope::Private,
+            discover_ttl_ms: 60_000,
+        }
+    }
+}
+
+/// An MCP server: a [`Handler`] plus the protocol around it.
+///
+/// Cheap to clone; one server serves any number of connections.
+#[derive(Debug)]
+pub struct Server<H> {
+    handler: Arc<H>,
+    options: Arc<ServerOptions>,
+}
+
+impl<H> Clone for Server<H> {
+    fn clone(&self) -> Self {
+        Self {
+            handler: Arc::clone(&self.handler),
+            options: Arc::clone(&self.options),
+        }
+    }
+}
+
+impl<H: Handler> Server<H> {
+    /// A server with default options.
+    pub fn new(handler: H) -> Self {
+        Self::with_options(handler, ServerOptions::default())
+    }
+
+    /// A server with `options`.
+    pub fn with_options(handler: H, options: ServerOptions) -> Self {
+        Self {
+            handler: Arc::new(handler),
+            options: Arc::new(options),
+        }
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Serves one connection until the client closes it.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when writing to the client fails.
+    pub async fn serve<R: FrameRead, W: FrameWrite>(
+        &self,
+        reader: R,
+        writer: W,
+    ) -> Result<(), Error> {
+        self.serve_until(reader, writer, std::future::pending())
+            .await
+    }
+
+    /// Serves one connection until the client closes it or `shutdown`
+    /// completes. Either way, requests in flight get
+    /// [`ServerOptions::shutdown_grace`] to finish and are then cancelled.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when writing to the client fails.
+    pub async fn serve_until<R: FrameRead, W: FrameWrite>(
+        &self,
+        mut reader: R,
+        mut writer: W,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), Error> {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        let conn = Connection::new(Arc::clone(&self.handler), Arc::clone(&self.options), tx);
+        let write = async move {
+            while let Some(frame) = rx.recv().await {
+                writer.write_frame(frame).await?;
+            }
+            writer.close().await
+        };
+        let read = async {
+            tokio::pin!(shutdown);
+            loop {
+                let frame = tokio::select! {
+                    frame = reader.read_frame() => frame,
+                    () = &mut shutdown => break,
+                };
+                match frame {
+                    None => break,
+                    Some(Ok(frame)) => conn.on_frame(&frame).await,
+                    Some(Err(e)) if e.is_fatal() => {
+                        tracing::warn!(error = %e, "reading from the client failed");
+                        break;
+                    }
+                    Some(Err(e)) => conn.on_frame_error(&e).await,
+                }
+            }
+            conn.shutdown().await;
+            drop(conn);
+        };
+        let ((), written) = tokio::join!(read, write);
+        written.map_err(Error::Transport)
+    }
+}

@@ -1,0 +1,140 @@
+//! The outbound side of a connection: frames to the client, and requests
+//! the server sends to a legacy client, matched with their responses.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use mcp_core::jsonrpc::{OutgoingNotification, OutgoingRequest};
+use mcp_core::method::{Method, Notification};
+use mcp_core::{ErrorObject, RequestId};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+
+type Reply = Result<Box<RawValue>, ErrorObject>;
+
+/// Sends frames to the client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl Outbox {
+    pub(crate) fn new(tx: mpsc::Sender<Bytes>) -> Self {
+        Self { tx }
+    }
+
+    pub(crate) async fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
+        let frame = serde_json::to_vec(message).map_err(|e| {
+            Error::Transport(mcp_core::Error::Encode {
+                message: e.to_string(),
+            })
+        })?;
+        self.tx
+            .send(Bytes::from(frame))
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    pub(crate) async fn send_frame(&self, frame: Bytes) -> Result<(), Error> {
+        self.tx.send(frame).await.map_err(|_| Error::Closed)
+    }
+
+    pub(crate) async fn notify<N: Notification>(&self, params: &N::Params) -> Result<(), Error> {
+        self.send(&OutgoingNotification {
+            method: N::NAME,
+            params,
+        })
+        .await
+    }
+}
+
+/// Requests to the client (legacy sessions only) and their pending replies.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    outbox: Outbox,
+    pending: Arc<Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>>,
+    next_id: Arc<AtomicU64>,
+    timeout: Duration,
+}
+
+impl Peer {
+    pub(crate) fn new(outbox: Outbox, timeout: Duration) -> Self {
+        Self {
+            outbox,
+            pending: Arc::default(),
+            next_id: Arc::default(),
+            timeout,
+        }
+    }
+
+    /// Sends request `M` and waits for the answer.
+    pub(crate) async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
+        // String ids keep the server's requests apart from anything the
+        // client might echo by mistake.
+        let id = RequestId::String(format!(
+            "srv-{}",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        ));
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(id.clone(), tx);
+        let guard = PendingGuard {
+            peer: self,
+            id: &id,
+        };
+        self.outbox
+            .send(&OutgoingRequest {
+                id: &id,
+                method: M::NAME,
+                params,
+            })
+            .await?;
+        let reply = match tokio::time::timeout(self.timeout, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => return Err(Error::Closed),
+            Err(_) => return Err(Error::Timeout),
+        };
+        drop(guard);
+        let raw = reply.map_err(Error::Protocol)?;
+        serde_json::from_str(raw.get()).map_err(|e| {
+            Error::Protocol(ErrorObject::internal_error(format!(
+                "the client's answer to {} did not match its schema: {e}",
+                M::NAME
+            )))
+        })
+    }
+
+    /// Routes a response from the client; false if no request was waiting.
+    pub(crate) fn resolve(&self, id: &RequestId, reply: Reply) -> bool {
+        match self.lock().remove(id) {
+            Some(tx) => tx.send(reply).is_ok(),
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Reply>>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every operation is a single insert or remove), so poisoning is
+        // ignored.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Forgets a pending request when its waiter goes away (timeout, drop).
+struct PendingGuard<'a> {
+    peer: &'a Peer,
+    id: &'a RequestId,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.peer.lock().remove(self.id);
+    }
+}
