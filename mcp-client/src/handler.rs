@@ -49,7 +49,6 @@ pub trait ClientHandler: Send + Sync + 'static {
 
 /// A handler that supports nothing.
 #[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
 pub struct NoHandler;
 
 impl ClientHandler for NoHandler {}
