@@ -21,8 +21,33 @@ if cargo tree -p mcp-core -e normal --locked | grep -E '\b(tokio|hyper|reqwest)\
     exit 1
 fi
 
-step "the flagship example runs"
-cargo run --quiet --locked --example wire_check > /dev/null
+step "the examples run"
+cargo build --quiet --locked --examples
+out="$(target/debug/examples/stdio_client --call echo --args '{"message":"flagship"}' \
+    target/debug/examples/stdio_server 2> /dev/null)"
+grep -q flagship <<< "$out" || { echo "error: stdio_client could not call the stdio_server example" >&2; exit 1; }
+target/debug/examples/wire_check > /dev/null
+
+step "interop: the MCP Inspector CLI lists and calls the example server's tools"
+# The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
+# machine's own Node version does not matter.
+tools="$PWD/.tools/npm"
+if [ ! -x "$tools/node_modules/.bin/mcp-inspector" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$tools" \
+        node@22.23.3 @modelcontextprotocol/inspector@2.12.0 > /dev/null
+fi
+server="$PWD/target/debug/examples/stdio_server"
+# expect PATTERN ARGS…: the Inspector's output for ARGS contains PATTERN.
+expect() {
+    local pattern="$1" out
+    shift
+    out="$(PATH="$tools/node_modules/.bin:$PATH" mcp-inspector --cli "$@" -- "$server" 2> /dev/null)" || true
+    grep -qF "$pattern" <<< "$out" || { echo "error: Inspector CLI $*: no '$pattern' in: $out" >&2; exit 1; }
+}
+expect '"name": "echo"' --method tools/list
+expect '"text": "inspector-says-hi"' --method tools/call --tool-name echo --tool-arg message=inspector-says-hi
+expect '"uri": "memo://readme"' --method resources/read --uri memo://readme
+echo "inspector: tools/list, tools/call and resources/read answered"
 
 step "tests"
 log="$(mktemp)"

@@ -261,6 +261,16 @@ impl Client {
         Ok(client)
     }
 
+    /// The child's process id, while it runs.
+    pub async fn child_id(&self) -> Option<u32> {
+        self.inner
+            .child
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|c| c.child.id())
+    }
+
     /// What the child wrote to stderr, when started with [`Stderr::Capture`].
     pub async fn child_stderr(&self) -> Option<String> {
         self.inner

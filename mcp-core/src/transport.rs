@@ -40,7 +40,7 @@ pub use self::lines::{LineReader, LineWriter};
 #[cfg(feature = "tokio")]
 mod lines {
     use bytes::{Bytes, BytesMut};
-    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
     use super::{FrameRead, FrameWrite};
     use crate::codec::LineCodec;
@@ -100,34 +100,37 @@ mod lines {
         }
     }
 
-    /// Writes newline-delimited frames to an `AsyncWrite`, one flush per
-    /// frame.
+    /// Writes newline-delimited frames to an `AsyncWrite`: one write call
+    /// per frame, frame and newline together.
     #[derive(Debug)]
-    pub struct LineWriter<W: AsyncWrite> {
-        io: BufWriter<W>,
+    pub struct LineWriter<W> {
+        io: W,
+        scratch: Vec<u8>,
     }
 
     impl<W: AsyncWrite> LineWriter<W> {
         /// Writes to `io`.
         pub fn new(io: W) -> Self {
             Self {
-                io: BufWriter::new(io),
+                io,
+                scratch: Vec::new(),
             }
         }
     }
 
     impl<W: AsyncWrite + Unpin + Send + 'static> FrameWrite for LineWriter<W> {
         async fn write_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&frame);
             // A line break inside the frame would split it in two.
-            if frame.iter().any(|&b| matches!(b, b'\n' | b'\r')) {
-                let mut flat = frame.to_vec();
-                crate::codec::flatten_line_breaks(&mut flat);
-                self.io.write_all(&flat).await?;
-            } else {
-                self.io.write_all(&frame).await?;
-            }
-            self.io.write_all(b"\n").await?;
+            crate::codec::flatten_line_breaks(&mut self.scratch);
+            self.scratch.push(b'\n');
+            self.io.write_all(&self.scratch).await?;
             self.io.flush().await?;
+            // Keep the buffer for the next frame, unless it was unusually big.
+            if self.scratch.capacity() > 1024 * 1024 {
+                self.scratch = Vec::new();
+            }
             Ok(())
         }
 

@@ -33,8 +33,8 @@ struct Inner {
     id: RequestId,
     era: Era,
     version: ProtocolVersion,
-    client_capabilities: ClientCapabilities,
-    client_info: Option<Implementation>,
+    client_capabilities: Arc<ClientCapabilities>,
+    client_info: Option<Arc<Implementation>>,
     progress_token: Option<ProgressToken>,
     log_level: Option<LoggingLevel>,
     /// Where this request's notifications go.
@@ -63,8 +63,8 @@ pub(crate) struct ContextParts {
     pub(crate) id: RequestId,
     pub(crate) era: Era,
     pub(crate) version: ProtocolVersion,
-    pub(crate) client_capabilities: ClientCapabilities,
-    pub(crate) client_info: Option<Implementation>,
+    pub(crate) client_capabilities: Arc<ClientCapabilities>,
+    pub(crate) client_info: Option<Arc<Implementation>>,
     pub(crate) progress_token: Option<ProgressToken>,
     pub(crate) log_level: Option<LoggingLevel>,
     pub(crate) outbox: Outbox,
@@ -120,7 +120,7 @@ impl RequestContext {
     /// What the client says it is. Self-reported: never use it for
     /// security decisions.
     pub fn client_info(&self) -> Option<&Implementation> {
-        self.inner.client_info.as_ref()
+        self.inner.client_info.as_deref()
     }
 
     /// Values put on the request by the layers in front of the server

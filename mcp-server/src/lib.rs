@@ -54,6 +54,11 @@ mod session;
 mod stdio;
 pub mod uri_template;
 
+// The getting-started guide's code blocks compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/getting-started.md")]
+struct GettingStartedDoctests;
+
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use handler::{Handler, ServerEvent};

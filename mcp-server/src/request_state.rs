@@ -81,7 +81,13 @@ pub(crate) fn request_digest(method: &str, target: &str, arguments: &impl Serial
     h.update([0]);
     // serde_json's map keeps keys sorted, so equal arguments hash equally.
     h.update(serde_json::to_vec(arguments).unwrap_or_default());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(64);
+    for b in h.finalize() {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+        }
+    }
+    out
 }
 
 fn now() -> u64 {

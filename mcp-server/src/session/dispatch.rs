@@ -20,7 +20,6 @@ use mcp_core::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -37,8 +36,8 @@ use crate::request_state::request_digest;
 struct Legacy {
     /// Set by `initialize`.
     version: Option<ProtocolVersion>,
-    client_capabilities: ClientCapabilities,
-    client_info: Option<Implementation>,
+    client_capabilities: Arc<ClientCapabilities>,
+    client_info: Option<Arc<Implementation>>,
     /// Set by `notifications/initialized`.
     initialized: bool,
     log_level: Option<LoggingLevel>,
@@ -49,8 +48,8 @@ struct Legacy {
 struct Served {
     era: Era,
     version: ProtocolVersion,
-    client_capabilities: ClientCapabilities,
-    client_info: Option<Implementation>,
+    client_capabilities: Arc<ClientCapabilities>,
+    client_info: Option<Arc<Implementation>>,
     log_level: Option<LoggingLevel>,
 }
 
@@ -62,7 +61,6 @@ pub(crate) struct Connection<H> {
     peer: Peer,
     legacy: Arc<Mutex<Legacy>>,
     in_flight: Arc<Mutex<HashMap<RequestId, AbortHandle>>>,
-    tasks: Mutex<JoinSet<()>>,
     permits: Arc<Semaphore>,
     /// Tells subscriptions that the server is going away.
     closing: watch::Sender<bool>,
@@ -70,7 +68,8 @@ pub(crate) struct Connection<H> {
     events_task: Mutex<Option<AbortHandle>>,
 }
 
-type Reply = Result<Box<RawValue>, ErrorObject>;
+/// A complete response frame (result and id), or the error to answer with.
+type Reply = Result<Vec<u8>, ErrorObject>;
 
 fn decode<P: DeserializeOwned>(req: &Request) -> Result<P, ErrorObject> {
     req.params::<P>().map_err(|e| {
@@ -79,8 +78,10 @@ fn decode<P: DeserializeOwned>(req: &Request) -> Result<P, ErrorObject> {
     })
 }
 
-fn encode<T: Serialize>(value: &T) -> Reply {
-    serde_json::value::to_raw_value(value).map_err(|e| ErrorObject::internal_error(e.to_string()))
+/// Serializes the response in one go, straight from the typed result.
+fn encode<T: Serialize>(id: &RequestId, result: &T) -> Reply {
+    serde_json::to_vec(&OutgoingResponse { id, result })
+        .map_err(|e| ErrorObject::internal_error(e.to_string()))
 }
 
 impl<H: Handler> Connection<H> {
@@ -99,7 +100,6 @@ impl<H: Handler> Connection<H> {
             peer,
             legacy: Arc::default(),
             in_flight: Arc::default(),
-            tasks: Mutex::new(JoinSet::new()),
             closing: watch::channel(false).0,
             events_task: Mutex::new(None),
         })
@@ -191,29 +191,41 @@ impl<H: Handler> Connection<H> {
         };
         let this = Arc::clone(self);
         let id = req.id.clone();
-        let task_id = id.clone();
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
         let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
-        let abort = tasks.spawn(tracing::Instrument::instrument(
+        let mut task = Box::pin(tracing::Instrument::instrument(
             async move {
+                let id = req.id.clone();
                 let reply = this.handle(req).await;
                 this.in_flight
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&task_id);
-                if let Some(frame) = response_frame(&task_id, reply) {
+                    .remove(&id);
+                if let Some(frame) = response_frame(&id, reply) {
                     let _ = this.outbox.send_frame(Bytes::from(frame)).await;
                 }
+                // The permit goes back when the task ends, aborted or not.
                 drop(permit);
             },
             span,
         ));
-        self.in_flight
+        // Most requests finish without waiting on anything: run them right
+        // here, and pay for a task only when one has to wait. (A waker the
+        // first poll registered may wake this reader once, spuriously; the
+        // task's own first poll registers the right one.)
+        let finished =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(task.as_mut().poll(cx).is_ready()))
+                .await;
+        if finished {
+            return;
+        }
+        // Held across the spawn, so the task cannot finish and remove its
+        // entry before the entry exists.
+        let mut in_flight = self
+            .in_flight
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, abort);
-        // Reap finished tasks so the set does not grow with the connection's age.
-        while tasks.try_join_next().is_some() {}
+            .unwrap_or_else(PoisonError::into_inner);
+        let task = tokio::spawn(task);
+        in_flight.insert(id, task.abort_handle());
     }
 
     async fn on_notification(self: &Arc<Self>, n: Notification) {
@@ -322,15 +334,25 @@ impl<H: Handler> Connection<H> {
         {
             task.abort();
         }
-        let mut tasks =
-            std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
-        let drain = async { while tasks.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.options.shutdown_grace, drain)
+        // Every running request holds a permit: all permits back means all
+        // requests done.
+        let all = u32::try_from(self.options.max_in_flight.max(1)).unwrap_or(u32::MAX);
+        if tokio::time::timeout(self.options.shutdown_grace, self.permits.acquire_many(all))
             .await
             .is_err()
         {
             tracing::debug!("cancelling requests still running at shutdown");
-            tasks.shutdown().await;
+            let running: Vec<AbortHandle> = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .drain()
+                .map(|(_, a)| a)
+                .collect();
+            for task in running {
+                task.abort();
+            }
+            let _ = self.permits.acquire_many(all).await;
         }
     }
 
@@ -344,11 +366,14 @@ impl<H: Handler> Connection<H> {
                 // keeps health checks working.
                 let params: mcp_core::result::RequestParams = decode(&req)?;
                 let modern = params.meta.is_some_and(|m| m.protocol_version.is_some());
-                encode(&if modern {
-                    EmptyResult::complete()
-                } else {
-                    EmptyResult::legacy()
-                })
+                encode(
+                    &req.id,
+                    &if modern {
+                        EmptyResult::complete()
+                    } else {
+                        EmptyResult::legacy()
+                    },
+                )
             }
             method::Discover::NAME => {
                 let params: mcp_core::result::RequestParams = decode(&req)?;
@@ -360,13 +385,13 @@ impl<H: Handler> Connection<H> {
                     mcp_core::CacheScope::Public,
                 );
                 result.instructions = self.handler.instructions();
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::SetLevel::NAME => {
                 let params: SetLevelParams = decode(&req)?;
                 self.serve_as::<method::SetLevel>(params.meta.as_ref())?;
                 self.legacy().log_level = Some(params.level);
-                encode(&EmptyResult::legacy())
+                encode(&req.id, &EmptyResult::legacy())
             }
             method::Subscribe::NAME | method::Unsubscribe::NAME => {
                 let params: ResourceUriParams = decode(&req)?;
@@ -390,9 +415,11 @@ impl<H: Handler> Connection<H> {
                 } else {
                     self.legacy().subscriptions.remove(&params.uri);
                 }
-                encode(&EmptyResult::legacy())
+                encode(&req.id, &EmptyResult::legacy())
             }
-            method::Listen::NAME => self.listen(&req).await,
+            // Boxed: a subscription's future is large and rare, and would
+            // otherwise grow every request's future.
+            method::Listen::NAME => Box::pin(self.listen(&req)).await,
             method::ListTools::NAME => {
                 let p: mcp_core::PaginatedParams = decode(&req)?;
                 let served = self.serve_as::<method::ListTools>(p.meta.as_ref())?;
@@ -403,7 +430,7 @@ impl<H: Handler> Connection<H> {
                     .list_tools(ctx, p)
                     .await
                     .map_err(Error::into_error_object)?;
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::ListResources::NAME => {
                 let p: mcp_core::PaginatedParams = decode(&req)?;
@@ -415,7 +442,7 @@ impl<H: Handler> Connection<H> {
                     .list_resources(ctx, p)
                     .await
                     .map_err(Error::into_error_object)?;
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::ListResourceTemplates::NAME => {
                 let p: mcp_core::PaginatedParams = decode(&req)?;
@@ -427,7 +454,7 @@ impl<H: Handler> Connection<H> {
                     .list_resource_templates(ctx, p)
                     .await
                     .map_err(Error::into_error_object)?;
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::ListPrompts::NAME => {
                 let p: mcp_core::PaginatedParams = decode(&req)?;
@@ -439,7 +466,7 @@ impl<H: Handler> Connection<H> {
                     .list_prompts(ctx, p)
                     .await
                     .map_err(Error::into_error_object)?;
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::Complete::NAME => {
                 let p: mcp_core::completion::CompleteParams = decode(&req)?;
@@ -451,60 +478,61 @@ impl<H: Handler> Connection<H> {
                     .complete(ctx, p)
                     .await
                     .map_err(Error::into_error_object)?;
-                self.finish(result, &served)
+                self.finish(&req.id, result, &served)
             }
             method::CallTool::NAME => {
                 let p: mcp_core::CallToolParams = decode(&req)?;
                 let served = self.serve_as::<method::CallTool>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().tools.is_some(), &req)?;
-                let digest = request_digest(&req.method, &p.name, &p.arguments);
+                let digest = (served.era == Era::Modern)
+                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
                 let answers = self.answers(
-                    &served,
                     p.request_state.as_deref(),
                     p.input_responses.clone(),
-                    &digest,
+                    digest.as_deref(),
                 )?;
                 let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
                 match self.handler.call_tool(ctx.clone(), p).await {
-                    Ok(result) => self.finish(result, &served),
+                    Ok(result) => self.finish(&req.id, result, &served),
                     Err(Error::Tool(message)) => self.finish(
+                        &req.id,
                         CallToolResult::error(vec![ContentBlock::text(message)]),
                         &served,
                     ),
-                    Err(e) => self.input_or_error(e, &ctx, digest),
+                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
                 }
             }
             method::GetPrompt::NAME => {
                 let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
                 let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().prompts.is_some(), &req)?;
-                let digest = request_digest(&req.method, &p.name, &p.arguments);
+                let digest = (served.era == Era::Modern)
+                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
                 let answers = self.answers(
-                    &served,
                     p.request_state.as_deref(),
                     p.input_responses.clone(),
-                    &digest,
+                    digest.as_deref(),
                 )?;
                 let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
                 match self.handler.get_prompt(ctx.clone(), p).await {
-                    Ok(result) => self.finish(result, &served),
-                    Err(e) => self.input_or_error(e, &ctx, digest),
+                    Ok(result) => self.finish(&req.id, result, &served),
+                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
                 }
             }
             method::ReadResource::NAME => {
                 let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
                 let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let digest = request_digest(&req.method, &p.uri, &());
+                let digest =
+                    (served.era == Era::Modern).then(|| request_digest(&req.method, &p.uri, &()));
                 let answers = self.answers(
-                    &served,
                     p.request_state.as_deref(),
                     p.input_responses.clone(),
-                    &digest,
+                    digest.as_deref(),
                 )?;
                 let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
                 match self.handler.read_resource(ctx.clone(), p).await {
-                    Ok(result) => self.finish(result, &served),
+                    Ok(result) => self.finish(&req.id, result, &served),
                     Err(Error::Protocol(e))
                         if e.code() == mcp_core::ErrorCode::INVALID_PARAMS
                             && served.era == Era::Legacy
@@ -516,7 +544,7 @@ impl<H: Handler> Connection<H> {
                                 .with_data(e.data().cloned().unwrap_or_default()),
                         )
                     }
-                    Err(e) => self.input_or_error(e, &ctx, digest),
+                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
                 }
             }
             _ => {
@@ -527,10 +555,12 @@ impl<H: Handler> Connection<H> {
                     .and_then(|m| m.meta);
                 let served = self.served(meta.as_ref(), Eras::Both)?;
                 let ctx = self.context(&req, &served, meta.as_ref(), InputResponses::new());
-                self.handler
+                let raw = self
+                    .handler
                     .other_request(ctx, req.method.clone(), req.params.clone())
                     .await
-                    .map_err(Error::into_error_object)
+                    .map_err(Error::into_error_object)?;
+                encode(&req.id, &raw)
             }
         }
     }
@@ -565,8 +595,8 @@ impl<H: Handler> Connection<H> {
             return Ok(Served {
                 era: Era::Modern,
                 version,
-                client_capabilities: modern.client_capabilities.clone(),
-                client_info: meta.client_info.clone(),
+                client_capabilities: Arc::new(modern.client_capabilities.clone()),
+                client_info: meta.client_info.clone().map(Arc::new),
                 log_level: meta.log_level,
             });
         }
@@ -611,30 +641,35 @@ impl<H: Handler> Connection<H> {
         })
     }
 
-    fn finish<T: Stamp + Serialize>(&self, mut result: T, served: &Served) -> Reply {
-        let info = self.handler.info();
-        let modern = (served.era == Era::Modern).then(|| Modern {
-            server_info: &info,
-            ttl_ms: self.options.cache_ttl_ms,
-            cache_scope: self.options.cache_scope,
-        });
-        result.stamp(modern.as_ref());
-        encode(&result)
+    fn finish<T: Stamp + Serialize>(
+        &self,
+        id: &RequestId,
+        mut result: T,
+        served: &Served,
+    ) -> Reply {
+        if served.era == Era::Modern {
+            let info = self.handler.info();
+            result.stamp(Some(&Modern {
+                server_info: &info,
+                ttl_ms: self.options.cache_ttl_ms,
+                cache_scope: self.options.cache_scope,
+            }));
+        } else {
+            result.stamp(None);
+        }
+        encode(id, &result)
     }
 
     /// The answers a modern retry brings: those sealed in `requestState`
     /// plus the new ones for the keys asked last round.
     fn answers(
         &self,
-        served: &Served,
         state: Option<&str>,
         responses: Option<InputResponses>,
-        digest: &str,
+        digest: Option<&str>,
     ) -> Result<InputResponses, ErrorObject> {
-        if served.era != Era::Modern {
-            return Ok(InputResponses::new());
-        }
-        let Some(token) = state else {
+        // Only modern requests (which have a digest) carry state.
+        let (Some(token), Some(digest)) = (state, digest) else {
             // Without our state we cannot know what the keys mean.
             return Ok(InputResponses::new());
         };
@@ -648,7 +683,13 @@ impl<H: Handler> Connection<H> {
         Ok(answers)
     }
 
-    fn input_or_error(&self, e: Error, ctx: &RequestContext, digest: String) -> Reply {
+    fn input_or_error(
+        &self,
+        id: &RequestId,
+        e: Error,
+        ctx: &RequestContext,
+        digest: Option<String>,
+    ) -> Reply {
         match e {
             Error::InputRequired => {
                 let input = ctx.take_input_state();
@@ -659,7 +700,7 @@ impl<H: Handler> Connection<H> {
                 }
                 let pending: Vec<String> = input.asked.keys().cloned().collect();
                 let token = self.options.state_key.seal(
-                    digest,
+                    digest.unwrap_or_default(),
                     input.answers,
                     pending,
                     self.options.state_ttl,
@@ -668,7 +709,7 @@ impl<H: Handler> Connection<H> {
                 let mut meta = mcp_core::ResultMeta::default();
                 meta.server_info = Some(self.handler.info());
                 result.meta = Some(meta);
-                encode(&Outcome::<CallToolResult>::InputRequired(result))
+                encode(id, &Outcome::<CallToolResult>::InputRequired(result))
             }
             other => Err(other.into_error_object()),
         }
@@ -696,13 +737,13 @@ impl<H: Handler> Connection<H> {
             )
         })?;
         legacy.version = Some(version.clone());
-        legacy.client_capabilities = params.capabilities;
-        legacy.client_info = Some(params.client_info);
+        legacy.client_capabilities = Arc::new(params.capabilities);
+        legacy.client_info = Some(Arc::new(params.client_info));
         drop(legacy);
         let mut result =
             InitializeResult::new(version, self.handler.capabilities(), self.handler.info());
         result.instructions = self.handler.instructions();
-        encode(&result)
+        encode(&req.id, &result)
     }
 
     /// `subscriptions/listen`: acknowledge, then stream matching events
@@ -793,7 +834,7 @@ impl<H: Handler> Connection<H> {
         }
         let mut result = ListenResult::new(id);
         result.meta.server_info = Some(self.handler.info());
-        encode(&result)
+        encode(&req.id, &result)
     }
 }
 
@@ -818,14 +859,10 @@ fn covers(subscribed: &str, uri: &str) -> bool {
 }
 
 fn response_frame(id: &RequestId, reply: Reply) -> Option<Vec<u8>> {
-    let encoded = match reply {
-        Ok(result) => serde_json::to_vec(&OutgoingResponse {
-            id,
-            result: &result,
-        }),
+    match reply {
+        Ok(frame) => Some(frame),
         Err(error) => {
-            serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error)))
+            serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error))).ok()
         }
-    };
-    encoded.ok()
+    }
 }

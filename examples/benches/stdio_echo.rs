@@ -1,0 +1,214 @@
+//! Sequential `tools/call echo` round trips over stdio: our client against
+//! our server, and the same client against a bare server (std I/O and
+//! serde_json, no SDK), in the same run.
+//!
+//! Run with `cargo bench -p examples --bench stdio_echo`. Both servers are
+//! this binary run again as a child process; rounds alternate between
+//! them so machine noise hits both. Reported: calls/s (and its ratio),
+//! p50/p99 latency, and server CPU time per call (from /proc).
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "benchmark harness"
+)]
+
+use std::io::{BufRead, Write};
+use std::time::{Duration, Instant};
+
+use mcp_client::{ChildProcess, Client, ClientOptions, NoHandler, Stderr};
+use mcp_core::{Era, Implementation, JsonObject};
+use serde::Deserialize;
+use serde_json::Value;
+
+const ROLE: &str = "MCP_BENCH_ROLE";
+const WARMUP: usize = 300;
+const CALLS: usize = 3000;
+const ROUNDS: usize = 7;
+
+/// The bare server: one line in, one line out.
+fn bare_server() {
+    #[derive(Deserialize)]
+    struct Req<'a> {
+        #[serde(borrow)]
+        id: Option<&'a serde_json::value::RawValue>,
+        method: &'a str,
+        #[serde(default)]
+        params: Option<Value>,
+    }
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lines() {
+        let Ok(line) = line else { break };
+        let Ok(req) = serde_json::from_str::<Req<'_>>(&line) else {
+            continue;
+        };
+        let Some(id) = req.id else { continue };
+        let id = id.get();
+        let reply = match req.method {
+            "initialize" => format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-11-25","capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"bare","version":"0"}}}}}}"#
+            ),
+            "tools/call" => {
+                let message = req
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.pointer("/arguments/message"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let result = serde_json::json!({"content": [{"type": "text", "text": message}]});
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+            }
+            other => format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"Method not found: {other}"}}}}"#
+            ),
+        };
+        let _ = out.write_all(reply.as_bytes());
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    }
+}
+
+/// Our server: the examples' demo server, as `stdio_server` runs it.
+fn sdk_server() {
+    let runtime = if std::env::var("MCP_BENCH_MT").is_ok() {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    runtime
+        .block_on(mcp_server::Server::new(examples::demo::router()).serve_stdio())
+        .unwrap();
+}
+
+/// CPU time of every thread of `pid`, from /proc (nanoseconds).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+struct Round {
+    calls_per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu_per_call: Option<Duration>,
+}
+
+async fn round(role: &str, era: Era) -> Round {
+    let exe = std::env::current_exe().unwrap();
+    let child = ChildProcess::new(exe)
+        .env(ROLE, role)
+        .stderr(Stderr::Discard);
+    let mut options = ClientOptions::new(Implementation::new("bench", "0"));
+    // The bare server speaks 2025-11-25; a legacy client makes the same
+    // requests of both servers.
+    options
+        .supported_versions
+        .retain(|v| era == Era::Modern || v.era() == Some(Era::Legacy));
+    let client = Client::spawn(child, options, NoHandler).await.unwrap();
+    let pid = client.child_id().await.unwrap();
+    let mut args = JsonObject::new();
+    args.insert("message".into(), Value::String("hello mcp".into()));
+    for _ in 0..WARMUP {
+        client.call_tool("echo", args.clone()).await.unwrap();
+    }
+    let cpu_before = cpu_ns(pid);
+    let mut latencies = Vec::with_capacity(CALLS);
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        let t = Instant::now();
+        let r = client.call_tool("echo", args.clone()).await.unwrap();
+        latencies.push(t.elapsed());
+        assert_eq!(r.content[0].as_text(), Some("hello mcp"));
+    }
+    let elapsed = start.elapsed();
+    let cpu_after = cpu_ns(pid);
+    client.close().await.unwrap();
+    latencies.sort();
+    Round {
+        calls_per_s: CALLS as f64 / elapsed.as_secs_f64(),
+        p50: latencies[CALLS / 2],
+        p99: latencies[CALLS * 99 / 100],
+        cpu_per_call: cpu_before
+            .zip(cpu_after)
+            .map(|(b, a)| Duration::from_nanos((a - b) / CALLS as u64)),
+    }
+}
+
+fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    match std::env::var(ROLE).as_deref() {
+        Ok("bare") => return bare_server(),
+        Ok("sdk") => return sdk_server(),
+        _ => {}
+    }
+    // `cargo test` runs benchmarks without `--bench`: nothing to do then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut sdk = Vec::new();
+    let mut modern = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..ROUNDS {
+        sdk.push(runtime.block_on(round("sdk", Era::Legacy)));
+        bare.push(runtime.block_on(round("bare", Era::Legacy)));
+        modern.push(runtime.block_on(round("sdk", Era::Modern)));
+    }
+    let report = |name: &str, rounds: &[Round]| {
+        let cps = median(rounds.iter().map(|r| r.calls_per_s).collect());
+        let p50 = median(rounds.iter().map(|r| r.p50).collect());
+        let p99 = median(rounds.iter().map(|r| r.p99).collect());
+        let cpu = rounds
+            .iter()
+            .map(|r| r.cpu_per_call)
+            .collect::<Option<Vec<_>>>()
+            .map(median);
+        println!(
+            "  {name:<14} {cps:>9.0} calls/s   p50 {:>6.1} µs   p99 {:>6.1} µs   server CPU {}",
+            p50.as_secs_f64() * 1e6,
+            p99.as_secs_f64() * 1e6,
+            cpu.map_or_else(
+                || "n/a".to_owned(),
+                |c| format!("{:.1} µs/call", c.as_secs_f64() * 1e6)
+            ),
+        );
+        cps
+    };
+    println!(
+        "sequential tools/call echo over stdio, {CALLS} calls x {ROUNDS} rounds (medians), same client, 2025-11-25:"
+    );
+    let ours = report("mcp-server", &sdk);
+    let base = report("bare", &bare);
+    report("  modern", &modern);
+    // Each round of ours ran right before a round of bare: pair them, so
+    // a slow stretch of the machine hits both sides of a ratio.
+    let paired = median(
+        sdk.iter()
+            .zip(&bare)
+            .map(|(s, b)| s.calls_per_s / b.calls_per_s)
+            .collect(),
+    );
+    println!(
+        "  ratio        {paired:.2}x the bare server's calls/s (median of paired rounds; {:.2}x of medians)",
+        ours / base
+    );
+}
