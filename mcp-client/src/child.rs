@@ -281,3 +281,108 @@ impl Client {
             .map(ChildHandle::stderr)
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use mcp_core::transport::FrameWrite;
+
+    fn alive(pid: u32) -> bool {
+        // A zombie still has a /proc entry; its state is 'Z'.
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    }
+
+    fn descendants_of_group(pgid: u32) -> Vec<u32> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // Fields after the command name: state ppid pgrp …
+            let fields: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            if fields.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(pgid)
+                && fields.first() != Some(&"Z")
+            {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
+    /// A server that ignores EOF and SIGTERM, and has a child of its own,
+    /// is killed with its whole group: nothing is left running.
+    #[tokio::test]
+    async fn close_escalates_and_leaves_no_orphans() {
+        let script = "trap '' TERM; sleep 300 & while :; do sleep 0.05; done";
+        let (_reader, mut writer, handle) = ChildProcess::new("sh")
+            .args(["-c", script])
+            .grace(Duration::from_millis(200))
+            .spawn()
+            .unwrap();
+        let pid = handle.child.id().unwrap();
+        // Wait until the grandchild exists.
+        for _ in 0..100 {
+            if descendants_of_group(pid).len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            descendants_of_group(pid).len() >= 2,
+            "the script and its sleep run"
+        );
+        writer.close().await.unwrap();
+        let status = handle.close().await.unwrap();
+        assert!(!status.success());
+        assert!(!alive(pid));
+        for _ in 0..100 {
+            if descendants_of_group(pid).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            descendants_of_group(pid).is_empty(),
+            "no process of the group survives"
+        );
+    }
+
+    /// A server that exits on EOF is just waited for.
+    #[tokio::test]
+    async fn close_waits_for_a_clean_exit() {
+        let (_reader, writer, handle) = ChildProcess::new("cat").spawn().unwrap();
+        // Dropping the writer closes the child's stdin: EOF.
+        drop(writer);
+        let status = handle.close().await.unwrap();
+        assert!(status.success());
+    }
+
+    #[tokio::test]
+    async fn captured_stderr_is_kept() {
+        let (_reader, _writer, handle) = ChildProcess::new("sh")
+            .args(["-c", "echo oops >&2"])
+            .stderr(Stderr::Capture)
+            .spawn()
+            .unwrap();
+        let handle = handle;
+        for _ in 0..100 {
+            if handle.stderr().contains("oops") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handle.stderr(), "oops\n");
+    }
+}

@@ -258,6 +258,12 @@ both_eras! {
         c.call_tool("save_note", args(json!({"name": "welcome", "text": "changed"}))).await.unwrap();
         let event = next_notification(&mut events).await;
         assert!(matches!(&event, ServerNotification::ResourceUpdated { uri } if uri == "memo://notes/welcome"), "{event:?}");
+        if era == Era::Legacy {
+            c.unsubscribe_resource("memo://notes/welcome").await.unwrap();
+            // Subscribing to an unknown resource is refused.
+            let Err(Error::Remote(e)) = c.subscribe_resource("memo://nowhere").await else { panic!() };
+            assert_eq!(e.code(), ErrorCode::RESOURCE_NOT_FOUND);
+        }
     }
 
     logging(era) {

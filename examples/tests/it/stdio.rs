@@ -46,8 +46,14 @@ async fn run(era: Era) {
     // Logs went to stderr, never to the protocol stream.
     let stderr = client.child_stderr().await.unwrap();
     assert!(stderr.contains("demo server ready"), "{stderr}");
-    // Closing sends EOF; the server exits by itself within the grace period.
+    // Closing sends EOF; the server exits by itself within the grace period
+    // and is reaped (no zombie left behind).
+    let pid = client.child_id().await.unwrap();
     client.close().await.unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "server process {pid} is gone"
+    );
 }
 
 #[tokio::test]

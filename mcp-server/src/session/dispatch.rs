@@ -410,7 +410,7 @@ impl<H: Handler> Connection<H> {
                     self.handler
                         .subscribe(ctx, params.uri.clone())
                         .await
-                        .map_err(Error::into_error_object)?;
+                        .map_err(|e| legacy_codes(e.into_error_object()))?;
                     self.legacy().subscriptions.insert(params.uri);
                 } else {
                     self.legacy().subscriptions.remove(&params.uri);
@@ -499,6 +499,41 @@ impl<H: Handler> Connection<H> {
                         CallToolResult::error(vec![ContentBlock::text(message)]),
                         &served,
                     ),
+                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
+                }
+            }
+            method::GetPrompt::NAME => {
+                let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
+                let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().prompts.is_some(), &req)?;
+                let digest = (served.era == Era::Modern)
+                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
+                let answers = self.answers(
+                    p.request_state.as_deref(),
+                    p.input_responses.clone(),
+                    digest.as_deref(),
+                )?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                match self.handler.get_prompt(ctx.clone(), p).await {
+                    Ok(result) => self.finish(&req.id, result, &served),
+                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
+                }
+            }
+            method::ReadResource::NAME => {
+                let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
+                let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
+                self.require(self.handler.capabilities().resources.is_some(), &req)?;
+                let digest =
+                    (served.era == Era::Modern).then(|| request_digest(&req.method, &p.uri, &()));
+                let answers = self.answers(
+                    p.request_state.as_deref(),
+                    p.input_responses.clone(),
+                    digest.as_deref(),
+                )?;
+                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                match self.handler.read_resource(ctx.clone(), p).await {
+                    Ok(result) => self.finish(&req.id, result, &served),
+                    Err(Error::Protocol(e)) if served.era == Era::Legacy => Err(legacy_codes(e)),
                     Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
                 }
             }
@@ -835,6 +870,19 @@ impl<H: Handler> Connection<H> {
         let mut result = ListenResult::new(id);
         result.meta.server_info = Some(self.handler.info());
         encode(&req.id, &result)
+    }
+}
+
+/// Legacy clients know resource-not-found as -32002, which 2026-07-28
+/// replaced with -32602 carrying the URI.
+fn legacy_codes(e: ErrorObject) -> ErrorObject {
+    let is_not_found = e.code() == mcp_core::ErrorCode::INVALID_PARAMS
+        && e.data().is_some_and(|d| d.get("uri").is_some());
+    if is_not_found {
+        ErrorObject::new(mcp_core::ErrorCode::RESOURCE_NOT_FOUND, e.message())
+            .with_data(e.data().cloned().unwrap_or_default())
+    } else {
+        e
     }
 }
 
