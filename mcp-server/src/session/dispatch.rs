@@ -537,51 +537,6 @@ impl<H: Handler> Connection<H> {
                     Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
                 }
             }
-            method::GetPrompt::NAME => {
-                let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
-                let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().prompts.is_some(), &req)?;
-                let digest = (served.era == Era::Modern)
-                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
-                let answers = self.answers(
-                    p.request_state.as_deref(),
-                    p.input_responses.clone(),
-                    digest.as_deref(),
-                )?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
-                match self.handler.get_prompt(ctx.clone(), p).await {
-                    Ok(result) => self.finish(&req.id, result, &served),
-                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
-                }
-            }
-            method::ReadResource::NAME => {
-                let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
-                let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let digest =
-                    (served.era == Era::Modern).then(|| request_digest(&req.method, &p.uri, &()));
-                let answers = self.answers(
-                    p.request_state.as_deref(),
-                    p.input_responses.clone(),
-                    digest.as_deref(),
-                )?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
-                match self.handler.read_resource(ctx.clone(), p).await {
-                    Ok(result) => self.finish(&req.id, result, &served),
-                    Err(Error::Protocol(e))
-                        if e.code() == mcp_core::ErrorCode::INVALID_PARAMS
-                            && served.era == Era::Legacy
-                            && e.data().is_some_and(|d| d.get("uri").is_some()) =>
-                    {
-                        // Legacy clients know resource-not-found as -32002.
-                        Err(
-                            ErrorObject::new(mcp_core::ErrorCode::RESOURCE_NOT_FOUND, e.message())
-                                .with_data(e.data().cloned().unwrap_or_default()),
-                        )
-                    }
-                    Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
-                }
-            }
             _ => {
                 let meta = req
                     .params
