@@ -298,7 +298,7 @@ mod tests {
 
     fn descendants_of_group(pgid: u32) -> Vec<u32> {
         let mut found = Vec::new();
-        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
                 continue;
             };
