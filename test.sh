@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 step() { printf '\n==> %s\n' "$*"; }
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/examples"
 
 step "formatting"
 cargo fmt --all --check
@@ -23,10 +24,9 @@ fi
 
 step "the examples run"
 cargo build --quiet --locked --examples
-out="$(target/debug/examples/stdio_client --call echo --args '{"message":"flagship"}' \
-    target/debug/examples/stdio_server 2> /dev/null)"
+out="$("$bin/stdio_client" --call echo --args '{"message":"flagship"}' "$bin/stdio_server" 2> /dev/null)"
 grep -q flagship <<< "$out" || { echo "error: stdio_client could not call the stdio_server example" >&2; exit 1; }
-target/debug/examples/wire_check > /dev/null
+"$bin/wire_check" > /dev/null
 
 step "interop: the MCP Inspector CLI lists and calls the example server's tools"
 # The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
@@ -36,7 +36,7 @@ if [ ! -x "$tools/node_modules/.bin/mcp-inspector" ]; then
     npm install --silent --no-audit --no-fund --prefix "$tools" \
         node@22.23.3 @modelcontextprotocol/inspector@2.12.0 > /dev/null
 fi
-server="$PWD/target/debug/examples/stdio_server"
+server="$bin/stdio_server"
 # expect PATTERN ARGS…: the Inspector's output for ARGS contains PATTERN.
 expect() {
     local pattern="$1" out
