@@ -23,6 +23,10 @@ use crate::notifications::Notifications;
 /// Most pages an `*_all` helper fetches, against servers that never stop.
 const MAX_PAGES: usize = 1000;
 
+/// Most input requests one round may carry: each may prompt the user or
+/// spend model tokens.
+const MAX_INPUT_REQUESTS: usize = 16;
+
 impl Client {
     fn legacy_only(&self, method: &'static str) -> Result<(), Error> {
         match self.server().era {
@@ -116,6 +120,9 @@ impl Client {
     }
 
     async fn answer_all(&self, requests: InputRequests) -> Result<InputResponses, Error> {
+        if requests.len() > MAX_INPUT_REQUESTS {
+            return Err(Error::TooManyInputRequests(requests.len()));
+        }
         let mut answers = InputResponses::new();
         for (key, request) in requests {
             answers.insert(key, self.inner.fulfil(request).await?);
@@ -337,24 +344,41 @@ impl Client {
         let id = self.inner.next_request_id();
         let client = self.clone();
         let listen_id = id.clone();
+        let (ended_tx, mut ended) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             let options = CallOptions::default().timeout(std::time::Duration::MAX);
             let mode = client.mode();
-            let _ = client
+            let outcome = client
                 .request_with_id::<method::Listen>(
-                    listen_id,
+                    listen_id.clone(),
                     ListenParams::new(filter),
                     options,
                     mode,
                 )
                 .await;
+            // However it ended (the server closed it, an error, the
+            // connection), readers of the notification stream hear of it.
+            let _ = client
+                .inner
+                .notifications
+                .send(crate::ServerNotification::SubscriptionEnded { id: listen_id });
+            let _ = ended_tx.send(outcome);
         });
-        // The acknowledgement is the first message of the subscription.
+        // The acknowledgement is the first message of the subscription; an
+        // error answer ends the wait instead.
         let honoured = loop {
-            match acks.recv().await {
-                Ok((for_id, ack)) if for_id == id => break ack,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => return Err(Error::Closed),
+            tokio::select! {
+                ack = acks.recv() => match ack {
+                    Ok((for_id, ack)) if for_id == id => break ack,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(_) => return Err(Error::Closed),
+                },
+                outcome = &mut ended => {
+                    return Err(match outcome {
+                        Ok(Err(e)) => e,
+                        _ => Error::Closed,
+                    });
+                }
             }
         };
         Ok(Subscription { task, honoured })

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mcp_core::transport::{LineReader, LineWriter};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::client::{Client, ClientOptions};
@@ -159,13 +159,28 @@ impl ChildProcess {
             let mode = self.stderr;
             let captured = Arc::clone(&captured);
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
+                // Lines are read with a cap and decoded lossily, and the
+                // pipe is drained to the end, so a noisy or broken server
+                // can neither exhaust memory nor block on a full pipe.
+                let mut reader = BufReader::new(stderr);
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let read = (&mut reader)
+                        .take(MAX_STDERR_LINE)
+                        .read_until(b'\n', &mut line)
+                        .await;
+                    match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let text = String::from_utf8_lossy(&line);
+                    let text = text.trim_end_matches(['\n', '\r']);
                     if mode == Stderr::Log {
-                        tracing::info!(target: "mcp_client::child", "{line}");
+                        tracing::info!(target: "mcp_client::child", "{text}");
                     } else {
                         let mut buf = captured.lock().unwrap_or_else(PoisonError::into_inner);
-                        buf.extend(line.bytes().chain([b'\n']));
+                        buf.extend(text.bytes().chain([b'\n']));
                         let excess = buf.len().saturating_sub(CAPTURE_LIMIT);
                         buf.drain(..excess);
                     }
@@ -185,6 +200,9 @@ impl ChildProcess {
 }
 
 const CAPTURE_LIMIT: usize = 64 * 1024;
+
+/// Longest stderr line kept whole; longer ones are split.
+const MAX_STDERR_LINE: u64 = 16 * 1024;
 
 /// The running child: stopped by [`Client::close`], killed on drop.
 #[derive(Debug)]

@@ -27,7 +27,18 @@ use crate::error::Error;
 use crate::handler::{ClientHandler, DynHandler, NoHandler};
 use crate::notifications::ServerNotification;
 
-type Reply = Result<Box<RawValue>, ErrorObject>;
+type Reply = Result<Box<RawValue>, Failure>;
+
+/// Why a pending request ended without a result.
+#[derive(Debug)]
+enum Failure {
+    /// The server answered with an error.
+    Remote(ErrorObject),
+    /// The server cancelled it (`notifications/cancelled`).
+    Cancelled,
+    /// The server's answer was not a valid response.
+    Malformed(String),
+}
 
 /// Called with each progress notification of a request.
 pub type ProgressFn = Arc<dyn Fn(ProgressParams) + Send + Sync>;
@@ -118,6 +129,8 @@ pub(crate) struct Inner {
     pub(crate) server: OnceLock<ServerInfo>,
     pub(crate) log_level: Mutex<Option<LoggingLevel>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Set once the connection is gone; new requests fail at once.
+    closed: std::sync::atomic::AtomicBool,
     /// The server's requests being answered, by id, so the server can
     /// cancel them.
     serving: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
@@ -243,6 +256,7 @@ impl Client {
             server: OnceLock::new(),
             log_level: Mutex::new(None),
             tasks: Mutex::default(),
+            closed: std::sync::atomic::AtomicBool::new(false),
             serving: Mutex::default(),
             child: tokio::sync::Mutex::new(None),
         });
@@ -349,7 +363,15 @@ impl Client {
             .map(|_| ProgressToken::String(format!("p-{id}")));
         inner.stamp(params.meta_mut(), &mode, token.clone());
         let (tx, rx) = oneshot::channel();
-        inner.lock_pending().insert(id.clone(), tx);
+        {
+            // Checked under the lock `fail_all` takes, so no request can
+            // slip in after the connection closed and wait forever.
+            let mut pending = inner.lock_pending();
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(Error::Closed);
+            }
+            pending.insert(id.clone(), tx);
+        }
         if let (Some(token), Some(f)) = (&token, options.progress) {
             inner.lock_progress().insert(token.clone(), f);
         }
@@ -389,7 +411,16 @@ impl Client {
             }
         };
         guard.done = true;
-        let raw = reply.map_err(Error::Remote)?;
+        let raw = reply.map_err(|failure| match failure {
+            Failure::Remote(e) => Error::Remote(e),
+            Failure::Cancelled => Error::CancelledByServer {
+                method: M::NAME.to_owned(),
+            },
+            Failure::Malformed(message) => Error::InvalidResult {
+                method: M::NAME.to_owned(),
+                message,
+            },
+        })?;
         serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
             method: M::NAME.to_owned(),
             message: e.to_string(),
@@ -579,12 +610,24 @@ impl Inner {
     }
 
     fn fail_all(&self) {
-        self.lock_pending().clear();
+        let mut pending = self.lock_pending();
+        self.closed.store(true, Ordering::Release);
+        pending.clear();
+        drop(pending);
         self.lock_progress().clear();
     }
 
     fn reply_to_bad_frame(&self, e: &mcp_core::Error) {
         tracing::debug!(error = %e, "bad frame from the server");
+        // A malformed answer fails the request it names, here and now.
+        if let mcp_core::Error::InvalidResponse {
+            id: Some(id),
+            message,
+        } = e
+        {
+            self.resolve(id, Err(Failure::Malformed(message.clone())));
+            return;
+        }
         if let Some(reply) = e.to_error_response()
             && let Ok(frame) = serde_json::to_vec(&Message::from(reply))
         {
@@ -611,7 +654,7 @@ impl Inner {
         match message {
             Message::Response(r) => self.resolve(&r.id, Ok(r.result)),
             Message::Error(e) => match e.id {
-                Some(id) => self.resolve(&id, Err(e.error)),
+                Some(id) => self.resolve(&id, Err(Failure::Remote(e.error))),
                 None => tracing::warn!(error = %e.error, "the server reported an error"),
             },
             Message::Request(r) => self.on_request(r),
@@ -638,9 +681,7 @@ impl Inner {
             // The server gave up on one of our requests (it ends a
             // subscription this way), or withdrew one of its own.
             if let Some(tx) = self.lock_pending().remove(&id) {
-                let _ = tx.send(Err(ErrorObject::internal_error(
-                    "the server cancelled the request",
-                )));
+                let _ = tx.send(Err(Failure::Cancelled));
             }
             if let Some(task) = self.lock_serving().remove(&id) {
                 task.abort();
@@ -709,6 +750,12 @@ impl Inner {
         fn raw<T: serde::Serialize>(v: &T) -> Result<Box<RawValue>, ErrorObject> {
             serde_json::value::to_raw_value(v)
                 .map_err(|e| ErrorObject::internal_error(e.to_string()))
+        }
+        // Modern servers never send requests; they return input requests.
+        if self.server.get().is_some_and(|s| s.era == Era::Modern) {
+            return Err(ErrorObject::invalid_request(
+                "2026-07-28 servers do not send requests",
+            ));
         }
         match request.method.as_str() {
             method::Ping::NAME => raw(&EmptyResult::legacy()),

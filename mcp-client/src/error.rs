@@ -19,6 +19,15 @@ pub enum Error {
         /// The method that timed out.
         method: String,
     },
+    /// The server cancelled the request (as it ends a subscription).
+    #[error("the server cancelled {method}")]
+    CancelledByServer {
+        /// The method.
+        method: String,
+    },
+    /// One round asked for more input than a client will give in one go.
+    #[error("the server asked for {0} inputs in one round")]
+    TooManyInputRequests(usize),
     /// The connection is closed.
     #[error("connection closed")]
     Closed,

@@ -322,6 +322,17 @@ impl RequestContext {
         Err(Error::InputRequired)
     }
 
+    /// Whether the handler asked for input this run and got no answer yet.
+    pub(crate) fn asked_for_input(&self) -> bool {
+        !self
+            .inner
+            .input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .asked
+            .is_empty()
+    }
+
     /// Takes what the handler asked for; used by the dispatcher after an
     /// [`Error::InputRequired`].
     pub(crate) fn take_input_state(&self) -> InputState {

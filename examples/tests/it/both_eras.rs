@@ -11,7 +11,7 @@ use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_core::{CallToolParams, ContentBlock, Era, ErrorCode, JsonObject};
 use serde_json::json;
 
-use crate::support::{Host, connect};
+use crate::support::{Host, connect, connect_with};
 
 /// Runs `$body` once per era, as two tests.
 macro_rules! both_eras {
@@ -74,7 +74,7 @@ both_eras! {
         let c = &pair.client;
         let tools = c.list_all_tools().await.unwrap();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["add", "block", "count", "echo", "greet", "log", "save_note", "show_roots", "summarize"]);
+        assert_eq!(names, ["add", "ask_wrapped", "block", "count", "echo", "greet", "log", "panic", "save_note", "show_roots", "summarize"]);
         let echo = tools.iter().find(|t| t.name == "echo").unwrap();
         assert_eq!(echo.input_schema["properties"]["message"]["type"], "string");
         let add = tools.iter().find(|t| t.name == "add").unwrap();
@@ -109,7 +109,7 @@ both_eras! {
         assert_eq!(first.tools.len(), 100);
         assert!(first.next_cursor.is_some());
         let all = pair.client.list_all_tools().await.unwrap();
-        assert_eq!(all.len(), 259);
+        assert_eq!(all.len(), 261);
         let mut sorted: Vec<_> = all.iter().map(|t| t.name.clone()).collect();
         sorted.sort();
         assert_eq!(sorted, all.iter().map(|t| t.name.clone()).collect::<Vec<_>>(), "deterministic order");
@@ -297,5 +297,52 @@ both_eras! {
                 assert!(matches!(c.subscribe_resource("memo://readme").await, Err(Error::NotInEra { .. })));
             }
         }
+    }
+
+    a_panicking_handler_does_not_end_the_connection(era) {
+        let pair = connect(era, Host::full()).await;
+        let Err(Error::Remote(e)) = pair.client.call_tool("panic", JsonObject::new()).await else { panic!() };
+        assert_eq!(e.code(), ErrorCode::INTERNAL_ERROR, "{}", e.message());
+        let r = pair.client.call_tool("echo", args(json!({"message": "alive"}))).await.unwrap();
+        assert_eq!(text(&r.content), "alive");
+    }
+
+    input_requests_survive_error_wrapping(era) {
+        let pair = connect(era, Host::full()).await;
+        let r = pair.client.call_tool("ask_wrapped", JsonObject::new()).await.unwrap();
+        assert_eq!(text(&r.content), "Accept");
+    }
+
+    a_busy_server_says_so_and_keeps_reading(era) {
+        let mut options = mcp_server::ServerOptions::default();
+        options.max_in_flight = 1;
+        let mut pair = connect_with(era, Host::full(), options).await;
+        let c = pair.client.clone();
+        let blocked = tokio::spawn(async move { c.call_tool("block", JsonObject::new()).await });
+        assert_eq!(pair.signals.recv().await, Some("started"));
+        let Err(Error::Remote(e)) = pair.client.call_tool("echo", args(json!({"message": "x"}))).await else { panic!() };
+        assert!(e.message().contains("busy"), "{}", e.message());
+        // The reader still reads: cancelling the blocked call frees the slot.
+        blocked.abort();
+        assert_eq!(pair.signals.recv().await, Some("dropped"));
+        let mut ok = false;
+        for _ in 0..50 {
+            if pair.client.call_tool("echo", args(json!({"message": "x"}))).await.is_ok() {
+                ok = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(ok, "the slot came back");
+    }
+
+    calls_fail_fast_once_the_server_is_gone(era) {
+        let pair = connect(era, Host::full()).await;
+        pair.server.abort();
+        let _ = pair.server.await;
+        let options = CallOptions::default().timeout(Duration::from_secs(3600));
+        let params = CallToolParams::new("echo").with_arguments(args(json!({"message": "x"})));
+        let outcome = tokio::time::timeout(Duration::from_secs(10), pair.client.call_tool_with(params, options)).await;
+        assert!(matches!(outcome, Ok(Err(Error::Closed))), "{outcome:?}");
     }
 }

@@ -267,3 +267,30 @@ async fn a_silent_probe_means_legacy() {
     assert_eq!(client.protocol_version(), "2025-06-18");
     let _ = ErrorCode::PARSE_ERROR;
 }
+
+#[tokio::test]
+async fn a_duplicate_request_id_in_flight_is_refused() {
+    let (router, mut signals) = test_router();
+    let ((sr, sw), (mut r, mut w)) = pipe();
+    tokio::spawn(async move { Server::new(router).serve(sr, sw).await });
+    let block = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{{META},"name":"block"}}}}"#
+    );
+    send(&mut w, &block).await;
+    assert_eq!(signals.recv().await, Some("started"));
+    send(&mut w, &block).await;
+    let got = recv(&mut r).await;
+    assert_eq!(
+        (got["id"].clone(), got["error"]["code"].clone()),
+        (json!(1), json!(-32600))
+    );
+    // Cancelling the first drops its handler; no response comes for it.
+    send(
+        &mut w,
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
+    )
+    .await;
+    assert_eq!(signals.recv().await, Some("dropped"));
+    send(&mut w, &format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{{META},"name":"echo","arguments":{{"message":"next"}}}}}}"#)).await;
+    assert_eq!(recv(&mut r).await["id"], 2);
+}

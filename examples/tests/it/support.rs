@@ -100,6 +100,30 @@ pub(crate) fn test_router() -> (Router, mpsc::UnboundedReceiver<&'static str>) {
         },
     ));
     router.add_tool(tool(
+        "panic",
+        "Panics",
+        |_ctx: RequestContext, _: NoArgs| async move {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            Ok::<_, Error>("unreachable")
+        },
+    ));
+    // Wraps the input error into a tool error, as careless code would.
+    router.add_tool(tool(
+        "ask_wrapped",
+        "Elicits, hiding the error type",
+        |ctx: RequestContext, _: NoArgs| async move {
+            use mcp_core::elicitation::{ElicitParams, ElicitationSchema, PrimitiveSchema};
+            let schema = ElicitationSchema::new().field("name", PrimitiveSchema::string(), true);
+            let answer = ctx
+                .elicit(ElicitParams::form("Name?", schema))
+                .await
+                .map_err(Error::tool)?;
+            Ok::<_, Error>(format!("{:?}", answer.action))
+        },
+    ));
+    router.add_tool(tool(
         "log",
         "Logs at every level",
         |ctx: RequestContext, _: NoArgs| async move {
@@ -155,9 +179,13 @@ pub(crate) struct Pair {
 }
 
 pub(crate) async fn connect(era: Era, host: Host) -> Pair {
+    connect_with(era, host, ServerOptions::default()).await
+}
+
+pub(crate) async fn connect_with(era: Era, host: Host, server_options: ServerOptions) -> Pair {
     let (router, signals) = test_router();
     let ((sr, sw), (cr, cw)) = pipe();
-    let server = Server::with_options(router.clone(), ServerOptions::default());
+    let server = Server::with_options(router.clone(), server_options);
     let server = tokio::spawn(async move { server.serve(sr, sw).await });
     let client = Client::connect(cr, cw, options(era), host.clone())
         .await

@@ -26,10 +26,14 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::ServerOptions;
 use super::peer::{Outbox, Peer};
 use super::stamp::{Modern, Stamp};
+use super::unwind::CatchUnwind;
 use crate::context::{ContextParts, RequestContext};
 use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
 use crate::request_state::request_digest;
+
+/// Resource subscriptions one legacy session may hold.
+const MAX_SUBSCRIPTIONS: usize = 1024;
 
 /// Where a legacy session stands.
 #[derive(Debug, Default)]
@@ -93,7 +97,9 @@ impl<H: Handler> Connection<H> {
         let outbox = Outbox::new(tx);
         let peer = Peer::new(outbox.clone(), options.client_request_timeout);
         Arc::new(Self {
-            permits: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+            permits: Arc::new(Semaphore::new(
+                options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             handler,
             options,
             outbox,
@@ -150,64 +156,118 @@ impl<H: Handler> Connection<H> {
     }
 
     /// A 2025-03-26 batch: requests run concurrently, their responses go
-    /// back together as one batch.
+    /// back together as one batch. The batch runs in its own task so the
+    /// reader stays free (a batched request may wait for the client).
+    /// Batched requests cannot be cancelled one by one.
     async fn on_batch(self: &Arc<Self>, items: Vec<Result<Message, mcp_core::Error>>) {
-        let mut replies = JoinSet::new();
-        let mut errors = Vec::new();
+        let mut requests = Vec::new();
+        let mut frames: Vec<Vec<u8>> = Vec::new();
         for item in items {
             match item {
-                Ok(Message::Request(req)) => {
-                    let this = Arc::clone(self);
-                    replies.spawn(async move {
-                        let id = req.id.clone();
-                        (id, this.handle(req).await)
-                    });
+                Ok(Message::Request(req)) => requests.push(req),
+                Ok(other) => Box::pin(self.on_message(other)).await,
+                Err(e) => frames.extend(
+                    e.to_error_response()
+                        .and_then(|r| serde_json::to_vec(&Message::from(r)).ok()),
+                ),
+            }
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut replies = JoinSet::new();
+            for req in requests {
+                let id = req.id.clone();
+                let Ok(permit) = Arc::clone(&this.permits).try_acquire_owned() else {
+                    let busy = ErrorObject::internal_error("server busy; retry later");
+                    frames.extend(response_frame(&id, Err(busy)));
+                    continue;
+                };
+                let this = Arc::clone(&this);
+                replies.spawn(async move {
+                    let reply = CatchUnwind::new(this.handle(req))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(ErrorObject::internal_error("the request handler failed"))
+                        });
+                    drop(permit);
+                    (id, reply)
+                });
+            }
+            while let Some(joined) = replies.join_next().await {
+                if let Ok((id, reply)) = joined {
+                    frames.extend(response_frame(&id, reply));
                 }
-                Ok(other) => self.on_message(other).await,
-                Err(e) => errors.extend(e.to_error_response()),
             }
-        }
-        let mut frames: Vec<Vec<u8>> = errors
-            .iter()
-            .filter_map(|e| serde_json::to_vec(&Message::from(e.clone())).ok())
-            .collect();
-        while let Some(joined) = replies.join_next().await {
-            if let Ok((id, reply)) = joined {
-                frames.extend(response_frame(&id, reply));
+            if !frames.is_empty() {
+                let mut batch = b"[".to_vec();
+                batch.extend(frames.join(&b","[..]));
+                batch.push(b']');
+                let _ = this.outbox.send_frame(Bytes::from(batch)).await;
             }
-        }
-        if !frames.is_empty() {
-            let mut batch = b"[".to_vec();
-            batch.extend(frames.join(&b","[..]));
-            batch.push(b']');
-            let _ = self.outbox.send_frame(Bytes::from(batch)).await;
-        }
+        });
     }
 
     async fn spawn_request(self: &Arc<Self>, req: Request) {
-        // Bounded concurrency: at the limit, reading waits here.
-        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
-            return;
-        };
-        let this = Arc::clone(self);
         let id = req.id.clone();
-        let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
-        let mut task = Box::pin(tracing::Instrument::instrument(
-            async move {
-                let id = req.id.clone();
-                let reply = this.handle(req).await;
-                this.in_flight
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .remove(&id);
-                if let Some(frame) = response_frame(&id, reply) {
-                    let _ = this.outbox.send_frame(Bytes::from(frame)).await;
+        if self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&id)
+        {
+            let e = ErrorObject::invalid_request(format!("request id {id} is already in flight"));
+            let _ = self
+                .outbox
+                .send(&Message::from(ErrorResponse::new(Some(id), e)))
+                .await;
+            return;
+        }
+        // Bounded concurrency without ever blocking the reader, which must
+        // stay free to read cancellations and the client's answers.
+        // Subscriptions live long by design and are not counted.
+        let permit = if req.method == method::Listen::NAME {
+            None
+        } else {
+            match Arc::clone(&self.permits).try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    let e = ErrorObject::internal_error(format!(
+                        "server busy: {} requests in flight; retry later",
+                        self.options.max_in_flight
+                    ));
+                    let _ = self
+                        .outbox
+                        .send(&Message::from(ErrorResponse::new(Some(id), e)))
+                        .await;
+                    return;
                 }
-                // The permit goes back when the task ends, aborted or not.
-                drop(permit);
+            }
+        };
+        let key = id.clone();
+        let this = Arc::clone(self);
+        let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
+        let handled = CatchUnwind::new(tracing::Instrument::instrument(
+            {
+                let this = Arc::clone(self);
+                async move { this.handle(req).await }
             },
             span,
         ));
+        let mut task = Box::pin(async move {
+            let reply = handled.await.unwrap_or_else(|panic| {
+                tracing::error!(%id, panic, "request handler panicked");
+                Err(ErrorObject::internal_error("the request handler failed"))
+            });
+            this.in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
+            if let Some(frame) = response_frame(&id, reply) {
+                let _ = this.outbox.send_frame(Bytes::from(frame)).await;
+            }
+            // The permit goes back when the task ends, aborted or not.
+            drop(permit);
+        });
         // Most requests finish without waiting on anything: run them right
         // here, and pay for a task only when one has to wait. (A waker the
         // first poll registered may wake this reader once, spuriously; the
@@ -225,7 +285,7 @@ impl<H: Handler> Connection<H> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let task = tokio::spawn(task);
-        in_flight.insert(id, task.abort_handle());
+        in_flight.insert(key, task.abort_handle());
     }
 
     async fn on_notification(self: &Arc<Self>, n: Notification) {
@@ -256,10 +316,16 @@ impl<H: Handler> Connection<H> {
                     ready
                 };
                 if ready {
+                    // Requests to the client wait for this notification.
+                    self.peer.set_ready();
                     self.start_legacy_events();
                 }
             }
-            _ => self.handler.notification(n).await,
+            // Run apart from the reader, so a slow handler delays nothing.
+            _ => {
+                let this = Arc::clone(self);
+                tokio::spawn(async move { this.handler.notification(n).await });
+            }
         }
     }
 
@@ -322,10 +388,33 @@ impl<H: Handler> Connection<H> {
         }
     }
 
+    /// Aborts every task of the connection at once.
+    pub(crate) fn abort_all(&self) {
+        self.closing.send_replace(true);
+        if let Some(task) = self
+            .events_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        for (_, task) in self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+        {
+            task.abort();
+        }
+    }
+
     /// Stops reading: subscriptions end, in-flight requests get the grace
     /// period, then are cancelled.
     pub(crate) async fn shutdown(&self) {
-        let _ = self.closing.send(true);
+        // `send_replace` stores the value even with no receiver yet, so a
+        // subscription that starts listening later still sees it.
+        self.closing.send_replace(true);
         if let Some(task) = self
             .events_task
             .lock()
@@ -411,7 +500,15 @@ impl<H: Handler> Connection<H> {
                         .subscribe(ctx, params.uri.clone())
                         .await
                         .map_err(|e| legacy_codes(e.into_error_object()))?;
-                    self.legacy().subscriptions.insert(params.uri);
+                    let mut legacy = self.legacy();
+                    if legacy.subscriptions.len() >= MAX_SUBSCRIPTIONS
+                        && !legacy.subscriptions.contains(&params.uri)
+                    {
+                        return Err(ErrorObject::invalid_request(format!(
+                            "at most {MAX_SUBSCRIPTIONS} resource subscriptions per session"
+                        )));
+                    }
+                    legacy.subscriptions.insert(params.uri);
                 } else {
                     self.legacy().subscriptions.remove(&params.uri);
                 }
@@ -494,7 +591,9 @@ impl<H: Handler> Connection<H> {
                 let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
                 match self.handler.call_tool(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
-                    Err(Error::Tool(message)) => self.finish(
+                    // A tool error is for the model, unless the handler was
+                    // really stopped by a request for input.
+                    Err(Error::Tool(message)) if !ctx.asked_for_input() => self.finish(
                         &req.id,
                         CallToolResult::error(vec![ContentBlock::text(message)]),
                         &served,
@@ -673,6 +772,9 @@ impl<H: Handler> Connection<H> {
         Ok(answers)
     }
 
+    /// The answer when a handler failed: an input-required result if it
+    /// asked for input on a modern request (however the error was wrapped
+    /// on the way out), else the error.
     fn input_or_error(
         &self,
         id: &RequestId,
@@ -680,29 +782,26 @@ impl<H: Handler> Connection<H> {
         ctx: &RequestContext,
         digest: Option<String>,
     ) -> Reply {
-        match e {
-            Error::InputRequired => {
-                let input = ctx.take_input_state();
-                if input.asked.is_empty() {
-                    return Err(ErrorObject::internal_error(
-                        "input required, but nothing was asked",
-                    ));
+        let input = ctx.take_input_state();
+        let Some(digest) = digest.filter(|_| !input.asked.is_empty()) else {
+            return Err(match e {
+                // Only the modern input path produces this.
+                Error::InputRequired => {
+                    ErrorObject::internal_error("input required, but none could be asked")
                 }
-                let pending: Vec<String> = input.asked.keys().cloned().collect();
-                let token = self.options.state_key.seal(
-                    digest.unwrap_or_default(),
-                    input.answers,
-                    pending,
-                    self.options.state_ttl,
-                );
-                let mut result = InputRequiredResult::new(input.asked).with_request_state(token);
-                let mut meta = mcp_core::ResultMeta::default();
-                meta.server_info = Some(self.handler.info());
-                result.meta = Some(meta);
-                encode(id, &Outcome::<CallToolResult>::InputRequired(result))
-            }
-            other => Err(other.into_error_object()),
-        }
+                other => other.into_error_object(),
+            });
+        };
+        let pending: Vec<String> = input.asked.keys().cloned().collect();
+        let token =
+            self.options
+                .state_key
+                .seal(digest, input.answers, pending, self.options.state_ttl);
+        let mut result = InputRequiredResult::new(input.asked).with_request_state(token);
+        let mut meta = mcp_core::ResultMeta::default();
+        meta.server_info = Some(self.handler.info());
+        result.meta = Some(meta);
+        encode(id, &Outcome::<CallToolResult>::InputRequired(result))
     }
 
     fn initialize(&self, req: &Request) -> Reply {

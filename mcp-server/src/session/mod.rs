@@ -5,6 +5,7 @@
 mod dispatch;
 pub(crate) mod peer;
 mod stamp;
+mod unwind;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -85,6 +86,17 @@ impl<H> Clone for Server<H> {
     }
 }
 
+/// Aborts a connection's tasks when `serve_until` is dropped early.
+struct AbortOnDrop<H: Handler>(std::sync::Weak<Connection<H>>);
+
+impl<H: Handler> Drop for AbortOnDrop<H> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.upgrade() {
+            conn.abort_all();
+        }
+    }
+}
+
 impl<H: Handler> Server<H> {
     /// A server with default options.
     pub fn new(handler: H) -> Self {
@@ -131,6 +143,8 @@ impl<H: Handler> Server<H> {
     ) -> Result<(), Error> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
         let conn = Connection::new(Arc::clone(&self.handler), Arc::clone(&self.options), tx);
+        // If this future is dropped midway, stop the connection's tasks too.
+        let _guard = AbortOnDrop(Arc::downgrade(&conn));
         let write = async move {
             while let Some(frame) = rx.recv().await {
                 writer.write_frame(frame).await?;

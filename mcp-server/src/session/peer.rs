@@ -61,6 +61,8 @@ pub(crate) struct Peer {
     pending: Arc<Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>>,
     next_id: Arc<AtomicU64>,
     timeout: Duration,
+    /// Set by `notifications/initialized`; no request goes out before.
+    ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Peer {
@@ -70,11 +72,23 @@ impl Peer {
             pending: Arc::default(),
             next_id: Arc::default(),
             timeout,
+            ready: Arc::default(),
         }
+    }
+
+    /// The client has sent `notifications/initialized`.
+    pub(crate) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
     }
 
     /// Sends request `M` and waits for the answer.
     pub(crate) async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
+        if !self.ready.load(Ordering::Acquire) {
+            return Err(Error::Protocol(ErrorObject::invalid_request(format!(
+                "cannot send {} before the client sent notifications/initialized",
+                M::NAME
+            ))));
+        }
         // String ids keep the server's requests apart from anything the
         // client might echo by mistake.
         let id = RequestId::String(format!(
@@ -83,9 +97,10 @@ impl Peer {
         ));
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id.clone(), tx);
-        let guard = PendingGuard {
+        let mut guard = PendingGuard {
             peer: self,
             id: &id,
+            answered: false,
         };
         self.outbox
             .send(&OutgoingRequest {
@@ -96,9 +111,13 @@ impl Peer {
             .await?;
         let reply = match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => reply,
-            Ok(Err(_)) => return Err(Error::Closed),
+            Ok(Err(_)) => {
+                guard.answered = true;
+                return Err(Error::Closed);
+            }
             Err(_) => return Err(Error::Timeout),
         };
+        guard.answered = true;
         drop(guard);
         let raw = reply.map_err(Error::Protocol)?;
         serde_json::from_str(raw.get()).map_err(|e| {
@@ -127,14 +146,27 @@ impl Peer {
     }
 }
 
-/// Forgets a pending request when its waiter goes away (timeout, drop).
+/// Forgets a pending request when its waiter goes away (timeout, drop),
+/// and tells the client to stop working on it.
 struct PendingGuard<'a> {
     peer: &'a Peer,
     id: &'a RequestId,
+    answered: bool,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
         self.peer.lock().remove(self.id);
+        if !self.answered {
+            let params = mcp_core::notifications::CancelledParams::new(self.id.clone())
+                .with_reason("the server stopped waiting");
+            if let Ok(frame) = serde_json::to_vec(&OutgoingNotification {
+                method: <mcp_core::method::Cancelled as Notification>::NAME,
+                params: &params,
+            }) {
+                // Best effort from a destructor: never block here.
+                let _ = self.peer.outbox.tx.try_send(Bytes::from(frame));
+            }
+        }
     }
 }
