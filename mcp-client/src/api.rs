@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use mcp_core::completion::{CompleteParams, CompleteResult, Reference};
 use mcp_core::logging::{LoggingLevel, SetLevelParams};
 use mcp_core::method::{self, Method};
-use mcp_core::mrtr::{InputRequests, InputResponses};
+use mcp_core::mrtr::{InputRequests, InputResponses, InputRetry};
 use mcp_core::prompts::{GetPromptParams, GetPromptResult, ListPromptsResult, Prompt};
 use mcp_core::resources::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult,
@@ -95,23 +95,34 @@ impl Client {
     /// As [`call_tool`](Client::call_tool).
     pub async fn call_tool_with(
         &self,
-        mut params: CallToolParams,
+        params: CallToolParams,
         options: CallOptions,
     ) -> Result<CallToolResult, Error> {
+        self.with_input::<method::CallTool, _>(params, options)
+            .await
+    }
+
+    /// Sends a request that may need input first, answering input
+    /// requests through the host handler and retrying, round after round.
+    async fn with_input<M, T>(
+        &self,
+        mut params: M::Params,
+        options: CallOptions,
+    ) -> Result<T, Error>
+    where
+        M: Method<Result = Outcome<T>>,
+        M::Params: InputRetry + Clone,
+    {
         for _ in 0..=self.inner.options.max_input_rounds {
-            match self
-                .request::<method::CallTool>(params.clone(), options.clone())
-                .await?
-            {
+            match self.request::<M>(params.clone(), options.clone()).await? {
                 Outcome::Complete(result) => return Ok(result),
                 Outcome::InputRequired(ir) => {
-                    params.input_responses = Some(
-                        self.answer_all(ir.input_requests.unwrap_or_default())
-                            .await?,
-                    );
-                    params.request_state = ir.request_state;
+                    let answers = self
+                        .answer_all(ir.input_requests.unwrap_or_default())
+                        .await?;
+                    params.set_retry(answers, ir.request_state);
                 }
-                _ => return Err(unexpected_task(method::CallTool::NAME)),
+                _ => return Err(unexpected_task(M::NAME)),
             }
         }
         Err(Error::TooManyInputRounds(
@@ -184,26 +195,11 @@ impl Client {
     /// # Errors
     /// As [`call_tool`](Client::call_tool).
     pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, Error> {
-        let mut params = ReadResourceParams::new(uri);
-        for _ in 0..=self.inner.options.max_input_rounds {
-            match self
-                .request::<method::ReadResource>(params.clone(), CallOptions::default())
-                .await?
-            {
-                Outcome::Complete(result) => return Ok(result),
-                Outcome::InputRequired(ir) => {
-                    params.input_responses = Some(
-                        self.answer_all(ir.input_requests.unwrap_or_default())
-                            .await?,
-                    );
-                    params.request_state = ir.request_state;
-                }
-                _ => return Err(unexpected_task(method::ReadResource::NAME)),
-            }
-        }
-        Err(Error::TooManyInputRounds(
-            self.inner.options.max_input_rounds,
-        ))
+        self.with_input::<method::ReadResource, _>(
+            ReadResourceParams::new(uri),
+            CallOptions::default(),
+        )
+        .await
     }
 
     /// One page of `prompts/list`.
@@ -237,26 +233,9 @@ impl Client {
         name: &str,
         arguments: BTreeMap<String, String>,
     ) -> Result<GetPromptResult, Error> {
-        let mut params = GetPromptParams::new(name).with_arguments(arguments);
-        for _ in 0..=self.inner.options.max_input_rounds {
-            match self
-                .request::<method::GetPrompt>(params.clone(), CallOptions::default())
-                .await?
-            {
-                Outcome::Complete(result) => return Ok(result),
-                Outcome::InputRequired(ir) => {
-                    params.input_responses = Some(
-                        self.answer_all(ir.input_requests.unwrap_or_default())
-                            .await?,
-                    );
-                    params.request_state = ir.request_state;
-                }
-                _ => return Err(unexpected_task(method::GetPrompt::NAME)),
-            }
-        }
-        Err(Error::TooManyInputRounds(
-            self.inner.options.max_input_rounds,
-        ))
+        let params = GetPromptParams::new(name).with_arguments(arguments);
+        self.with_input::<method::GetPrompt, _>(params, CallOptions::default())
+            .await
     }
 
     /// Completes argument `name` of a prompt or resource template from

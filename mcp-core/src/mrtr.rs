@@ -377,3 +377,32 @@ mod scan {
         }
     }
 }
+
+/// Params of the requests that may need input first (`tools/call`,
+/// `prompts/get`, `resources/read`): where a retry carries its answers.
+pub trait InputRetry {
+    /// The answers and the echoed state this request carries.
+    fn retry(&self) -> (Option<&InputResponses>, Option<&str>);
+    /// Sets the answers and the state for the next round.
+    fn set_retry(&mut self, responses: InputResponses, state: Option<String>);
+}
+
+macro_rules! input_retry {
+    ($($ty:ty),*) => {$(
+        impl InputRetry for $ty {
+            fn retry(&self) -> (Option<&InputResponses>, Option<&str>) {
+                (self.input_responses.as_ref(), self.request_state.as_deref())
+            }
+            fn set_retry(&mut self, responses: InputResponses, state: Option<String>) {
+                self.input_responses = Some(responses);
+                self.request_state = state;
+            }
+        }
+    )*};
+}
+
+input_retry!(
+    crate::tools::CallToolParams,
+    crate::prompts::GetPromptParams,
+    crate::resources::ReadResourceParams
+);

@@ -7,30 +7,31 @@ use bytes::Bytes;
 use mcp_core::jsonrpc::{Incoming, OutgoingResponse};
 use mcp_core::lifecycle::{DiscoverResult, InitializeParams, InitializeResult};
 use mcp_core::logging::{LoggingLevel, SetLevelParams};
+use mcp_core::meta::HasMeta;
 use mcp_core::method::{self, Eras, Method, Notification as _};
-use mcp_core::mrtr::{InputRequiredResult, InputResponses};
-use mcp_core::notifications::{CancelledParams, NotificationParams};
-use mcp_core::resources::{ResourceUpdatedParams, ResourceUriParams};
-use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
+use mcp_core::mrtr::InputResponses;
+use mcp_core::notifications::CancelledParams;
+use mcp_core::resources::ResourceUriParams;
 use mcp_core::version::negotiate;
 use mcp_core::{
     CallToolResult, ClientCapabilities, ContentBlock, EmptyResult, Era, ErrorObject, ErrorResponse,
-    Implementation, Message, Notification, Outcome, ProtocolVersion, Request, RequestId,
-    RequestMeta,
+    Implementation, Message, Notification, ProtocolVersion, Request, RequestId, RequestMeta,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::ServerOptions;
 use super::peer::{Outbox, Peer};
 use super::stamp::{Modern, Stamp};
 use super::unwind::CatchUnwind;
+
+mod events;
+mod input;
 use crate::context::{ContextParts, RequestContext};
 use crate::error::Error;
-use crate::handler::{Handler, ServerEvent};
-use crate::request_state::request_digest;
+use crate::handler::Handler;
 
 /// Resource subscriptions one legacy session may hold.
 const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -329,65 +330,6 @@ impl<H: Handler> Connection<H> {
         }
     }
 
-    /// Forwards list changes and resource updates to an initialized legacy session.
-    fn start_legacy_events(self: &Arc<Self>) {
-        let Some(mut events) = self.handler.events() else {
-            return;
-        };
-        let caps = self.handler.capabilities();
-        let this = Arc::clone(self);
-        let task = tokio::spawn(async move {
-            loop {
-                let event = match events.recv().await {
-                    Ok(event) => event,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                };
-                let empty = NotificationParams::default();
-                let sent = match event {
-                    ServerEvent::ToolsChanged
-                        if listed(caps.tools.as_ref().and_then(|c| c.list_changed)) =>
-                    {
-                        this.outbox.notify::<method::ToolListChanged>(&empty).await
-                    }
-                    ServerEvent::PromptsChanged
-                        if listed(caps.prompts.as_ref().and_then(|c| c.list_changed)) =>
-                    {
-                        this.outbox
-                            .notify::<method::PromptListChanged>(&empty)
-                            .await
-                    }
-                    ServerEvent::ResourcesChanged
-                        if listed(caps.resources.as_ref().and_then(|c| c.list_changed)) =>
-                    {
-                        this.outbox
-                            .notify::<method::ResourceListChanged>(&empty)
-                            .await
-                    }
-                    ServerEvent::ResourceUpdated(uri)
-                        if this.legacy().subscriptions.iter().any(|s| covers(s, &uri)) =>
-                    {
-                        this.outbox
-                            .notify::<method::ResourceUpdated>(&ResourceUpdatedParams::new(uri))
-                            .await
-                    }
-                    _ => Ok(()),
-                };
-                if sent.is_err() {
-                    break;
-                }
-            }
-        });
-        if let Some(old) = self
-            .events_task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(task.abort_handle())
-        {
-            old.abort();
-        }
-    }
-
     /// Aborts every task of the connection at once.
     pub(crate) fn abort_all(&self) {
         self.closing.send_replace(true);
@@ -518,77 +460,50 @@ impl<H: Handler> Connection<H> {
             // otherwise grow every request's future.
             method::Listen::NAME => Box::pin(self.listen(&req)).await,
             method::ListTools::NAME => {
-                let p: mcp_core::PaginatedParams = decode(&req)?;
-                let served = self.serve_as::<method::ListTools>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().tools.is_some(), &req)?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
-                let result = self
-                    .handler
-                    .list_tools(ctx, p)
-                    .await
-                    .map_err(Error::into_error_object)?;
-                self.finish(&req.id, result, &served)
+                self.simple::<method::ListTools, _, _>(
+                    &req,
+                    |c| c.tools.is_some(),
+                    |ctx, p| self.handler.list_tools(ctx, p),
+                )
+                .await
             }
             method::ListResources::NAME => {
-                let p: mcp_core::PaginatedParams = decode(&req)?;
-                let served = self.serve_as::<method::ListResources>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
-                let result = self
-                    .handler
-                    .list_resources(ctx, p)
-                    .await
-                    .map_err(Error::into_error_object)?;
-                self.finish(&req.id, result, &served)
+                self.simple::<method::ListResources, _, _>(
+                    &req,
+                    |c| c.resources.is_some(),
+                    |ctx, p| self.handler.list_resources(ctx, p),
+                )
+                .await
             }
             method::ListResourceTemplates::NAME => {
-                let p: mcp_core::PaginatedParams = decode(&req)?;
-                let served = self.serve_as::<method::ListResourceTemplates>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
-                let result = self
-                    .handler
-                    .list_resource_templates(ctx, p)
-                    .await
-                    .map_err(Error::into_error_object)?;
-                self.finish(&req.id, result, &served)
+                self.simple::<method::ListResourceTemplates, _, _>(
+                    &req,
+                    |c| c.resources.is_some(),
+                    |ctx, p| self.handler.list_resource_templates(ctx, p),
+                )
+                .await
             }
             method::ListPrompts::NAME => {
-                let p: mcp_core::PaginatedParams = decode(&req)?;
-                let served = self.serve_as::<method::ListPrompts>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().prompts.is_some(), &req)?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
-                let result = self
-                    .handler
-                    .list_prompts(ctx, p)
-                    .await
-                    .map_err(Error::into_error_object)?;
-                self.finish(&req.id, result, &served)
+                self.simple::<method::ListPrompts, _, _>(
+                    &req,
+                    |c| c.prompts.is_some(),
+                    |ctx, p| self.handler.list_prompts(ctx, p),
+                )
+                .await
             }
             method::Complete::NAME => {
-                let p: mcp_core::completion::CompleteParams = decode(&req)?;
-                let served = self.serve_as::<method::Complete>(p.meta.as_ref())?;
-                self.require(self.handler.capabilities().completions.is_some(), &req)?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), InputResponses::new());
-                let result = self
-                    .handler
-                    .complete(ctx, p)
-                    .await
-                    .map_err(Error::into_error_object)?;
-                self.finish(&req.id, result, &served)
+                self.simple::<method::Complete, _, _>(
+                    &req,
+                    |c| c.completions.is_some(),
+                    |ctx, p| self.handler.complete(ctx, p),
+                )
+                .await
             }
             method::CallTool::NAME => {
                 let p: mcp_core::CallToolParams = decode(&req)?;
                 let served = self.serve_as::<method::CallTool>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().tools.is_some(), &req)?;
-                let digest = (served.era == Era::Modern)
-                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
-                let answers = self.answers(
-                    p.request_state.as_deref(),
-                    p.input_responses.clone(),
-                    digest.as_deref(),
-                )?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.name, &p.arguments)?;
                 match self.handler.call_tool(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     // A tool error is for the model, unless the handler was
@@ -605,14 +520,7 @@ impl<H: Handler> Connection<H> {
                 let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
                 let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().prompts.is_some(), &req)?;
-                let digest = (served.era == Era::Modern)
-                    .then(|| request_digest(&req.method, &p.name, &p.arguments));
-                let answers = self.answers(
-                    p.request_state.as_deref(),
-                    p.input_responses.clone(),
-                    digest.as_deref(),
-                )?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.name, &p.arguments)?;
                 match self.handler.get_prompt(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
@@ -622,14 +530,7 @@ impl<H: Handler> Connection<H> {
                 let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
                 let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let digest =
-                    (served.era == Era::Modern).then(|| request_digest(&req.method, &p.uri, &()));
-                let answers = self.answers(
-                    p.request_state.as_deref(),
-                    p.input_responses.clone(),
-                    digest.as_deref(),
-                )?;
-                let ctx = self.context(&req, &served, p.meta.as_ref(), answers);
+                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.uri, &())?;
                 match self.handler.read_resource(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     Err(Error::Protocol(e)) if served.era == Era::Legacy => Err(legacy_codes(e)),
@@ -652,6 +553,27 @@ impl<H: Handler> Connection<H> {
                 encode(&req.id, &raw)
             }
         }
+    }
+
+    /// A request served in one round by one handler method: decode, check
+    /// era and capability, call, stamp the result for the era.
+    async fn simple<M, Fut, T>(
+        &self,
+        req: &Request,
+        offered: impl FnOnce(&mcp_core::ServerCapabilities) -> bool,
+        call: impl FnOnce(RequestContext, M::Params) -> Fut,
+    ) -> Reply
+    where
+        M: Method,
+        Fut: std::future::Future<Output = Result<T, Error>>,
+        T: Stamp + Serialize,
+    {
+        let p: M::Params = decode(req)?;
+        let served = self.serve_as::<M>(p.meta())?;
+        self.require(offered(&self.handler.capabilities()), req)?;
+        let ctx = self.context(req, &served, p.meta(), InputResponses::new());
+        let result = call(ctx, p).await.map_err(Error::into_error_object)?;
+        self.finish(&req.id, result, &served)
     }
 
     fn require(&self, offered: bool, req: &Request) -> Result<(), ErrorObject> {
@@ -749,61 +671,6 @@ impl<H: Handler> Connection<H> {
         encode(id, &result)
     }
 
-    /// The answers a modern retry brings: those sealed in `requestState`
-    /// plus the new ones for the keys asked last round.
-    fn answers(
-        &self,
-        state: Option<&str>,
-        responses: Option<InputResponses>,
-        digest: Option<&str>,
-    ) -> Result<InputResponses, ErrorObject> {
-        // Only modern requests (which have a digest) carry state.
-        let (Some(token), Some(digest)) = (state, digest) else {
-            // Without our state we cannot know what the keys mean.
-            return Ok(InputResponses::new());
-        };
-        let state = self.options.state_key.open(token, digest)?;
-        let mut answers = state.a;
-        for (key, value) in responses.unwrap_or_default() {
-            if state.p.contains(&key) {
-                answers.insert(key, value);
-            }
-        }
-        Ok(answers)
-    }
-
-    /// The answer when a handler failed: an input-required result if it
-    /// asked for input on a modern request (however the error was wrapped
-    /// on the way out), else the error.
-    fn input_or_error(
-        &self,
-        id: &RequestId,
-        e: Error,
-        ctx: &RequestContext,
-        digest: Option<String>,
-    ) -> Reply {
-        let input = ctx.take_input_state();
-        let Some(digest) = digest.filter(|_| !input.asked.is_empty()) else {
-            return Err(match e {
-                // Only the modern input path produces this.
-                Error::InputRequired => {
-                    ErrorObject::internal_error("input required, but none could be asked")
-                }
-                other => other.into_error_object(),
-            });
-        };
-        let pending: Vec<String> = input.asked.keys().cloned().collect();
-        let token =
-            self.options
-                .state_key
-                .seal(digest, input.answers, pending, self.options.state_ttl);
-        let mut result = InputRequiredResult::new(input.asked).with_request_state(token);
-        let mut meta = mcp_core::ResultMeta::default();
-        meta.server_info = Some(self.handler.info());
-        result.meta = Some(meta);
-        encode(id, &Outcome::<CallToolResult>::InputRequired(result))
-    }
-
     fn initialize(&self, req: &Request) -> Reply {
         let params: InitializeParams = decode(req)?;
         let mut legacy = self.legacy();
@@ -834,97 +701,6 @@ impl<H: Handler> Connection<H> {
         result.instructions = self.handler.instructions();
         encode(&req.id, &result)
     }
-
-    /// `subscriptions/listen`: acknowledge, then stream matching events
-    /// until the client cancels or the server closes.
-    async fn listen(self: &Arc<Self>, req: &Request) -> Reply {
-        let params: ListenParams = decode(req)?;
-        let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
-        let caps = self.handler.capabilities();
-        let wanted = params.notifications;
-        let mut honoured = SubscriptionFilter::default();
-        let tools = caps.tools.as_ref().and_then(|c| c.list_changed) == Some(true);
-        let prompts = caps.prompts.as_ref().and_then(|c| c.list_changed) == Some(true);
-        let resources = caps.resources.as_ref();
-        honoured.tools_list_changed = wanted.tools_list_changed.filter(|&w| w && tools);
-        honoured.prompts_list_changed = wanted.prompts_list_changed.filter(|&w| w && prompts);
-        honoured.resources_list_changed = wanted
-            .resources_list_changed
-            .filter(|&w| w && resources.and_then(|r| r.list_changed) == Some(true));
-        if resources.and_then(|r| r.subscribe) == Some(true)
-            && let Some(uris) = wanted.resource_subscriptions
-        {
-            let mut accepted = Vec::new();
-            for uri in uris {
-                let ctx = self.context(req, &served, params.meta.as_ref(), InputResponses::new());
-                if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
-                    accepted.push(uri);
-                }
-            }
-            honoured.resource_subscriptions = Some(accepted);
-        }
-        // Subscribe before acknowledging, so nothing after the
-        // acknowledgement is missed.
-        let mut events = self.handler.events();
-        let id = req.id.clone();
-        self.outbox
-            .notify::<method::SubscriptionsAcknowledged>(&AcknowledgedParams::new(
-                id.clone(),
-                honoured.clone(),
-            ))
-            .await
-            .map_err(Error::into_error_object)?;
-        let mut closing = self.closing.subscribe();
-        let tagged = NotificationParams::for_subscription(id.clone());
-        loop {
-            let event = tokio::select! {
-                event = async {
-                    match events.as_mut() {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => event,
-                _ = closing.wait_for(|&c| c) => break,
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
-            };
-            let sent = match event {
-                ServerEvent::ToolsChanged if honoured.tools_list_changed == Some(true) => {
-                    self.outbox.notify::<method::ToolListChanged>(&tagged).await
-                }
-                ServerEvent::PromptsChanged if honoured.prompts_list_changed == Some(true) => {
-                    self.outbox
-                        .notify::<method::PromptListChanged>(&tagged)
-                        .await
-                }
-                ServerEvent::ResourcesChanged if honoured.resources_list_changed == Some(true) => {
-                    self.outbox
-                        .notify::<method::ResourceListChanged>(&tagged)
-                        .await
-                }
-                ServerEvent::ResourceUpdated(uri)
-                    if honoured
-                        .resource_subscriptions
-                        .as_ref()
-                        .is_some_and(|s| s.iter().any(|s| covers(s, &uri))) =>
-                {
-                    let mut params = ResourceUpdatedParams::new(uri);
-                    params.meta = tagged.meta.clone();
-                    self.outbox.notify::<method::ResourceUpdated>(&params).await
-                }
-                _ => Ok(()),
-            };
-            if sent.is_err() {
-                break;
-            }
-        }
-        let mut result = ListenResult::new(id);
-        result.meta.server_info = Some(self.handler.info());
-        encode(&req.id, &result)
-    }
 }
 
 /// Legacy clients know resource-not-found as -32002, which 2026-07-28
@@ -945,19 +721,6 @@ fn legacy_codes(e: ErrorObject) -> ErrorObject {
 struct MetaOnly {
     #[serde(rename = "_meta", default)]
     meta: Option<RequestMeta>,
-}
-
-fn listed(flag: Option<bool>) -> bool {
-    flag == Some(true)
-}
-
-/// Whether a subscription to `subscribed` covers an update of `uri`
-/// (the URI itself or a sub-resource of it).
-fn covers(subscribed: &str, uri: &str) -> bool {
-    uri == subscribed
-        || uri
-            .strip_prefix(subscribed)
-            .is_some_and(|rest| subscribed.ends_with('/') || rest.starts_with('/'))
 }
 
 fn response_frame(id: &RequestId, reply: Reply) -> Option<Vec<u8>> {

@@ -1,0 +1,181 @@
+//! Change announcements: list changes and resource updates, forwarded to
+//! legacy sessions and to 2026-07-28 `subscriptions/listen` streams.
+
+use std::sync::{Arc, PoisonError};
+
+use mcp_core::Request;
+use mcp_core::method;
+use mcp_core::mrtr::InputResponses;
+use mcp_core::notifications::NotificationParams;
+use mcp_core::resources::ResourceUpdatedParams;
+use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
+use tokio::sync::broadcast;
+
+use super::{Connection, Reply, decode, encode};
+use crate::error::Error;
+use crate::handler::{Handler, ServerEvent};
+
+impl<H: Handler> Connection<H> {
+    /// Forwards list changes and resource updates to an initialized legacy session.
+    pub(super) fn start_legacy_events(self: &Arc<Self>) {
+        let Some(mut events) = self.handler.events() else {
+            return;
+        };
+        let caps = self.handler.capabilities();
+        let this = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            loop {
+                let event = match events.recv().await {
+                    Ok(event) => event,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                let empty = NotificationParams::default();
+                let sent = match event {
+                    ServerEvent::ToolsChanged
+                        if listed(caps.tools.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox.notify::<method::ToolListChanged>(&empty).await
+                    }
+                    ServerEvent::PromptsChanged
+                        if listed(caps.prompts.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox
+                            .notify::<method::PromptListChanged>(&empty)
+                            .await
+                    }
+                    ServerEvent::ResourcesChanged
+                        if listed(caps.resources.as_ref().and_then(|c| c.list_changed)) =>
+                    {
+                        this.outbox
+                            .notify::<method::ResourceListChanged>(&empty)
+                            .await
+                    }
+                    ServerEvent::ResourceUpdated(uri)
+                        if this.legacy().subscriptions.iter().any(|s| covers(s, &uri)) =>
+                    {
+                        this.outbox
+                            .notify::<method::ResourceUpdated>(&ResourceUpdatedParams::new(uri))
+                            .await
+                    }
+                    _ => Ok(()),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        if let Some(old) = self
+            .events_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(task.abort_handle())
+        {
+            old.abort();
+        }
+    }
+
+    /// `subscriptions/listen`: acknowledge, then stream matching events
+    /// until the client cancels or the server closes.
+    pub(super) async fn listen(self: &Arc<Self>, req: &Request) -> Reply {
+        let params: ListenParams = decode(req)?;
+        let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
+        let caps = self.handler.capabilities();
+        let wanted = params.notifications;
+        let mut honoured = SubscriptionFilter::default();
+        let tools = caps.tools.as_ref().and_then(|c| c.list_changed) == Some(true);
+        let prompts = caps.prompts.as_ref().and_then(|c| c.list_changed) == Some(true);
+        let resources = caps.resources.as_ref();
+        honoured.tools_list_changed = wanted.tools_list_changed.filter(|&w| w && tools);
+        honoured.prompts_list_changed = wanted.prompts_list_changed.filter(|&w| w && prompts);
+        honoured.resources_list_changed = wanted
+            .resources_list_changed
+            .filter(|&w| w && resources.and_then(|r| r.list_changed) == Some(true));
+        if resources.and_then(|r| r.subscribe) == Some(true)
+            && let Some(uris) = wanted.resource_subscriptions
+        {
+            let mut accepted = Vec::new();
+            for uri in uris {
+                let ctx = self.context(req, &served, params.meta.as_ref(), InputResponses::new());
+                if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
+                    accepted.push(uri);
+                }
+            }
+            honoured.resource_subscriptions = Some(accepted);
+        }
+        // Subscribe before acknowledging, so nothing after the
+        // acknowledgement is missed.
+        let mut events = self.handler.events();
+        let id = req.id.clone();
+        self.outbox
+            .notify::<method::SubscriptionsAcknowledged>(&AcknowledgedParams::new(
+                id.clone(),
+                honoured.clone(),
+            ))
+            .await
+            .map_err(Error::into_error_object)?;
+        let mut closing = self.closing.subscribe();
+        let tagged = NotificationParams::for_subscription(id.clone());
+        loop {
+            let event = tokio::select! {
+                event = async {
+                    match events.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => event,
+                _ = closing.wait_for(|&c| c) => break,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
+            let sent = match event {
+                ServerEvent::ToolsChanged if honoured.tools_list_changed == Some(true) => {
+                    self.outbox.notify::<method::ToolListChanged>(&tagged).await
+                }
+                ServerEvent::PromptsChanged if honoured.prompts_list_changed == Some(true) => {
+                    self.outbox
+                        .notify::<method::PromptListChanged>(&tagged)
+                        .await
+                }
+                ServerEvent::ResourcesChanged if honoured.resources_list_changed == Some(true) => {
+                    self.outbox
+                        .notify::<method::ResourceListChanged>(&tagged)
+                        .await
+                }
+                ServerEvent::ResourceUpdated(uri)
+                    if honoured
+                        .resource_subscriptions
+                        .as_ref()
+                        .is_some_and(|s| s.iter().any(|s| covers(s, &uri))) =>
+                {
+                    let mut params = ResourceUpdatedParams::new(uri);
+                    params.meta = tagged.meta.clone();
+                    self.outbox.notify::<method::ResourceUpdated>(&params).await
+                }
+                _ => Ok(()),
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+        let mut result = ListenResult::new(id);
+        result.meta.server_info = Some(self.handler.info());
+        encode(&req.id, &result)
+    }
+}
+
+fn listed(flag: Option<bool>) -> bool {
+    flag == Some(true)
+}
+
+/// Whether a subscription to `subscribed` covers an update of `uri`
+/// (the URI itself or a sub-resource of it).
+fn covers(subscribed: &str, uri: &str) -> bool {
+    uri == subscribed
+        || uri
+            .strip_prefix(subscribed)
+            .is_some_and(|rest| subscribed.ends_with('/') || rest.starts_with('/'))
+}
