@@ -80,6 +80,7 @@ pub mod completion;
 pub mod content;
 pub mod elicitation;
 mod error;
+pub mod headers;
 pub mod jsonrpc;
 pub mod lifecycle;
 pub mod logging;
