@@ -294,15 +294,18 @@ impl RequestContext {
         if let Some(peer) = &self.inner.peer {
             // Legacy: a real request to the client.
             return Ok(match request {
-                InputRequest::Elicit(p) => {
-                    InputResponse::Elicit(peer.request::<method::Elicit>(&p).await?)
-                }
-                InputRequest::CreateMessage(p) => {
-                    InputResponse::CreateMessage(peer.request::<method::CreateMessage>(&p).await?)
-                }
-                InputRequest::ListRoots(p) => {
-                    InputResponse::ListRoots(peer.request::<method::ListRoots>(&p).await?)
-                }
+                InputRequest::Elicit(p) => InputResponse::Elicit(
+                    peer.request::<method::Elicit>(&p, &self.inner.outbox)
+                        .await?,
+                ),
+                InputRequest::CreateMessage(p) => InputResponse::CreateMessage(
+                    peer.request::<method::CreateMessage>(&p, &self.inner.outbox)
+                        .await?,
+                ),
+                InputRequest::ListRoots(p) => InputResponse::ListRoots(
+                    peer.request::<method::ListRoots>(&p, &self.inner.outbox)
+                        .await?,
+                ),
                 _ => return Err(Error::invalid_params("unsupported input request")),
             });
         }

@@ -36,6 +36,18 @@ use crate::handler::Handler;
 /// Resource subscriptions one legacy session may hold.
 const MAX_SUBSCRIPTIONS: usize = 1024;
 
+/// Where the answers to one incoming message go, and what the transport
+/// knows about it: stdio answers on its one stream; Streamable HTTP on the
+/// response stream of the POST that carried the message.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    /// Responses, and the notifications and requests a handler sends while
+    /// serving the request.
+    pub(crate) reply: Outbox,
+    /// What the layers in front of the server put on the request.
+    pub(crate) extensions: http::Extensions,
+}
+
 /// Where a legacy session stands.
 #[derive(Debug, Default)]
 struct Legacy {
@@ -96,7 +108,7 @@ impl<H: Handler> Connection<H> {
         tx: mpsc::Sender<Bytes>,
     ) -> Arc<Self> {
         let outbox = Outbox::new(tx);
-        let peer = Peer::new(outbox.clone(), options.client_request_timeout);
+        let peer = Peer::new(options.client_request_timeout);
         Arc::new(Self {
             permits: Arc::new(Semaphore::new(
                 options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
@@ -116,31 +128,49 @@ impl<H: Handler> Connection<H> {
         self.legacy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Handles one frame from the client.
+    /// The route of a single-stream transport: everything goes back on it.
+    pub(crate) fn stream_route(&self) -> Route {
+        Route {
+            reply: self.outbox.clone(),
+            extensions: http::Extensions::new(),
+        }
+    }
+
+    /// Handles one frame from a single-stream transport.
     pub(crate) async fn on_frame(self: &Arc<Self>, frame: &[u8]) {
+        let route = self.stream_route();
+        self.on_frame_routed(frame, &route).await;
+    }
+
+    /// Handles one frame, answering on `route`.
+    pub(crate) async fn on_frame_routed(self: &Arc<Self>, frame: &[u8], route: &Route) {
         let allow_batch = self
             .legacy()
             .version
             .as_ref()
             .is_some_and(ProtocolVersion::allows_batches);
         match Incoming::from_slice(frame, allow_batch) {
-            Ok(Incoming::Single(message)) => self.on_message(message).await,
-            Ok(Incoming::Batch(items)) => self.on_batch(items).await,
-            Err(e) => self.on_frame_error(&e).await,
+            Ok(Incoming::Single(message)) => self.on_message(message, route).await,
+            Ok(Incoming::Batch(items)) => self.on_batch(items, route).await,
+            Err(e) => self.reply_to_bad_frame(&e, &route.reply).await,
         }
     }
 
     /// Answers a frame that could not be decoded, when a reply is owed.
     pub(crate) async fn on_frame_error(&self, e: &mcp_core::Error) {
+        self.reply_to_bad_frame(e, &self.outbox).await;
+    }
+
+    async fn reply_to_bad_frame(&self, e: &mcp_core::Error, reply: &Outbox) {
         tracing::debug!(error = %e, "bad frame from client");
-        if let Some(reply) = e.to_error_response() {
-            let _ = self.outbox.send(&Message::from(reply)).await;
+        if let Some(response) = e.to_error_response() {
+            let _ = reply.send(&Message::from(response)).await;
         }
     }
 
-    async fn on_message(self: &Arc<Self>, message: Message) {
+    pub(crate) async fn on_message(self: &Arc<Self>, message: Message, route: &Route) {
         match message {
-            Message::Request(req) => self.spawn_request(req).await,
+            Message::Request(req) => self.spawn_request(req, route.clone()).await,
             Message::Notification(n) => self.on_notification(n).await,
             Message::Response(r) => {
                 if !self.peer.resolve(&r.id, Ok(r.result)) {
@@ -160,13 +190,17 @@ impl<H: Handler> Connection<H> {
     /// back together as one batch. The batch runs in its own task so the
     /// reader stays free (a batched request may wait for the client).
     /// Batched requests cannot be cancelled one by one.
-    async fn on_batch(self: &Arc<Self>, items: Vec<Result<Message, mcp_core::Error>>) {
+    async fn on_batch(
+        self: &Arc<Self>,
+        items: Vec<Result<Message, mcp_core::Error>>,
+        route: &Route,
+    ) {
         let mut requests = Vec::new();
         let mut frames: Vec<Vec<u8>> = Vec::new();
         for item in items {
             match item {
                 Ok(Message::Request(req)) => requests.push(req),
-                Ok(other) => Box::pin(self.on_message(other)).await,
+                Ok(other) => Box::pin(self.on_message(other, route)).await,
                 Err(e) => frames.extend(
                     e.to_error_response()
                         .and_then(|r| serde_json::to_vec(&Message::from(r)).ok()),
@@ -174,6 +208,7 @@ impl<H: Handler> Connection<H> {
             }
         }
         let this = Arc::clone(self);
+        let route = route.clone();
         tokio::spawn(async move {
             let mut replies = JoinSet::new();
             for req in requests {
@@ -184,8 +219,9 @@ impl<H: Handler> Connection<H> {
                     continue;
                 };
                 let this = Arc::clone(&this);
+                let route = route.clone();
                 replies.spawn(async move {
-                    let reply = CatchUnwind::new(this.handle(req))
+                    let reply = CatchUnwind::new(this.handle(req, &route))
                         .await
                         .unwrap_or_else(|_| {
                             Err(ErrorObject::internal_error("the request handler failed"))
@@ -203,12 +239,12 @@ impl<H: Handler> Connection<H> {
                 let mut batch = b"[".to_vec();
                 batch.extend(frames.join(&b","[..]));
                 batch.push(b']');
-                let _ = this.outbox.send_frame(Bytes::from(batch)).await;
+                let _ = route.reply.send_frame(Bytes::from(batch)).await;
             }
         });
     }
 
-    async fn spawn_request(self: &Arc<Self>, req: Request) {
+    async fn spawn_request(self: &Arc<Self>, req: Request, route: Route) {
         let id = req.id.clone();
         if self
             .in_flight
@@ -250,7 +286,8 @@ impl<H: Handler> Connection<H> {
         let handled = CatchUnwind::new(tracing::Instrument::instrument(
             {
                 let this = Arc::clone(self);
-                async move { this.handle(req).await }
+                let route = route.clone();
+                async move { this.handle(req, &route).await }
             },
             span,
         ));
@@ -264,7 +301,7 @@ impl<H: Handler> Connection<H> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&id);
             if let Some(frame) = response_frame(&id, reply) {
-                let _ = this.outbox.send_frame(Bytes::from(frame)).await;
+                let _ = route.reply.send_frame(Bytes::from(frame)).await;
             }
             // The permit goes back when the task ends, aborted or not.
             drop(permit);
@@ -388,7 +425,7 @@ impl<H: Handler> Connection<H> {
     }
 
     /// Runs one request to its reply.
-    async fn handle(self: &Arc<Self>, req: Request) -> Reply {
+    async fn handle(self: &Arc<Self>, req: Request, route: &Route) -> Reply {
         match req.method.as_str() {
             method::Initialize::NAME => self.initialize(&req),
             method::Ping::NAME => {
@@ -436,8 +473,13 @@ impl<H: Handler> Connection<H> {
                     return Err(ErrorObject::method_not_found(&req.method));
                 }
                 if req.method == method::Subscribe::NAME {
-                    let ctx =
-                        self.context(&req, &served, params.meta.as_ref(), InputResponses::new());
+                    let ctx = self.context(
+                        route,
+                        &req,
+                        &served,
+                        params.meta.as_ref(),
+                        InputResponses::new(),
+                    );
                     self.handler
                         .subscribe(ctx, params.uri.clone())
                         .await
@@ -458,9 +500,10 @@ impl<H: Handler> Connection<H> {
             }
             // Boxed: a subscription's future is large and rare, and would
             // otherwise grow every request's future.
-            method::Listen::NAME => Box::pin(self.listen(&req)).await,
+            method::Listen::NAME => Box::pin(self.listen(&req, route)).await,
             method::ListTools::NAME => {
                 self.simple::<method::ListTools, _, _>(
+                    route,
                     &req,
                     |c| c.tools.is_some(),
                     |ctx, p| self.handler.list_tools(ctx, p),
@@ -469,6 +512,7 @@ impl<H: Handler> Connection<H> {
             }
             method::ListResources::NAME => {
                 self.simple::<method::ListResources, _, _>(
+                    route,
                     &req,
                     |c| c.resources.is_some(),
                     |ctx, p| self.handler.list_resources(ctx, p),
@@ -477,6 +521,7 @@ impl<H: Handler> Connection<H> {
             }
             method::ListResourceTemplates::NAME => {
                 self.simple::<method::ListResourceTemplates, _, _>(
+                    route,
                     &req,
                     |c| c.resources.is_some(),
                     |ctx, p| self.handler.list_resource_templates(ctx, p),
@@ -485,6 +530,7 @@ impl<H: Handler> Connection<H> {
             }
             method::ListPrompts::NAME => {
                 self.simple::<method::ListPrompts, _, _>(
+                    route,
                     &req,
                     |c| c.prompts.is_some(),
                     |ctx, p| self.handler.list_prompts(ctx, p),
@@ -493,6 +539,7 @@ impl<H: Handler> Connection<H> {
             }
             method::Complete::NAME => {
                 self.simple::<method::Complete, _, _>(
+                    route,
                     &req,
                     |c| c.completions.is_some(),
                     |ctx, p| self.handler.complete(ctx, p),
@@ -503,7 +550,8 @@ impl<H: Handler> Connection<H> {
                 let p: mcp_core::CallToolParams = decode(&req)?;
                 let served = self.serve_as::<method::CallTool>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().tools.is_some(), &req)?;
-                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.name, &p.arguments)?;
+                let (ctx, digest) =
+                    self.prepare_input(route, &req, &p, &served, &p.name, &p.arguments)?;
                 match self.handler.call_tool(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     // A tool error is for the model, unless the handler was
@@ -520,7 +568,8 @@ impl<H: Handler> Connection<H> {
                 let p: mcp_core::prompts::GetPromptParams = decode(&req)?;
                 let served = self.serve_as::<method::GetPrompt>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().prompts.is_some(), &req)?;
-                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.name, &p.arguments)?;
+                let (ctx, digest) =
+                    self.prepare_input(route, &req, &p, &served, &p.name, &p.arguments)?;
                 match self.handler.get_prompt(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     Err(e) => self.input_or_error(&req.id, e, &ctx, digest),
@@ -530,7 +579,7 @@ impl<H: Handler> Connection<H> {
                 let p: mcp_core::resources::ReadResourceParams = decode(&req)?;
                 let served = self.serve_as::<method::ReadResource>(p.meta.as_ref())?;
                 self.require(self.handler.capabilities().resources.is_some(), &req)?;
-                let (ctx, digest) = self.prepare_input(&req, &p, &served, &p.uri, &())?;
+                let (ctx, digest) = self.prepare_input(route, &req, &p, &served, &p.uri, &())?;
                 match self.handler.read_resource(ctx.clone(), p).await {
                     Ok(result) => self.finish(&req.id, result, &served),
                     Err(Error::Protocol(e)) if served.era == Era::Legacy => Err(legacy_codes(e)),
@@ -544,7 +593,7 @@ impl<H: Handler> Connection<H> {
                     .and_then(|p| serde_json::from_str::<MetaOnly>(p.get()).ok())
                     .and_then(|m| m.meta);
                 let served = self.served(meta.as_ref(), Eras::Both)?;
-                let ctx = self.context(&req, &served, meta.as_ref(), InputResponses::new());
+                let ctx = self.context(route, &req, &served, meta.as_ref(), InputResponses::new());
                 let raw = self
                     .handler
                     .other_request(ctx, req.method.clone(), req.params.clone())
@@ -559,6 +608,7 @@ impl<H: Handler> Connection<H> {
     /// era and capability, call, stamp the result for the era.
     async fn simple<M, Fut, T>(
         &self,
+        route: &Route,
         req: &Request,
         offered: impl FnOnce(&mcp_core::ServerCapabilities) -> bool,
         call: impl FnOnce(RequestContext, M::Params) -> Fut,
@@ -571,7 +621,7 @@ impl<H: Handler> Connection<H> {
         let p: M::Params = decode(req)?;
         let served = self.serve_as::<M>(p.meta())?;
         self.require(offered(&self.handler.capabilities()), req)?;
-        let ctx = self.context(req, &served, p.meta(), InputResponses::new());
+        let ctx = self.context(route, req, &served, p.meta(), InputResponses::new());
         let result = call(ctx, p).await.map_err(Error::into_error_object)?;
         self.finish(&req.id, result, &served)
     }
@@ -632,6 +682,7 @@ impl<H: Handler> Connection<H> {
 
     fn context(
         &self,
+        route: &Route,
         req: &Request,
         served: &Served,
         meta: Option<&RequestMeta>,
@@ -645,9 +696,9 @@ impl<H: Handler> Connection<H> {
             client_info: served.client_info.clone(),
             progress_token: meta.and_then(|m| m.progress_token.clone()),
             log_level: served.log_level,
-            outbox: self.outbox.clone(),
+            outbox: route.reply.clone(),
             peer: (served.era == Era::Legacy).then(|| self.peer.clone()),
-            extensions: http::Extensions::new(),
+            extensions: route.extensions.clone(),
             answers,
         })
     }

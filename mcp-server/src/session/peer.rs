@@ -57,7 +57,6 @@ impl Outbox {
 /// Requests to the client (legacy sessions only) and their pending replies.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer {
-    outbox: Outbox,
     pending: Arc<Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>>,
     next_id: Arc<AtomicU64>,
     timeout: Duration,
@@ -66,9 +65,8 @@ pub(crate) struct Peer {
 }
 
 impl Peer {
-    pub(crate) fn new(outbox: Outbox, timeout: Duration) -> Self {
+    pub(crate) fn new(timeout: Duration) -> Self {
         Self {
-            outbox,
             pending: Arc::default(),
             next_id: Arc::default(),
             timeout,
@@ -81,8 +79,13 @@ impl Peer {
         self.ready.store(true, Ordering::Release);
     }
 
-    /// Sends request `M` and waits for the answer.
-    pub(crate) async fn request<M: Method>(&self, params: &M::Params) -> Result<M::Result, Error> {
+    /// Sends request `M` on `via` (the stream of the request being served)
+    /// and waits for the answer, which may arrive on any stream.
+    pub(crate) async fn request<M: Method>(
+        &self,
+        params: &M::Params,
+        via: &Outbox,
+    ) -> Result<M::Result, Error> {
         if !self.ready.load(Ordering::Acquire) {
             return Err(Error::Protocol(ErrorObject::invalid_request(format!(
                 "cannot send {} before the client sent notifications/initialized",
@@ -99,16 +102,16 @@ impl Peer {
         self.lock().insert(id.clone(), tx);
         let mut guard = PendingGuard {
             peer: self,
+            via,
             id: &id,
             answered: false,
         };
-        self.outbox
-            .send(&OutgoingRequest {
-                id: &id,
-                method: M::NAME,
-                params,
-            })
-            .await?;
+        via.send(&OutgoingRequest {
+            id: &id,
+            method: M::NAME,
+            params,
+        })
+        .await?;
         let reply = match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => {
@@ -150,6 +153,7 @@ impl Peer {
 /// and tells the client to stop working on it.
 struct PendingGuard<'a> {
     peer: &'a Peer,
+    via: &'a Outbox,
     id: &'a RequestId,
     answered: bool,
 }
@@ -165,7 +169,7 @@ impl Drop for PendingGuard<'_> {
                 params: &params,
             }) {
                 // Best effort from a destructor: never block here.
-                let _ = self.peer.outbox.tx.try_send(Bytes::from(frame));
+                let _ = self.via.tx.try_send(Bytes::from(frame));
             }
         }
     }

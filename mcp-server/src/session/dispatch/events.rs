@@ -11,7 +11,7 @@ use mcp_core::resources::ResourceUpdatedParams;
 use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
 use tokio::sync::broadcast;
 
-use super::{Connection, Reply, decode, encode};
+use super::{Connection, Reply, Route, decode, encode};
 use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
 
@@ -77,7 +77,7 @@ impl<H: Handler> Connection<H> {
 
     /// `subscriptions/listen`: acknowledge, then stream matching events
     /// until the client cancels or the server closes.
-    pub(super) async fn listen(self: &Arc<Self>, req: &Request) -> Reply {
+    pub(super) async fn listen(self: &Arc<Self>, req: &Request, route: &Route) -> Reply {
         let params: ListenParams = decode(req)?;
         let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
         let caps = self.handler.capabilities();
@@ -96,7 +96,13 @@ impl<H: Handler> Connection<H> {
         {
             let mut accepted = Vec::new();
             for uri in uris {
-                let ctx = self.context(req, &served, params.meta.as_ref(), InputResponses::new());
+                let ctx = self.context(
+                    route,
+                    req,
+                    &served,
+                    params.meta.as_ref(),
+                    InputResponses::new(),
+                );
                 if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
                     accepted.push(uri);
                 }
@@ -107,7 +113,8 @@ impl<H: Handler> Connection<H> {
         // acknowledgement is missed.
         let mut events = self.handler.events();
         let id = req.id.clone();
-        self.outbox
+        route
+            .reply
             .notify::<method::SubscriptionsAcknowledged>(&AcknowledgedParams::new(
                 id.clone(),
                 honoured.clone(),
@@ -133,15 +140,17 @@ impl<H: Handler> Connection<H> {
             };
             let sent = match event {
                 ServerEvent::ToolsChanged if honoured.tools_list_changed == Some(true) => {
-                    self.outbox.notify::<method::ToolListChanged>(&tagged).await
+                    route.reply.notify::<method::ToolListChanged>(&tagged).await
                 }
                 ServerEvent::PromptsChanged if honoured.prompts_list_changed == Some(true) => {
-                    self.outbox
+                    route
+                        .reply
                         .notify::<method::PromptListChanged>(&tagged)
                         .await
                 }
                 ServerEvent::ResourcesChanged if honoured.resources_list_changed == Some(true) => {
-                    self.outbox
+                    route
+                        .reply
                         .notify::<method::ResourceListChanged>(&tagged)
                         .await
                 }
@@ -153,7 +162,7 @@ impl<H: Handler> Connection<H> {
                 {
                     let mut params = ResourceUpdatedParams::new(uri);
                     params.meta = tagged.meta.clone();
-                    self.outbox.notify::<method::ResourceUpdated>(&params).await
+                    route.reply.notify::<method::ResourceUpdated>(&params).await
                 }
                 _ => Ok(()),
             };

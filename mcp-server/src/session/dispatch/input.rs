@@ -6,7 +6,7 @@ use mcp_core::mrtr::{InputRequiredResult, InputResponses, InputRetry};
 use mcp_core::{CallToolResult, Era, ErrorObject, Outcome, Request, RequestId};
 use serde::Serialize;
 
-use super::{Connection, Reply, Served, encode};
+use super::{Connection, Reply, Route, Served, encode};
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::handler::Handler;
@@ -17,6 +17,7 @@ impl<H: Handler> Connection<H> {
     /// that may need input first, with the answers its retry brings.
     pub(super) fn prepare_input<P: HasMeta + InputRetry>(
         &self,
+        route: &Route,
         req: &Request,
         p: &P,
         served: &Served,
@@ -27,7 +28,7 @@ impl<H: Handler> Connection<H> {
             (served.era == Era::Modern).then(|| request_digest(&req.method, target, arguments));
         let (responses, state) = p.retry();
         let answers = self.answers(state, responses.cloned(), digest.as_deref())?;
-        Ok((self.context(req, served, p.meta(), answers), digest))
+        Ok((self.context(route, req, served, p.meta(), answers), digest))
     }
 
     /// The answers a modern retry brings: those sealed in `requestState`
