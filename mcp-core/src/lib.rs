@@ -59,7 +59,7 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `tokio` | [`transport::LineReader`] / [`transport::LineWriter`]: newline-framed transport halves over tokio I/O |
+//! | `tokio` | `transport::LineReader` / `transport::LineWriter`: newline-framed transport halves over tokio I/O |
 //!
 //! None is on by default; the default build has no async runtime and no I/O.
 //!
@@ -93,6 +93,7 @@ pub mod resources;
 pub mod result;
 pub mod roots;
 pub mod sampling;
+pub mod sse;
 pub mod subscriptions;
 pub mod tasks;
 pub mod tools;

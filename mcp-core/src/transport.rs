@@ -6,7 +6,7 @@
 //! needs no knowledge of MCP. Reading and writing are separate halves so
 //! they can run concurrently.
 //!
-//! With the `tokio` feature, [`LineReader`] and [`LineWriter`] implement
+//! With the `tokio` feature, `LineReader` and `LineWriter` implement
 //! the halves over any `AsyncRead` / `AsyncWrite` with newline framing:
 //! stdio, child processes, sockets, in-memory pipes.
 
