@@ -48,6 +48,7 @@
 mod context;
 mod error;
 mod handler;
+pub mod http;
 mod request_state;
 mod router;
 mod session;

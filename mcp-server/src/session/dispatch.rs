@@ -128,6 +128,19 @@ impl<H: Handler> Connection<H> {
         self.legacy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Whether frames may be JSON-RPC batches (a 2025-03-26 session).
+    pub(crate) fn allows_batches(&self) -> bool {
+        self.legacy()
+            .version
+            .as_ref()
+            .is_some_and(ProtocolVersion::allows_batches)
+    }
+
+    /// Whether `initialize` has been answered on this connection.
+    pub(crate) fn is_initialized(&self) -> bool {
+        self.legacy().version.is_some()
+    }
+
     /// The route of a single-stream transport: everything goes back on it.
     pub(crate) fn stream_route(&self) -> Route {
         Route {

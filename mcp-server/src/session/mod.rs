@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::handler::Handler;
 use crate::request_state::StateKey;
 
-pub(crate) use dispatch::Connection;
+pub(crate) use dispatch::{Connection, Route};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
@@ -114,6 +114,16 @@ impl<H: Handler> Server<H> {
     /// The handler.
     pub fn handler(&self) -> &H {
         &self.handler
+    }
+
+    /// A connection whose connection-level messages (legacy list changes,
+    /// server requests outside any request) go to `tx`.
+    pub(crate) fn connection(&self, tx: mpsc::Sender<Bytes>) -> Arc<Connection<H>> {
+        Connection::new(Arc::clone(&self.handler), Arc::clone(&self.options), tx)
+    }
+
+    pub(crate) fn options(&self) -> &ServerOptions {
+        &self.options
     }
 
     /// Serves one connection until the client closes it.

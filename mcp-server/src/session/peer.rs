@@ -29,6 +29,12 @@ impl Outbox {
         Self { tx }
     }
 
+    /// A fresh outbox and the receiving end of its frames.
+    pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, rx)
+    }
+
     pub(crate) async fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
         let frame = serde_json::to_vec(message).map_err(|e| {
             Error::Transport(mcp_core::Error::Encode {
