@@ -12,11 +12,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mcp_core::content::SamplingContent;
-use mcp_core::elicitation::{ElicitParams, ElicitationSchema};
+use mcp_core::elicitation::{ElicitParams, ElicitValue, ElicitationSchema};
 use mcp_core::prompts::PromptMessage;
 use mcp_core::resources::{Resource, ResourceTemplate};
 use mcp_core::sampling::{CreateMessageParams, SamplingMessage};
 use mcp_core::{ContentBlock, Implementation, JsonObject, ResourceContents, Role};
+use mcp_core::{InputRequest, InputResponse};
 use mcp_server::http::{HttpOptions, StreamableHttp, serve};
 use mcp_server::{
     Error, NoArgs, RequestContext, Router, Server, prompt, resource, resource_template, tool,
@@ -74,6 +75,244 @@ fn embedded(uri: &str) -> ContentBlock {
         ResourceContents::text(uri, "This is an embedded resource content.")
             .with_mime_type("text/plain"),
     )
+}
+
+fn elicit(message: &str, schema_json: serde_json::Value) -> InputRequest {
+    InputRequest::Elicit(ElicitParams::form(message, schema(schema_json)))
+}
+
+fn sampling(text: &str, max_tokens: u64) -> InputRequest {
+    InputRequest::CreateMessage(CreateMessageParams::new(
+        vec![SamplingMessage::user_text(text)],
+        max_tokens,
+    ))
+}
+
+fn roots() -> InputRequest {
+    InputRequest::ListRoots(mcp_core::result::RequestParams::default())
+}
+
+fn answer_text(answer: &InputResponse) -> String {
+    match answer {
+        InputResponse::Elicit(e) => format!("{:?}", e.content.clone().unwrap_or_default()),
+        InputResponse::CreateMessage(m) => m
+            .content
+            .as_slice()
+            .iter()
+            .find_map(|c| match c {
+                SamplingContent::Text(t) => Some(t.text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default(),
+        InputResponse::ListRoots(r) => r
+            .roots
+            .iter()
+            .map(|r| r.uri.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => String::new(),
+    }
+}
+
+/// The 2026-07-28 fixtures: multi round-trip requests, capability checks,
+/// logging only on request, custom headers.
+fn add_modern_fixtures(router: &Router) {
+    let name_schema =
+        json!({"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]});
+    let schema1 = name_schema.clone();
+    router.add_tool(tool(
+        "test_input_required_result_elicitation",
+        "Asks for a name",
+        move |ctx: RequestContext, _: NoArgs| {
+            let schema1 = schema1.clone();
+            async move {
+                let answers = ctx
+                    .ask(vec![(
+                        "user_name".into(),
+                        elicit("What is your name?", schema1),
+                    )])
+                    .await?;
+                let name = match answers.first() {
+                    Some(InputResponse::Elicit(e)) => e
+                        .content
+                        .as_ref()
+                        .and_then(|c| c.get("name"))
+                        .map(|v| match v {
+                            ElicitValue::String(s) => s.clone(),
+                            other => format!("{other:?}"),
+                        })
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                Ok::<_, Error>(format!("Hello, {name}!"))
+            }
+        },
+    ));
+    router.add_tool(tool(
+        "test_input_required_result_sampling",
+        "Asks the model",
+        |ctx: RequestContext, _: NoArgs| async move {
+            let answers = ctx
+                .ask(vec![(
+                    "capital_question".into(),
+                    sampling("What is the capital of France?", 100),
+                )])
+                .await?;
+            Ok::<_, Error>(answers.first().map(answer_text).unwrap_or_default())
+        },
+    ));
+    router.add_tool(tool(
+        "test_input_required_result_list_roots",
+        "Asks for roots",
+        |ctx: RequestContext, _: NoArgs| async move {
+            let answers = ctx.ask(vec![("client_roots".into(), roots())]).await?;
+            Ok::<_, Error>(format!(
+                "Roots: {}",
+                answers.first().map(answer_text).unwrap_or_default()
+            ))
+        },
+    ));
+    router.add_tool(tool("test_input_required_result_request_state", "Round trip with state", |ctx: RequestContext, _: NoArgs| async move {
+        let confirm = json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]});
+        ctx.ask(vec![("confirm".into(), elicit("Please confirm", confirm))]).await?;
+        // Reaching here means the sealed requestState was valid.
+        Ok::<_, Error>("state-ok: the request state was validated")
+    }));
+    let schema2 = name_schema.clone();
+    router.add_tool(tool(
+        "test_input_required_result_multiple_inputs",
+        "Asks three things at once",
+        move |ctx: RequestContext, _: NoArgs| {
+            let schema2 = schema2.clone();
+            async move {
+                let answers = ctx
+                    .ask(vec![
+                        ("user_name".into(), elicit("What is your name?", schema2)),
+                        ("greeting".into(), sampling("Generate a greeting", 50)),
+                        ("client_roots".into(), roots()),
+                    ])
+                    .await?;
+                Ok::<_, Error>(
+                    answers
+                        .iter()
+                        .map(answer_text)
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                )
+            }
+        },
+    ));
+    let schema3 = name_schema.clone();
+    router.add_tool(tool("test_input_required_result_multi_round", "Asks twice", move |ctx: RequestContext, _: NoArgs| {
+        let schema3 = schema3.clone();
+        async move {
+            let first = ctx.ask(vec![("step1".into(), elicit("Step 1: What is your name?", schema3))]).await?;
+            let color = json!({"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]});
+            let second = ctx.ask(vec![("step2".into(), elicit("Step 2: What is your favorite color?", color))]).await?;
+            Ok::<_, Error>(format!(
+                "Done: {} / {}",
+                first.first().map(answer_text).unwrap_or_default(),
+                second.first().map(answer_text).unwrap_or_default()
+            ))
+        }
+    }));
+    let schema4 = name_schema.clone();
+    router.add_tool(tool(
+        "test_input_required_result_tampered_state",
+        "Signed state",
+        move |ctx: RequestContext, _: NoArgs| {
+            let schema4 = schema4.clone();
+            async move {
+                ctx.ask(vec![(
+                    "user_name".into(),
+                    elicit("What is your name?", schema4),
+                )])
+                .await?;
+                Ok::<_, Error>("state verified")
+            }
+        },
+    ));
+    let schema5 = name_schema;
+    router.add_tool(tool(
+        "test_input_required_result_capabilities",
+        "Asks only what the client supports",
+        move |ctx: RequestContext, _: NoArgs| {
+            let schema5 = schema5.clone();
+            async move {
+                let caps = ctx.client_capabilities().clone();
+                let mut wanted = Vec::new();
+                if caps.elicitation.is_some() {
+                    wanted.push((
+                        "user_name".to_owned(),
+                        elicit("What is your name?", schema5),
+                    ));
+                }
+                if caps.sampling.is_some() {
+                    wanted.push(("greeting".to_owned(), sampling("Generate a greeting", 50)));
+                }
+                if caps.roots.is_some() {
+                    wanted.push(("client_roots".to_owned(), roots()));
+                }
+                let answers = ctx.ask(wanted).await?;
+                Ok::<_, Error>(format!("{} answers", answers.len()))
+            }
+        },
+    ));
+    router.add_prompt(prompt("test_input_required_result_prompt", "A prompt that asks for context", |ctx: RequestContext, _: NoArgs| async move {
+        let context = json!({"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]});
+        let answers = ctx.ask(vec![("user_context".into(), elicit("What context should the prompt use?", context))]).await?;
+        Ok::<_, Error>(vec![PromptMessage::new(
+            Role::User,
+            ContentBlock::text(format!("Context: {}", answers.first().map(answer_text).unwrap_or_default())),
+        )])
+    }));
+    router.add_tool(tool(
+        "test_missing_capability",
+        "Needs sampling",
+        |ctx: RequestContext, _: NoArgs| async move {
+            ctx.sample(CreateMessageParams::new(
+                vec![SamplingMessage::user_text("hi")],
+                10,
+            ))
+            .await?;
+            Ok::<_, Error>("sampled")
+        },
+    ));
+    router.add_tool(tool(
+        "test_streaming_elicitation",
+        "Elicits",
+        |ctx: RequestContext, _: NoArgs| async move {
+            let form =
+                schema(json!({"type": "object", "properties": {"answer": {"type": "string"}}}));
+            ctx.elicit(ElicitParams::form("Anything to add?", form))
+                .await?;
+            Ok::<_, Error>("thanks")
+        },
+    ));
+    router.add_tool(tool(
+        "test_logging_tool",
+        "Logs when asked to",
+        |ctx: RequestContext, _: NoArgs| async move {
+            ctx.log(
+                mcp_core::logging::LoggingLevel::Info,
+                json!("a log message"),
+            )
+            .await?;
+            Ok::<_, Error>("logged")
+        },
+    ));
+    router.add_tool(
+        tool("test_custom_header", "Runs in a region, mirrored into a header", |_: RequestContext, args: JsonObject| async move {
+            Ok::<_, Error>(format!("region {}", args.get("region").and_then(|v| v.as_str()).unwrap_or("?")))
+        })
+        .map_tool(|mut t| {
+            t.input_schema = object(json!({"type": "object", "properties": {
+                "region": {"type": "string", "description": "Where to run", "x-mcp-header": "Region"},
+                "query": {"type": "string"}
+            }}));
+            t
+        }),
+    );
 }
 
 fn router() -> Router {
@@ -178,9 +417,18 @@ fn router() -> Router {
                 t.input_schema = object(json!({
                     "$schema": "https://json-schema.org/draft/2020-12/schema",
                     "type": "object",
-                    "$defs": {"address": {"type": "object", "properties": {
+                    "$defs": {"address": {"$anchor": "address", "type": "object", "properties": {
                         "street": {"type": "string"}, "city": {"type": "string"}}}},
-                    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+                    "properties": {
+                        "name": {"type": "string"},
+                        "address": {"$ref": "#/$defs/address"},
+                        "contact": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                        "kind": {"allOf": [{"type": "string"}, {"minLength": 1}]}
+                    },
+                    "allOf": [{"anyOf": [{"required": ["name"]}, {"required": ["address"]}]}],
+                    "if": {"properties": {"kind": {"const": "business"}}},
+                    "then": {"required": ["address"]},
+                    "else": {"required": ["name"]},
                     "additionalProperties": false
                 }));
                 t
@@ -243,6 +491,7 @@ fn router() -> Router {
     ) {
         router = router.with_resource_template(template);
     }
+    add_modern_fixtures(&router);
     router
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use mcp_core::elicitation::{ElicitParams, ElicitResult};
 use mcp_core::logging::{LoggingLevel, LoggingMessageParams};
-use mcp_core::method::{self, Method};
+use mcp_core::method;
 use mcp_core::mrtr::{InputRequest, InputRequests, InputResponse, InputResponses};
 use mcp_core::notifications::ProgressParams;
 use mcp_core::result::RequestParams;
@@ -197,25 +197,7 @@ impl RequestContext {
     /// [`Error::InputRequired`], see above; [`Error::Closed`],
     /// [`Error::Timeout`].
     pub async fn elicit(&self, params: ElicitParams) -> Result<ElicitResult, Error> {
-        let caps = self.inner.client_capabilities.elicitation.as_ref();
-        let supported = match &params {
-            ElicitParams::Url(_) => caps.is_some_and(|c| c.supports_url()),
-            _ => caps.is_some_and(|c| c.supports_form()),
-        };
-        if !supported {
-            let mut need = ClientCapabilities::default();
-            let mut elicitation = mcp_core::capabilities::ElicitationCapability::default();
-            match &params {
-                ElicitParams::Url(_) => elicitation.url = Some(Default::default()),
-                _ => elicitation.form = Some(Default::default()),
-            }
-            need.elicitation = Some(elicitation);
-            return Err(self.missing_capability("elicitation", &need));
-        }
-        match self
-            .input(InputRequest::Elicit(params), method::Elicit::NAME)
-            .await?
-        {
+        match self.input(InputRequest::Elicit(params)).await? {
             InputResponse::Elicit(r) => Ok(r),
             _ => Err(Error::invalid_params(
                 "the answer to an elicitation must be an elicitation result",
@@ -230,23 +212,7 @@ impl RequestContext {
     /// # Errors
     /// As [`elicit`](Self::elicit).
     pub async fn sample(&self, params: CreateMessageParams) -> Result<CreateMessageResult, Error> {
-        let caps = self.inner.client_capabilities.sampling.as_ref();
-        if caps.is_none() || (params.tools.is_some() && caps.is_some_and(|c| c.tools.is_none())) {
-            let mut need = ClientCapabilities::default();
-            let mut sampling = mcp_core::capabilities::SamplingCapability::default();
-            if params.tools.is_some() {
-                sampling.tools = Some(Default::default());
-            }
-            need.sampling = Some(sampling);
-            return Err(self.missing_capability("sampling", &need));
-        }
-        match self
-            .input(
-                InputRequest::CreateMessage(params),
-                method::CreateMessage::NAME,
-            )
-            .await?
-        {
+        match self.input(InputRequest::CreateMessage(params)).await? {
             InputResponse::CreateMessage(r) => Ok(r),
             _ => Err(Error::invalid_params(
                 "the answer to a sampling request must be a sampling result",
@@ -261,16 +227,8 @@ impl RequestContext {
     /// # Errors
     /// As [`elicit`](Self::elicit).
     pub async fn list_roots(&self) -> Result<ListRootsResult, Error> {
-        if self.inner.client_capabilities.roots.is_none() {
-            let mut need = ClientCapabilities::default();
-            need.roots = Some(Default::default());
-            return Err(self.missing_capability("roots", &need));
-        }
         match self
-            .input(
-                InputRequest::ListRoots(RequestParams::default()),
-                method::ListRoots::NAME,
-            )
+            .input(InputRequest::ListRoots(RequestParams::default()))
             .await?
         {
             InputResponse::ListRoots(r) => Ok(r),
@@ -278,6 +236,100 @@ impl RequestContext {
                 "the answer to roots/list must be a roots result",
             )),
         }
+    }
+
+    /// Asks for several inputs at once, each under a key of the handler's
+    /// choosing, and returns the answers in the same order.
+    ///
+    /// On a 2026-07-28 request every unanswered request goes out in one
+    /// input-required result, under its key; keys must stay the same from
+    /// one run of the handler to the next. On a legacy session the requests
+    /// are sent to the client one after the other.
+    ///
+    /// # Errors
+    /// As [`elicit`](Self::elicit).
+    pub async fn ask(
+        &self,
+        requests: Vec<(String, InputRequest)>,
+    ) -> Result<Vec<InputResponse>, Error> {
+        for (_, request) in &requests {
+            self.check_capability(request)?;
+        }
+        if self.inner.peer.is_some() {
+            let mut answers = Vec::with_capacity(requests.len());
+            for (_, request) in requests {
+                answers.push(self.send_to_client(request).await?);
+            }
+            return Ok(answers);
+        }
+        let mut state = self
+            .inner
+            .input
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut answers = Vec::with_capacity(requests.len());
+        for (key, request) in requests {
+            match state.answers.get(&key) {
+                Some(answer) => answers.push(answer.clone()),
+                None => {
+                    state.asked.insert(key, request);
+                }
+            }
+        }
+        if state.asked.is_empty() {
+            Ok(answers)
+        } else {
+            Err(Error::InputRequired)
+        }
+    }
+
+    /// Refuses input the client cannot give, with the error each era uses.
+    fn check_capability(&self, request: &InputRequest) -> Result<(), Error> {
+        let caps = &self.inner.client_capabilities;
+        let mut need = ClientCapabilities::default();
+        let what = match request {
+            InputRequest::Elicit(params) => {
+                let elicitation = caps.elicitation.as_ref();
+                let (ok, mut wanted) = (
+                    match params {
+                        ElicitParams::Url(_) => elicitation.is_some_and(|c| c.supports_url()),
+                        _ => elicitation.is_some_and(|c| c.supports_form()),
+                    },
+                    mcp_core::capabilities::ElicitationCapability::default(),
+                );
+                if ok {
+                    return Ok(());
+                }
+                match params {
+                    ElicitParams::Url(_) => wanted.url = Some(Default::default()),
+                    _ => wanted.form = Some(Default::default()),
+                }
+                need.elicitation = Some(wanted);
+                "elicitation"
+            }
+            InputRequest::CreateMessage(params) => {
+                let sampling = caps.sampling.as_ref();
+                let with_tools = params.tools.is_some();
+                if sampling.is_some_and(|s| !with_tools || s.tools.is_some()) {
+                    return Ok(());
+                }
+                let mut wanted = mcp_core::capabilities::SamplingCapability::default();
+                if with_tools {
+                    wanted.tools = Some(Default::default());
+                }
+                need.sampling = Some(wanted);
+                "sampling"
+            }
+            InputRequest::ListRoots(_) => {
+                if caps.roots.is_some() {
+                    return Ok(());
+                }
+                need.roots = Some(Default::default());
+                "roots"
+            }
+            _ => return Err(Error::invalid_params("unsupported input request")),
+        };
+        Err(self.missing_capability(what, &need))
     }
 
     fn missing_capability(&self, what: &str, need: &ClientCapabilities) -> Error {
@@ -290,39 +342,46 @@ impl RequestContext {
         })
     }
 
-    async fn input(&self, request: InputRequest, method: &str) -> Result<InputResponse, Error> {
-        if let Some(peer) = &self.inner.peer {
-            // Legacy: a real request to the client.
-            return Ok(match request {
-                InputRequest::Elicit(p) => InputResponse::Elicit(
-                    peer.request::<method::Elicit>(&p, &self.inner.outbox)
-                        .await?,
-                ),
-                InputRequest::CreateMessage(p) => InputResponse::CreateMessage(
-                    peer.request::<method::CreateMessage>(&p, &self.inner.outbox)
-                        .await?,
-                ),
-                InputRequest::ListRoots(p) => InputResponse::ListRoots(
-                    peer.request::<method::ListRoots>(&p, &self.inner.outbox)
-                        .await?,
-                ),
-                _ => return Err(Error::invalid_params("unsupported input request")),
-            });
+    /// One input request under an automatic key: the n-th input call of a
+    /// run has the same key in every run, so a retry finds its answer.
+    async fn input(&self, request: InputRequest) -> Result<InputResponse, Error> {
+        self.check_capability(&request)?;
+        if self.inner.peer.is_some() {
+            return self.send_to_client(request).await;
         }
-        // Modern: the n-th input call of a run has the same key in every
-        // run, so a retry finds its answer.
         let mut state = self
             .inner
             .input
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let key = format!("{}:{method}", state.next);
+        let key = format!("{}:{}", state.next, request.method());
         state.next += 1;
         if let Some(answer) = state.answers.get(&key) {
             return Ok(answer.clone());
         }
         state.asked.insert(key, request);
         Err(Error::InputRequired)
+    }
+
+    /// Legacy: a real request to the client, on the stream of the request
+    /// being served.
+    async fn send_to_client(&self, request: InputRequest) -> Result<InputResponse, Error> {
+        let Some(peer) = &self.inner.peer else {
+            return Err(Error::InputRequired);
+        };
+        let via = &self.inner.outbox;
+        Ok(match request {
+            InputRequest::Elicit(p) => {
+                InputResponse::Elicit(peer.request::<method::Elicit>(&p, via).await?)
+            }
+            InputRequest::CreateMessage(p) => {
+                InputResponse::CreateMessage(peer.request::<method::CreateMessage>(&p, via).await?)
+            }
+            InputRequest::ListRoots(p) => {
+                InputResponse::ListRoots(peer.request::<method::ListRoots>(&p, via).await?)
+            }
+            _ => return Err(Error::invalid_params("unsupported input request")),
+        })
     }
 
     /// Whether the handler asked for input this run and got no answer yet.

@@ -176,6 +176,14 @@ pub trait Handler: Send + Sync + 'static {
         }
     }
 
+    /// The tool called `name`, if the handler knows it without a request.
+    /// The Streamable HTTP transport uses it to check the `Mcp-Param-*`
+    /// headers a tool's `x-mcp-header` annotations ask for.
+    fn tool(&self, name: &str) -> Option<mcp_core::Tool> {
+        let _ = name;
+        None
+    }
+
     /// Changes to announce to clients (list changes, resource updates).
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         None

@@ -291,15 +291,19 @@ impl<H: Handler> Inner<H> {
             // cancels by closing its stream, so `cancelled` is moot here.
             return accepted();
         };
-        if req.method == "initialize" && self.options.legacy {
-            return self.initialize(req, accept).await;
-        }
         let peek: Peek = req
             .params
             .as_deref()
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .unwrap_or_default();
-        let Some(meta) = peek.meta.as_ref().filter(|m| m.protocol_version.is_some()) else {
+        let modern = peek
+            .meta
+            .as_ref()
+            .is_some_and(|m| m.protocol_version.is_some());
+        if req.method == "initialize" && self.options.legacy && !modern {
+            return self.initialize(req, accept).await;
+        }
+        let Some(meta) = peek.meta.as_ref().filter(|_| modern) else {
             let message = if self.options.legacy {
                 "Bad Request: no Mcp-Session-Id header, and no _meta protocolVersion (2026-07-28)"
             } else {
@@ -311,39 +315,61 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_params(message),
             );
         };
-        // 2026-07-28: the headers mirror the body.
+        // Methods 2026-07-28 removed are not found, with the status the
+        // transport gives that.
+        if mcp_core::method::lookup(&req.method, mcp_core::Era::Modern).is_none()
+            && mcp_core::method::lookup(&req.method, mcp_core::Era::Legacy).is_some()
+        {
+            return error(
+                StatusCode::NOT_FOUND,
+                Some(req.id.clone()),
+                ErrorObject::method_not_found(&req.method),
+            );
+        }
+        if let Err(e) = RequestMeta::require_modern(Some(meta)) {
+            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+        }
+        // The headers mirror the body; a mismatch is reported before
+        // anything else about the version.
         let version = meta
             .protocol_version
             .clone()
             .unwrap_or_else(|| ProtocolVersion::new(""));
-        if let Err(e) = RequestMeta::require_modern(Some(meta)) {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+        let mismatch = match header(headers_in, headers::PROTOCOL_VERSION) {
+            Some(v) if v == version.as_str() => None,
+            Some(v) => Some(format!(
+                "MCP-Protocol-Version header value '{v}' does not match body value '{version}'"
+            )),
+            None => Some("MCP-Protocol-Version header is missing".to_owned()),
+        };
+        if let Some(why) = mismatch {
+            return error(
+                StatusCode::BAD_REQUEST,
+                Some(req.id),
+                ErrorObject::header_mismatch(why),
+            );
         }
         if let Err(e) =
             negotiate::server_accept_modern(&version, &self.server.options().supported_versions)
         {
             return error(StatusCode::BAD_REQUEST, Some(req.id), e);
         }
-        match header(headers_in, headers::PROTOCOL_VERSION) {
-            Some(v) if v == version.as_str() => {}
-            Some(v) => {
-                let e = ErrorObject::header_mismatch(format!(
-                    "MCP-Protocol-Version header value '{v}' does not match body value '{version}'"
-                ));
-                return error(StatusCode::BAD_REQUEST, Some(req.id), e);
-            }
-            None => {
-                let e = ErrorObject::header_mismatch("MCP-Protocol-Version header is missing");
-                return error(StatusCode::BAD_REQUEST, Some(req.id), e);
-            }
-        }
         let name = match headers::name_source(&req.method) {
             Some("uri") => peek.uri.as_deref(),
             Some(_) => peek.name.as_deref(),
             None => None,
         };
+        let params = match (&req.method[..], name) {
+            ("tools/call", Some(tool)) => {
+                self.server.handler().tool(tool).map_or_else(Vec::new, |t| {
+                    headers::ParamHeader::from_schema(&t.input_schema).unwrap_or_default()
+                })
+            }
+            _ => Vec::new(),
+        };
         let lookup = |h: &str| header(headers_in, h);
-        if let Err(e) = headers::check(lookup, &req.method, name, &[], peek.arguments.as_ref()) {
+        if let Err(e) = headers::check(lookup, &req.method, name, &params, peek.arguments.as_ref())
+        {
             return error(StatusCode::BAD_REQUEST, Some(req.id), e);
         }
         // A connection of its own: nothing is shared between requests.
@@ -594,11 +620,29 @@ impl<H: Handler> Inner<H> {
         cancel: Option<Box<dyn FnOnce() + Send>>,
         mut ready: Option<Vec<Bytes>>,
     ) -> Response<Body> {
+        // When the answer comes before anything else, send it as JSON (with
+        // a status that says what kind of failure an error is); a stream is
+        // only worth it when notifications or requests come first.
+        let mut first = None;
+        if accept.json && ready.as_ref().is_none_or(Vec::is_empty) && expected.len() == 1 {
+            match rx.recv().await {
+                Some(frame) => match response_id(&frame) {
+                    Some(id) if expected.contains(&id) => {
+                        return json_response(frame, cancel.is_some());
+                    }
+                    _ => first = Some(frame),
+                },
+                None => return json_response(Bytes::new(), false),
+            }
+        }
         if accept.sse {
             let (body_tx, body_rx) = mpsc::channel::<Bytes>(16);
             let keep_alive = self.options.keep_alive;
             tokio::spawn(async move {
-                for frame in ready.take().unwrap_or_default() {
+                for frame in ready.take().unwrap_or_default().into_iter().chain(first) {
+                    if let Some(id) = response_id(&frame) {
+                        expected.remove(&id);
+                    }
                     let _ = body_tx.send(event(&frame)).await;
                 }
                 let mut tick = tokio::time::interval(keep_alive);
@@ -630,6 +674,7 @@ impl<H: Handler> Inner<H> {
             return sse_response(Body::stream(body_rx));
         }
         let mut responses = ready.take().unwrap_or_default();
+        responses.extend(first.filter(|f| response_id(f).is_some()));
         let batch = expected.len() + responses.len() > 1;
         while !expected.is_empty() {
             let Some(frame) = rx.recv().await else { break };
@@ -669,6 +714,38 @@ fn response_id(frame: &[u8]) -> Option<RequestId> {
     }
     let peek: Peek = serde_json::from_slice(frame).ok()?;
     if peek.method.is_some() { None } else { peek.id }
+}
+
+/// A single JSON response. For 2026-07-28 requests (`modern`), errors carry
+/// the HTTP status the transport assigns them.
+fn json_response(frame: Bytes, modern: bool) -> Response<Body> {
+    let status = if modern {
+        status_of(&frame)
+    } else {
+        StatusCode::OK
+    };
+    let mut res = Response::new(Body::full(frame));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+fn status_of(frame: &[u8]) -> StatusCode {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        error: Option<ErrorObject>,
+    }
+    let code = serde_json::from_slice::<Peek>(frame)
+        .ok()
+        .and_then(|p| p.error)
+        .map(|e| e.code());
+    match code.map(|c| c.0) {
+        Some(-32601) => StatusCode::NOT_FOUND,
+        Some(-32700 | -32600 | -32020 | -32021 | -32022) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
 }
 
 fn event(frame: &[u8]) -> Bytes {

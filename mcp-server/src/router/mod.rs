@@ -512,6 +512,10 @@ impl Handler for Router {
         }
     }
 
+    fn tool(&self, name: &str) -> Option<mcp_core::Tool> {
+        self.read().tools.get(name).map(|r| r.tool.clone())
+    }
+
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         Some(self.inner.events.subscribe())
     }
