@@ -457,7 +457,11 @@ impl Client {
             .cloned()
             .collect();
         let quick = CallOptions::default().timeout(self.inner.options.probe_timeout);
+        // A server may refuse even a version it lists (a stale cache, a
+        // rolling deploy): retry from its list, a bounded number of times.
+        let mut attempts = 0;
         while let Some(version) = modern.first().cloned() {
+            attempts += 1;
             let params = mcp_core::result::RequestParams::default();
             match self
                 .request_in::<method::Discover>(
@@ -492,7 +496,10 @@ impl Client {
                     // with the best one it lists, or fall back to legacy
                     // when it lists no modern version we speak.
                     let theirs = e.supported_versions().unwrap_or_default();
-                    modern.retain(|v| *v != version && theirs.iter().any(|t| t == v.as_str()));
+                    modern.retain(|v| theirs.iter().any(|t| t == v.as_str()));
+                    if attempts >= 3 {
+                        modern.clear();
+                    }
                 }
                 Err(Error::Closed) => return Err(Error::Closed),
                 // Anything else (method not found, not initialized, no

@@ -42,6 +42,7 @@ mod child;
 mod client;
 mod error;
 mod handler;
+mod http;
 mod notifications;
 
 pub use api::Subscription;
@@ -49,4 +50,5 @@ pub use child::{ChildProcess, Stderr};
 pub use client::{CallOptions, Client, ClientOptions, ProgressFn, ServerInfo};
 pub use error::{Error, Result};
 pub use handler::{ClientHandler, NoHandler, capabilities};
+pub use http::{HttpOptions, HttpReader, HttpWriter, http_transport};
 pub use notifications::{Notifications, ServerNotification};
