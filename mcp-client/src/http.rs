@@ -73,6 +73,8 @@ struct Shared {
     /// Ids of `initialize` requests in flight.
     initializing: Mutex<HashSet<RequestId>>,
     get_stream: AtomicBool,
+    /// The POSTs of 2026-07-28 requests in flight, to cancel by closing.
+    streams: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
 }
 
 /// The receiving half: frames from response bodies and the GET stream.
@@ -122,6 +124,7 @@ pub fn http_transport(url: &str, options: HttpOptions) -> Result<(HttpReader, Ht
         listing: Mutex::default(),
         initializing: Mutex::default(),
         get_stream: AtomicBool::new(false),
+        streams: Mutex::default(),
     });
     Ok((HttpReader { inbox: rx }, HttpWriter { shared }))
 }
@@ -153,10 +156,30 @@ impl FrameWrite for HttpWriter {
     async fn write_frame(&mut self, frame: Bytes) -> Result<(), mcp_core::Error> {
         let message = Message::from_slice(&frame).ok();
         let shared = Arc::clone(&self.shared);
-        if matches!(message, Some(Message::Request(_))) {
+        if let Some(Message::Request(req)) = &message {
             // Each request runs on its own: a long SSE answer must not
             // hold up the requests after it.
-            tokio::spawn(async move { shared.post(frame, message).await });
+            let id = req.id.clone();
+            let stateless = Self::is_stateless(req);
+            let done = stateless.then(|| id.clone());
+            // Held across the spawn, so the task cannot remove its entry
+            // before it is there.
+            let mut streams = Shared::lock(&self.shared.streams);
+            let task = tokio::spawn(async move {
+                shared.clone().post(frame, message).await;
+                if let Some(id) = done {
+                    Shared::lock(&shared.streams).remove(&id);
+                }
+            });
+            if stateless {
+                streams.insert(id, task.abort_handle());
+            }
+        } else if let Some(id) = cancelled_request(message.as_ref())
+            && let Some(stream) = Shared::lock(&self.shared.streams).remove(&id)
+        {
+            // A 2026-07-28 request is cancelled by closing its response
+            // stream; no notification goes to the server.
+            stream.abort();
         } else {
             // Notifications and answers are acknowledged at once (202);
             // waiting keeps them in order with what follows, so that
@@ -186,6 +209,35 @@ impl FrameWrite for HttpWriter {
         }
         Ok(())
     }
+}
+
+impl HttpWriter {
+    /// Whether `req` is a 2026-07-28 request, whose response stream is
+    /// its lifetime.
+    fn is_stateless(req: &mcp_core::Request) -> bool {
+        req.params
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Peek>(p.get()).ok())
+            .and_then(|p| p.meta)
+            .is_some_and(|m| m.protocol_version.is_some())
+    }
+}
+
+/// The request a `notifications/cancelled` frame cancels.
+fn cancelled_request(message: Option<&Message>) -> Option<RequestId> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        #[serde(rename = "requestId")]
+        request_id: RequestId,
+    }
+    let Some(Message::Notification(n)) = message else {
+        return None;
+    };
+    if n.method != "notifications/cancelled" {
+        return None;
+    }
+    let params: Params = serde_json::from_str(n.params.as_deref()?.get()).ok()?;
+    Some(params.request_id)
 }
 
 /// `_meta`, name, uri and arguments of an outgoing request.

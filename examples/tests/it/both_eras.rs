@@ -11,18 +11,22 @@ use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_core::{CallToolParams, ContentBlock, Era, ErrorCode, JsonObject};
 use serde_json::json;
 
-use crate::support::{Host, connect, connect_with};
+use crate::support::{Host, Wire, connect, connect_with};
 
-/// Runs `$body` once per era, as two tests.
+/// Runs `$body` once per era and transport, as four tests.
 macro_rules! both_eras {
-    ($($name:ident($era:ident) $body:block)*) => {$(
+    ($($name:ident($era:ident, $wire:ident) $body:block)*) => {$(
         mod $name {
             use super::*;
-            async fn run($era: Era) $body
+            async fn run($era: Era, $wire: Wire) $body
             #[tokio::test]
-            async fn modern() { run(Era::Modern).await }
+            async fn modern() { run(Era::Modern, Wire::Duplex).await }
             #[tokio::test]
-            async fn legacy() { run(Era::Legacy).await }
+            async fn legacy() { run(Era::Legacy, Wire::Duplex).await }
+            #[tokio::test]
+            async fn http_modern() { run(Era::Modern, Wire::Http).await }
+            #[tokio::test]
+            async fn http_legacy() { run(Era::Legacy, Wire::Http).await }
         }
     )*};
 }
@@ -55,8 +59,8 @@ async fn next_notification(
 }
 
 both_eras! {
-    handshake(era) {
-        let pair = connect(era, Host::full()).await;
+    handshake(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let server = pair.client.server();
         assert_eq!(server.era, era);
         let expected = match era { Era::Modern => "2026-07-28", _ => "2025-11-25" };
@@ -66,11 +70,13 @@ both_eras! {
         assert!(server.instructions.as_deref().unwrap().contains("note-taking"));
         // Dropping the client closes the connection; the server returns.
         drop(pair.client);
-        tokio::time::timeout(Duration::from_secs(5), pair.server).await.unwrap().unwrap().unwrap();
+        if wire == Wire::Duplex {
+            tokio::time::timeout(Duration::from_secs(5), pair.server).await.unwrap().unwrap().unwrap();
+        }
     }
 
-    tools(era) {
-        let pair = connect(era, Host::full()).await;
+    tools(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let tools = c.list_all_tools().await.unwrap();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
@@ -97,8 +103,8 @@ both_eras! {
         assert_eq!(r.is_error, Some(true));
     }
 
-    pagination(era) {
-        let pair = connect(era, Host::full()).await;
+    pagination(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         // Page size 100 by default; build a router with more tools.
         for i in 0..250 {
             pair.router.add_tool(mcp_server::tool(format!("t{i:03}"), "filler", |_: mcp_server::RequestContext, _: mcp_server::NoArgs| async {
@@ -117,8 +123,8 @@ both_eras! {
         assert_eq!((e.code(), e.message()), (ErrorCode::INVALID_PARAMS, "Invalid cursor"));
     }
 
-    resources(era) {
-        let pair = connect(era, Host::full()).await;
+    resources(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let resources = c.list_all_resources().await.unwrap();
         assert_eq!(resources[0].uri, "memo://readme");
@@ -136,8 +142,8 @@ both_eras! {
         assert_eq!(done.completion.values, ["welcome"]);
     }
 
-    prompts(era) {
-        let pair = connect(era, Host::full()).await;
+    prompts(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let prompts = c.list_all_prompts().await.unwrap();
         let args = prompts[0].arguments.as_ref().unwrap();
@@ -152,8 +158,8 @@ both_eras! {
         assert_eq!(done.completion.values, ["rust"]);
     }
 
-    input_from_the_host(era) {
-        let pair = connect(era, Host::full()).await;
+    input_from_the_host(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let r = c.call_tool("greet", JsonObject::new()).await.unwrap();
         assert_eq!(text(&r.content), "Hello, Ada!");
@@ -166,8 +172,8 @@ both_eras! {
         assert_eq!(asked.elicit[0], "What is your name?");
     }
 
-    input_the_host_cannot_give(era) {
-        let pair = connect(era, Host::default()).await;
+    input_the_host_cannot_give(era, wire) {
+        let pair = connect(wire, era, Host::default()).await;
         let Err(Error::Remote(e)) = pair.client.call_tool("greet", JsonObject::new()).await else { panic!() };
         match era {
             Era::Modern => {
@@ -180,8 +186,8 @@ both_eras! {
         assert!(pair.client.call_tool("echo", args(json!({"message": "still here"}))).await.is_ok());
     }
 
-    progress(era) {
-        let pair = connect(era, Host::full()).await;
+    progress(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&seen);
         let options = CallOptions::default().on_progress(move |p| sink.lock().unwrap().push((p.progress, p.total)));
@@ -192,8 +198,8 @@ both_eras! {
         assert_eq!(seen, (1..=5).map(|i| (f64::from(i), Some(5.0))).collect::<Vec<_>>());
     }
 
-    cancellation_drops_the_handler(era) {
-        let mut pair = connect(era, Host::full()).await;
+    cancellation_drops_the_handler(era, wire) {
+        let mut pair = connect(wire, era, Host::full()).await;
         let call = pair.client.call_tool("block", JsonObject::new());
         tokio::select! {
             _ = call => panic!("block never returns"),
@@ -205,8 +211,8 @@ both_eras! {
         assert!(pair.client.call_tool("echo", args(json!({"message": "ok"}))).await.is_ok());
     }
 
-    timeouts(era) {
-        let mut pair = connect(era, Host::full()).await;
+    timeouts(era, wire) {
+        let mut pair = connect(wire, era, Host::full()).await;
         let params = CallToolParams::new("block");
         let options = CallOptions::default().timeout(Duration::from_millis(100));
         let Err(Error::Timeout { method }) = pair.client.call_tool_with(params, options).await else { panic!() };
@@ -215,8 +221,8 @@ both_eras! {
         assert_eq!(pair.signals.recv().await, Some("dropped"));
     }
 
-    concurrent_calls(era) {
-        let pair = connect(era, Host::full()).await;
+    concurrent_calls(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         // A slow call does not hold up fast ones.
         let slow = c.call_tool("count", args(json!({"to": 3, "delay_ms": 100})));
@@ -230,8 +236,8 @@ both_eras! {
         assert_eq!(text(&slow.unwrap().content), "counted to 3");
     }
 
-    list_changes_and_resource_updates(era) {
-        let pair = connect(era, Host::full()).await;
+    list_changes_and_resource_updates(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let mut events = c.notifications();
         let _subscription = match era {
@@ -266,8 +272,8 @@ both_eras! {
         }
     }
 
-    logging(era) {
-        let pair = connect(era, Host::full()).await;
+    logging(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         let mut events = c.notifications();
         // Nothing is sent until the client asks.
@@ -284,8 +290,8 @@ both_eras! {
         assert_eq!(levels, [LoggingLevel::Info, LoggingLevel::Error]);
     }
 
-    era_specific_methods(era) {
-        let pair = connect(era, Host::full()).await;
+    era_specific_methods(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;
         match era {
             Era::Legacy => {
@@ -299,24 +305,24 @@ both_eras! {
         }
     }
 
-    a_panicking_handler_does_not_end_the_connection(era) {
-        let pair = connect(era, Host::full()).await;
+    a_panicking_handler_does_not_end_the_connection(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let Err(Error::Remote(e)) = pair.client.call_tool("panic", JsonObject::new()).await else { panic!() };
         assert_eq!(e.code(), ErrorCode::INTERNAL_ERROR, "{}", e.message());
         let r = pair.client.call_tool("echo", args(json!({"message": "alive"}))).await.unwrap();
         assert_eq!(text(&r.content), "alive");
     }
 
-    input_requests_survive_error_wrapping(era) {
-        let pair = connect(era, Host::full()).await;
+    input_requests_survive_error_wrapping(era, wire) {
+        let pair = connect(wire, era, Host::full()).await;
         let r = pair.client.call_tool("ask_wrapped", JsonObject::new()).await.unwrap();
         assert_eq!(text(&r.content), "Accept");
     }
 
-    a_busy_server_says_so_and_keeps_reading(era) {
+    a_busy_server_says_so_and_keeps_reading(era, wire) {
         let mut options = mcp_server::ServerOptions::default();
         options.max_in_flight = 1;
-        let mut pair = connect_with(era, Host::full(), options).await;
+        let mut pair = connect_with(wire, era, Host::full(), options).await;
         let c = pair.client.clone();
         let blocked = tokio::spawn(async move { c.call_tool("block", JsonObject::new()).await });
         assert_eq!(pair.signals.recv().await, Some("started"));
@@ -336,8 +342,12 @@ both_eras! {
         assert!(ok, "the slot came back");
     }
 
-    calls_fail_fast_once_the_server_is_gone(era) {
-        let pair = connect(era, Host::full()).await;
+    calls_fail_fast_once_the_server_is_gone(era, wire) {
+        if wire == Wire::Http {
+            // No connection to lose: each HTTP request stands alone.
+            return;
+        }
+        let pair = connect(wire, era, Host::full()).await;
         pair.server.abort();
         let _ = pair.server.await;
         let options = CallOptions::default().timeout(Duration::from_secs(3600));

@@ -3,13 +3,14 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mcp_client::{Client, ClientHandler, ClientOptions};
+use mcp_client::{Client, ClientHandler, ClientOptions, HttpOptions};
 use mcp_core::content::SamplingContent;
 use mcp_core::elicitation::{ElicitParams, ElicitResult, ElicitValue};
 use mcp_core::roots::{ListRootsResult, Root};
 use mcp_core::sampling::{CreateMessageParams, CreateMessageResult};
 use mcp_core::transport::{LineReader, LineWriter};
 use mcp_core::{ClientCapabilities, Era, ErrorObject, Implementation, ProtocolVersion};
+use mcp_server::http::{StreamableHttp, serve};
 use mcp_server::{Error, NoArgs, RequestContext, Router, Server, ServerOptions, tool};
 use tokio::io::DuplexStream;
 use tokio::sync::mpsc;
@@ -143,6 +144,22 @@ pub(crate) type Halves = (
     LineWriter<tokio::io::WriteHalf<DuplexStream>>,
 );
 
+/// Serves `server` over Streamable HTTP on a free loopback port; the
+/// endpoint's URL and the serving task.
+pub(crate) async fn serve_http(
+    server: Server<Router>,
+) -> (String, tokio::task::JoinHandle<Result<(), String>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let endpoint = StreamableHttp::new(server, mcp_server::http::HttpOptions::default());
+    let task = tokio::spawn(async move {
+        serve(listener, "/mcp", endpoint, std::future::pending())
+            .await
+            .map_err(|e| e.to_string())
+    });
+    (url, task)
+}
+
 /// An in-memory pipe, as transport halves for each end.
 pub(crate) fn pipe() -> (Halves, Halves) {
     let (a, b) = tokio::io::duplex(64 * 1024);
@@ -169,27 +186,55 @@ pub(crate) fn options(era: Era) -> ClientOptions {
     options
 }
 
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// Newline-delimited JSON over an in-memory duplex.
+    Duplex,
+    /// Streamable HTTP over a 127.0.0.1 socket.
+    Http,
+}
+
 /// A running server and a client connected to it in `era`.
 pub(crate) struct Pair {
     pub(crate) client: Client,
     pub(crate) router: Router,
     pub(crate) signals: mpsc::UnboundedReceiver<&'static str>,
     pub(crate) host: Host,
-    pub(crate) server: tokio::task::JoinHandle<Result<(), Error>>,
+    pub(crate) server: tokio::task::JoinHandle<Result<(), String>>,
 }
 
-pub(crate) async fn connect(era: Era, host: Host) -> Pair {
-    connect_with(era, host, ServerOptions::default()).await
+pub(crate) async fn connect(wire: Wire, era: Era, host: Host) -> Pair {
+    connect_with(wire, era, host, ServerOptions::default()).await
 }
 
-pub(crate) async fn connect_with(era: Era, host: Host, server_options: ServerOptions) -> Pair {
+pub(crate) async fn connect_with(
+    wire: Wire,
+    era: Era,
+    host: Host,
+    server_options: ServerOptions,
+) -> Pair {
     let (router, signals) = test_router();
-    let ((sr, sw), (cr, cw)) = pipe();
     let server = Server::with_options(router.clone(), server_options);
-    let server = tokio::spawn(async move { server.serve(sr, sw).await });
-    let client = Client::connect(cr, cw, options(era), host.clone())
-        .await
-        .unwrap();
+    let (server, client) = match wire {
+        Wire::Duplex => {
+            let ((sr, sw), (cr, cw)) = pipe();
+            let server =
+                tokio::spawn(async move { server.serve(sr, sw).await.map_err(|e| e.to_string()) });
+            (
+                server,
+                Client::connect(cr, cw, options(era), host.clone()).await,
+            )
+        }
+        Wire::Http => {
+            let (url, server) = serve_http(server).await;
+            let client =
+                Client::connect_http(&url, options(era), HttpOptions::default(), host.clone())
+                    .await;
+            (server, client)
+        }
+    };
+    let client = client.unwrap();
     Pair {
         client,
         router,

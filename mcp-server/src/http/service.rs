@@ -83,6 +83,8 @@ struct Inner<H: Handler> {
     server: Server<H>,
     options: HttpOptions,
     sessions: Mutex<HashMap<String, Arc<Session<H>>>>,
+    /// Shared by all stateless requests, each of which is a connection.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// A legacy session: its connection and its server-to-client stream.
@@ -98,6 +100,7 @@ impl<H: Handler> StreamableHttp<H> {
     pub fn new(server: Server<H>, options: HttpOptions) -> Self {
         Self {
             inner: Arc::new(Inner {
+                permits: server.permits(),
                 server,
                 options,
                 sessions: Mutex::default(),
@@ -374,7 +377,9 @@ impl<H: Handler> Inner<H> {
         }
         // A connection of its own: nothing is shared between requests.
         let (unused, _) = mpsc::channel(1);
-        let conn = self.server.connection(unused);
+        let conn = self
+            .server
+            .connection_sharing(unused, Arc::clone(&self.permits));
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
@@ -620,6 +625,10 @@ impl<H: Handler> Inner<H> {
         cancel: Option<Box<dyn FnOnce() + Send>>,
         mut ready: Option<Vec<Bytes>>,
     ) -> Response<Body> {
+        let modern = cancel.is_some();
+        // Until the answer is out, losing this future (hyper drops it when
+        // the client disconnects) or the stream cancels the request.
+        let mut guard = CancelOnDrop(cancel);
         // When the answer comes before anything else, send it as JSON (with
         // a status that says what kind of failure an error is); a stream is
         // only worth it when notifications or requests come first.
@@ -628,11 +637,15 @@ impl<H: Handler> Inner<H> {
             match rx.recv().await {
                 Some(frame) => match response_id(&frame) {
                     Some(id) if expected.contains(&id) => {
-                        return json_response(frame, cancel.is_some());
+                        guard.disarm();
+                        return json_response(frame, modern);
                     }
                     _ => first = Some(frame),
                 },
-                None => return json_response(Bytes::new(), false),
+                None => {
+                    guard.disarm();
+                    return json_response(Bytes::new(), false);
+                }
             }
         }
         if accept.sse {
@@ -647,7 +660,6 @@ impl<H: Handler> Inner<H> {
                 }
                 let mut tick = tokio::time::interval(keep_alive);
                 tick.reset();
-                let mut gone = false;
                 while !expected.is_empty() {
                     let chunk = tokio::select! {
                         frame = rx.recv() => match frame {
@@ -660,19 +672,19 @@ impl<H: Handler> Inner<H> {
                             None => break,
                         },
                         _ = tick.tick() => comment(),
+                        // The client closed the stream: for a 2026-07-28
+                        // request, that is its cancellation (the guard).
+                        () = body_tx.closed() => return,
                     };
                     if body_tx.send(chunk).await.is_err() {
-                        gone = true;
-                        break;
+                        return;
                     }
                 }
-                if gone && let Some(cancel) = cancel {
-                    // A closed response stream cancels a 2026-07-28 request.
-                    cancel();
-                }
+                guard.disarm();
             });
             return sse_response(Body::stream(body_rx));
         }
+        guard.disarm();
         let mut responses = ready.take().unwrap_or_default();
         responses.extend(first.filter(|f| response_id(f).is_some()));
         let batch = expected.len() + responses.len() > 1;
@@ -718,6 +730,23 @@ fn response_id(frame: &[u8]) -> Option<RequestId> {
 
 /// A single JSON response. For 2026-07-28 requests (`modern`), errors carry
 /// the HTTP status the transport assigns them.
+/// Runs the cancellation it holds when dropped, unless disarmed first.
+struct CancelOnDrop(Option<Box<dyn FnOnce() + Send>>);
+
+impl CancelOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel();
+        }
+    }
+}
+
 fn json_response(frame: Bytes, modern: bool) -> Response<Body> {
     let status = if modern {
         status_of(&frame)

@@ -106,13 +106,12 @@ impl<H: Handler> Connection<H> {
         handler: Arc<H>,
         options: Arc<ServerOptions>,
         tx: mpsc::Sender<Bytes>,
+        permits: Arc<Semaphore>,
     ) -> Arc<Self> {
         let outbox = Outbox::new(tx);
         let peer = Peer::new(options.client_request_timeout);
         Arc::new(Self {
-            permits: Arc::new(Semaphore::new(
-                options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
-            )),
+            permits,
             handler,
             options,
             outbox,
@@ -266,8 +265,8 @@ impl<H: Handler> Connection<H> {
             .contains_key(&id)
         {
             let e = ErrorObject::invalid_request(format!("request id {id} is already in flight"));
-            let _ = self
-                .outbox
+            let _ = route
+                .reply
                 .send(&Message::from(ErrorResponse::new(Some(id), e)))
                 .await;
             return;
@@ -285,8 +284,8 @@ impl<H: Handler> Connection<H> {
                         "server busy: {} requests in flight; retry later",
                         self.options.max_in_flight
                     ));
-                    let _ = self
-                        .outbox
+                    let _ = route
+                        .reply
                         .send(&Message::from(ErrorResponse::new(Some(id), e)))
                         .await;
                     return;

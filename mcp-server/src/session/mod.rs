@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use mcp_core::transport::{FrameRead, FrameWrite};
 use mcp_core::{CacheScope, ProtocolVersion};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::error::Error;
 use crate::handler::Handler;
@@ -34,8 +34,10 @@ pub struct ServerOptions {
     /// On shutdown, how long in-flight requests may run before they are
     /// cancelled.
     pub shutdown_grace: Duration,
-    /// Requests of one connection that may run at once; reading pauses
-    /// beyond that.
+    /// Requests that may run at once on one connection (a stdio
+    /// connection, a legacy HTTP session; all stateless HTTP requests
+    /// together). Beyond that, requests are refused as busy (`-32603`)
+    /// while reading goes on, so cancellations still get through.
     pub max_in_flight: usize,
     /// Seals `requestState`; share it between instances behind a load
     /// balancer.
@@ -119,7 +121,30 @@ impl<H: Handler> Server<H> {
     /// A connection whose connection-level messages (legacy list changes,
     /// server requests outside any request) go to `tx`.
     pub(crate) fn connection(&self, tx: mpsc::Sender<Bytes>) -> Arc<Connection<H>> {
-        Connection::new(Arc::clone(&self.handler), Arc::clone(&self.options), tx)
+        self.connection_sharing(tx, self.permits())
+    }
+
+    /// A connection whose requests count against `permits`, shared with
+    /// other connections (stateless HTTP requests each get a connection,
+    /// but [`ServerOptions::max_in_flight`] caps them together).
+    pub(crate) fn connection_sharing(
+        &self,
+        tx: mpsc::Sender<Bytes>,
+        permits: Arc<Semaphore>,
+    ) -> Arc<Connection<H>> {
+        Connection::new(
+            Arc::clone(&self.handler),
+            Arc::clone(&self.options),
+            tx,
+            permits,
+        )
+    }
+
+    /// Fresh permits for [`ServerOptions::max_in_flight`] requests.
+    pub(crate) fn permits(&self) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(
+            self.options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+        ))
     }
 
     pub(crate) fn options(&self) -> &ServerOptions {
@@ -152,7 +177,7 @@ impl<H: Handler> Server<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-        let conn = Connection::new(Arc::clone(&self.handler), Arc::clone(&self.options), tx);
+        let conn = self.connection(tx);
         // If this future is dropped midway, stop the connection's tasks too.
         let _guard = AbortOnDrop(Arc::downgrade(&conn));
         let write = async move {
