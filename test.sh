@@ -27,6 +27,20 @@ cargo build --quiet --locked --examples
 out="$("$bin/stdio_client" --call echo --args '{"message":"flagship"}' "$bin/stdio_server" 2> /dev/null)"
 grep -q flagship <<< "$out" || { echo "error: stdio_client could not call the stdio_server example" >&2; exit 1; }
 "$bin/wire_check" > /dev/null
+# call_over_http EXAMPLE MESSAGE: http_client calls echo on EXAMPLE, which
+# binds a free port and prints its URL.
+call_over_http() {
+    local pid url out
+    exec 3< <("$bin/$1" --bind 127.0.0.1:0 2> /dev/null)
+    pid=$!
+    read -r url <&3
+    out="$("$bin/http_client" --call echo --args "{\"message\":\"$2\"}" "$url" 2> /dev/null)" || true
+    kill "$pid"
+    exec 3<&-
+    grep -q "$2" <<< "$out" || { echo "error: http_client could not call the $1 example" >&2; exit 1; }
+}
+call_over_http http_server over-http
+call_over_http axum_mount inside-axum
 
 step "interop: the MCP Inspector CLI lists and calls the example server's tools"
 # The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
@@ -48,6 +62,44 @@ expect '"name": "echo"' --method tools/list
 expect '"text": "inspector-says-hi"' --method tools/call --tool-name echo --tool-arg message=inspector-says-hi
 expect '"uri": "memo://readme"' --method resources/read --uri memo://readme
 echo "inspector: tools/list, tools/call and resources/read answered"
+
+step "conformance: the official MCP conformance suites, server and client side"
+# Two pinned lines of @modelcontextprotocol/conformance, side by side under
+# npm aliases; they run on the Node 22 installed above.
+for pkg in conformance-0.1.16@npm:@modelcontextprotocol/conformance@0.1.16 \
+           conformance-0.2.0@npm:@modelcontextprotocol/conformance@0.2.0-alpha.12; do
+    if [ ! -f "$tools/node_modules/${pkg%%@*}/package.json" ]; then
+        npm install --silent --no-audit --no-fund --prefix "$tools" "$pkg" > /dev/null
+    fi
+done
+node="$tools/node_modules/.bin/node"
+conformance() {
+    local version="$1" out
+    shift
+    out="$(PATH="$tools/node_modules/.bin:$PATH" "$node" \
+        "$tools/node_modules/conformance-$version/dist/index.js" "$@" 2>&1)" || {
+        echo "$out" | tail -40 >&2
+        echo "error: conformance $version $* failed" >&2
+        exit 1
+    }
+    printf 'conformance %s %s: %s\n' "$version" "$*" "$(grep -E '^(Total: |Passed: )' <<< "$out" | tail -1)"
+}
+exec 3< <("$bin/conformance_server" --bind 127.0.0.1:0 2> /dev/null)
+server_pid=$!
+read -r url <&3
+conformance 0.1.16 server --url "$url" --suite all
+for version in 2025-06-18 2025-11-25 2026-07-28; do
+    conformance 0.2.0 server --url "$url" --suite all --spec-version "$version"
+done
+kill "$server_pid"
+exec 3<&-
+# Client scenarios one at a time: sse-retry measures reconnect timing.
+for scenario in initialize tools_call elicitation-sep1034-client-defaults sse-retry \
+                request-metadata sep-2322-client-request-state http-standard-headers \
+                http-custom-headers http-invalid-tool-headers json-schema-ref-no-deref \
+                json-schema-2020-12-preservation; do
+    conformance 0.2.0 client --command "$bin/conformance_client" --scenario "$scenario"
+done
 
 step "tests"
 log="$(mktemp)"

@@ -506,10 +506,8 @@ async fn main() -> std::io::Result<()> {
         }
     }
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    tracing::info!(
-        "conformance server at http://{}/mcp",
-        listener.local_addr()?
-    );
+    // The URL goes to stdout, so a script that bound port 0 learns it.
+    println!("http://{}/mcp", listener.local_addr()?);
     let endpoint = StreamableHttp::new(Server::new(router()), HttpOptions::default());
     serve(listener, "/mcp", endpoint, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -3,6 +3,7 @@
 //! Run any example from the repository root with `cargo run --example NAME`.
 
 pub mod demo;
+pub mod terminal;
 
 /// A short MCP exchange in newline-delimited JSON, as a legacy client and
 /// server would write it on stdio, including one malformed line, so

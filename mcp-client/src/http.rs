@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use mcp_core::headers::{self, ParamHeader};
-use mcp_core::meta::RequestMeta;
+use mcp_core::headers::{self, Mirrored, ParamHeader};
+use mcp_core::jsonrpc::response_id;
 use mcp_core::tools::ListToolsResult;
 use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{ErrorObject, ErrorResponse, JsonObject, Message, RequestId, sse};
+use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientOptions};
@@ -215,11 +215,9 @@ impl HttpWriter {
     /// Whether `req` is a 2026-07-28 request, whose response stream is
     /// its lifetime.
     fn is_stateless(req: &mcp_core::Request) -> bool {
-        req.params
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<Peek>(p.get()).ok())
-            .and_then(|p| p.meta)
-            .is_some_and(|m| m.protocol_version.is_some())
+        Mirrored::of(req.params.as_deref())
+            .protocol_version()
+            .is_some()
     }
 }
 
@@ -238,19 +236,6 @@ fn cancelled_request(message: Option<&Message>) -> Option<RequestId> {
     }
     let params: Params = serde_json::from_str(n.params.as_deref()?.get()).ok()?;
     Some(params.request_id)
-}
-
-/// `_meta`, name, uri and arguments of an outgoing request.
-#[derive(serde::Deserialize, Default)]
-struct Peek {
-    #[serde(rename = "_meta", default)]
-    meta: Option<RequestMeta>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    uri: Option<String>,
-    #[serde(default)]
-    arguments: Option<JsonObject>,
 }
 
 impl Shared {
@@ -279,20 +264,11 @@ impl Shared {
             }
             if let Message::Request(req) = message {
                 request_id = Some(req.id.clone());
-                let peek: Peek = req
-                    .params
-                    .as_deref()
-                    .and_then(|p| serde_json::from_str(p.get()).ok())
-                    .unwrap_or_default();
-                if let Some(v) = peek.meta.as_ref().and_then(|m| m.protocol_version.as_ref()) {
+                let peek = Mirrored::of(req.params.as_deref());
+                if let Some(v) = peek.protocol_version() {
                     version = Some(v.as_str().to_owned());
                 }
-                let name = match headers::name_source(&req.method) {
-                    Some("uri") => peek.uri.as_deref(),
-                    Some(_) => peek.name.as_deref(),
-                    None => None,
-                };
-                if let Some(name) = name {
+                if let Some(name) = peek.name_for(&req.method) {
                     builder = builder.header(headers::NAME, headers::encode_value(name).as_ref());
                 }
                 if req.method == "tools/call"
@@ -574,17 +550,4 @@ impl Shared {
             let _ = self.inbox.send(Ok(Bytes::from(frame))).await;
         }
     }
-}
-
-/// The id of a response frame.
-fn response_id(frame: &[u8]) -> Option<RequestId> {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        #[serde(default)]
-        id: Option<RequestId>,
-        #[serde(default)]
-        method: Option<serde::de::IgnoredAny>,
-    }
-    let peek: Peek = serde_json::from_slice(frame).ok()?;
-    if peek.method.is_some() { None } else { peek.id }
 }

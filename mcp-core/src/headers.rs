@@ -115,6 +115,49 @@ pub fn name_source(method: &str) -> Option<&'static str> {
     }
 }
 
+/// The parts of a request's params that the HTTP headers mirror, read
+/// once by either side of the transport.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Mirrored {
+    /// `_meta`, whose protocol version goes into `MCP-Protocol-Version`.
+    #[serde(rename = "_meta", default)]
+    pub meta: Option<crate::meta::RequestMeta>,
+    /// `name` of `tools/call` and `prompts/get`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `uri` of `resources/read`.
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// `tools/call` arguments, some of which `x-mcp-header` mirrors.
+    #[serde(default)]
+    pub arguments: Option<JsonObject>,
+}
+
+impl Mirrored {
+    /// Reads the mirrored parts of `params`; empty when they do not parse
+    /// (the body's own decoding reports that).
+    pub fn of(params: Option<&serde_json::value::RawValue>) -> Self {
+        params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .unwrap_or_default()
+    }
+
+    /// The value `Mcp-Name` carries for `method`.
+    pub fn name_for(&self, method: &str) -> Option<&str> {
+        match name_source(method) {
+            Some("uri") => self.uri.as_deref(),
+            Some(_) => self.name.as_deref(),
+            None => None,
+        }
+    }
+
+    /// The protocol version `_meta` names (2026-07-28 requests).
+    pub fn protocol_version(&self) -> Option<&crate::ProtocolVersion> {
+        self.meta.as_ref()?.protocol_version.as_ref()
+    }
+}
+
 /// A tool parameter mirrored into a header (`x-mcp-header`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

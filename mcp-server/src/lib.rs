@@ -60,6 +60,11 @@ pub mod uri_template;
 #[doc = include_str!("../../docs/getting-started.md")]
 struct GettingStartedDoctests;
 
+// So do the HTTP guide's.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/http.md")]
+struct HttpDoctests;
+
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use handler::{Handler, ServerEvent};

@@ -437,3 +437,27 @@ impl<'de> Deserialize<'de> for Message {
             .map_err(serde::de::Error::custom)
     }
 }
+
+/// The id of a response frame (a result or an error), read without
+/// decoding the rest; `None` for requests, notifications, batches and
+/// frames that are not JSON. Transports use it to route answers.
+///
+/// ```
+/// use mcp_core::RequestId;
+/// use mcp_core::jsonrpc::response_id;
+///
+/// let answer = br#"{"jsonrpc":"2.0","id":7,"result":{}}"#;
+/// assert_eq!(response_id(answer), Some(RequestId::from(7)));
+/// assert_eq!(response_id(br#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#), None);
+/// ```
+pub fn response_id(frame: &[u8]) -> Option<RequestId> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        #[serde(default)]
+        id: Option<RequestId>,
+        #[serde(default)]
+        method: Option<serde::de::IgnoredAny>,
+    }
+    let peek: Peek = serde_json::from_slice(frame).ok()?;
+    if peek.method.is_some() { None } else { peek.id }
+}

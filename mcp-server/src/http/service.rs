@@ -13,11 +13,10 @@ use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, HOST, ORIGIN};
 use http::{HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use mcp_core::jsonrpc::Incoming;
+use mcp_core::jsonrpc::response_id;
 use mcp_core::meta::RequestMeta;
 use mcp_core::version::negotiate;
-use mcp_core::{
-    ErrorObject, ErrorResponse, JsonObject, Message, ProtocolVersion, RequestId, headers, sse,
-};
+use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, RequestId, headers, sse};
 use tokio::sync::mpsc;
 
 use super::body::Body;
@@ -164,19 +163,6 @@ fn accepts(headers: &HeaderMap) -> Accepts {
     }
 }
 
-/// `_meta`, name and uri of a request, read once more for the HTTP checks.
-#[derive(serde::Deserialize, Default)]
-struct Peek {
-    #[serde(rename = "_meta", default)]
-    meta: Option<RequestMeta>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    uri: Option<String>,
-    #[serde(default)]
-    arguments: Option<JsonObject>,
-}
-
 impl<H: Handler> Inner<H> {
     async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
     where
@@ -294,11 +280,7 @@ impl<H: Handler> Inner<H> {
             // cancels by closing its stream, so `cancelled` is moot here.
             return accepted();
         };
-        let peek: Peek = req
-            .params
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p.get()).ok())
-            .unwrap_or_default();
+        let peek = headers::Mirrored::of(req.params.as_deref());
         let modern = peek
             .meta
             .as_ref()
@@ -357,11 +339,7 @@ impl<H: Handler> Inner<H> {
         {
             return error(StatusCode::BAD_REQUEST, Some(req.id), e);
         }
-        let name = match headers::name_source(&req.method) {
-            Some("uri") => peek.uri.as_deref(),
-            Some(_) => peek.name.as_deref(),
-            None => None,
-        };
+        let name = peek.name_for(&req.method);
         let params = match (&req.method[..], name) {
             ("tools/call", Some(tool)) => {
                 self.server.handler().tool(tool).map_or_else(Vec::new, |t| {
@@ -713,19 +691,6 @@ impl<H: Handler> Inner<H> {
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         res
     }
-}
-
-/// The id of a response frame (not of a request or notification).
-fn response_id(frame: &[u8]) -> Option<RequestId> {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        #[serde(default)]
-        id: Option<RequestId>,
-        #[serde(default)]
-        method: Option<serde::de::IgnoredAny>,
-    }
-    let peek: Peek = serde_json::from_slice(frame).ok()?;
-    if peek.method.is_some() { None } else { peek.id }
 }
 
 /// A single JSON response. For 2026-07-28 requests (`modern`), errors carry
