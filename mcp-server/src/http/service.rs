@@ -142,6 +142,20 @@ fn error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Respo
     res
 }
 
+/// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+/// `Mcp-Param-*`) that appears more than once.
+fn repeated_mirror(headers: &HeaderMap) -> Option<&str> {
+    headers.keys().map(http::HeaderName::as_str).find(|name| {
+        let mirrored = name.eq_ignore_ascii_case(headers::PROTOCOL_VERSION)
+            || name.eq_ignore_ascii_case(headers::METHOD)
+            || name.eq_ignore_ascii_case(headers::NAME)
+            || name
+                .get(..headers::PARAM_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(headers::PARAM_PREFIX));
+        mirrored && headers.get_all(*name).iter().nth(1).is_some()
+    })
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -313,6 +327,15 @@ impl<H: Handler> Inner<H> {
         }
         if let Err(e) = RequestMeta::require_modern(Some(meta)) {
             return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+        }
+        // A mirrored header given twice could say two things; reading
+        // only one of them would let the body and a proxy disagree.
+        if let Some(name) = repeated_mirror(headers_in) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                Some(req.id),
+                ErrorObject::header_mismatch(format!("header {name} appears more than once")),
+            );
         }
         // The headers mirror the body; a mismatch is reported before
         // anything else about the version.
