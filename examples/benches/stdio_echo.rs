@@ -14,9 +14,12 @@
     reason = "benchmark harness"
 )]
 
+mod common;
+
 use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
+use common::{cpu_ns, median};
 use mcp_client::{ChildProcess, Client, ClientOptions, NoHandler, Stderr};
 use mcp_core::{Era, Implementation, JsonObject};
 use serde::Deserialize;
@@ -88,16 +91,6 @@ fn sdk_server() {
         .unwrap();
 }
 
-/// CPU time of every thread of `pid`, from /proc (nanoseconds).
-fn cpu_ns(pid: u32) -> Option<u64> {
-    let mut total = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
 struct Round {
     calls_per_s: f64,
     p50: Duration,
@@ -144,11 +137,6 @@ async fn round(role: &str, era: Era) -> Round {
             .zip(cpu_after)
             .map(|(b, a)| Duration::from_nanos((a - b) / CALLS as u64)),
     }
-}
-
-fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 fn main() {

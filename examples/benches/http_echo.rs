@@ -1,0 +1,328 @@
+//! `tools/call echo` over Streamable HTTP with keep-alive connections:
+//! `mcp-server`'s endpoint against a bare hyper handler that does the same
+//! JSON work, in the same run, at concurrency 1 and 32.
+//!
+//! Run with `cargo bench -p examples --bench http_echo`. Both servers are
+//! this binary run again as a child process (multi-threaded runtime);
+//! rounds alternate between them so machine noise hits both. Modes:
+//! 2026-07-28 (stateless, JSON answers) and legacy (a 2025-11-25 session,
+//! answers as SSE: the client accepts only `text/event-stream`). Reported: requests/s and the ratio to bare, p50/p99
+//! latency, and server CPU time per request (from /proc).
+
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "benchmark harness"
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{cpu_ns, median};
+use serde::Deserialize;
+use serde_json::Value;
+
+const ROLE: &str = "MCP_BENCH_ROLE";
+const REQUESTS: usize = 4000;
+const ROUNDS: usize = 5;
+
+/// The bare server: parse the request, build the echo result, answer JSON.
+async fn bare_server() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    #[derive(Deserialize)]
+    struct Req {
+        #[serde(default)]
+        id: Value,
+        #[serde(default)]
+        params: Option<Value>,
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("http://{}/mcp", listener.local_addr().unwrap());
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        tokio::spawn(async move {
+            let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let body = req.into_body().collect().await?.to_bytes();
+                let req: Req = serde_json::from_slice(&body).unwrap();
+                if req.id.is_null() {
+                    // A notification.
+                    let mut res = hyper::Response::new(Full::new(Bytes::new()));
+                    *res.status_mut() = http::StatusCode::ACCEPTED;
+                    return Ok::<_, hyper::Error>(res);
+                }
+                let message = req
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.pointer("/arguments/message"))
+                    .cloned()
+                    .unwrap_or_default();
+                let reply = serde_json::json!({"jsonrpc": "2.0", "id": req.id,
+                    "result": {"content": [{"type": "text", "text": message}]}});
+                let reply = Bytes::from(serde_json::to_vec(&reply).unwrap());
+                let mut res = hyper::Response::new(Full::new(reply));
+                res.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
+                Ok::<_, hyper::Error>(res)
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+async fn sdk_server() {
+    use mcp_server::Server;
+    use mcp_server::http::{HttpOptions, StreamableHttp, serve};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("http://{}/mcp", listener.local_addr().unwrap());
+    let endpoint = StreamableHttp::new(
+        Server::new(examples::demo::router()),
+        HttpOptions::default(),
+    );
+    serve(listener, "/mcp", endpoint, std::future::pending())
+        .await
+        .unwrap();
+}
+
+/// A server child process and its URL.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(role: &str) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(ROLE, role)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        Self {
+            child,
+            url: url.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Modern,
+    Legacy,
+}
+
+fn body(mode: Mode, id: usize) -> String {
+    match mode {
+        Mode::Modern => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}},"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}}}}}}}}"#
+        ),
+        Mode::Legacy => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"hello"}}}}}}"#
+        ),
+    }
+}
+
+/// Opens a legacy session on `url` (for the bare server, a dummy id).
+async fn open_session(http: &reqwest::Client, url: &str) -> String {
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"0"}}}"#;
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(init)
+        .send()
+        .await
+        .unwrap();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map_or_else(|| "none".to_owned(), |v| v.to_str().unwrap().to_owned());
+    let _ = response.bytes().await;
+    let _ = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .body(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    session
+}
+
+struct Round {
+    per_s: f64,
+    p50: Duration,
+    p99: Duration,
+    cpu: Option<Duration>,
+}
+
+async fn round(server: &ServerProcess, mode: Mode, concurrency: usize) -> Round {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let url: Arc<str> = server.url.as_str().into();
+    let session: Arc<str> = match mode {
+        Mode::Legacy => open_session(&http, &url).await.into(),
+        Mode::Modern => "".into(),
+    };
+    let call = |id: usize| {
+        let mut request = http
+            .post(&*url)
+            .header("content-type", "application/json")
+            .body(body(mode, id));
+        request = match mode {
+            Mode::Modern => request
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "tools/call")
+                .header("mcp-name", "echo"),
+            Mode::Legacy => request
+                .header("accept", "text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .header("mcp-session-id", &*session),
+        };
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            let text = response.bytes().await.unwrap();
+            assert!(text.windows(5).any(|w| w == b"hello"));
+            started.elapsed()
+        }
+    };
+    // Warm the connections up.
+    for id in 0..concurrency * 10 {
+        call(id).await;
+    }
+    let per_worker = REQUESTS / concurrency;
+    let cpu_before = cpu_ns(server.child.id());
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let calls: Vec<_> = (0..per_worker)
+            .map(|i| call(1000 + w * per_worker + i))
+            .collect();
+        workers.spawn(async move {
+            let mut latencies = Vec::with_capacity(calls.len());
+            for c in calls {
+                latencies.push(c.await);
+            }
+            latencies
+        });
+    }
+    let mut latencies = Vec::with_capacity(REQUESTS);
+    while let Some(done) = workers.join_next().await {
+        latencies.extend(done.unwrap());
+    }
+    let elapsed = started.elapsed();
+    let cpu_after = cpu_ns(server.child.id());
+    latencies.sort();
+    let n = latencies.len();
+    Round {
+        per_s: n as f64 / elapsed.as_secs_f64(),
+        p50: latencies[n / 2],
+        p99: latencies[n * 99 / 100],
+        cpu: cpu_before
+            .zip(cpu_after)
+            .map(|(b, a)| Duration::from_nanos((a - b) / n as u64)),
+    }
+}
+
+fn report(name: &str, rounds: &[Round]) -> f64 {
+    let per_s = median(rounds.iter().map(|r| r.per_s).collect());
+    let p50 = median(rounds.iter().map(|r| r.p50).collect());
+    let p99 = median(rounds.iter().map(|r| r.p99).collect());
+    let cpu = rounds
+        .iter()
+        .map(|r| r.cpu)
+        .collect::<Option<Vec<_>>>()
+        .map(median);
+    println!(
+        "  {name:<22} {per_s:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs   server CPU {}",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        cpu.map_or_else(
+            || "n/a".to_owned(),
+            |c| format!("{:.1} µs/req", c.as_secs_f64() * 1e6)
+        ),
+    );
+    per_s
+}
+
+fn main() {
+    let role = std::env::var(ROLE);
+    if let Ok(role) = role.as_deref() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        match role {
+            "bare" => runtime.block_on(bare_server()),
+            _ => runtime.block_on(sdk_server()),
+        }
+        return;
+    }
+    // `cargo test` runs benchmarks without `--bench`: nothing to do then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bare = ServerProcess::start("bare");
+    let sdk = ServerProcess::start("sdk");
+    println!(
+        "tools/call echo over Streamable HTTP, {REQUESTS} requests x {ROUNDS} rounds (medians):"
+    );
+    for concurrency in [1, 32] {
+        for mode in [Mode::Modern, Mode::Legacy] {
+            let (mut ours, mut base) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                ours.push(runtime.block_on(round(&sdk, mode, concurrency)));
+                base.push(runtime.block_on(round(&bare, mode, concurrency)));
+            }
+            let label = match mode {
+                Mode::Modern => "2026-07-28 JSON",
+                Mode::Legacy => "2025-11-25 session SSE",
+            };
+            println!("c={concurrency}, {label}:");
+            report("mcp-server", &ours);
+            report("bare hyper", &base);
+            let paired = median(
+                ours.iter()
+                    .zip(&base)
+                    .map(|(o, b)| o.per_s / b.per_s)
+                    .collect(),
+            );
+            println!("  ratio                  {paired:.2}x bare (median of paired rounds)");
+        }
+    }
+}
