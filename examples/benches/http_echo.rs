@@ -21,10 +21,10 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use common::{cpu_ns, median};
+use common::{Round, cpu_ns, paired_ratio, report};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -175,13 +175,6 @@ async fn open_session(http: &reqwest::Client, url: &str) -> String {
     session
 }
 
-struct Round {
-    per_s: f64,
-    p50: Duration,
-    p99: Duration,
-    cpu: Option<Duration>,
-}
-
 async fn round(server: &ServerProcess, mode: Mode, concurrency: usize) -> Round {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -242,38 +235,7 @@ async fn round(server: &ServerProcess, mode: Mode, concurrency: usize) -> Round 
         latencies.extend(done.unwrap());
     }
     let elapsed = started.elapsed();
-    let cpu_after = cpu_ns(server.child.id());
-    latencies.sort();
-    let n = latencies.len();
-    Round {
-        per_s: n as f64 / elapsed.as_secs_f64(),
-        p50: latencies[n / 2],
-        p99: latencies[n * 99 / 100],
-        cpu: cpu_before
-            .zip(cpu_after)
-            .map(|(b, a)| Duration::from_nanos((a - b) / n as u64)),
-    }
-}
-
-fn report(name: &str, rounds: &[Round]) -> f64 {
-    let per_s = median(rounds.iter().map(|r| r.per_s).collect());
-    let p50 = median(rounds.iter().map(|r| r.p50).collect());
-    let p99 = median(rounds.iter().map(|r| r.p99).collect());
-    let cpu = rounds
-        .iter()
-        .map(|r| r.cpu)
-        .collect::<Option<Vec<_>>>()
-        .map(median);
-    println!(
-        "  {name:<22} {per_s:>8.0} req/s   p50 {:>7.1} µs   p99 {:>7.1} µs   server CPU {}",
-        p50.as_secs_f64() * 1e6,
-        p99.as_secs_f64() * 1e6,
-        cpu.map_or_else(
-            || "n/a".to_owned(),
-            |c| format!("{:.1} µs/req", c.as_secs_f64() * 1e6)
-        ),
-    );
-    per_s
+    Round::new(latencies, elapsed, cpu_before, cpu_ns(server.child.id()))
 }
 
 fn main() {
@@ -314,14 +276,9 @@ fn main() {
                 Mode::Legacy => "2025-11-25 session SSE",
             };
             println!("c={concurrency}, {label}:");
-            report("mcp-server", &ours);
-            report("bare hyper", &base);
-            let paired = median(
-                ours.iter()
-                    .zip(&base)
-                    .map(|(o, b)| o.per_s / b.per_s)
-                    .collect(),
-            );
+            report("mcp-server", "request", &ours);
+            report("bare hyper", "request", &base);
+            let paired = paired_ratio(&ours, &base);
             println!("  ratio                  {paired:.2}x bare (median of paired rounds)");
         }
     }

@@ -17,9 +17,9 @@
 mod common;
 
 use std::io::{BufRead, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{cpu_ns, median};
+use common::{Round, cpu_ns, paired_ratio, report};
 use mcp_client::{ChildProcess, Client, ClientOptions, NoHandler, Stderr};
 use mcp_core::{Era, Implementation, JsonObject};
 use serde::Deserialize;
@@ -91,13 +91,6 @@ fn sdk_server() {
         .unwrap();
 }
 
-struct Round {
-    calls_per_s: f64,
-    p50: Duration,
-    p99: Duration,
-    cpu_per_call: Option<Duration>,
-}
-
 async fn round(role: &str, era: Era) -> Round {
     let exe = std::env::current_exe().unwrap();
     let child = ChildProcess::new(exe)
@@ -128,15 +121,7 @@ async fn round(role: &str, era: Era) -> Round {
     let elapsed = start.elapsed();
     let cpu_after = cpu_ns(pid);
     client.close().await.unwrap();
-    latencies.sort();
-    Round {
-        calls_per_s: CALLS as f64 / elapsed.as_secs_f64(),
-        p50: latencies[CALLS / 2],
-        p99: latencies[CALLS * 99 / 100],
-        cpu_per_call: cpu_before
-            .zip(cpu_after)
-            .map(|(b, a)| Duration::from_nanos((a - b) / CALLS as u64)),
-    }
+    Round::new(latencies, elapsed, cpu_before, cpu_after)
 }
 
 fn main() {
@@ -161,40 +146,13 @@ fn main() {
         bare.push(runtime.block_on(round("bare", Era::Legacy)));
         modern.push(runtime.block_on(round("sdk", Era::Modern)));
     }
-    let report = |name: &str, rounds: &[Round]| {
-        let cps = median(rounds.iter().map(|r| r.calls_per_s).collect());
-        let p50 = median(rounds.iter().map(|r| r.p50).collect());
-        let p99 = median(rounds.iter().map(|r| r.p99).collect());
-        let cpu = rounds
-            .iter()
-            .map(|r| r.cpu_per_call)
-            .collect::<Option<Vec<_>>>()
-            .map(median);
-        println!(
-            "  {name:<14} {cps:>9.0} calls/s   p50 {:>6.1} µs   p99 {:>6.1} µs   server CPU {}",
-            p50.as_secs_f64() * 1e6,
-            p99.as_secs_f64() * 1e6,
-            cpu.map_or_else(
-                || "n/a".to_owned(),
-                |c| format!("{:.1} µs/call", c.as_secs_f64() * 1e6)
-            ),
-        );
-        cps
-    };
     println!(
         "sequential tools/call echo over stdio, {CALLS} calls x {ROUNDS} rounds (medians), same client, 2025-11-25:"
     );
-    let ours = report("mcp-server", &sdk);
-    let base = report("bare", &bare);
-    report("  modern", &modern);
-    // Each round of ours ran right before a round of bare: pair them, so
-    // a slow stretch of the machine hits both sides of a ratio.
-    let paired = median(
-        sdk.iter()
-            .zip(&bare)
-            .map(|(s, b)| s.calls_per_s / b.calls_per_s)
-            .collect(),
-    );
+    let ours = report("mcp-server", "call", &sdk);
+    let base = report("bare", "call", &bare);
+    report("  modern", "call", &modern);
+    let paired = paired_ratio(&sdk, &bare);
     println!(
         "  ratio        {paired:.2}x the bare server's calls/s (median of paired rounds; {:.2}x of medians)",
         ours / base

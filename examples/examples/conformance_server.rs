@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mcp_core::content::SamplingContent;
 use mcp_core::elicitation::{ElicitParams, ElicitValue, ElicitationSchema};
 use mcp_core::prompts::PromptMessage;
 use mcp_core::resources::{Resource, ResourceTemplate};
@@ -95,15 +94,7 @@ fn roots() -> InputRequest {
 fn answer_text(answer: &InputResponse) -> String {
     match answer {
         InputResponse::Elicit(e) => format!("{:?}", e.content.clone().unwrap_or_default()),
-        InputResponse::CreateMessage(m) => m
-            .content
-            .as_slice()
-            .iter()
-            .find_map(|c| match c {
-                SamplingContent::Text(t) => Some(t.text.clone()),
-                _ => None,
-            })
-            .unwrap_or_default(),
+        InputResponse::CreateMessage(m) => m.text().unwrap_or_default().to_owned(),
         InputResponse::ListRoots(r) => r
             .roots
             .iter()
@@ -366,15 +357,7 @@ fn router() -> Router {
             let answer = ctx
                 .sample(CreateMessageParams::new(vec![SamplingMessage::user_text(args.prompt)], 100))
                 .await?;
-            let text = answer
-                .content
-                .as_slice()
-                .iter()
-                .find_map(|c| match c {
-                    SamplingContent::Text(t) => Some(t.text.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let text = answer.text().unwrap_or_default().to_owned();
             Ok::<_, Error>(format!("LLM response: {text}"))
         }))
         .with_tool(tool("test_elicitation", "Asks the user", |ctx: RequestContext, args: ElicitArgs| async move {

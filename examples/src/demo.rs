@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mcp_core::content::SamplingContent;
 use mcp_core::elicitation::{
     ElicitAction, ElicitParams, ElicitValue, ElicitationSchema, PrimitiveSchema,
 };
@@ -184,15 +183,7 @@ pub fn router() -> Router {
                 200,
             );
             let answer = ctx.sample(params).await?;
-            let text = answer
-                .content
-                .as_slice()
-                .iter()
-                .find_map(|c| match c {
-                    SamplingContent::Text(t) => Some(t.text.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
+            let text = answer.text().unwrap_or_default().to_owned();
             Ok::<_, Error>(text)
         },
     );

@@ -160,13 +160,15 @@ impl FrameWrite for HttpWriter {
             // Each request runs on its own: a long SSE answer must not
             // hold up the requests after it.
             let id = req.id.clone();
-            let stateless = Self::is_stateless(req);
+            let mirrored = Mirrored::of(req.params.as_deref());
+            // A 2026-07-28 request's response stream is its lifetime.
+            let stateless = mirrored.protocol_version().is_some();
             let done = stateless.then(|| id.clone());
             // Held across the spawn, so the task cannot remove its entry
             // before it is there.
             let mut streams = Shared::lock(&self.shared.streams);
             let task = tokio::spawn(async move {
-                shared.clone().post(frame, message).await;
+                shared.clone().post(frame, message, mirrored).await;
                 if let Some(id) = done {
                     Shared::lock(&shared.streams).remove(&id);
                 }
@@ -185,7 +187,7 @@ impl FrameWrite for HttpWriter {
             // waiting keeps them in order with what follows, so that
             // `notifications/initialized` reaches the server before the
             // first request of the session.
-            shared.post(frame, message).await;
+            shared.post(frame, message, Mirrored::default()).await;
         }
         Ok(())
     }
@@ -208,16 +210,6 @@ impl FrameWrite for HttpWriter {
                 .await;
         }
         Ok(())
-    }
-}
-
-impl HttpWriter {
-    /// Whether `req` is a 2026-07-28 request, whose response stream is
-    /// its lifetime.
-    fn is_stateless(req: &mcp_core::Request) -> bool {
-        Mirrored::of(req.params.as_deref())
-            .protocol_version()
-            .is_some()
     }
 }
 
@@ -251,7 +243,9 @@ impl Shared {
         builder
     }
 
-    async fn post(self: Arc<Self>, frame: Bytes, message: Option<Message>) {
+    /// Sends one message; `peek` holds the mirrored parts of a request's
+    /// params (empty for other messages).
+    async fn post(self: Arc<Self>, frame: Bytes, message: Option<Message>, peek: Mirrored) {
         let mut builder = self
             .base(self.http.post(self.url.clone()))
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -264,7 +258,6 @@ impl Shared {
             }
             if let Message::Request(req) = message {
                 request_id = Some(req.id.clone());
-                let peek = Mirrored::of(req.params.as_deref());
                 if let Some(v) = peek.protocol_version() {
                     version = Some(v.as_str().to_owned());
                 }
@@ -353,21 +346,27 @@ impl Shared {
         } else {
             None
         };
-        if let (Some(Message::Error(mut error)), Some(id)) = (message, request)
-            && error.id.is_none()
-        {
-            // A server that could not (or would not) echo the id still
-            // answered this request: the body of its POST is about it.
-            error.id = Some(id.clone());
-            if let Ok(frame) = Message::from(error).to_vec() {
-                self.deliver(Bytes::from(frame)).await;
+        match (message, request) {
+            (Some(Message::Error(mut error)), Some(id)) if error.id.is_none() => {
+                // A server that could not (or would not) echo the id still
+                // answered this request: the body of its POST is about it.
+                error.id = Some(id.clone());
+                if let Ok(frame) = Message::from(error).to_vec() {
+                    self.deliver(Bytes::from(frame)).await;
+                }
             }
-        } else if is_json && (body.first() == Some(&b'[') || Message::from_slice(&body).is_ok()) {
-            self.deliver(body).await;
-        } else if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            self.fail(request, &format!("HTTP {status}: {}", text.trim()))
-                .await;
+            (Some(_), _) => {
+                self.deliver(body).await;
+            }
+            _ if is_json && body.first() == Some(&b'[') => {
+                self.deliver(body).await;
+            }
+            _ if !status.is_success() => {
+                let text = String::from_utf8_lossy(&body);
+                self.fail(request, &format!("HTTP {status}: {}", text.trim()))
+                    .await;
+            }
+            _ => {}
         }
     }
 
@@ -391,13 +390,8 @@ impl Shared {
                     if event.data.is_empty() {
                         continue;
                     }
-                    let frame = Bytes::from(event.data);
-                    if let Some(id) = request
-                        && response_id(&frame).as_ref() == Some(id)
-                    {
-                        answered = true;
-                    }
-                    self.deliver(frame).await;
+                    let answers = self.deliver(Bytes::from(event.data)).await;
+                    answered |= request.is_some() && answers.as_ref() == request;
                 }
             }
             decoder.finish();
@@ -484,10 +478,12 @@ impl Shared {
     /// Hands a frame to the client, after the checks only the transport
     /// can make: tools whose `x-mcp-header` annotations are invalid are
     /// left out of `tools/list`; `initialize` settles the version header.
-    async fn deliver(&self, frame: Bytes) {
-        let frame = match response_id(&frame) {
-            Some(id) if Self::lock(&self.listing).remove(&id) => self.check_tools(frame),
-            Some(id) if Self::lock(&self.initializing).remove(&id) => {
+    /// Returns the id the frame answers, if it is a response.
+    async fn deliver(&self, frame: Bytes) -> Option<RequestId> {
+        let id = response_id(&frame);
+        let frame = match &id {
+            Some(id) if Self::lock(&self.listing).remove(id) => self.check_tools(frame),
+            Some(id) if Self::lock(&self.initializing).remove(id) => {
                 #[derive(serde::Deserialize)]
                 struct Init {
                     result: Option<InitResult>,
@@ -505,6 +501,7 @@ impl Shared {
             _ => frame,
         };
         let _ = self.inbox.send(Ok(frame)).await;
+        id
     }
 
     fn check_tools(&self, frame: Bytes) -> Bytes {

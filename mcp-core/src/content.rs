@@ -617,6 +617,14 @@ impl SamplingContent {
             meta: None,
         })
     }
+
+    /// The text, for text blocks.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(&t.text),
+            _ => None,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for SamplingContent {

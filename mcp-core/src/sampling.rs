@@ -217,4 +217,12 @@ impl CreateMessageResult {
         self.stop_reason = Some(reason.into());
         self
     }
+
+    /// The text of the first text block, the usual shape of an answer.
+    pub fn text(&self) -> Option<&str> {
+        self.content
+            .as_slice()
+            .iter()
+            .find_map(SamplingContent::as_text)
+    }
 }

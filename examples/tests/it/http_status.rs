@@ -38,16 +38,25 @@ impl Endpoint {
         }
     }
 
+    /// A POST with exactly `headers`.
+    fn post_with(&self, headers: &[(&str, &str)]) -> reqwest::RequestBuilder {
+        headers
+            .iter()
+            .fold(self.http.post(&self.url), |request, (name, value)| {
+                request.header(*name, *value)
+            })
+    }
+
     /// A POST with the headers a correct 2026-07-28 client sends for
     /// `tools/call echo`, to be spoiled by the test.
     fn modern_post(&self) -> reqwest::RequestBuilder {
-        self.http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", MODERN)
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "echo")
+        self.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ])
     }
 
     /// Status and JSON body of `request`.
@@ -96,13 +105,13 @@ async fn modern_header_and_version_rules() {
     assert!(message(&body).contains("more than once"), "{body}");
 
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "echo")
-            .body(echo_body(MODERN).to_string()),
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ])
+        .body(echo_body(MODERN).to_string()),
     )
     .await;
     assert_eq!((status, code(&body)), (400, -32020), "{body}");
@@ -110,28 +119,28 @@ async fn modern_header_and_version_rules() {
 
     // Mcp-Name must mirror the tool name.
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("mcp-protocol-version", MODERN)
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "not-echo")
-            .body(echo_body(MODERN).to_string()),
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "not-echo"),
+        ])
+        .body(echo_body(MODERN).to_string()),
     )
     .await;
     assert_eq!((status, code(&body)), (400, -32020), "{body}");
 
     // A version the server does not speak: 400 with the supported list.
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("mcp-protocol-version", "2099-01-01")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", "echo")
-            .body(echo_body("2099-01-01").to_string()),
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-protocol-version", "2099-01-01"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "echo"),
+        ])
+        .body(echo_body("2099-01-01").to_string()),
     )
     .await;
     assert_eq!((status, code(&body)), (400, -32022), "{body}");
@@ -142,13 +151,13 @@ async fn modern_header_and_version_rules() {
     let mut ping = echo_body(MODERN);
     ping["method"] = json!("ping");
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("mcp-protocol-version", MODERN)
-            .header("mcp-method", "ping")
-            .body(ping.to_string()),
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "ping"),
+        ])
+        .body(ping.to_string()),
     )
     .await;
     assert_eq!((status, code(&body)), (404, -32601), "{body}");
@@ -163,22 +172,22 @@ async fn malformed_bodies_and_content_types() {
     assert_eq!((status, code(&body)), (400, -32700), "{body}");
 
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "text/plain")
-            .header("accept", "application/json")
-            .body(echo_body(MODERN).to_string()),
+        e.post_with(&[
+            ("content-type", "text/plain"),
+            ("accept", "application/json"),
+        ])
+        .body(echo_body(MODERN).to_string()),
     )
     .await;
     assert_eq!(status, 415, "{body}");
     assert!(body["error"].is_object(), "{body}");
 
     let (status, body) = Endpoint::send(
-        e.http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "text/html")
-            .body(echo_body(MODERN).to_string()),
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "text/html"),
+        ])
+        .body(echo_body(MODERN).to_string()),
     )
     .await;
     assert_eq!(status, 406, "{body}");
@@ -225,12 +234,11 @@ async fn dns_rebinding_and_methods() {
 async fn legacy_session_rules() {
     let e = Endpoint::start().await;
     let legacy = |session: Option<&str>| {
-        let mut request = e
-            .http
-            .post(&e.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25");
+        let mut request = e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", "2025-11-25"),
+        ]);
         if let Some(session) = session {
             request = request.header("mcp-session-id", session);
         }
