@@ -37,6 +37,9 @@ pub enum Error {
     /// The transport failed.
     #[error("transport: {0}")]
     Transport(#[from] mcp_core::Error),
+    /// A backing store (of HTTP sessions or events) failed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl Error {
@@ -60,6 +63,7 @@ impl Error {
             Self::Closed => ErrorObject::internal_error("connection closed"),
             Self::Timeout => ErrorObject::internal_error("the client did not answer in time"),
             Self::Transport(e) => ErrorObject::internal_error(e.to_string()),
+            Self::Unavailable(why) => ErrorObject::internal_error(why),
         }
     }
 }

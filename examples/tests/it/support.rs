@@ -149,11 +149,20 @@ pub(crate) type Halves = (
 pub(crate) async fn serve_http(
     server: Server<Router>,
 ) -> (String, tokio::task::JoinHandle<Result<(), String>>) {
+    let endpoint = StreamableHttp::new(server, mcp_server::http::HttpOptions::default());
+    serve_endpoint(endpoint, std::future::pending()).await
+}
+
+/// Serves `endpoint` on a free loopback port until `shutdown`; its URL and
+/// the serving task.
+pub(crate) async fn serve_endpoint(
+    endpoint: StreamableHttp<Router>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (String, tokio::task::JoinHandle<Result<(), String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let endpoint = StreamableHttp::new(server, mcp_server::http::HttpOptions::default());
     let task = tokio::spawn(async move {
-        serve(listener, "/mcp", endpoint, std::future::pending())
+        serve(listener, "/mcp", endpoint, shutdown)
             .await
             .map_err(|e| e.to_string())
     });

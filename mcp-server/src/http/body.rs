@@ -44,6 +44,13 @@ impl Body {
     }
 }
 
+/// An empty body (CORS preflight answers use it).
+impl Default for Body {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
 impl http_body::Body for Body {
     type Data = Bytes;
     type Error = Infallible;

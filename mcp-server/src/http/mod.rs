@@ -2,11 +2,20 @@
 //! serve it on a TCP listener.
 
 mod body;
+mod events;
+mod legacy;
+mod modern;
+mod respond;
+mod resume;
 mod security;
 mod serve;
 mod service;
+mod sse2024;
+mod store;
 
 pub use body::Body;
+pub use events::{EventStore, MemoryEventStore, Replay};
 pub use security::AllowedHosts;
 pub use serve::serve;
 pub use service::{HttpOptions, StreamableHttp};
+pub use store::{BoxFuture, MemorySessionStore, SessionRecord, SessionStore};

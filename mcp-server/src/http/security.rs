@@ -78,23 +78,27 @@ impl AllowedHosts {
         {
             return Err("Host header not allowed");
         }
-        if let Some(origin) = origin {
-            let Some(origins) = &self.origins else {
-                return Ok(());
-            };
-            let lower = origin.to_ascii_lowercase();
-            if origins.contains(&lower) {
-                return Ok(());
-            }
-            let authority = lower
-                .strip_prefix("http://")
-                .or_else(|| lower.strip_prefix("https://"))
-                .ok_or("Origin not allowed")?;
-            if !self.host_allowed(authority) {
-                return Err("Origin not allowed");
-            }
+        if let Some(origin) = origin
+            && !self.origin_allowed(origin)
+        {
+            return Err("Origin not allowed");
         }
         Ok(())
+    }
+
+    /// Whether pages of `origin` may call the server.
+    pub(crate) fn origin_allowed(&self, origin: &str) -> bool {
+        let Some(origins) = &self.origins else {
+            return true;
+        };
+        let lower = origin.to_ascii_lowercase();
+        if origins.contains(&lower) {
+            return true;
+        }
+        lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"))
+            .is_some_and(|authority| self.host_allowed(authority))
     }
 }
 

@@ -12,8 +12,9 @@ use super::service::StreamableHttp;
 use crate::handler::Handler;
 
 /// Serves `endpoint` at `path` on `listener` (HTTP/1.1 and HTTP/2) until
-/// `shutdown` completes; then stops accepting and lets open connections
-/// finish. Requests to other paths get 404.
+/// `shutdown` completes; then stops accepting, shuts the endpoint down
+/// ([`StreamableHttp::shutdown`]) and returns once the requests in flight
+/// are answered. Requests to other paths get 404.
 ///
 /// # Errors
 /// When accepting connections fails for good.
@@ -59,6 +60,9 @@ pub async fn serve<H: Handler>(
             }
         });
     }
+    // Streams waiting for server messages end, requests in flight finish
+    // (within the grace period); then the connections close.
+    endpoint.shutdown();
     graceful.shutdown().await;
     Ok(())
 }

@@ -1,29 +1,31 @@
 //! Streamable HTTP as a `tower::Service`: 2026-07-28 requests served
-//! statelessly, legacy sessions (`Mcp-Session-Id`) on the same endpoint.
+//! statelessly, legacy sessions (`Mcp-Session-Id`) on the same endpoint,
+//! and, when asked, the deprecated HTTP+SSE transport of 2024-11-05.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, HOST, ORIGIN};
-use http::{HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode};
+use http::{
+    HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, Request, Response, StatusCode,
+};
 use http_body_util::BodyExt as _;
-use mcp_core::jsonrpc::Incoming;
-use mcp_core::jsonrpc::response_id;
-use mcp_core::meta::RequestMeta;
-use mcp_core::version::negotiate;
-use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, RequestId, headers, sse};
-use tokio::sync::mpsc;
+use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, headers};
+use tokio::sync::watch;
+use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
 use super::body::Body;
+use super::events::{EventStore, MemoryEventStore};
+use super::legacy::Session;
 use super::security::AllowedHosts;
+use super::sse2024::SseSession;
+use super::store::{MemorySessionStore, SessionStore};
 use crate::handler::Handler;
-use crate::session::peer::Outbox;
-use crate::session::{Connection, Route, Server};
+use crate::session::Server;
 
 /// Settings of the Streamable HTTP transport.
 #[derive(Debug, Clone)]
@@ -35,12 +37,27 @@ pub struct HttpOptions {
     pub max_body: usize,
     /// How often an idle SSE stream gets a keep-alive comment.
     pub keep_alive: Duration,
-    /// Legacy sessions idle this long are closed.
+    /// Legacy sessions idle this long are closed (by the default store).
     pub session_idle: Duration,
-    /// Most legacy sessions at once.
+    /// Most legacy sessions at once (in the default store).
     pub max_sessions: usize,
     /// Whether legacy (`initialize`) sessions are served at all.
     pub legacy: bool,
+    /// Whether the deprecated HTTP+SSE transport (2024-11-05) is served
+    /// too, for old clients: a GET without a session opens its stream.
+    pub legacy_sse: bool,
+    /// The reconnection delay that SSE streams of legacy sessions announce
+    /// (`retry`), in their first, priming event.
+    pub sse_retry: Duration,
+    /// Closes the SSE response streams of legacy sessions this long after
+    /// they start, so that clients poll (resume with `Last-Event-ID`)
+    /// instead of holding a connection; `None` keeps them open.
+    pub sse_close_after: Option<Duration>,
+    /// Answers CORS preflights and lets pages of the allowed origins read
+    /// responses (and the `Mcp-Session-Id`, `MCP-Protocol-Version` and
+    /// `WWW-Authenticate` headers). Off by default: only browser clients
+    /// need it.
+    pub cors: bool,
 }
 
 impl Default for HttpOptions {
@@ -52,6 +69,10 @@ impl Default for HttpOptions {
             session_idle: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
             legacy: true,
+            legacy_sse: false,
+            sse_retry: Duration::from_secs(1),
+            sse_close_after: None,
+            cors: false,
         }
     }
 }
@@ -60,12 +81,14 @@ impl Default for HttpOptions {
 /// at any path of an axum or hyper server.
 pub struct StreamableHttp<H: Handler> {
     inner: Arc<Inner<H>>,
+    cors: Option<Cors<Plain<H>>>,
 }
 
 impl<H: Handler> Clone for StreamableHttp<H> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            cors: self.cors.clone(),
         }
     }
 }
@@ -78,37 +101,103 @@ impl<H: Handler> std::fmt::Debug for StreamableHttp<H> {
     }
 }
 
-struct Inner<H: Handler> {
-    server: Server<H>,
-    options: HttpOptions,
-    sessions: Mutex<HashMap<String, Arc<Session<H>>>>,
+pub(super) struct Inner<H: Handler> {
+    pub(super) server: Server<H>,
+    pub(super) options: HttpOptions,
+    pub(super) store: Arc<dyn SessionStore>,
+    pub(super) events: Arc<dyn EventStore>,
+    /// Legacy sessions this instance serves now: their connections and
+    /// streams. The store holds what they are.
+    pub(super) live: Mutex<HashMap<String, Arc<Session<H>>>>,
+    /// HTTP+SSE sessions: their stream is the session, so they live here.
+    pub(super) sse: Mutex<HashMap<String, Arc<SseSession<H>>>>,
     /// Shared by all stateless requests, each of which is a connection.
-    permits: Arc<tokio::sync::Semaphore>,
-}
-
-/// A legacy session: its connection and its server-to-client stream.
-struct Session<H: Handler> {
-    conn: Arc<Connection<H>>,
-    /// The connection-level messages, until a GET stream takes them.
-    stream: tokio::sync::Mutex<Option<mpsc::Receiver<Bytes>>>,
-    last_seen: Mutex<Instant>,
+    pub(super) permits: Arc<tokio::sync::Semaphore>,
+    /// Set when shutdown begins.
+    pub(super) closing: watch::Sender<bool>,
 }
 
 impl<H: Handler> StreamableHttp<H> {
-    /// The endpoint for `server`.
+    /// The endpoint for `server`, keeping sessions and events in memory.
     pub fn new(server: Server<H>, options: HttpOptions) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                permits: server.permits(),
-                server,
-                options,
-                sessions: Mutex::default(),
-            }),
-        }
+        let store = Arc::new(MemorySessionStore::new(
+            options.max_sessions,
+            options.session_idle,
+        ));
+        Self::with_stores(
+            server,
+            options,
+            store,
+            Arc::new(MemoryEventStore::default()),
+        )
+    }
+
+    /// The endpoint for `server`, with sessions and SSE events kept in the
+    /// given stores (shared ones let instances behind a load balancer
+    /// serve each other's sessions).
+    pub fn with_stores(
+        server: Server<H>,
+        options: HttpOptions,
+        store: Arc<dyn SessionStore>,
+        events: Arc<dyn EventStore>,
+    ) -> Self {
+        let inner = Arc::new(Inner {
+            permits: server.permits(),
+            server,
+            store,
+            events,
+            live: Mutex::default(),
+            sse: Mutex::default(),
+            closing: watch::channel(false).0,
+            options,
+        });
+        let cors = inner.options.cors.then(|| cors(&inner));
+        Self { inner, cors }
+    }
+
+    /// Begins a graceful shutdown: new requests get 503, streams that only
+    /// wait for server messages end, and requests in flight get
+    /// [`ServerOptions::shutdown_grace`](crate::ServerOptions::shutdown_grace)
+    /// to finish before they are cancelled. [`serve`](super::serve) calls
+    /// it when its shutdown signal fires.
+    pub fn shutdown(&self) {
+        self.inner.begin_shutdown();
+    }
+}
+
+/// The endpoint without CORS, for the CORS layer to wrap.
+pub(super) struct Plain<H: Handler>(Arc<Inner<H>>);
+
+impl<H: Handler> Clone for Plain<H> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
     }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, std::convert::Infallible>> + Send>>;
+
+impl<H, B> tower_service::Service<Request<B>> for Plain<H>
+where
+    H: Handler,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let inner = Arc::clone(&self.0);
+        Box::pin(async move { Ok(inner.handle(req).await) })
+    }
+}
 
 impl<H, B> tower_service::Service<Request<B>> for StreamableHttp<H>
 where
@@ -119,20 +208,47 @@ where
 {
     type Response = Response<Body>;
     type Error = std::convert::Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Self::Error>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let inner = Arc::clone(&self.inner);
-        Box::pin(async move { Ok(inner.handle(req).await) })
+        match &mut self.cors {
+            // The plain endpoint is always ready, so the CORS layer is too.
+            Some(cors) => Box::pin(tower_service::Service::call(cors, req)),
+            None => Plain(Arc::clone(&self.inner)).call(req),
+        }
     }
 }
 
+/// The CORS layer: the origins it lets read responses are exactly those
+/// the DNS-rebinding check accepts.
+fn cors<H: Handler>(inner: &Arc<Inner<H>>) -> Cors<Plain<H>> {
+    let allowed = inner.options.allowed.clone();
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|o| allowed.origin_allowed(o))
+        }))
+        .allow_methods([HttpMethod::GET, HttpMethod::POST, HttpMethod::DELETE])
+        // `Mcp-Param-*` names depend on the tool: allow what is asked.
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            http::header::WWW_AUTHENTICATE,
+        ])
+        .max_age(Duration::from_secs(24 * 60 * 60));
+    tower_layer::Layer::layer(&layer, Plain(Arc::clone(inner)))
+}
+
 /// A response with a JSON-RPC error body.
-fn error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Response<Body> {
+pub(super) fn error(
+    status: StatusCode,
+    id: Option<RequestId>,
+    error: ErrorObject,
+) -> Response<Body> {
     let body =
         serde_json::to_vec(&Message::from(ErrorResponse::new(id, error))).unwrap_or_default();
     let mut res = Response::new(Body::full(body));
@@ -142,31 +258,17 @@ fn error(status: StatusCode, id: Option<RequestId>, error: ErrorObject) -> Respo
     res
 }
 
-/// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
-/// `Mcp-Param-*`) that appears more than once.
-fn repeated_mirror(headers: &HeaderMap) -> Option<&str> {
-    headers.keys().map(http::HeaderName::as_str).find(|name| {
-        let mirrored = name.eq_ignore_ascii_case(headers::PROTOCOL_VERSION)
-            || name.eq_ignore_ascii_case(headers::METHOD)
-            || name.eq_ignore_ascii_case(headers::NAME)
-            || name
-                .get(..headers::PARAM_PREFIX.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(headers::PARAM_PREFIX));
-        mirrored && headers.get_all(*name).iter().nth(1).is_some()
-    })
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// What the client accepts.
-struct Accepts {
-    json: bool,
-    sse: bool,
+pub(super) struct Accepts {
+    pub(super) json: bool,
+    pub(super) sse: bool,
 }
 
-fn accepts(headers: &HeaderMap) -> Accepts {
+pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
     let accept = header(headers, ACCEPT.as_str())
         .unwrap_or("*/*")
         .to_ascii_lowercase();
@@ -175,6 +277,19 @@ fn accepts(headers: &HeaderMap) -> Accepts {
         json: any || accept.contains("application/json"),
         sse: any || accept.contains("text/event-stream"),
     }
+}
+
+/// Completes once shutdown has begun.
+pub(super) async fn shutting_down(closing: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns must not live across an await.
+    let _ = closing.wait_for(|c| *c).await.is_ok();
+}
+
+/// The `sessionId` query parameter of an HTTP+SSE message POST.
+fn sse_session(uri: &http::Uri) -> Option<&str> {
+    uri.query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sessionId="))
 }
 
 impl<H: Handler> Inner<H> {
@@ -195,15 +310,27 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_request(why),
             );
         }
+        if *self.closing.borrow() {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                ErrorObject::internal_error("the server is shutting down"),
+            );
+        }
+        let legacy = self.options.legacy;
+        let old_sse = self.options.legacy_sse;
         match *req.method() {
             HttpMethod::POST => self.post(req).await,
-            HttpMethod::GET if self.options.legacy => self.get(req.headers()).await,
-            HttpMethod::DELETE if self.options.legacy => self.delete(req.headers()),
+            HttpMethod::GET if old_sse && header(headers, headers::SESSION_ID).is_none() => {
+                self.open_sse(headers)
+            }
+            HttpMethod::GET if legacy => self.get(req.headers()).await,
+            HttpMethod::DELETE if legacy => self.delete(req.headers()).await,
             _ => {
-                let allow = if self.options.legacy {
-                    "GET, POST, DELETE"
-                } else {
-                    "POST"
+                let allow = match (legacy, old_sse) {
+                    (true, _) => "GET, POST, DELETE",
+                    (false, true) => "GET, POST",
+                    (false, false) => "POST",
                 };
                 let mut res = error(
                     StatusCode::METHOD_NOT_ALLOWED,
@@ -264,547 +391,44 @@ impl<H: Handler> Inner<H> {
             }
         };
         let session = header(&parts.headers, headers::SESSION_ID);
-        match session {
-            Some(id) if self.options.legacy => {
-                self.post_legacy(id, &parts.headers, &bytes, &accept).await
+        match (session, sse_session(&parts.uri)) {
+            (Some(id), _) if self.options.legacy => {
+                self.post_legacy(id, &parts, &bytes, &accept).await
             }
-            _ => self.post_new(&parts.headers, &bytes, &accept).await,
+            (None, Some(id)) if self.options.legacy_sse => {
+                let id = id.to_owned();
+                self.post_sse(&id, parts, &bytes).await
+            }
+            _ => self.post_new(&parts, &bytes, &accept).await,
         }
     }
 
-    /// A POST without a session: `initialize` (a new legacy session) or a
-    /// stateless 2026-07-28 request.
-    async fn post_new(
-        self: &Arc<Self>,
-        headers_in: &HeaderMap,
-        bytes: &[u8],
-        accept: &Accepts,
-    ) -> Response<Body> {
-        let message = match Message::from_slice(bytes) {
-            Ok(message) => message,
-            Err(e) => {
-                let response = e.to_error_response().unwrap_or_else(|| {
-                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
-                });
-                return error(StatusCode::BAD_REQUEST, response.id, response.error);
-            }
+    /// Shutdown: everything that waits for the server ends; sessions'
+    /// requests in flight get their grace period.
+    fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
         };
-        let Message::Request(req) = message else {
-            // Notifications and responses need no answer; a modern client
-            // cancels by closing its stream, so `cancelled` is moot here.
-            return accepted();
-        };
-        let peek = headers::Mirrored::of(req.params.as_deref());
-        let modern = peek
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.protocol_version.is_some());
-        if req.method == "initialize" && self.options.legacy && !modern {
-            return self.initialize(req, accept).await;
-        }
-        let Some(meta) = peek.meta.as_ref().filter(|_| modern) else {
-            let message = if self.options.legacy {
-                "Bad Request: no Mcp-Session-Id header, and no _meta protocolVersion (2026-07-28)"
-            } else {
-                "Missing required _meta key \"io.modelcontextprotocol/protocolVersion\""
-            };
-            return error(
-                StatusCode::BAD_REQUEST,
-                Some(req.id),
-                ErrorObject::invalid_params(message),
-            );
-        };
-        // Methods 2026-07-28 removed are not found, with the status the
-        // transport gives that.
-        if mcp_core::method::lookup(&req.method, mcp_core::Era::Modern).is_none()
-            && mcp_core::method::lookup(&req.method, mcp_core::Era::Legacy).is_some()
-        {
-            return error(
-                StatusCode::NOT_FOUND,
-                Some(req.id.clone()),
-                ErrorObject::method_not_found(&req.method),
-            );
-        }
-        if let Err(e) = RequestMeta::require_modern(Some(meta)) {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
-        }
-        // A mirrored header given twice could say two things; reading
-        // only one of them would let the body and a proxy disagree.
-        if let Some(name) = repeated_mirror(headers_in) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                Some(req.id),
-                ErrorObject::header_mismatch(format!("header {name} appears more than once")),
-            );
-        }
-        // The headers mirror the body; a mismatch is reported before
-        // anything else about the version.
-        let version = meta
-            .protocol_version
-            .clone()
-            .unwrap_or_else(|| ProtocolVersion::new(""));
-        let mismatch = match header(headers_in, headers::PROTOCOL_VERSION) {
-            Some(v) if v == version.as_str() => None,
-            Some(v) => Some(format!(
-                "MCP-Protocol-Version header value '{v}' does not match body value '{version}'"
-            )),
-            None => Some("MCP-Protocol-Version header is missing".to_owned()),
-        };
-        if let Some(why) = mismatch {
-            return error(
-                StatusCode::BAD_REQUEST,
-                Some(req.id),
-                ErrorObject::header_mismatch(why),
-            );
-        }
-        if let Err(e) =
-            negotiate::server_accept_modern(&version, &self.server.options().supported_versions)
-        {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
-        }
-        let name = peek.name_for(&req.method);
-        let params = match (&req.method[..], name) {
-            ("tools/call", Some(tool)) => {
-                self.server.handler().tool(tool).map_or_else(Vec::new, |t| {
-                    headers::ParamHeader::from_schema(&t.input_schema).unwrap_or_default()
-                })
-            }
-            _ => Vec::new(),
-        };
-        let lookup = |h: &str| header(headers_in, h);
-        if let Err(e) = headers::check(lookup, &req.method, name, &params, peek.arguments.as_ref())
-        {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
-        }
-        // A connection of its own: nothing is shared between requests.
-        let (unused, _) = mpsc::channel(1);
-        let conn = self
-            .server
-            .connection_sharing(unused, Arc::clone(&self.permits));
-        let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: http::Extensions::new(),
-        };
-        let expected = BTreeSet::from([req.id.clone()]);
-        conn.on_message(Message::Request(req), &route).await;
-        drop(route);
-        // The request's connection lives as long as its response stream:
-        // when the client goes away, the request is cancelled.
-        let cancel = move || conn.abort_all();
-        self.respond(rx, expected, accept, Some(Box::new(cancel)), None)
-            .await
-    }
-
-    async fn initialize(
-        self: &Arc<Self>,
-        req: mcp_core::Request,
-        accept: &Accepts,
-    ) -> Response<Body> {
-        let id = {
-            let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-            let idle = self.options.session_idle;
-            sessions.retain(|_, s| {
-                s.last_seen
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .elapsed()
-                    < idle
-            });
-            if sessions.len() >= self.options.max_sessions {
-                drop(sessions);
-                return error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some(req.id),
-                    ErrorObject::internal_error("too many sessions; retry later"),
-                );
-            }
-            let id = new_session_id();
-            let (tx, rx) = mpsc::channel(256);
-            let session = Arc::new(Session {
-                conn: self.server.connection(tx),
-                stream: tokio::sync::Mutex::new(Some(rx)),
-                last_seen: Mutex::new(Instant::now()),
-            });
-            sessions.insert(id.clone(), session);
-            id
-        };
-        let Some(session) = self.session(&id) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                Some(req.id),
-                ErrorObject::invalid_request("session closed"),
-            );
-        };
-        let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: http::Extensions::new(),
-        };
-        let expected = BTreeSet::from([req.id.clone()]);
-        session.conn.on_message(Message::Request(req), &route).await;
-        drop(route);
-        let mut res = self.respond(rx, expected, accept, None, None).await;
-        if !session.conn.is_initialized() {
-            // The handshake failed: no session was created after all.
-            self.sessions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
-        } else if let Ok(value) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(headers::SESSION_ID, value);
-        }
-        res
-    }
-
-    fn session(&self, id: &str) -> Option<Arc<Session<H>>> {
-        let session = self
-            .sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()?;
-        *session
-            .last_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        Some(session)
-    }
-
-    async fn post_legacy(
-        self: &Arc<Self>,
-        id: &str,
-        headers_in: &HeaderMap,
-        bytes: &[u8],
-        accept: &Accepts,
-    ) -> Response<Body> {
-        let Some(session) = self.session(id) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                None,
-                ErrorObject::invalid_request("Session not found"),
-            );
-        };
-        if let Some(v) = header(headers_in, headers::PROTOCOL_VERSION)
-            && !self
-                .server
-                .options()
-                .supported_versions
-                .iter()
-                .any(|s| s == v)
-        {
-            let e = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {v}"));
-            return error(StatusCode::BAD_REQUEST, None, e);
-        }
-        let messages = match Incoming::from_slice(bytes, session.conn.allows_batches()) {
-            Ok(Incoming::Single(message)) => vec![Ok(message)],
-            Ok(Incoming::Batch(items)) => items,
-            Err(e) => {
-                let response = e.to_error_response().unwrap_or_else(|| {
-                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
-                });
-                return error(StatusCode::BAD_REQUEST, response.id, response.error);
-            }
-        };
-        let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: http::Extensions::new(),
-        };
-        let mut expected = BTreeSet::new();
-        let mut bad = Vec::new();
-        for message in messages {
-            match message {
-                Ok(message) => {
-                    if let Message::Request(r) = &message {
-                        expected.insert(r.id.clone());
-                    }
-                    session.conn.on_message(message, &route).await;
-                }
-                Err(e) => bad.extend(e.to_error_response()),
-            }
-        }
-        drop(route);
-        if expected.is_empty() && bad.is_empty() {
-            return accepted();
-        }
-        let bad: Vec<Bytes> = bad
-            .into_iter()
-            .filter_map(|e| serde_json::to_vec(&Message::from(e)).ok().map(Bytes::from))
-            .collect();
-        self.respond(rx, expected, accept, None, Some(bad)).await
-    }
-
-    /// GET: the legacy session's stream of server-initiated messages.
-    async fn get(self: &Arc<Self>, headers_in: &HeaderMap) -> Response<Body> {
-        if !accepts(headers_in).sse {
-            return error(
-                StatusCode::NOT_ACCEPTABLE,
-                None,
-                ErrorObject::invalid_request("Accept must include text/event-stream"),
-            );
-        }
-        let Some(id) = header(headers_in, headers::SESSION_ID) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                None,
-                ErrorObject::invalid_request("Bad Request: Mcp-Session-Id header is required"),
-            );
-        };
-        let Some(session) = self.session(id) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                None,
-                ErrorObject::invalid_request("Session not found"),
-            );
-        };
-        let Some(rx) = session.stream.lock().await.take() else {
-            return error(
-                StatusCode::CONFLICT,
-                None,
-                ErrorObject::invalid_request("this session's stream is already open"),
-            );
-        };
-        let (body_tx, body_rx) = mpsc::channel::<Bytes>(16);
-        let keep_alive = self.options.keep_alive;
-        tokio::spawn(async move {
-            let mut rx = rx;
-            let mut tick = tokio::time::interval(keep_alive);
-            tick.reset();
-            loop {
-                let chunk = tokio::select! {
-                    frame = rx.recv() => match frame {
-                        Some(frame) => event(&frame),
-                        None => break,
-                    },
-                    _ = tick.tick() => comment(),
-                };
-                if body_tx.send(chunk).await.is_err() {
-                    break;
-                }
-            }
-            // The client left: keep what arrives for the next GET.
-            *session.stream.lock().await = Some(rx);
-        });
-        sse_response(Body::stream(body_rx))
-    }
-
-    fn delete(&self, headers_in: &HeaderMap) -> Response<Body> {
-        let Some(id) = header(headers_in, headers::SESSION_ID) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                None,
-                ErrorObject::invalid_request("Bad Request: Mcp-Session-Id header is required"),
-            );
-        };
-        match self
-            .sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id)
-        {
-            Some(session) => {
-                session.conn.abort_all();
-                Response::new(Body::empty())
-            }
-            None => error(
-                StatusCode::NOT_FOUND,
-                None,
-                ErrorObject::invalid_request("Session not found"),
-            ),
-        }
-    }
-
-    /// Answers a POST that carried requests: as an SSE stream when the
-    /// client takes one (notifications and server requests can then go
-    /// along), else as JSON once every response is in.
-    async fn respond(
-        &self,
-        mut rx: mpsc::Receiver<Bytes>,
-        mut expected: BTreeSet<RequestId>,
-        accept: &Accepts,
-        cancel: Option<Box<dyn FnOnce() + Send>>,
-        mut ready: Option<Vec<Bytes>>,
-    ) -> Response<Body> {
-        let modern = cancel.is_some();
-        // Until the answer is out, losing this future (hyper drops it when
-        // the client disconnects) or the stream cancels the request.
-        let mut guard = CancelOnDrop(cancel);
-        // When the answer comes before anything else, send it as JSON (with
-        // a status that says what kind of failure an error is); a stream is
-        // only worth it when notifications or requests come first.
-        let mut first = None;
-        if accept.json && ready.as_ref().is_none_or(Vec::is_empty) && expected.len() == 1 {
-            match rx.recv().await {
-                Some(frame) => match response_id(&frame) {
-                    Some(id) if expected.contains(&id) => {
-                        guard.disarm();
-                        return json_response(frame, modern);
-                    }
-                    _ => first = Some(frame),
-                },
-                None => {
-                    guard.disarm();
-                    return json_response(Bytes::new(), false);
-                }
-            }
-        }
-        if accept.sse {
-            let (body_tx, body_rx) = mpsc::channel::<Bytes>(16);
-            let keep_alive = self.options.keep_alive;
-            tokio::spawn(async move {
-                for frame in ready.take().unwrap_or_default().into_iter().chain(first) {
-                    if let Some(id) = response_id(&frame) {
-                        expected.remove(&id);
-                    }
-                    let _ = body_tx.send(event(&frame)).await;
-                }
-                let mut tick = tokio::time::interval(keep_alive);
-                tick.reset();
-                while !expected.is_empty() {
-                    let chunk = tokio::select! {
-                        frame = rx.recv() => match frame {
-                            Some(frame) => {
-                                if let Some(id) = response_id(&frame) {
-                                    expected.remove(&id);
-                                }
-                                event(&frame)
-                            }
-                            None => break,
-                        },
-                        _ = tick.tick() => comment(),
-                        // The client closed the stream: for a 2026-07-28
-                        // request, that is its cancellation (the guard).
-                        () = body_tx.closed() => return,
-                    };
-                    if body_tx.send(chunk).await.is_err() {
-                        return;
-                    }
-                }
-                guard.disarm();
-            });
-            return sse_response(Body::stream(body_rx));
-        }
-        guard.disarm();
-        let mut responses = ready.take().unwrap_or_default();
-        responses.extend(first.filter(|f| response_id(f).is_some()));
-        let batch = expected.len() + responses.len() > 1;
-        while !expected.is_empty() {
-            let Some(frame) = rx.recv().await else { break };
-            if let Some(id) = response_id(&frame) {
-                expected.remove(&id);
-                responses.push(frame);
-            }
-        }
-        let body = if batch {
-            let mut out = BytesMut::from(&b"["[..]);
-            for (i, frame) in responses.iter().enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b",");
-                }
-                out.extend_from_slice(frame);
-            }
-            out.extend_from_slice(b"]");
-            out.freeze()
-        } else {
-            responses.pop().unwrap_or_default()
-        };
-        let mut res = Response::new(Body::full(body));
-        res.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        res
-    }
-}
-
-/// A single JSON response. For 2026-07-28 requests (`modern`), errors carry
-/// the HTTP status the transport assigns them.
-/// Runs the cancellation it holds when dropped, unless disarmed first.
-struct CancelOnDrop(Option<Box<dyn FnOnce() + Send>>);
-
-impl CancelOnDrop {
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(cancel) = self.0.take() {
-            cancel();
+        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let sse = self.sse.lock().unwrap_or_else(PoisonError::into_inner);
+        let conns = live
+            .values()
+            .map(|s| Arc::clone(&s.conn))
+            .chain(sse.values().map(|s| Arc::clone(&s.conn)));
+        for conn in conns {
+            runtime.spawn(async move { conn.shutdown().await });
         }
     }
 }
 
-fn json_response(frame: Bytes, modern: bool) -> Response<Body> {
-    let status = if modern {
-        status_of(&frame)
-    } else {
-        StatusCode::OK
-    };
-    let mut res = Response::new(Body::full(frame));
-    *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res
-}
-
-fn status_of(frame: &[u8]) -> StatusCode {
-    #[derive(serde::Deserialize)]
-    struct Peek {
-        #[serde(default)]
-        error: Option<ErrorObject>,
-    }
-    let code = serde_json::from_slice::<Peek>(frame)
-        .ok()
-        .and_then(|p| p.error)
-        .map(|e| e.code());
-    match code.map(|c| c.0) {
-        Some(-32601) => StatusCode::NOT_FOUND,
-        Some(-32700 | -32600 | -32020 | -32021 | -32022) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
-    }
-}
-
-fn event(frame: &[u8]) -> Bytes {
-    let mut out = BytesMut::new();
-    sse::encode(
-        &sse::Event::message(String::from_utf8_lossy(frame).into_owned()),
-        &mut out,
-    );
-    out.freeze()
-}
-
-fn comment() -> Bytes {
-    let mut out = BytesMut::new();
-    sse::encode_comment("keep-alive", &mut out);
-    out.freeze()
-}
-
-fn accepted() -> Response<Body> {
-    let mut res = Response::new(Body::empty());
-    *res.status_mut() = StatusCode::ACCEPTED;
-    res
-}
-
-fn sse_response(body: Body) -> Response<Body> {
-    let mut res = Response::new(body);
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(
-        http::header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
-    res
-}
-
-/// 128 random bits, hex: unguessable and header-safe.
-fn new_session_id() -> String {
+/// 128 random bits, hex: unguessable and header-safe. `None` without a
+/// random source, when no id would be safe to hand out.
+pub(super) fn random_id() -> Option<String> {
     let mut bytes = [0u8; 16];
-    // Without a random source no session id is safe to hand out; an id
-    // that stays all zeros is refused below by being impossible to reuse
-    // (every session would collide), so fail loudly instead.
-    if getrandom::fill(&mut bytes).is_err() {
-        tracing::error!("no random source for session ids");
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        tracing::error!(error = %e, "no random source for session ids");
+        return None;
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -32,6 +32,7 @@ mod input;
 use crate::context::{ContextParts, RequestContext};
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::http::SessionRecord;
 
 /// Resource subscriptions one legacy session may hold.
 const MAX_SUBSCRIPTIONS: usize = 1024;
@@ -59,6 +60,8 @@ struct Legacy {
     initialized: bool,
     log_level: Option<LoggingLevel>,
     subscriptions: BTreeSet<String>,
+    /// Counts changes, so a session store is written only when needed.
+    generation: u64,
 }
 
 /// The era and facts a request is served under.
@@ -127,17 +130,63 @@ impl<H: Handler> Connection<H> {
         self.legacy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The session state, to change it.
+    fn legacy_mut(&self) -> std::sync::MutexGuard<'_, Legacy> {
+        let mut legacy = self.legacy();
+        legacy.generation += 1;
+        legacy
+    }
+
+    /// The legacy session as a store keeps it, with its change count;
+    /// `None` before `initialize`.
+    pub(crate) fn record(&self) -> Option<(u64, SessionRecord)> {
+        let legacy = self.legacy();
+        let record = SessionRecord {
+            protocol_version: legacy.version.clone()?,
+            client_capabilities: ClientCapabilities::clone(&legacy.client_capabilities),
+            client_info: Implementation::clone(legacy.client_info.as_deref()?),
+            initialized: legacy.initialized,
+            log_level: legacy.log_level,
+            subscriptions: legacy.subscriptions.clone(),
+        };
+        Some((legacy.generation, record))
+    }
+
+    /// The version `initialize` settled on.
+    pub(crate) fn legacy_version(&self) -> Option<ProtocolVersion> {
+        self.legacy().version.clone()
+    }
+
+    /// How many times the session state changed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.legacy().generation
+    }
+
+    /// Takes up a session another instance (or an earlier connection)
+    /// started.
+    pub(crate) fn restore(self: &Arc<Self>, record: SessionRecord) {
+        let initialized = record.initialized;
+        *self.legacy() = Legacy {
+            version: Some(record.protocol_version),
+            client_capabilities: Arc::new(record.client_capabilities),
+            client_info: Some(Arc::new(record.client_info)),
+            initialized,
+            log_level: record.log_level,
+            subscriptions: record.subscriptions,
+            generation: 0,
+        };
+        if initialized {
+            self.peer.set_ready();
+            self.start_legacy_events();
+        }
+    }
+
     /// Whether frames may be JSON-RPC batches (a 2025-03-26 session).
     pub(crate) fn allows_batches(&self) -> bool {
         self.legacy()
             .version
             .as_ref()
             .is_some_and(ProtocolVersion::allows_batches)
-    }
-
-    /// Whether `initialize` has been answered on this connection.
-    pub(crate) fn is_initialized(&self) -> bool {
-        self.legacy().version.is_some()
     }
 
     /// The route of a single-stream transport: everything goes back on it.
@@ -360,7 +409,7 @@ impl<H: Handler> Connection<H> {
             }
             method::Initialized::NAME => {
                 let ready = {
-                    let mut legacy = self.legacy();
+                    let mut legacy = self.legacy_mut();
                     let ready = legacy.version.is_some() && !legacy.initialized;
                     legacy.initialized |= ready;
                     ready
@@ -470,7 +519,7 @@ impl<H: Handler> Connection<H> {
             method::SetLevel::NAME => {
                 let params: SetLevelParams = decode(&req)?;
                 self.serve_as::<method::SetLevel>(params.meta.as_ref())?;
-                self.legacy().log_level = Some(params.level);
+                self.legacy_mut().log_level = Some(params.level);
                 encode(&req.id, &EmptyResult::legacy())
             }
             method::Subscribe::NAME | method::Unsubscribe::NAME => {
@@ -496,7 +545,7 @@ impl<H: Handler> Connection<H> {
                         .subscribe(ctx, params.uri.clone())
                         .await
                         .map_err(|e| legacy_codes(e.into_error_object()))?;
-                    let mut legacy = self.legacy();
+                    let mut legacy = self.legacy_mut();
                     if legacy.subscriptions.len() >= MAX_SUBSCRIPTIONS
                         && !legacy.subscriptions.contains(&params.uri)
                     {
@@ -506,7 +555,7 @@ impl<H: Handler> Connection<H> {
                     }
                     legacy.subscriptions.insert(params.uri);
                 } else {
-                    self.legacy().subscriptions.remove(&params.uri);
+                    self.legacy_mut().subscriptions.remove(&params.uri);
                 }
                 encode(&req.id, &EmptyResult::legacy())
             }
@@ -736,7 +785,7 @@ impl<H: Handler> Connection<H> {
 
     fn initialize(&self, req: &Request) -> Reply {
         let params: InitializeParams = decode(req)?;
-        let mut legacy = self.legacy();
+        let mut legacy = self.legacy_mut();
         if legacy.version.is_some() {
             return Err(ErrorObject::invalid_request(
                 "the session is already initialized",

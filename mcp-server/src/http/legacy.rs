@@ -1,0 +1,357 @@
+//! Legacy sessions (2025-03-26 … 2025-11-25): `initialize` starts one,
+//! POSTs carry its messages, GET opens its stream of server messages,
+//! DELETE ends it. What a session is lives in the [`SessionStore`]; its
+//! connection and streams live with the instance serving it.
+//!
+//! [`SessionStore`]: super::SessionStore
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, headers};
+use tokio::sync::mpsc;
+
+use super::body::Body;
+use super::respond::{BODY_CAPACITY, accepted, sse_response};
+use super::resume::{Pump, Resumed, STANDALONE, Streams};
+use super::service::{Accepts, Inner, accepts, error, header, random_id};
+use crate::handler::Handler;
+use crate::session::peer::Outbox;
+use crate::session::{Connection, Route};
+
+/// A legacy session as this instance serves it.
+pub(super) struct Session<H: Handler> {
+    pub(super) conn: Arc<Connection<H>>,
+    /// Server messages outside any request, until the first GET takes them.
+    standalone: Mutex<Option<mpsc::Receiver<Bytes>>>,
+    pub(super) streams: Arc<Streams>,
+    last_seen: Mutex<Instant>,
+    /// The change count of the connection's state last written to the store.
+    saved: AtomicU64,
+}
+
+impl<H: Handler> Session<H> {
+    /// Whether its SSE streams start with a priming event: clients of
+    /// 2025-11-25 and later expect one (earlier ones may choke on it).
+    pub(super) fn primes(&self) -> bool {
+        self.conn
+            .legacy_version()
+            .is_some_and(|v| v.as_str() >= ProtocolVersion::V2025_11_25.as_str())
+    }
+
+    fn touch(&self) {
+        *self
+            .last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+}
+
+fn not_found() -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        None,
+        ErrorObject::invalid_request("Session not found"),
+    )
+}
+
+fn unavailable(e: &crate::Error) -> Response<Body> {
+    tracing::error!(error = %e, "session store failed");
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        ErrorObject::internal_error("sessions are unavailable; retry later"),
+    )
+}
+
+fn missing_session() -> Response<Body> {
+    error(
+        StatusCode::BAD_REQUEST,
+        None,
+        ErrorObject::invalid_request("Bad Request: Mcp-Session-Id header is required"),
+    )
+}
+
+impl<H: Handler> Inner<H> {
+    fn new_session(&self, id: &str) -> Arc<Session<H>> {
+        let (tx, rx) = mpsc::channel(256);
+        Arc::new(Session {
+            conn: self.server.connection(tx),
+            standalone: Mutex::new(Some(rx)),
+            streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
+            last_seen: Mutex::new(Instant::now()),
+            saved: AtomicU64::new(0),
+        })
+    }
+
+    /// Forgets this instance's part of a session.
+    async fn drop_local(&self, id: &str) -> bool {
+        let session = self
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        let existed = session.is_some();
+        if let Some(session) = session {
+            session.conn.abort_all();
+        }
+        self.events.forget(id).await;
+        existed
+    }
+
+    pub(super) async fn initialize(
+        self: &Arc<Self>,
+        req: mcp_core::Request,
+        parts: &Parts,
+        accept: &Accepts,
+    ) -> Response<Body> {
+        let Some(id) = random_id() else {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(req.id),
+                ErrorObject::internal_error("no random source for session ids"),
+            );
+        };
+        self.sweep();
+        let session = self.new_session(&id);
+        let (reply, rx) = Outbox::channel(64);
+        let route = Route {
+            reply,
+            extensions: parts.extensions.clone(),
+        };
+        let expected = BTreeSet::from([req.id.clone()]);
+        let request_id = req.id.clone();
+        session.conn.on_message(Message::Request(req), &route).await;
+        drop(route);
+        let mut res = self
+            .respond_legacy(&session, rx, expected, accept, Vec::new())
+            .await;
+        // A failed handshake creates no session.
+        let Some((generation, record)) = session.conn.record() else {
+            return res;
+        };
+        match self.store.insert(&id, record).await {
+            Ok(true) => {}
+            Ok(false) => {
+                session.conn.abort_all();
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(request_id),
+                    ErrorObject::internal_error("too many sessions; retry later"),
+                );
+            }
+            Err(e) => return unavailable(&e),
+        }
+        session.saved.store(generation, Ordering::Relaxed);
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), session);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            res.headers_mut().insert(headers::SESSION_ID, value);
+        }
+        res
+    }
+
+    /// Drops this instance's part of sessions idle past the limit (the
+    /// store decides whether they still exist).
+    fn sweep(&self) {
+        let idle = self.options.session_idle;
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, s| {
+                let keep = s
+                    .last_seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .elapsed()
+                    < idle;
+                if !keep {
+                    s.conn.abort_all();
+                }
+                keep
+            });
+    }
+
+    /// The session `id`, taken up from the store when another instance
+    /// (or an earlier life of this one) started it. `Err` is the response
+    /// for an unknown session or a failing store.
+    async fn session(&self, id: &str) -> Result<Arc<Session<H>>, Response<Body>> {
+        let record = match self.store.get(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                self.drop_local(id).await;
+                return Err(not_found());
+            }
+            Err(e) => return Err(unavailable(&e)),
+        };
+        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(session) = live.get(id) {
+            session.touch();
+            return Ok(Arc::clone(session));
+        }
+        let session = self.new_session(id);
+        session.conn.restore(record);
+        live.insert(id.to_owned(), Arc::clone(&session));
+        Ok(session)
+    }
+
+    /// Writes the session's state to the store if a request changed it.
+    async fn save(&self, id: &str, session: &Session<H>) {
+        if session.conn.generation() == session.saved.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some((generation, record)) = session.conn.record() else {
+            return;
+        };
+        match self.store.update(id, record).await {
+            Ok(()) => session.saved.store(generation, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "session store update failed"),
+        }
+    }
+
+    pub(super) async fn post_legacy(
+        self: &Arc<Self>,
+        id: &str,
+        parts: &Parts,
+        bytes: &[u8],
+        accept: &Accepts,
+    ) -> Response<Body> {
+        let session = match self.session(id).await {
+            Ok(session) => session,
+            Err(res) => return res,
+        };
+        if let Some(v) = header(&parts.headers, headers::PROTOCOL_VERSION)
+            && !self
+                .server
+                .options()
+                .supported_versions
+                .iter()
+                .any(|s| s == v)
+        {
+            let e = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {v}"));
+            return error(StatusCode::BAD_REQUEST, None, e);
+        }
+        let messages = match Incoming::from_slice(bytes, session.conn.allows_batches()) {
+            Ok(Incoming::Single(message)) => vec![Ok(message)],
+            Ok(Incoming::Batch(items)) => items,
+            Err(e) => {
+                let response = e.to_error_response().unwrap_or_else(|| {
+                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
+                });
+                return error(StatusCode::BAD_REQUEST, response.id, response.error);
+            }
+        };
+        let (reply, rx) = Outbox::channel(64);
+        let route = Route {
+            reply,
+            extensions: parts.extensions.clone(),
+        };
+        let mut expected = BTreeSet::new();
+        let mut bad = Vec::new();
+        for message in messages {
+            match message {
+                Ok(message) => {
+                    if let Message::Request(r) = &message {
+                        expected.insert(r.id.clone());
+                    }
+                    session.conn.on_message(message, &route).await;
+                }
+                Err(e) => bad.extend(e.to_error_response()),
+            }
+        }
+        drop(route);
+        if expected.is_empty() && bad.is_empty() {
+            self.save(id, &session).await;
+            return accepted();
+        }
+        let bad: Vec<Bytes> = bad
+            .into_iter()
+            .filter_map(|e| serde_json::to_vec(&Message::from(e)).ok().map(Bytes::from))
+            .collect();
+        let res = self
+            .respond_legacy(&session, rx, expected, accept, bad)
+            .await;
+        self.save(id, &session).await;
+        res
+    }
+
+    /// GET: the session's stream of server messages, or, with
+    /// `Last-Event-ID`, the rest of a stream whose connection broke.
+    pub(super) async fn get(self: &Arc<Self>, headers_in: &HeaderMap) -> Response<Body> {
+        if !accepts(headers_in).sse {
+            return error(
+                StatusCode::NOT_ACCEPTABLE,
+                None,
+                ErrorObject::invalid_request("Accept must include text/event-stream"),
+            );
+        }
+        let Some(id) = header(headers_in, headers::SESSION_ID) else {
+            return missing_session();
+        };
+        let session = match self.session(id).await {
+            Ok(session) => session,
+            Err(res) => return res,
+        };
+        if let Some(last) = header(headers_in, "last-event-id") {
+            return match session.streams.resume(last).await {
+                Ok(Resumed::Body(rx)) => sse_response(Body::stream(rx)),
+                Ok(Resumed::Unknown) => error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    ErrorObject::invalid_request(format!(
+                        "Last-Event-ID {last:?} is unknown, or the events after it are no \
+                         longer kept; open the stream without it"
+                    )),
+                ),
+                Err(e) => unavailable(&e),
+            };
+        }
+        let (tx, rx) = mpsc::channel(BODY_CAPACITY);
+        let prime = session.primes().then_some(self.options.sse_retry);
+        if !session.streams.attach(STANDALONE, tx, prime, true).await {
+            return error(
+                StatusCode::CONFLICT,
+                None,
+                ErrorObject::invalid_request("this session's stream is already open"),
+            );
+        }
+        let pending = session
+            .standalone
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(pending) = pending {
+            let pump = Pump {
+                streams: Arc::clone(&session.streams),
+                stream: STANDALONE.to_owned(),
+                keep_alive: self.options.keep_alive,
+                close_after: None,
+            };
+            tokio::spawn(pump.run_standalone(pending, self.closing.subscribe()));
+        }
+        sse_response(Body::stream(rx))
+    }
+
+    pub(super) async fn delete(&self, headers_in: &HeaderMap) -> Response<Body> {
+        let Some(id) = header(headers_in, headers::SESSION_ID) else {
+            return missing_session();
+        };
+        let stored = match self.store.remove(id).await {
+            Ok(existed) => existed,
+            Err(e) => return unavailable(&e),
+        };
+        if self.drop_local(id).await || stored {
+            Response::new(Body::empty())
+        } else {
+            not_found()
+        }
+    }
+}
