@@ -50,5 +50,7 @@ pub use child::{ChildProcess, Stderr};
 pub use client::{CallOptions, Client, ClientOptions, ProgressFn, ServerInfo};
 pub use error::{Error, Result};
 pub use handler::{ClientHandler, NoHandler, capabilities};
-pub use http::{HttpOptions, HttpReader, HttpWriter, http_transport};
+pub use http::{
+    AuthChallenge, AuthProvider, BoxFuture, HttpOptions, HttpReader, HttpWriter, http_transport,
+};
 pub use notifications::{Notifications, ServerNotification};

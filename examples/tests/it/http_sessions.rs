@@ -466,3 +466,48 @@ async fn the_2024_11_05_http_sse_transport_when_enabled() {
     let unknown = post(echo(2, "x"), format!("{url}?sessionId=0000")).await;
     assert_eq!(unknown.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn the_client_falls_back_from_modern_to_legacy_to_http_sse() {
+    let legacy_only = || {
+        let mut server = ServerOptions::default();
+        server
+            .supported_versions
+            .retain(|v| v.era() == Some(Era::Legacy));
+        server
+    };
+    let mut old_only = HttpOptions::default();
+    old_only.legacy = false;
+    old_only.legacy_sse = true;
+    let servers = [
+        (
+            ServerOptions::default(),
+            HttpOptions::default(),
+            Era::Modern,
+        ),
+        (legacy_only(), HttpOptions::default(), Era::Legacy),
+        // Neither era of Streamable HTTP: only the 2024-11-05 transport.
+        (legacy_only(), old_only, Era::Legacy),
+    ];
+    for (server, http, era) in servers {
+        let endpoint = StreamableHttp::new(Server::with_options(test_router().0, server), http);
+        let (url, _task) = serve_endpoint(endpoint, std::future::pending()).await;
+        let client = Client::connect_http(
+            &url,
+            options(Era::Modern),
+            ClientHttp::default(),
+            Host::full(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(client.server().era, era);
+        let args = json!({"message": "any era"}).as_object().unwrap().clone();
+        let result = client.call_tool("echo", args).await.unwrap();
+        assert_eq!(result.content[0].as_text(), Some("any era"));
+        // Server-to-client requests reach the host on every transport.
+        let roots = client.call_tool("show_roots", Default::default()).await;
+        let roots = roots.unwrap();
+        let text = roots.content[0].as_text().unwrap_or_default();
+        assert!(text.contains("file:///projects/demo"), "{era:?}: {roots:?}");
+    }
+}

@@ -10,6 +10,7 @@
 )]
 
 mod both_eras;
+mod http_client;
 mod http_sessions;
 mod http_status;
 mod raw;

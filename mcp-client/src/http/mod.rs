@@ -2,10 +2,22 @@
 //! 2026-07-28 requests with their mirrored headers, legacy sessions
 //! (`Mcp-Session-Id`, the GET stream), SSE responses with reconnection
 //! (`Last-Event-ID`, `retry`).
+//!
+//! Here: the POST of each message and the reading of its response. In the
+//! submodules: server-sent events (`events`), credentials from an
+//! [`AuthProvider`] on every request (`auth`), a new session when the
+//! server forgets the old one (`session`), and the deprecated HTTP+SSE
+//! transport of 2024-11-05 for servers that speak nothing newer
+//! (`sse_fallback`).
+
+mod auth;
+mod events;
+mod session;
+mod sse_fallback;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,15 +26,17 @@ use mcp_core::headers::{self, Mirrored, ParamHeader};
 use mcp_core::jsonrpc::response_id;
 use mcp_core::tools::ListToolsResult;
 use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
+use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId};
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientOptions};
 use crate::error::Error;
 use crate::handler::ClientHandler;
 
+pub use auth::{AuthChallenge, AuthProvider, BoxFuture};
+
 /// Settings of the HTTP transport.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpOptions {
     /// Headers sent with every request (an API key, say).
@@ -31,6 +45,9 @@ pub struct HttpOptions {
     pub reconnect_attempts: u32,
     /// Wait before resuming when the server sent no `retry`.
     pub default_retry: Duration,
+    /// Supplies the `Authorization` header of every request and hears
+    /// about 401/403 refusals; see [`AuthProvider`].
+    pub auth: Option<Arc<dyn AuthProvider>>,
 }
 
 impl Default for HttpOptions {
@@ -39,7 +56,19 @@ impl Default for HttpOptions {
             headers: HeaderMap::new(),
             reconnect_attempts: 5,
             default_retry: Duration::from_secs(1),
+            auth: None,
         }
+    }
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("headers", &self.headers)
+            .field("reconnect_attempts", &self.reconnect_attempts)
+            .field("default_retry", &self.default_retry)
+            .field("auth", &self.auth.as_ref().map(|_| "AuthProvider"))
+            .finish()
     }
 }
 
@@ -56,13 +85,20 @@ impl HttpOptions {
         self.headers.insert(name, value);
         Ok(self)
     }
+
+    /// Takes credentials from `provider`; see [`AuthProvider`].
+    #[must_use]
+    pub fn with_auth(mut self, provider: Arc<dyn AuthProvider>) -> Self {
+        self.auth = Some(provider);
+        self
+    }
 }
 
 struct Shared {
     http: reqwest::Client,
     url: reqwest::Url,
     options: HttpOptions,
-    session: Mutex<Option<String>>,
+    session: Mutex<Session>,
     /// The legacy version `initialize` settled on, for the version header.
     legacy_version: Mutex<Option<String>>,
     inbox: mpsc::Sender<Result<Bytes, mcp_core::Error>>,
@@ -72,9 +108,40 @@ struct Shared {
     listing: Mutex<HashSet<RequestId>>,
     /// Ids of `initialize` requests in flight.
     initializing: Mutex<HashSet<RequestId>>,
+    /// The client's `initialize` and `notifications/initialized` frames,
+    /// replayed to start a new session when the server forgets one.
+    handshake: Mutex<Handshake>,
+    /// Held while a new session is being started, so that only one
+    /// request starts it and the others wait for it.
+    renewing: tokio::sync::Mutex<()>,
     get_stream: AtomicBool,
+    /// The task reading the legacy GET stream, stopped when a new session
+    /// replaces the one it belongs to.
+    get_task: Mutex<Option<tokio::task::AbortHandle>>,
+    /// Where messages go once the server turned out to speak only the
+    /// 2024-11-05 HTTP+SSE transport.
+    sse_endpoint: OnceLock<reqwest::Url>,
+    /// The task reading that transport's SSE stream.
+    sse_task: Mutex<Option<tokio::task::AbortHandle>>,
     /// The POSTs of 2026-07-28 requests in flight, to cancel by closing.
     streams: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
+}
+
+/// The legacy session: its id, if the server gave one, and which session
+/// of this transport it is (0 for the first, one more for each new one
+/// started after the server forgot the previous), so that a request that
+/// failed on an old session can tell that a new one already exists.
+#[derive(Debug, Default, Clone)]
+struct Session {
+    id: Option<String>,
+    epoch: u64,
+}
+
+/// The handshake frames the client sent.
+#[derive(Debug, Default)]
+struct Handshake {
+    initialize: Option<Bytes>,
+    initialized: Option<Bytes>,
 }
 
 /// The receiving half: frames from response bodies and the GET stream.
@@ -123,7 +190,12 @@ pub fn http_transport(url: &str, options: HttpOptions) -> Result<(HttpReader, Ht
         tool_headers: Mutex::default(),
         listing: Mutex::default(),
         initializing: Mutex::default(),
+        handshake: Mutex::default(),
+        renewing: tokio::sync::Mutex::new(()),
         get_stream: AtomicBool::new(false),
+        get_task: Mutex::default(),
+        sse_endpoint: OnceLock::new(),
+        sse_task: Mutex::default(),
         streams: Mutex::default(),
     });
     Ok((HttpReader { inbox: rx }, HttpWriter { shared }))
@@ -193,20 +265,22 @@ impl FrameWrite for HttpWriter {
     }
 
     async fn close(&mut self) -> Result<(), mcp_core::Error> {
-        let session = self
-            .shared
-            .session
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let shared = &self.shared;
+        for task in [&shared.get_task, &shared.sse_task] {
+            if let Some(task) = Shared::lock(task).take() {
+                task.abort();
+            }
+        }
+        let session = Shared::lock(&shared.session).id.take();
         if let Some(session) = session {
-            let _ = self
-                .shared
-                .http
-                .delete(self.shared.url.clone())
-                .headers(self.shared.options.headers.clone())
-                .header(headers::SESSION_ID, session)
-                .send()
+            let _ = shared
+                .send(|| {
+                    shared
+                        .http
+                        .delete(shared.url.clone())
+                        .headers(shared.options.headers.clone())
+                        .header(headers::SESSION_ID, session.as_str())
+                })
                 .await;
         }
         Ok(())
@@ -235,88 +309,156 @@ impl Shared {
         m.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// `builder` with the fixed headers and the session's id.
     fn base(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let mut builder = builder.headers(self.options.headers.clone());
-        if let Some(session) = Self::lock(&self.session).as_ref() {
-            builder = builder.header(headers::SESSION_ID, session.as_str());
+        let session = Self::lock(&self.session).id.clone();
+        Self::with_session(
+            builder.headers(self.options.headers.clone()),
+            session.as_deref(),
+        )
+    }
+
+    fn with_session(
+        builder: reqwest::RequestBuilder,
+        session: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match session {
+            Some(session) => builder.header(headers::SESSION_ID, session),
+            None => builder,
         }
-        builder
     }
 
     /// Sends one message; `peek` holds the mirrored parts of a request's
     /// params (empty for other messages).
     async fn post(self: Arc<Self>, frame: Bytes, message: Option<Message>, peek: Mirrored) {
-        let mut builder = self
-            .base(self.http.post(self.url.clone()))
+        let request_id = match &message {
+            Some(Message::Request(req)) => Some(req.id.clone()),
+            _ => None,
+        };
+        let method = message.as_ref().and_then(Message::method);
+        match (&message, method) {
+            (Some(Message::Request(req)), Some("tools/list")) => {
+                Self::lock(&self.listing).insert(req.id.clone());
+            }
+            (Some(Message::Request(req)), Some("initialize")) => {
+                Self::lock(&self.initializing).insert(req.id.clone());
+                Self::lock(&self.handshake).initialize = Some(frame.clone());
+            }
+            (Some(Message::Notification(_)), Some("notifications/initialized")) => {
+                Self::lock(&self.handshake).initialized = Some(frame.clone());
+            }
+            _ => {}
+        }
+        if let Some(endpoint) = self.sse_endpoint.get() {
+            self.post_to_endpoint(endpoint, frame, request_id.as_ref())
+                .await;
+            return;
+        }
+        let mut renewed = false;
+        loop {
+            let session = Self::lock(&self.session).clone();
+            let response = self
+                .send(|| self.build_post(&frame, message.as_ref(), &peek, session.id.as_deref()))
+                .await;
+            let response = match response {
+                Ok(response) => response,
+                Err(why) => {
+                    self.fail(request_id.as_ref(), &why).await;
+                    return;
+                }
+            };
+            let status = response.status();
+            if let Some(id) = response
+                .headers()
+                .get(headers::SESSION_ID)
+                .and_then(|v| v.to_str().ok())
+            {
+                Self::lock(&self.session).id = Some(id.to_owned());
+            }
+            // The server forgot the session (it expired, or was ended):
+            // start a new one and send the message again, once. Answers
+            // to the old session's requests mean nothing to a new one.
+            let answer = matches!(message, Some(Message::Response(_) | Message::Error(_)));
+            if status == StatusCode::NOT_FOUND && session.id.is_some() && !renewed && !answer {
+                renewed = true;
+                drop(response);
+                match self.renew_session(session.epoch).await {
+                    Ok(()) => continue,
+                    Err(why) => {
+                        let why = format!(
+                            "the server ended the session (HTTP 404), and starting a new one failed: {why}"
+                        );
+                        self.fail(request_id.as_ref(), &why).await;
+                        return;
+                    }
+                }
+            }
+            if method == Some("initialize")
+                && session.id.is_none()
+                && matches!(
+                    status,
+                    StatusCode::BAD_REQUEST
+                        | StatusCode::NOT_FOUND
+                        | StatusCode::METHOD_NOT_ALLOWED
+                )
+            {
+                self.fall_back_to_sse(response, frame, request_id.as_ref())
+                    .await;
+                return;
+            }
+            self.handle_response(response, request_id.as_ref()).await;
+            if method == Some("notifications/initialized") && status.is_success() {
+                self.clone().open_get_stream().await;
+            }
+            return;
+        }
+    }
+
+    /// The POST of `frame` to the Streamable HTTP endpoint, with the
+    /// headers that mirror it.
+    fn build_post(
+        &self,
+        frame: &Bytes,
+        message: Option<&Message>,
+        peek: &Mirrored,
+        session: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self
+            .http
+            .post(self.url.clone())
+            .headers(self.options.headers.clone());
+        let mut builder = Self::with_session(builder, session)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::ACCEPT, "application/json, text/event-stream");
-        let mut request_id = None;
         let mut version = Self::lock(&self.legacy_version).clone();
-        if let Some(message) = &message {
-            if let Some(method) = message.method() {
-                builder = builder.header(headers::METHOD, headers::encode_value(method).as_ref());
+        if let Some(method) = message.and_then(Message::method) {
+            builder = builder.header(headers::METHOD, headers::encode_value(method).as_ref());
+        }
+        if let Some(Message::Request(req)) = message {
+            if let Some(v) = peek.protocol_version() {
+                version = Some(v.as_str().to_owned());
             }
-            if let Message::Request(req) = message {
-                request_id = Some(req.id.clone());
-                if let Some(v) = peek.protocol_version() {
-                    version = Some(v.as_str().to_owned());
-                }
-                if let Some(name) = peek.name_for(&req.method) {
-                    builder = builder.header(headers::NAME, headers::encode_value(name).as_ref());
-                }
-                if req.method == "tools/call"
-                    && let (Some(tool), Some(arguments)) = (&peek.name, &peek.arguments)
+            if let Some(name) = peek.name_for(&req.method) {
+                builder = builder.header(headers::NAME, headers::encode_value(name).as_ref());
+            }
+            if req.method == "tools/call"
+                && let (Some(tool), Some(arguments)) = (&peek.name, &peek.arguments)
+            {
+                for param in Self::lock(&self.tool_headers)
+                    .get(tool)
+                    .into_iter()
+                    .flatten()
                 {
-                    for param in Self::lock(&self.tool_headers)
-                        .get(tool)
-                        .into_iter()
-                        .flatten()
-                    {
-                        if let Ok(Some(value)) = param.value_in(arguments) {
-                            builder = builder.header(param.header(), value);
-                        }
+                    if let Ok(Some(value)) = param.value_in(arguments) {
+                        builder = builder.header(param.header(), value);
                     }
-                }
-                match req.method.as_str() {
-                    "tools/list" => {
-                        Self::lock(&self.listing).insert(req.id.clone());
-                    }
-                    "initialize" => {
-                        Self::lock(&self.initializing).insert(req.id.clone());
-                    }
-                    _ => {}
                 }
             }
         }
         if let Some(version) = &version {
             builder = builder.header(headers::PROTOCOL_VERSION, version.as_str());
         }
-        let initialized =
-            message.as_ref().and_then(Message::method) == Some("notifications/initialized");
-        let response = match builder.body(frame).send().await {
-            Ok(response) => response,
-            Err(e) => {
-                self.fail(request_id.as_ref(), &format!("HTTP request failed: {e}"))
-                    .await;
-                return;
-            }
-        };
-        if let Some(session) = response
-            .headers()
-            .get(headers::SESSION_ID)
-            .and_then(|v| v.to_str().ok())
-        {
-            *Self::lock(&self.session) = Some(session.to_owned());
-        }
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND && Self::lock(&self.session).is_some() {
-            // The session is gone (expired or ended by the server).
-            *Self::lock(&self.session) = None;
-        }
-        self.handle_response(response, request_id.as_ref()).await;
-        if initialized && status.is_success() {
-            self.clone().open_get_stream().await;
-        }
+        builder.body(frame.clone())
     }
 
     /// Reads a response: JSON, an SSE stream, or an error status.
@@ -339,7 +481,30 @@ impl Shared {
             self.read_events(response, request).await;
             return;
         }
+        let described = auth::describe_status(status, response.headers());
+        let challenged = response
+            .headers()
+            .contains_key(http::header::WWW_AUTHENTICATE);
         let body = response.bytes().await.unwrap_or_default();
+        if challenged && !status.is_success() {
+            // Credentials refused: whatever the body says, the caller needs
+            // the status and the challenge to do something about it.
+            let text = String::from_utf8_lossy(&body);
+            self.fail(request, &format!("{described}: {}", text.trim()))
+                .await;
+            return;
+        }
+        self.handle_body(status, &content_type, body, request).await;
+    }
+
+    /// Reads a response body that is not an SSE stream.
+    async fn handle_body(
+        &self,
+        status: StatusCode,
+        content_type: &str,
+        body: Bytes,
+        request: Option<&RequestId>,
+    ) {
         let is_json = content_type.starts_with("application/json") && !body.is_empty();
         let message = if is_json {
             Message::from_slice(&body).ok()
@@ -363,116 +528,12 @@ impl Shared {
             }
             _ if !status.is_success() => {
                 let text = String::from_utf8_lossy(&body);
-                self.fail(request, &format!("HTTP {status}: {}", text.trim()))
+                let status = auth::describe_status(status, &HeaderMap::new());
+                self.fail(request, &format!("{status}: {}", text.trim()))
                     .await;
             }
             _ => {}
         }
-    }
-
-    /// Reads an SSE response, resuming it with GET and `Last-Event-ID`
-    /// when it ends before the answer to `request` came.
-    async fn read_events(
-        self: &Arc<Self>,
-        mut response: reqwest::Response,
-        request: Option<&RequestId>,
-    ) {
-        let mut decoder = sse::Decoder::new();
-        let mut answered = request.is_none();
-        let mut attempts = 0;
-        loop {
-            loop {
-                let Ok(Some(chunk)) = response.chunk().await else {
-                    break;
-                };
-                for event in decoder.feed(&chunk) {
-                    let Ok(event) = event else { continue };
-                    if event.data.is_empty() {
-                        continue;
-                    }
-                    let answers = self.deliver(Bytes::from(event.data)).await;
-                    answered |= request.is_some() && answers.as_ref() == request;
-                }
-            }
-            decoder.finish();
-            if answered
-                || decoder.last_event_id().is_none()
-                || attempts >= self.options.reconnect_attempts
-            {
-                break;
-            }
-            attempts += 1;
-            let wait = decoder
-                .retry()
-                .map_or(self.options.default_retry, Duration::from_millis);
-            tokio::time::sleep(wait).await;
-            response = match self.get_stream(decoder.last_event_id()).await {
-                Some(r) => r,
-                None => break,
-            };
-        }
-        if !answered && let Some(id) = request {
-            self.fail(Some(id), "the response stream ended before the answer")
-                .await;
-        }
-    }
-
-    /// A GET for the legacy stream, resuming after `last_event_id`; `None`
-    /// when the server offers no stream (405) or cannot be reached.
-    async fn get_stream(&self, last_event_id: Option<&str>) -> Option<reqwest::Response> {
-        let mut get = self
-            .base(self.http.get(self.url.clone()))
-            .header(http::header::ACCEPT, "text/event-stream");
-        if let Some(version) = Self::lock(&self.legacy_version).as_ref() {
-            get = get.header(headers::PROTOCOL_VERSION, version.as_str());
-        }
-        if let Some(last) = last_event_id {
-            get = get.header("Last-Event-ID", last);
-        }
-        get.send().await.ok().filter(|r| r.status().is_success())
-    }
-
-    /// Opens the legacy GET stream of server-initiated messages and keeps
-    /// it open, resuming it when it breaks. Returns once the server
-    /// accepted (or refused) it, so nothing it sends early is missed.
-    async fn open_get_stream(self: Arc<Self>) {
-        if self.get_stream.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Some(first) = self.get_stream(None).await else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut attempts = 0;
-            let mut last_event_id: Option<String> = None;
-            let mut next = Some(first);
-            while attempts <= self.options.reconnect_attempts && !self.inbox.is_closed() {
-                let response = match next.take() {
-                    Some(response) => Some(response),
-                    None => self.get_stream(last_event_id.as_deref()).await,
-                };
-                let Some(mut response) = response else {
-                    break;
-                };
-                let mut decoder = sse::Decoder::new();
-                while let Ok(Some(chunk)) = response.chunk().await {
-                    attempts = 0;
-                    for event in decoder.feed(&chunk).into_iter().flatten() {
-                        if !event.data.is_empty() {
-                            self.deliver(Bytes::from(event.data)).await;
-                        }
-                    }
-                }
-                last_event_id = decoder.last_event_id().map(str::to_owned).or(last_event_id);
-                attempts += 1;
-                tokio::time::sleep(
-                    decoder
-                        .retry()
-                        .map_or(self.options.default_retry, Duration::from_millis),
-                )
-                .await;
-            }
-        });
     }
 
     /// Hands a frame to the client, after the checks only the transport

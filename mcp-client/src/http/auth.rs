@@ -1,0 +1,175 @@
+//! The credentials hook of the HTTP transport: every request asks an
+//! [`AuthProvider`] for its `Authorization` header, and a 401 or 403 is
+//! shown to the provider, which may ask for one retry.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::Shared;
+
+/// A boxed, sendable future, as the methods of [`AuthProvider`] return
+/// (boxed so that the trait stays object-safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Supplies credentials to the HTTP transport.
+///
+/// Every HTTP request the transport makes (the POST of each message, the
+/// GET of a server-to-client stream, the DELETE that ends a session) first
+/// calls [`authorization`](Self::authorization). When the server answers
+/// 401 or 403, the transport calls [`on_challenge`](Self::on_challenge)
+/// with what the server said; if that returns `true`, the request is sent
+/// once more, with a fresh [`authorization`](Self::authorization). A
+/// refusal that is not retried, or that comes again, fails the request
+/// with an error naming the status and the `WWW-Authenticate` challenge.
+///
+/// This is the seam an OAuth client plugs into: `authorization` returns the
+/// current access token (refreshing it if it expired), and `on_challenge`
+/// reads the challenge (its `resource_metadata`, `scope` or `error`) and
+/// obtains a new token before answering `true`.
+///
+/// # Example
+///
+/// A fixed bearer token:
+///
+/// ```
+/// use mcp_client::{AuthChallenge, AuthProvider, BoxFuture};
+/// use http::HeaderValue;
+///
+/// #[derive(Debug)]
+/// struct Bearer(HeaderValue);
+///
+/// impl AuthProvider for Bearer {
+///     fn authorization(
+///         &self,
+///     ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>> {
+///         Box::pin(async move { Ok(Some(self.0.clone())) })
+///     }
+///
+///     fn on_challenge<'a>(&'a self, _: &'a AuthChallenge) -> BoxFuture<'a, bool> {
+///         // Nothing better to offer: let the request fail.
+///         Box::pin(async { false })
+///     }
+/// }
+///
+/// let mut token = HeaderValue::from_static("Bearer s3cret");
+/// token.set_sensitive(true);
+/// let options = mcp_client::HttpOptions::default().with_auth(std::sync::Arc::new(Bearer(token)));
+/// ```
+pub trait AuthProvider: Send + Sync {
+    /// The `Authorization` header value for the next request, or `None` to
+    /// send the request without one.
+    ///
+    /// # Errors
+    /// When no credentials can be had (a refresh failed, say); the request
+    /// then fails with this error's text, and is not sent.
+    fn authorization(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>>;
+
+    /// The server refused a request with `challenge`; returns whether to
+    /// send that request once more (with a fresh
+    /// [`authorization`](Self::authorization)). Called at most once per
+    /// request.
+    fn on_challenge<'a>(&'a self, challenge: &'a AuthChallenge) -> BoxFuture<'a, bool>;
+}
+
+/// What the server said when it refused a request for want of credentials.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthChallenge {
+    /// The status: 401 (no or bad credentials) or 403 (not enough of them,
+    /// such as a missing scope).
+    pub status: StatusCode,
+    /// The `WWW-Authenticate` header values, in order and unparsed (for
+    /// example `Bearer resource_metadata="https://…", scope="files:read"`).
+    pub www_authenticate: Vec<String>,
+    /// The URL of the refused request.
+    pub url: String,
+}
+
+impl AuthChallenge {
+    fn of(response: &reqwest::Response) -> Self {
+        Self {
+            status: response.status(),
+            www_authenticate: challenges(response.headers()),
+            url: response.url().to_string(),
+        }
+    }
+}
+
+/// The `WWW-Authenticate` values of a response, as text.
+fn challenges(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
+/// A status for an error message, with the challenge when the server
+/// refused credentials: `HTTP 401 Unauthorized (WWW-Authenticate: …)`.
+pub(super) fn describe_status(status: StatusCode, headers: &HeaderMap) -> String {
+    let challenges = challenges(headers);
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        if challenges.is_empty() {
+            format!("HTTP {status} (no WWW-Authenticate challenge)")
+        } else {
+            format!(
+                "HTTP {status} (WWW-Authenticate: {})",
+                challenges.join(", ")
+            )
+        }
+    } else {
+        format!("HTTP {status}")
+    }
+}
+
+fn is_refusal(status: StatusCode) -> bool {
+    matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+}
+
+impl Shared {
+    /// Sends the request `make` builds, with the provider's credentials,
+    /// and once more when the provider answers a 401/403 challenge with
+    /// `true`. `make` is called for each attempt (a request body cannot be
+    /// sent twice). Any status comes back as the response; only failing to
+    /// get credentials or to reach the server is an error.
+    pub(super) async fn send(
+        &self,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        let mut retried = false;
+        loop {
+            let mut builder = make();
+            if let Some(auth) = &self.options.auth {
+                match auth.authorization().await {
+                    // Replaces any `Authorization` among the fixed headers:
+                    // two would be ambiguous.
+                    Ok(Some(value)) => {
+                        builder = builder.headers(HeaderMap::from_iter([(AUTHORIZATION, value)]));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(format!("no credentials for the request: {e}")),
+                }
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| format!("HTTP request failed: {e}"))?;
+            let Some(auth) = &self.options.auth else {
+                return Ok(response);
+            };
+            if retried || !is_refusal(response.status()) {
+                return Ok(response);
+            }
+            let challenge = AuthChallenge::of(&response);
+            if !auth.on_challenge(&challenge).await {
+                return Ok(response);
+            }
+            retried = true;
+        }
+    }
+}
