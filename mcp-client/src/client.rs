@@ -27,6 +27,9 @@ use crate::error::Error;
 use crate::handler::{ClientHandler, DynHandler, NoHandler};
 use crate::notifications::ServerNotification;
 
+/// How long closing the transport may take (an HTTP session's DELETE).
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 type Reply = Result<Box<RawValue>, Failure>;
 
 /// Why a pending request ended without a result.
@@ -129,6 +132,9 @@ pub(crate) struct Inner {
     pub(crate) server: OnceLock<ServerInfo>,
     pub(crate) log_level: Mutex<Option<LoggingLevel>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Tells the writer to send what is queued, then close the transport.
+    stop_writer: Arc<tokio::sync::Notify>,
+    writer: Mutex<Option<JoinHandle<()>>>,
     /// Set once the connection is gone; new requests fail at once.
     closed: std::sync::atomic::AtomicBool,
     /// The server's requests being answered, by id, so the server can
@@ -139,6 +145,9 @@ pub(crate) struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The writer finishes on its own: the transport's goodbye (an HTTP
+        // session's DELETE) is bounded by CLOSE_WAIT.
+        self.stop_writer.notify_one();
         for task in self
             .tasks
             .get_mut()
@@ -243,6 +252,7 @@ impl Client {
         handler: Arc<dyn DynHandler>,
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        let stop = Arc::new(tokio::sync::Notify::new());
         let inner = Arc::new(Inner {
             outbox: tx,
             pending: Mutex::default(),
@@ -256,18 +266,40 @@ impl Client {
             server: OnceLock::new(),
             log_level: Mutex::new(None),
             tasks: Mutex::default(),
+            stop_writer: Arc::clone(&stop),
+            writer: Mutex::default(),
             closed: std::sync::atomic::AtomicBool::new(false),
             serving: Mutex::default(),
             child: tokio::sync::Mutex::new(None),
         });
         let write = tokio::spawn(async move {
-            while let Some(frame) = rx.recv().await {
+            let mut stopping = false;
+            loop {
+                let frame = if stopping {
+                    rx.try_recv().ok()
+                } else {
+                    tokio::select! {
+                        // Frames already queued go first.
+                        biased;
+                        frame = rx.recv() => frame,
+                        () = stop.notified() => {
+                            stopping = true;
+                            rx.try_recv().ok()
+                        }
+                    }
+                };
+                let Some(frame) = frame else { break };
                 if let Err(e) = writer.write_frame(frame).await {
                     tracing::warn!(error = %e, "writing to the server failed");
                     break;
                 }
             }
-            let _ = writer.close().await;
+            if tokio::time::timeout(CLOSE_WAIT, writer.close())
+                .await
+                .is_err()
+            {
+                tracing::debug!("closing the transport timed out");
+            }
         });
         // The reader holds only a weak reference: dropping the last client
         // handle ends the connection.
@@ -294,7 +326,8 @@ impl Client {
             .tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .extend([write, read]);
+            .push(read);
+        *inner.writer.lock().unwrap_or_else(PoisonError::into_inner) = Some(write);
         Self { inner }
     }
 
@@ -558,7 +591,18 @@ impl Client {
     /// [`Error::Process`] when stopping a child process fails.
     pub async fn close(self) -> Result<(), Error> {
         let child = self.inner.child.lock().await.take();
-        // Ending the writer closes the transport (EOF for a child's stdin).
+        // The writer sends what is queued, then closes the transport: EOF
+        // for a child's stdin, DELETE for an HTTP session.
+        let writer = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer {
+            self.inner.stop_writer.notify_one();
+            let _ = writer.await;
+        }
         for task in self
             .inner
             .tasks

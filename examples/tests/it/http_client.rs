@@ -656,3 +656,27 @@ async fn a_streamable_http_refusal_is_not_mistaken_for_an_old_server() {
         .collect();
     assert_eq!(gets, [(None, StatusCode::BAD_REQUEST)]);
 }
+
+#[tokio::test]
+async fn closing_ends_the_session_on_the_server() {
+    let log = Log::default();
+    let (url, _router) = serve_endpoint(open_gate(), log.clone()).await;
+    let client = Client::connect_http(
+        &url,
+        options(Era::Legacy),
+        HttpOptions::default(),
+        Host::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(echo(&client, "bye").await.unwrap(), "bye");
+    client.close().await.unwrap();
+    let session = log.sessions().pop().unwrap();
+    let deletes: Vec<_> = log
+        .all()
+        .into_iter()
+        .filter(|s| s.method == http::Method::DELETE)
+        .map(|s| (s.session, s.status))
+        .collect();
+    assert_eq!(deletes, [(Some(session), StatusCode::OK)]);
+}
