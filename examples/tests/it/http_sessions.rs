@@ -511,3 +511,29 @@ async fn the_client_falls_back_from_modern_to_legacy_to_http_sse() {
         assert!(text.contains("file:///projects/demo"), "{era:?}: {roots:?}");
     }
 }
+
+#[tokio::test]
+async fn deleting_a_session_ends_its_stream() {
+    let (url, _task) = serve_endpoint(
+        endpoint(test_router().0, HttpOptions::default()),
+        std::future::pending(),
+    )
+    .await;
+    let raw = Raw::open(&url, "2025-11-25").await;
+    let mut stream = raw.get().send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    // A second stream for the same session is refused.
+    assert_eq!(raw.get().send().await.unwrap().status(), 409);
+    let deleted = raw
+        .http
+        .delete(&raw.url)
+        .header("mcp-session-id", &raw.session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    // The body ends: whatever was sent (a priming event), then nothing.
+    while stream.chunk().await.unwrap().is_some() {}
+    let gone = raw.post(&echo(1, "x"), "application/json").send().await;
+    assert_eq!(gone.unwrap().status(), 404);
+}

@@ -21,6 +21,16 @@ pub struct Replay {
     pub events: Vec<(String, Bytes)>,
 }
 
+impl Replay {
+    /// The `events` of `stream`, for stores outside this crate.
+    pub fn new(stream: impl Into<String>, events: Vec<(String, Bytes)>) -> Self {
+        Self {
+            stream: stream.into(),
+            events,
+        }
+    }
+}
+
 /// Keeps the events of legacy sessions' SSE streams for replay.
 ///
 /// Event ids must be unique within a session and must say which stream
@@ -132,10 +142,7 @@ impl EventStore for MemoryEventStore {
                 .filter(|(seq, s, message)| *seq > after && s == stream && !message.is_empty())
                 .map(|(seq, _, message)| (format!("{stream}:{seq}"), message.clone()))
                 .collect();
-            Some(Replay {
-                stream: stream.to_owned(),
-                events: missed,
-            })
+            Some(Replay::new(stream, missed))
         });
         Box::pin(std::future::ready(Ok(found)))
     }

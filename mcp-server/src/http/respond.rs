@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::body::Body;
 use super::legacy::Session;
-use super::resume::random_stream_id;
+use super::resume::stream_id;
 use super::service::{Accepts, Inner, shutting_down};
 use crate::handler::Handler;
 use crate::session::Connection;
@@ -142,7 +142,7 @@ impl<H: Handler> Inner<H> {
             }
         }
         if accept.sse {
-            let stream = random_stream_id();
+            let stream = stream_id();
             let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
             let prime = session.primes().then_some(self.options.sse_retry);
             session.streams.attach(&stream, body_tx, prime, false).await;

@@ -3,7 +3,8 @@
 //! connection broke resumes with `Last-Event-ID` and loses nothing.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -20,12 +21,17 @@ use crate::error::Error;
 pub(super) const STANDALONE: &str = "standalone";
 
 /// A fresh id for a POST's response stream, unique across instances that
-/// share an event store.
-pub(super) fn random_stream_id() -> String {
-    let mut bytes = [0u8; 8];
-    // A clash only mixes up replays; the session id is the secret.
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// share an event store: a random prefix per process, then a counter.
+pub(super) fn stream_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 6];
+        // A clash only mixes up replays; the session id is the secret.
+        let _ = getrandom::fill(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The streams of one session whose pump still runs, and the client
