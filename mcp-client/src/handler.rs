@@ -2,7 +2,6 @@
 //! for user input, model completions and roots.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use mcp_core::capabilities::{ElicitationCapability, RootsCapability, SamplingCapability};
 use mcp_core::elicitation::{ElicitParams, ElicitResult};
@@ -72,7 +71,7 @@ pub fn capabilities(elicitation: bool, sampling: bool, roots: bool) -> ClientCap
     caps
 }
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use mcp_core::BoxFuture;
 
 /// The object-safe twin of [`ClientHandler`], so the client need not be
 /// generic over the handler type.

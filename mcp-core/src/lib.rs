@@ -101,6 +101,10 @@ pub mod transport;
 pub mod version;
 
 pub use capabilities::{ClientCapabilities, Implementation, ServerCapabilities};
+
+/// A boxed, sendable future: what the methods of object-safe async traits
+/// (stores, credential providers, host handlers) return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 pub use content::{ContentBlock, ResourceContents, Role};
 pub use error::{Error, ErrorCode, ErrorObject};
 pub use jsonrpc::{ErrorResponse, Message, Notification, Request, RequestId, Response};

@@ -2,17 +2,11 @@
 //! [`AuthProvider`] for its `Authorization` header, and a 401 or 403 is
 //! shown to the provider, which may ask for one retry.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
+use mcp_core::BoxFuture;
 
 use super::Shared;
-
-/// A boxed, sendable future, as the methods of [`AuthProvider`] return
-/// (boxed so that the trait stays object-safe).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Supplies credentials to the HTTP transport.
 ///

@@ -33,7 +33,8 @@ use crate::client::{Client, ClientOptions};
 use crate::error::Error;
 use crate::handler::ClientHandler;
 
-pub use auth::{AuthChallenge, AuthProvider, BoxFuture};
+pub use auth::{AuthChallenge, AuthProvider};
+pub use mcp_core::BoxFuture;
 
 /// Settings of the HTTP transport.
 #[derive(Clone)]

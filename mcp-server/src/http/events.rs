@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use super::store::BoxFuture;
 use crate::error::Error;
+use mcp_core::BoxFuture;
 
 /// The events of one stream after a given event, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]

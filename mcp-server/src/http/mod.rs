@@ -15,7 +15,8 @@ mod store;
 
 pub use body::Body;
 pub use events::{EventStore, MemoryEventStore, Replay};
+pub use mcp_core::BoxFuture;
 pub use security::AllowedHosts;
 pub use serve::serve;
 pub use service::{HttpOptions, StreamableHttp};
-pub use store::{BoxFuture, MemorySessionStore, SessionRecord, SessionStore};
+pub use store::{MemorySessionStore, SessionRecord, SessionStore};

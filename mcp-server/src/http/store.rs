@@ -3,19 +3,14 @@
 //! behind a load balancer can share it; the in-memory store is the default.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mcp_core::logging::LoggingLevel;
-use mcp_core::{ClientCapabilities, Implementation, ProtocolVersion};
+use mcp_core::{BoxFuture, ClientCapabilities, Implementation, ProtocolVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-
-/// A boxed future, for the object-safe store traits.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Everything a legacy session is, apart from what is in flight: enough for
 /// any instance to serve the session's next request.

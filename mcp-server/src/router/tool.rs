@@ -1,7 +1,6 @@
 //! Tools from async functions.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use mcp_core::tools::ToolAnnotations;
@@ -14,7 +13,7 @@ use serde_json::Value;
 use crate::context::RequestContext;
 use crate::error::Error;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(crate) type BoxFuture<T> = mcp_core::BoxFuture<'static, T>;
 
 type CallFn = dyn Fn(RequestContext, Option<JsonObject>) -> BoxFuture<Result<CallToolResult, Error>>
     + Send
