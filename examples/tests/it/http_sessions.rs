@@ -350,6 +350,18 @@ async fn shutdown_drains_requests_in_flight() {
 }
 
 #[tokio::test]
+async fn a_mounted_endpoint_shutting_down_refuses_new_requests() {
+    let endpoint = endpoint(test_router().0, HttpOptions::default());
+    let (url, _task) = serve_endpoint(endpoint.clone(), std::future::pending()).await;
+    let raw = Raw::open(&url, "2025-11-25").await;
+    endpoint.shutdown();
+    let refused = raw.post(&echo(1, "late"), "application/json").send().await;
+    let refused = refused.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.text().await.unwrap().contains("shutting down"));
+}
+
+#[tokio::test]
 async fn cors_answers_preflights_for_allowed_origins_only() {
     let mut http = HttpOptions::default();
     http.cors = true;
