@@ -1,15 +1,67 @@
-//! OAuth 2.1 for the Model Context Protocol (not yet implemented).
+//! OAuth 2.1 for the Model Context Protocol, resource-server side: protect
+//! an MCP endpoint exactly as the MCP authorization spec says, and verify
+//! tokens here rather than in a callback.
 //!
-//! This crate will hold both sides of MCP authorization:
+//! - [`ProtectedResourceMetadata`] (RFC 9728), served by
+//!   [`MetadataService`] at both well-known forms.
+//! - [`AuthLayer`]: a tower layer in front of the endpoint. Bearer tokens
+//!   from the `Authorization` header only; 401 with
+//!   `WWW-Authenticate: Bearer resource_metadata="…"` (and `scope`, and
+//!   `error="invalid_token"` for a bad token), 403 `insufficient_scope`
+//!   naming the scopes needed, JSON bodies that say what was wrong; the
+//!   verified [`Identity`] in the request's extensions, where handlers find
+//!   it (`ctx.extensions().get::<Identity>()`); refusals logged with
+//!   `tracing` (target `mcp_auth`).
+//! - [`TokenVerifier`] with [`JwtVerifier`] (RFC 9068 access tokens
+//!   against the issuer's JWKS; audience must be this resource),
+//!   [`Introspection`] (RFC 7662) and [`ApiKeys`], combined with
+//!   [`FirstOf`].
+//! - [`RequiredScopes`]: per request, method, tool, prompt and resource.
 //!
-//! - **resource server**: Protected Resource Metadata (RFC 9728),
-//!   `WWW-Authenticate` challenges, token verification (JWT access tokens
-//!   checked against the authorization server's JWKS, RFC 7662
-//!   introspection, hashed API keys), scope checks with step-up, and a tower
-//!   layer that puts the verified identity in request extensions;
-//! - **client**: authorization server discovery, Client ID Metadata
-//!   Documents, dynamic registration, authorization code with PKCE and
-//!   resource indicators (RFC 8707), issuer checks (RFC 9207), refresh,
-//!   client credentials and token storage.
+//! # Example
 //!
-//! Until then it exports nothing.
+//! ```no_run
+//! use std::sync::Arc;
+//! use mcp_auth::{AuthLayer, JwtConfig, JwtVerifier, ProtectedResourceMetadata, RequiredScopes};
+//! use tower_layer::Layer as _;
+//!
+//! # async fn run<S>(endpoint: S) -> Result<(), mcp_auth::Error> {
+//! let resource = "https://mcp.example.com/mcp";
+//! let issuer = "https://auth.example.com";
+//! let verifier = JwtVerifier::discover(JwtConfig::new(issuer, resource)).await?;
+//! let metadata = ProtectedResourceMetadata::new(resource, issuer).with_scopes(["mcp:read", "mcp:admin"]);
+//! let scopes = RequiredScopes::new().always(["mcp:read"]).tool("delete_all", ["mcp:admin"]);
+//! let protected = AuthLayer::new(Arc::new(verifier), &metadata)
+//!     .with_scopes(scopes)
+//!     .layer(endpoint);
+//! // Mount `protected` at /mcp and `metadata.service()` at both of
+//! // `metadata.well_known_paths()`.
+//! # let _ = protected;
+//! # Ok(())
+//! # }
+//! ```
+
+mod api_key;
+mod challenge;
+mod error;
+mod fetch;
+mod identity;
+mod introspection;
+mod jwt;
+mod layer;
+mod metadata;
+mod metadata_service;
+mod scopes;
+mod verifier;
+
+pub use api_key::ApiKeys;
+pub use error::Error;
+pub use identity::Identity;
+pub use introspection::Introspection;
+pub use jsonwebtoken::Algorithm;
+pub use jwt::{JwtConfig, JwtVerifier};
+pub use layer::{Auth, AuthBody, AuthLayer};
+pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+pub use metadata_service::MetadataService;
+pub use scopes::RequiredScopes;
+pub use verifier::{FirstOf, TokenVerifier};

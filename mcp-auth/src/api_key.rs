@@ -1,0 +1,127 @@
+//! API keys for internal agents and server-to-server calls: stored hashed,
+//! compared in constant time, each mapped to a subject and scopes, and
+//! replaceable while the server runs.
+
+use std::sync::{PoisonError, RwLock};
+
+use mcp_core::BoxFuture;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::verifier::TokenVerifier;
+
+/// A set of API keys, sent as `Authorization: Bearer <key>`.
+///
+/// Only SHA-256 hashes are kept, so a memory dump or a configuration file
+/// ([`ApiKeys::insert_hash`]) does not reveal keys. Keys should be long
+/// random strings (32 bytes of randomness or more): a fast hash is enough
+/// for them, unlike for passwords.
+#[derive(Debug, Default)]
+pub struct ApiKeys {
+    keys: RwLock<Vec<([u8; 32], Identity)>>,
+}
+
+impl ApiKeys {
+    /// No keys yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The hash under which `key` is stored, hex-encoded (for
+    /// configuration files).
+    pub fn hash(key: &str) -> String {
+        Sha256::digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Accepts `key` as `identity`.
+    pub fn insert(&self, key: &str, identity: Identity) {
+        self.insert_digest(Sha256::digest(key.as_bytes()).into(), identity);
+    }
+
+    /// Accepts the key whose [`hash`](Self::hash) is `hex`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when `hex` is not 64 hex digits.
+    pub fn insert_hash(&self, hex: &str, identity: Identity) -> Result<(), Error> {
+        let bad = || Error::Config("an API key hash is 64 hex digits".to_owned());
+        if hex.len() != 64 {
+            return Err(bad());
+        }
+        let mut digest = [0u8; 32];
+        for (i, byte) in digest.iter_mut().enumerate() {
+            let pair = hex.get(i * 2..i * 2 + 2).ok_or_else(bad)?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
+        }
+        self.insert_digest(digest, identity);
+        Ok(())
+    }
+
+    fn insert_digest(&self, digest: [u8; 32], identity: Identity) {
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        keys.retain(|(d, _)| *d != digest);
+        keys.push((digest, identity));
+    }
+
+    /// Stops accepting `key`; whether it was accepted.
+    pub fn remove(&self, key: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let before = keys.len();
+        keys.retain(|(d, _)| *d != digest);
+        keys.len() != before
+    }
+
+    /// Replaces every key at once (a rotation read from a file, say).
+    pub fn replace(&self, keys: impl IntoIterator<Item = (String, Identity)>) {
+        let new: Vec<_> = keys
+            .into_iter()
+            .map(|(key, identity)| (Sha256::digest(key.as_bytes()).into(), identity))
+            .collect();
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = new;
+    }
+}
+
+impl TokenVerifier for ApiKeys {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        // Every stored hash is compared, and in constant time, so timing
+        // says nothing about how close a guess came or which key matched.
+        let mut found = None;
+        for (stored, identity) in keys.iter() {
+            if bool::from(stored.ct_eq(&digest)) {
+                found = Some(identity.clone());
+            }
+        }
+        drop(keys);
+        let result = found.ok_or_else(|| Error::InvalidToken("unknown API key".to_owned()));
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_rotate_without_restart() {
+        let keys = ApiKeys::new();
+        keys.insert("old-key", Identity::new("agent", ["mcp:read".to_owned()]));
+        let identity = keys.verify("old-key").await.unwrap();
+        assert_eq!(identity.subject.as_deref(), Some("agent"));
+        keys.replace([("new-key".to_owned(), Identity::new("agent", []))]);
+        assert!(keys.verify("old-key").await.is_err());
+        assert!(keys.verify("new-key").await.is_ok());
+        keys.insert_hash(&ApiKeys::hash("hashed"), Identity::new("ops", []))
+            .unwrap();
+        assert!(keys.verify("hashed").await.is_ok());
+        assert!(keys.remove("hashed"));
+        assert!(keys.verify("hashed").await.is_err());
+        assert!(keys.insert_hash("xyz", Identity::new("x", [])).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Opaque access tokens, checked with the authorization server's token
+//! introspection endpoint (RFC 7662). Answers are cached by
+//! [`AuthLayer`](crate::AuthLayer), never past the token's expiry.
+
+use std::time::{Duration, SystemTime};
+
+use mcp_core::{BoxFuture, JsonObject};
+
+use crate::error::Error;
+use crate::fetch::Fetcher;
+use crate::identity::Identity;
+use crate::verifier::TokenVerifier;
+
+/// Verifies tokens by asking the authorization server.
+#[derive(Debug, Clone)]
+pub struct Introspection {
+    endpoint: String,
+    client_id: String,
+    client_secret: String,
+    audience: Vec<String>,
+    issuer: Option<String>,
+    fetcher: Fetcher,
+}
+
+impl Introspection {
+    /// Introspects at `endpoint`, authenticating as the resource server's
+    /// own client (`client_secret_basic`); tokens must be for `audience`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no HTTP client can be built.
+    pub fn new(
+        endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            endpoint: endpoint.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            audience: vec![audience.into()],
+            issuer: None,
+            fetcher: Fetcher::new(Duration::from_secs(10))?,
+        })
+    }
+
+    /// Finds the endpoint in `issuer`'s metadata; tokens must also come
+    /// from `issuer`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the metadata has no introspection endpoint;
+    /// [`Error::Unavailable`] when it cannot be fetched.
+    pub async fn discover(
+        issuer: &str,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<Self, Error> {
+        let fetcher = Fetcher::new(Duration::from_secs(10))?;
+        let metadata = crate::jwt::metadata(&fetcher, issuer).await?;
+        let endpoint = metadata
+            .introspection_endpoint
+            .ok_or_else(|| Error::Config(format!("{issuer} has no introspection_endpoint")))?;
+        let mut introspection = Self::new(endpoint, client_id, client_secret, audience)?;
+        introspection.issuer = Some(issuer.to_owned());
+        Ok(introspection)
+    }
+
+    async fn check(&self, token: &str) -> Result<Identity, Error> {
+        let answer: JsonObject = self
+            .fetcher
+            .post_form(
+                &self.endpoint,
+                &[("token", token), ("token_type_hint", "access_token")],
+                (&self.client_id, &self.client_secret),
+            )
+            .await?;
+        let invalid = |why: &str| Err(Error::InvalidToken(why.to_owned()));
+        if answer.get("active").and_then(serde_json::Value::as_bool) != Some(true) {
+            return invalid("not active (revoked, expired or unknown)");
+        }
+        let audiences: Vec<&str> = match answer.get("aud") {
+            Some(serde_json::Value::String(a)) => vec![a.as_str()],
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        // Without an audience the token could be for any resource: refuse
+        // it rather than accept a token meant for someone else.
+        if !audiences
+            .iter()
+            .any(|a| self.audience.iter().any(|ours| ours == a))
+        {
+            return invalid("issued for another audience (aud)");
+        }
+        if let Some(issuer) = &self.issuer
+            && answer.get("iss").and_then(|v| v.as_str()) != Some(issuer.as_str())
+        {
+            return invalid("issued by another authorization server (iss)");
+        }
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if answer
+            .get("exp")
+            .and_then(serde_json::Value::as_u64)
+            .is_some_and(|exp| exp <= now)
+        {
+            return invalid("expired");
+        }
+        Ok(Identity::from_claims(answer))
+    }
+}
+
+impl TokenVerifier for Introspection {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
+        Box::pin(self.check(token))
+    }
+}

@@ -1,0 +1,318 @@
+//! JWT access tokens (RFC 9068), checked against the authorization server's
+//! signing keys (JWKS), which are cached and refetched only when a token
+//! names a key not seen yet, at most once per cooldown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use mcp_core::{BoxFuture, JsonObject};
+
+use crate::error::Error;
+use crate::fetch::Fetcher;
+use crate::identity::Identity;
+use crate::metadata::AuthorizationServerMetadata;
+use crate::verifier::TokenVerifier;
+
+/// Settings of a [`JwtVerifier`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct JwtConfig {
+    /// The authorization server; `iss` must equal it.
+    pub issuer: String,
+    /// Accepted audiences; `aud` must contain one. Normally just the MCP
+    /// endpoint's canonical URL (RFC 8707); some providers put their own
+    /// identifier there instead.
+    pub audience: Vec<String>,
+    /// Accepted signing algorithms: asymmetric only by default. HMAC
+    /// algorithms are never accepted from a JWKS, whatever this says.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Whether the header must say `typ: at+jwt` (RFC 9068). Off by
+    /// default: several providers do not set it.
+    pub require_typ: bool,
+    /// Where the keys are; `None` reads `jwks_uri` from the authorization
+    /// server's metadata.
+    pub jwks_uri: Option<String>,
+    /// Least time between two fetches of the keys.
+    pub refresh_cooldown: Duration,
+    /// Keys older than this are refetched (when the cooldown allows).
+    pub max_key_age: Duration,
+    /// Time limit of each fetch.
+    pub timeout: Duration,
+}
+
+impl JwtConfig {
+    /// Tokens from `issuer` for `audience`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: vec![audience.into()],
+            algorithms: vec![
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+            ],
+            leeway: Duration::from_secs(30),
+            require_typ: false,
+            jwks_uri: None,
+            refresh_cooldown: Duration::from_secs(30),
+            max_key_age: Duration::from_secs(3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Verifies JWT access tokens against the issuer's JWKS.
+///
+/// Checks, in order: the header parses and names an allowed algorithm (so
+/// `alg: none` and HMAC tokens are refused), `typ` when required, a known
+/// key of the algorithm's family (refetching the JWKS once per cooldown for
+/// an unknown `kid`), the signature, `iss`, `aud`, `exp`, `nbf` and `iat`
+/// with the leeway.
+#[derive(Debug, Clone)]
+pub struct JwtVerifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: JwtConfig,
+    jwks_uri: String,
+    fetcher: Fetcher,
+    keys: RwLock<Keys>,
+    /// When the keys were last fetched (or tried); held while fetching, so
+    /// concurrent requests share one fetch.
+    fetched: tokio::sync::Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Default)]
+struct Keys {
+    by_kid: HashMap<String, Arc<Key>>,
+    /// Keys without a `kid`, for tokens without one.
+    anonymous: Vec<Arc<Key>>,
+    at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Key {
+    key: DecodingKey,
+    /// The algorithm the JWK is restricted to, if it says.
+    alg: Option<Algorithm>,
+}
+
+impl JwtVerifier {
+    /// A verifier for `config`: finds the JWKS (through the authorization
+    /// server's metadata unless `jwks_uri` is set) and loads the keys, so
+    /// that a wrong setup shows at startup.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the metadata's issuer differs or it has no
+    /// `jwks_uri`; [`Error::Unavailable`] when nothing answers.
+    pub async fn discover(config: JwtConfig) -> Result<Self, Error> {
+        let fetcher = Fetcher::new(config.timeout)?;
+        let jwks_uri = match &config.jwks_uri {
+            Some(uri) => uri.clone(),
+            None => discover_jwks_uri(&fetcher, &config.issuer).await?,
+        };
+        let verifier = Self {
+            inner: Arc::new(Inner {
+                config,
+                jwks_uri,
+                fetcher,
+                keys: RwLock::default(),
+                fetched: tokio::sync::Mutex::new(None),
+            }),
+        };
+        verifier.inner.refresh(true).await?;
+        Ok(verifier)
+    }
+}
+
+/// The `jwks_uri` of `issuer`'s metadata, checking that the metadata is
+/// the issuer's own.
+async fn discover_jwks_uri(fetcher: &Fetcher, issuer: &str) -> Result<String, Error> {
+    let metadata = metadata(fetcher, issuer).await?;
+    metadata
+        .jwks_uri
+        .ok_or_else(|| Error::Config(format!("the metadata of {issuer} has no jwks_uri")))
+}
+
+/// The metadata of `issuer`, from the first well-known URL that answers.
+pub(crate) async fn metadata(
+    fetcher: &Fetcher,
+    issuer: &str,
+) -> Result<AuthorizationServerMetadata, Error> {
+    let mut last = None;
+    for url in AuthorizationServerMetadata::candidate_urls(issuer) {
+        match fetcher.get::<AuthorizationServerMetadata>(&url).await {
+            Ok(metadata) if metadata.issuer == issuer => return Ok(metadata),
+            Ok(metadata) => {
+                return Err(Error::Config(format!(
+                    "{url} names issuer {}, not {issuer}",
+                    metadata.issuer
+                )));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Unavailable(format!("no metadata for {issuer}"))))
+}
+
+impl Inner {
+    /// Fetches the keys, unless they were fetched within the cooldown
+    /// (`force` skips the age check but never the cooldown).
+    async fn refresh(&self, force: bool) -> Result<(), Error> {
+        let mut fetched = self.fetched.lock().await;
+        if let Some(at) = *fetched {
+            let fresh = at.elapsed() < self.config.max_key_age;
+            if at.elapsed() < self.config.refresh_cooldown || (fresh && !force) {
+                return Ok(());
+            }
+        }
+        *fetched = Some(Instant::now());
+        let set: JwkSet = self.fetcher.get(&self.jwks_uri).await?;
+        let mut keys = Keys {
+            at: Some(Instant::now()),
+            ..Keys::default()
+        };
+        for jwk in &set.keys {
+            // Only signature keys of asymmetric families: a symmetric
+            // ("oct") key in a JWKS would let anyone who reads the JWKS
+            // sign tokens.
+            if matches!(jwk.algorithm, AlgorithmParameters::OctetKey(_))
+                || matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature)
+            {
+                continue;
+            }
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| a.to_string().parse::<Algorithm>().ok());
+            let key = Arc::new(Key { key, alg });
+            match &jwk.common.key_id {
+                Some(kid) => {
+                    keys.by_kid.insert(kid.clone(), key);
+                }
+                None => keys.anonymous.push(key),
+            }
+        }
+        tracing::debug!(uri = %self.jwks_uri, keys = set.keys.len(), "JWKS fetched");
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
+        Ok(())
+    }
+
+    fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<(Arc<Key>, bool)> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        let stale = keys
+            .at
+            .is_none_or(|at| at.elapsed() >= self.config.max_key_age);
+        let usable = |k: &&Arc<Key>| k.alg.is_none_or(|a| a == alg);
+        let key = match kid {
+            Some(kid) => keys.by_kid.get(kid).filter(usable),
+            None => keys.anonymous.iter().find(usable),
+        };
+        key.map(|k| (Arc::clone(k), stale))
+    }
+
+    async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<Key>, Error> {
+        match self.find(kid, alg) {
+            Some((key, false)) => return Ok(key),
+            Some((key, true)) => {
+                // Old keys still verify while the refetch fails.
+                if let Err(e) = self.refresh(false).await {
+                    tracing::warn!(error = %e, "JWKS refresh failed; keeping the old keys");
+                }
+                return Ok(self.find(kid, alg).map_or(key, |(k, _)| k));
+            }
+            None => {}
+        }
+        // A key not seen yet: the issuer may have rotated its keys.
+        self.refresh(true).await?;
+        self.find(kid, alg).map(|(k, _)| k).ok_or_else(|| {
+            Error::InvalidToken(match kid {
+                Some(kid) => format!("unknown signing key {kid:?}"),
+                None => "no signing key for a token without kid".to_owned(),
+            })
+        })
+    }
+
+    async fn verify(&self, token: &str) -> Result<Identity, Error> {
+        let invalid = |why: String| Error::InvalidToken(why);
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| invalid(format!("not a JWT with a supported algorithm: {e}")))?;
+        let alg = header.alg;
+        if alg.family() == jsonwebtoken::AlgorithmFamily::Hmac
+            || !self.config.algorithms.contains(&alg)
+        {
+            return Err(invalid(format!("algorithm {alg:?} not accepted")));
+        }
+        if self.config.require_typ
+            && !header.typ.as_deref().is_some_and(|t| {
+                t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+            })
+        {
+            return Err(invalid(
+                "not an access token (typ must be at+jwt)".to_owned(),
+            ));
+        }
+        let key = self.key(header.kid.as_deref(), alg).await?;
+        if !family_matches_key(alg, &key.key) {
+            return Err(invalid(format!("the key does not fit algorithm {alg:?}")));
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = self.config.leeway.as_secs();
+        validation.validate_nbf = true;
+        validation.set_audience(&self.config.audience);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = jsonwebtoken::decode::<JsonObject>(token, &key.key, &validation)
+            .map_err(|e| invalid(describe(e.kind())))?;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        if let Some(iat) = data.claims.get("iat").and_then(serde_json::Value::as_u64)
+            && iat > (now + self.config.leeway).as_secs()
+        {
+            return Err(invalid("issued in the future (iat)".to_owned()));
+        }
+        Ok(Identity::from_claims(data.claims))
+    }
+}
+
+fn family_matches_key(alg: Algorithm, key: &DecodingKey) -> bool {
+    key.family() == alg.family()
+}
+
+/// What was wrong, in words a developer acts on.
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => "bad signature".to_owned(),
+        ErrorKind::ExpiredSignature => "expired".to_owned(),
+        ErrorKind::ImmatureSignature => "not valid yet (nbf)".to_owned(),
+        ErrorKind::InvalidAudience => "issued for another audience (aud)".to_owned(),
+        ErrorKind::InvalidIssuer => "issued by another authorization server (iss)".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("missing claim {claim}"),
+        ErrorKind::InvalidClaimFormat(claim) => format!("malformed claim {claim}"),
+        ErrorKind::InvalidAlgorithm => "algorithm not accepted".to_owned(),
+        other => format!("malformed token ({other:?})"),
+    }
+}
+
+impl TokenVerifier for JwtVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
+        Box::pin(self.inner.verify(token))
+    }
+}
