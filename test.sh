@@ -102,6 +102,13 @@ for scenario in initialize tools_call elicitation-sep1034-client-defaults sse-re
 done
 
 step "tests"
+# The authorization tests run a real OAuth server, examples/oidc/as.mjs, on
+# the Node 22 above; oidc-provider is pinned here and in
+# examples/oidc/package.json. The tests find both through these variables.
+if ! grep -qs '"version": "9.13.3"' "$tools/node_modules/oidc-provider/package.json"; then
+    npm install --silent --no-audit --no-fund --save-exact --prefix "$tools" oidc-provider@9.13.3 > /dev/null
+fi
+export MCP_TEST_NODE="$node" MCP_TEST_NODE_MODULES="$tools/node_modules"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
