@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mcp_core::JsonObject;
+use mcp_core::transport::Principal;
 
 /// The verified caller of a request, put in the request's extensions by
 /// [`AuthLayer`](crate::AuthLayer): handlers read it with
@@ -72,6 +73,17 @@ impl Identity {
             issuer: text("iss"),
             claims: Arc::new(claims),
         }
+    }
+
+    /// Who this is, as the server binds sessions to it: the issuer and the
+    /// subject (or client id).
+    pub fn principal(&self) -> Principal {
+        let who = self.subject.as_deref().or(self.client_id.as_deref());
+        Principal(format!(
+            "{} {}",
+            self.issuer.as_deref().unwrap_or_default(),
+            who.unwrap_or_default()
+        ))
     }
 
     /// Whether every scope of `needed` was granted.

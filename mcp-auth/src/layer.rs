@@ -268,6 +268,8 @@ impl Config {
         if !identity.has_scopes(&needed) {
             return refuse(Refusal::Scope(needed));
         }
+        // The server binds sessions to the principal.
+        req.extensions_mut().insert(identity.principal());
         req.extensions_mut().insert(identity);
         std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
         let res = inner.call(req).await?;

@@ -34,6 +34,14 @@ pub trait FrameWrite: Send + 'static {
     fn close(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
+/// Who a request comes from, as an authentication layer in front of the
+/// server established it (an issuer and subject, an API key's owner). Put
+/// in an HTTP request's extensions; servers bind legacy sessions to it, so
+/// that one caller cannot use another's session id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(clippy::exhaustive_structs, reason = "a newtype key: its one field is the point")]
+pub struct Principal(pub String);
+
 #[cfg(feature = "tokio")]
 pub use self::lines::{LineReader, LineWriter};
 

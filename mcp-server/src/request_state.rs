@@ -72,9 +72,17 @@ pub(crate) struct State {
     pub(crate) p: Vec<String>,
 }
 
-/// A digest identifying one logical request across its rounds.
-pub(crate) fn request_digest(method: &str, target: &str, arguments: &impl Serialize) -> String {
+/// A digest identifying one logical request across its rounds, and who
+/// made it: a state sealed for one principal does not open for another.
+pub(crate) fn request_digest(
+    method: &str,
+    target: &str,
+    arguments: &impl Serialize,
+    principal: Option<&str>,
+) -> String {
     let mut h = Sha256::new();
+    h.update(principal.unwrap_or_default().as_bytes());
+    h.update([0]);
     h.update(method.as_bytes());
     h.update([0]);
     h.update(target.as_bytes());
@@ -148,7 +156,12 @@ mod tests {
     #[test]
     fn sealed_state_opens_only_for_its_request_and_key() {
         let key = StateKey::random();
-        let d = request_digest("tools/call", "book", &serde_json::json!({"city": "Paris"}));
+        let d = request_digest(
+            "tools/call",
+            "book",
+            &serde_json::json!({"city": "Paris"}),
+            None,
+        );
         let token = key.seal(
             d.clone(),
             InputResponses::new(),
@@ -157,7 +170,19 @@ mod tests {
         );
         assert_eq!(key.open(&token, &d).unwrap().p, ["0:elicitation/create"]);
         // Another request.
-        let other = request_digest("tools/call", "book", &serde_json::json!({"city": "Rome"}));
+        let other = request_digest(
+            "tools/call",
+            "book",
+            &serde_json::json!({"city": "Rome"}),
+            None,
+        );
+        let someone_else = request_digest(
+            "tools/call",
+            "book",
+            &serde_json::json!({"city": "Paris"}),
+            Some("https://as.example mallory"),
+        );
+        assert_ne!(d, someone_else);
         assert!(
             key.open(&token, &other)
                 .unwrap_err()

@@ -59,7 +59,11 @@ struct Raw {
 impl Raw {
     /// `initialize` and `notifications/initialized` at `url`.
     async fn open(url: &str, version: &str) -> Self {
-        let http = reqwest::Client::new();
+        Self::open_with(reqwest::Client::new(), url, version).await
+    }
+
+    /// [`Raw::open`] with `http` as the HTTP client.
+    async fn open_with(http: reqwest::Client, url: &str, version: &str) -> Self {
         let init = json!({
             "jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {
@@ -548,4 +552,47 @@ async fn deleting_a_session_ends_its_stream() {
     while stream.chunk().await.unwrap().is_some() {}
     let gone = raw.post(&echo(1, "x"), "application/json").send().await;
     assert_eq!(gone.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_principal_that_started_it() {
+    use mcp_core::transport::Principal;
+    // What an authentication layer does: vouch for the caller.
+    let endpoint = endpoint(test_router().0, HttpOptions::default());
+    let app = axum::Router::new()
+        .route_service("/mcp", endpoint)
+        .layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                if let Some(user) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
+                    let principal = Principal(user.to_owned());
+                    req.extensions_mut().insert(principal);
+                }
+                next.run(req).await
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let as_user = |user: &str| {
+        let headers = [("x-user".parse().unwrap(), user.parse().unwrap())];
+        reqwest::Client::builder()
+            .default_headers(headers.into_iter().collect())
+            .build()
+            .unwrap()
+    };
+    let raw = Raw::open_with(as_user("ada"), &url, "2025-11-25").await;
+    raw.echoes("mine").await;
+    let mallory = Raw {
+        http: as_user("mallory"),
+        ..raw.clone()
+    };
+    let stolen = mallory
+        .post(&echo(2, "theirs"), "application/json")
+        .send()
+        .await;
+    assert_eq!(stolen.unwrap().status(), 404);
+    let stream = mallory.get().send().await.unwrap();
+    assert_eq!(stream.status(), 404);
+    // The owner is unaffected.
+    raw.echoes("still mine").await;
 }

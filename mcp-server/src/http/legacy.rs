@@ -34,6 +34,8 @@ pub(super) struct Session<H: Handler> {
     last_seen: Mutex<Instant>,
     /// The change count of the connection's state last written to the store.
     saved: AtomicU64,
+    /// Who started the session; requests from anyone else are refused.
+    principal: Option<String>,
 }
 
 impl<H: Handler> Session<H> {
@@ -70,6 +72,13 @@ fn unavailable(e: &crate::Error) -> Response<Body> {
     )
 }
 
+/// The caller an authentication layer vouched for, if any.
+pub(super) fn principal_of(extensions: &http::Extensions) -> Option<String> {
+    extensions
+        .get::<mcp_core::transport::Principal>()
+        .map(|p| p.0.clone())
+}
+
 fn missing_session() -> Response<Body> {
     error(
         StatusCode::BAD_REQUEST,
@@ -79,7 +88,7 @@ fn missing_session() -> Response<Body> {
 }
 
 impl<H: Handler> Inner<H> {
-    fn new_session(&self, id: &str) -> Arc<Session<H>> {
+    fn new_session(&self, id: &str, principal: Option<String>) -> Arc<Session<H>> {
         let (tx, rx) = mpsc::channel(256);
         Arc::new(Session {
             conn: self.server.connection(tx),
@@ -87,6 +96,7 @@ impl<H: Handler> Inner<H> {
             streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
             last_seen: Mutex::new(Instant::now()),
             saved: AtomicU64::new(0),
+            principal,
         })
     }
 
@@ -119,7 +129,8 @@ impl<H: Handler> Inner<H> {
             );
         };
         self.sweep();
-        let session = self.new_session(&id);
+        let principal = principal_of(&parts.extensions);
+        let session = self.new_session(&id, principal.clone());
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
@@ -133,9 +144,10 @@ impl<H: Handler> Inner<H> {
             .respond_legacy(&session, rx, expected, accept, Vec::new())
             .await;
         // A failed handshake creates no session.
-        let Some((generation, record)) = session.conn.record() else {
+        let Some((generation, mut record)) = session.conn.record() else {
             return res;
         };
+        record.principal = principal;
         match self.store.insert(&id, record).await {
             Ok(true) => {}
             Ok(false) => {
@@ -183,7 +195,11 @@ impl<H: Handler> Inner<H> {
     /// The session `id`, taken up from the store when another instance
     /// (or an earlier life of this one) started it. `Err` is the response
     /// for an unknown session or a failing store.
-    async fn session(&self, id: &str) -> Result<Arc<Session<H>>, Response<Body>> {
+    async fn session(
+        &self,
+        id: &str,
+        extensions: &http::Extensions,
+    ) -> Result<Arc<Session<H>>, Response<Body>> {
         let record = match self.store.get(id).await {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -192,12 +208,17 @@ impl<H: Handler> Inner<H> {
             }
             Err(e) => return Err(unavailable(&e)),
         };
+        // Someone else's session is, for this caller, no session at all.
+        if record.principal != principal_of(extensions) {
+            tracing::warn!("session id used by another principal; refused");
+            return Err(not_found());
+        }
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(session) = live.get(id) {
             session.touch();
             return Ok(Arc::clone(session));
         }
-        let session = self.new_session(id);
+        let session = self.new_session(id, record.principal.clone());
         session.conn.restore(record);
         live.insert(id.to_owned(), Arc::clone(&session));
         Ok(session)
@@ -208,9 +229,10 @@ impl<H: Handler> Inner<H> {
         if session.conn.generation() == session.saved.load(Ordering::Relaxed) {
             return;
         }
-        let Some((generation, record)) = session.conn.record() else {
+        let Some((generation, mut record)) = session.conn.record() else {
             return;
         };
+        record.principal.clone_from(&session.principal);
         match self.store.update(id, record).await {
             Ok(()) => session.saved.store(generation, Ordering::Relaxed),
             Err(e) => tracing::warn!(error = %e, "session store update failed"),
@@ -224,7 +246,7 @@ impl<H: Handler> Inner<H> {
         bytes: &[u8],
         accept: &Accepts,
     ) -> Response<Body> {
-        let session = match self.session(id).await {
+        let session = match self.session(id, &parts.extensions).await {
             Ok(session) => session,
             Err(res) => return res,
         };
@@ -285,7 +307,11 @@ impl<H: Handler> Inner<H> {
 
     /// GET: the session's stream of server messages, or, with
     /// `Last-Event-ID`, the rest of a stream whose connection broke.
-    pub(super) async fn get(self: &Arc<Self>, headers_in: &HeaderMap) -> Response<Body> {
+    pub(super) async fn get(
+        self: &Arc<Self>,
+        headers_in: &HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Response<Body> {
         if !accepts(headers_in).sse {
             return error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -296,7 +322,7 @@ impl<H: Handler> Inner<H> {
         let Some(id) = header(headers_in, headers::SESSION_ID) else {
             return missing_session();
         };
-        let session = match self.session(id).await {
+        let session = match self.session(id, extensions).await {
             Ok(session) => session,
             Err(res) => return res,
         };
@@ -340,10 +366,17 @@ impl<H: Handler> Inner<H> {
         sse_response(Body::stream(rx))
     }
 
-    pub(super) async fn delete(&self, headers_in: &HeaderMap) -> Response<Body> {
+    pub(super) async fn delete(
+        &self,
+        headers_in: &HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Response<Body> {
         let Some(id) = header(headers_in, headers::SESSION_ID) else {
             return missing_session();
         };
+        if let Err(res) = self.session(id, extensions).await {
+            return res;
+        }
         let stored = match self.store.remove(id).await {
             Ok(existed) => existed,
             Err(e) => return unavailable(&e),

@@ -14,7 +14,8 @@ use crate::handler::Handler;
 /// Serves `endpoint` at `path` on `listener` (HTTP/1.1 and HTTP/2) until
 /// `shutdown` completes; then stops accepting, shuts the endpoint down
 /// ([`StreamableHttp::shutdown`]) and returns once the requests in flight
-/// are answered. Requests to other paths get 404.
+/// are answered. Requests to other paths get 404. Each request carries the
+/// client's `SocketAddr` in its extensions.
 ///
 /// # Errors
 /// When accepting connections fails for good.
@@ -36,7 +37,9 @@ pub async fn serve<H: Handler>(
         let _ = stream.set_nodelay(true);
         let endpoint = endpoint.clone();
         let path = Arc::clone(&path);
-        let service = tower_service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let service = tower_service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            // Layers and handlers see who connected (security logs).
+            req.extensions_mut().insert(peer);
             let mut endpoint = endpoint.clone();
             let path = Arc::clone(&path);
             async move {

@@ -322,10 +322,10 @@ impl<H: Handler> Inner<H> {
         match *req.method() {
             HttpMethod::POST => self.post(req).await,
             HttpMethod::GET if old_sse && header(headers, headers::SESSION_ID).is_none() => {
-                self.open_sse(headers)
+                self.open_sse(headers, req.extensions())
             }
-            HttpMethod::GET if legacy => self.get(req.headers()).await,
-            HttpMethod::DELETE if legacy => self.delete(req.headers()).await,
+            HttpMethod::GET if legacy => self.get(req.headers(), req.extensions()).await,
+            HttpMethod::DELETE if legacy => self.delete(req.headers(), req.extensions()).await,
             _ => {
                 let allow = match (legacy, old_sse) {
                     (true, _) => "GET, POST, DELETE",

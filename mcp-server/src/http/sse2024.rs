@@ -12,6 +12,7 @@ use mcp_core::{ErrorObject, ErrorResponse, Message, sse};
 use tokio::sync::mpsc;
 
 use super::body::Body;
+use super::legacy::principal_of;
 use super::respond::{BODY_CAPACITY, accepted, comment, event, sse_response};
 use super::service::shutting_down;
 use super::service::{Inner, accepts, error, random_id};
@@ -24,11 +25,17 @@ use crate::session::{Connection, Route};
 pub(super) struct SseSession<H: Handler> {
     pub(super) conn: Arc<Connection<H>>,
     stream: Outbox,
+    /// Who opened the stream; only they may post to it.
+    principal: Option<String>,
 }
 
 impl<H: Handler> Inner<H> {
     /// GET without a session: opens an HTTP+SSE session.
-    pub(super) fn open_sse(self: &Arc<Self>, headers_in: &HeaderMap) -> Response<Body> {
+    pub(super) fn open_sse(
+        self: &Arc<Self>,
+        headers_in: &HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Response<Body> {
         if !accepts(headers_in).sse {
             return error(
                 StatusCode::NOT_ACCEPTABLE,
@@ -47,6 +54,7 @@ impl<H: Handler> Inner<H> {
         let session = Arc::new(SseSession {
             conn: self.server.connection(tx.clone()),
             stream: Outbox::new(tx),
+            principal: principal_of(extensions),
         });
         self.sse
             .lock()
@@ -99,7 +107,8 @@ impl<H: Handler> Inner<H> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned();
+            .cloned()
+            .filter(|s| s.principal == principal_of(&parts.extensions));
         let Some(session) = session else {
             return error(
                 StatusCode::NOT_FOUND,

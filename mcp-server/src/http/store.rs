@@ -35,6 +35,11 @@ pub struct SessionRecord {
     pub log_level: Option<LoggingLevel>,
     /// Resource URIs subscribed to.
     pub subscriptions: BTreeSet<String>,
+    /// Who started the session ([`Principal`]); only they may use it.
+    ///
+    /// [`Principal`]: mcp_core::transport::Principal
+    #[serde(default)]
+    pub principal: Option<String>,
 }
 
 /// Keeps legacy sessions by id. Implement it over a shared database to run
@@ -153,6 +158,7 @@ mod tests {
             initialized: false,
             log_level: None,
             subscriptions: BTreeSet::new(),
+            principal: None,
         }
     }
 

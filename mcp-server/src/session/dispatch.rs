@@ -148,6 +148,7 @@ impl<H: Handler> Connection<H> {
             initialized: legacy.initialized,
             log_level: legacy.log_level,
             subscriptions: legacy.subscriptions.clone(),
+            principal: None,
         };
         Some((legacy.generation, record))
     }

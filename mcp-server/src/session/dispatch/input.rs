@@ -24,8 +24,12 @@ impl<H: Handler> Connection<H> {
         target: &str,
         arguments: &impl Serialize,
     ) -> Result<(RequestContext, Option<String>), ErrorObject> {
-        let digest =
-            (served.era == Era::Modern).then(|| request_digest(&req.method, target, arguments));
+        let principal = route
+            .extensions
+            .get::<mcp_core::transport::Principal>()
+            .map(|p| p.0.as_str());
+        let digest = (served.era == Era::Modern)
+            .then(|| request_digest(&req.method, target, arguments, principal));
         let (responses, state) = p.retry();
         let answers = self.answers(state, responses.cloned(), digest.as_deref())?;
         Ok((self.context(route, req, served, p.meta(), answers), digest))
