@@ -41,6 +41,10 @@
 //! # }
 //! ```
 
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/auth.md")]
+struct AuthDoctests;
+
 mod api_key;
 mod challenge;
 mod error;
