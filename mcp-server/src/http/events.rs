@@ -59,10 +59,11 @@ pub trait EventStore: Send + Sync + 'static {
 }
 
 /// Events in this process's memory: the last `per_session` events of each
-/// session are kept.
+/// session are kept, and no more than `max_bytes` of them.
 #[derive(Debug)]
 pub struct MemoryEventStore {
     per_session: usize,
+    max_bytes: usize,
     sessions: Mutex<HashMap<String, SessionEvents>>,
 }
 
@@ -71,17 +72,28 @@ struct SessionEvents {
     next: u64,
     /// `(sequence number, stream, message)`, oldest first.
     events: VecDeque<(u64, String, Bytes)>,
+    /// The size of the messages kept.
+    bytes: usize,
     /// The highest sequence number dropped for want of room, per stream.
     dropped: HashMap<String, u64>,
 }
 
 impl MemoryEventStore {
-    /// Keeps up to `per_session` events of each session.
+    /// Keeps up to `per_session` events of each session, and at most
+    /// 1 MiB of them.
     pub fn new(per_session: usize) -> Self {
         Self {
             per_session: per_session.max(1),
+            max_bytes: 1024 * 1024,
             sessions: Mutex::default(),
         }
+    }
+
+    /// Keeps at most `max_bytes` of each session's events.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
     }
 }
 
@@ -108,10 +120,13 @@ impl EventStore for MemoryEventStore {
         let events = sessions.entry(session.to_owned()).or_default();
         let seq = events.next;
         events.next += 1;
+        events.bytes += message.len();
         events.events.push_back((seq, stream.to_owned(), message));
-        if events.events.len() > self.per_session
-            && let Some((old, old_stream, _)) = events.events.pop_front()
-        {
+        while events.events.len() > self.per_session || events.bytes > self.max_bytes {
+            let Some((old, old_stream, old_message)) = events.events.pop_front() else {
+                break;
+            };
+            events.bytes -= old_message.len();
             events.dropped.insert(old_stream, old);
         }
         Box::pin(std::future::ready(Ok(format!("{stream}:{seq}"))))
@@ -190,6 +205,16 @@ mod tests {
         store.append("s", "a", Bytes::from("4")).await.unwrap();
         // "2" is gone: resuming after "1" would skip it.
         assert_eq!(store.replay("s", &first).await.unwrap(), None);
+        let small = MemoryEventStore::new(100).with_max_bytes(4);
+        let a = small.append("s", "a", Bytes::from("12")).await.unwrap();
+        small.append("s", "a", Bytes::from("34")).await.unwrap();
+        assert!(small.replay("s", &a).await.unwrap().is_some());
+        // Over 4 bytes: "12" goes, which a client resuming after it has.
+        small.append("s", "a", Bytes::from("56")).await.unwrap();
+        assert!(small.replay("s", &a).await.unwrap().is_some());
+        // "34" goes too: now that client would miss it.
+        small.append("s", "a", Bytes::from("78")).await.unwrap();
+        assert_eq!(small.replay("s", &a).await.unwrap(), None);
         store.forget("s").await;
         assert_eq!(store.replay("s", &first).await.unwrap(), None);
     }

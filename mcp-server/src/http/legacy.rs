@@ -128,7 +128,7 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::internal_error("no random source for session ids"),
             );
         };
-        self.sweep();
+        self.sweep().await;
         let principal = principal_of(&parts.extensions);
         let session = self.new_session(&id, principal.clone());
         let (reply, rx) = Outbox::channel(64);
@@ -173,12 +173,13 @@ impl<H: Handler> Inner<H> {
 
     /// Drops this instance's part of sessions idle past the limit (the
     /// store decides whether they still exist).
-    fn sweep(&self) {
+    async fn sweep(&self) {
         let idle = self.options.session_idle;
+        let mut gone = Vec::new();
         self.live
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, s| {
+            .retain(|id, s| {
                 let keep = s
                     .last_seen
                     .lock()
@@ -187,9 +188,13 @@ impl<H: Handler> Inner<H> {
                     < idle;
                 if !keep {
                     s.conn.abort_all();
+                    gone.push(id.clone());
                 }
                 keep
             });
+        for id in gone {
+            self.events.forget(&id).await;
+        }
     }
 
     /// The session `id`, taken up from the store when another instance
