@@ -101,7 +101,7 @@ for scenario in initialize tools_call elicitation-sep1034-client-defaults sse-re
     conformance 0.2.0 client --command "$bin/conformance_client" --scenario "$scenario"
 done
 
-step "tests"
+step "the auth example against the test authorization server"
 # The authorization tests run a real OAuth server, examples/oidc/as.mjs, on
 # the Node 22 above; oidc-provider is pinned here and in
 # examples/oidc/package.json. The tests find both through these variables.
@@ -109,6 +109,29 @@ if ! grep -qs '"version": "9.13.3"' "$tools/node_modules/oidc-provider/package.j
     npm install --silent --no-audit --no-fund --save-exact --prefix "$tools" oidc-provider@9.13.3 > /dev/null
 fi
 export MCP_TEST_NODE="$node" MCP_TEST_NODE_MODULES="$tools/node_modules"
+# The OAuth flows are in the Rust tests (examples/tests/it/auth_e2e.rs); here
+# the binary, as documented: no token gets 401 naming the metadata URL, an API
+# key gets in.
+key="test-sh-api-key-0123456789abcdef0123456789abcdef"
+exec 4< <("$node" examples/oidc/as.mjs 2> /dev/null)
+as_pid=$!
+read -r -t 60 ready <&4 || true
+issuer="${ready#READY }"
+exec 5< <("$bin/auth_server" --issuer "$issuer" --bind 127.0.0.1:0 \
+    --api-key-hash "$(printf %s "$key" | sha256sum | cut -d' ' -f1):test-sh:mcp:read" 2> /dev/null)
+auth_pid=$!
+read -r -t 60 url <&5 || true
+refused="$("$bin/http_client" "$url" 2>&1 > /dev/null)" || true
+out="$(MCP_AUTHORIZATION="Bearer $key" "$bin/http_client" --call whoami "$url" 2> /dev/null)" || true
+kill "$auth_pid" "$as_pid" 2> /dev/null || true
+exec 4<&- 5<&-
+grep -qF "HTTP 401 Unauthorized (WWW-Authenticate: Bearer resource_metadata=\"${url%/mcp}/.well-known/oauth-protected-resource/mcp\"" <<< "$refused" \
+    || { echo "error: auth_server (issuer '$issuer', url '$url') did not refuse a call without a token: $refused" >&2; exit 1; }
+grep -qF '"subject":"test-sh"' <<< "$out" \
+    || { echo "error: auth_server did not accept its API key: $out" >&2; exit 1; }
+echo "auth_server: 401 without a token, whoami with an API key"
+
+step "tests"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"

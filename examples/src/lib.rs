@@ -2,6 +2,7 @@
 //!
 //! Run any example from the repository root with `cargo run --example NAME`.
 
+pub mod auth;
 pub mod demo;
 pub mod terminal;
 

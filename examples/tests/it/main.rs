@@ -10,6 +10,7 @@
     reason = "tests"
 )]
 
+mod auth_e2e;
 mod both_eras;
 mod http_client;
 mod http_sessions;

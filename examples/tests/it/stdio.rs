@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::{Host, options};
 
 /// The example binary, built by `cargo test` next to this test binary.
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     let mut path = std::env::current_exe().unwrap();
     path.pop();
     if path.ends_with("deps") {

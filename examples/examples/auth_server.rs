@@ -1,0 +1,134 @@
+//! The demo MCP server over Streamable HTTP, protected by an external OAuth
+//! 2.1 authorization server: every request needs a bearer token issued for
+//! this server, with scope `mcp:read`; `save_note` also needs `mcp:admin`;
+//! the `whoami` tool says whom the token stands for.
+//!
+//! Run with:
+//!
+//! ```text
+//! cargo run --example auth_server -- --issuer https://auth.example.com   # http://127.0.0.1:8000/mcp
+//! cargo run --example auth_server -- --issuer http://127.0.0.1:4000 --bind 127.0.0.1:9000 \
+//!     --introspection-client mcp-resource-server:SECRET \
+//!     --api-key-hash "$(printf %s my-long-random-key | sha256sum | cut -d' ' -f1):agent-1:mcp:read"
+//! MCP_AUTHORIZATION="Bearer my-long-random-key" \
+//!     cargo run --example http_client -- --call whoami http://127.0.0.1:9000/mcp
+//! ```
+//!
+//! Options:
+//!
+//! - `--issuer URL` (required): the authorization server. Its metadata
+//!   (RFC 8414 or OpenID Connect discovery) must name this exact issuer
+//!   and a `jwks_uri`; access tokens are JWTs (RFC 9068) signed with it.
+//! - `--bind ADDR` (default `127.0.0.1:8000`): the endpoint's URL goes to
+//!   stdout once the server is ready, so a script can bind port 0.
+//! - `--resource URL` (default `http://<bound address>/mcp`): the canonical
+//!   URL clients reach the endpoint at, and the `aud` tokens must have.
+//! - `--introspection-client ID:SECRET`: also accept opaque tokens, asking
+//!   the authorization server's introspection endpoint (RFC 7662) as this
+//!   client.
+//! - `--api-key-hash HEX:SUBJECT:SCOPES` (repeatable): also accept the API
+//!   key whose SHA-256 is `HEX`, as `SUBJECT` with the comma-separated
+//!   `SCOPES`.
+//!
+//! Clients discover the authorization server from the Protected Resource
+//! Metadata at `/.well-known/oauth-protected-resource/mcp` (and at the
+//! root form), which the 401 challenge points at. Refusals are logged.
+//!
+//! To try it without an authorization server of your own, run the test
+//! suite's (`npm install` in `examples/oidc` first): `node
+//! examples/oidc/as.mjs` prints `READY <issuer>`, logs every user in as
+//! `test-user` without asking, and serves until stopped; never expose it.
+
+use examples::auth::{self, Config, IntrospectionClient};
+
+const USAGE: &str = "usage: auth_server --issuer URL [--bind ADDR] [--resource URL] \
+                     [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]...";
+
+/// The command line, before the address is bound.
+struct Args {
+    issuer: String,
+    bind: String,
+    resource: Option<String>,
+    introspection: Option<(String, String)>,
+    api_keys: Vec<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let mut parsed = Args {
+        issuer: String::new(),
+        bind: "127.0.0.1:8000".to_owned(),
+        resource: None,
+        introspection: None,
+        api_keys: Vec::new(),
+    };
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--issuer" => parsed.issuer = value()?,
+            "--bind" => parsed.bind = value()?,
+            "--resource" => parsed.resource = Some(value()?),
+            "--introspection-client" => {
+                let value = value()?;
+                let (id, secret) = value
+                    .split_once(':')
+                    .ok_or("--introspection-client is ID:SECRET")?;
+                parsed.introspection = Some((id.to_owned(), secret.to_owned()));
+            }
+            "--api-key-hash" => parsed.api_keys.push(value()?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if parsed.issuer.is_empty() {
+        return Err("--issuer is required".to_owned());
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    examples::init_logging();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(&args.bind)
+        .await
+        .map_err(|e| format!("bind {}: {e}", args.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let resource = args
+        .resource
+        .unwrap_or_else(|| format!("http://{addr}/mcp"));
+    let mut config = Config::new(args.issuer, resource.clone());
+    config.introspection =
+        args.introspection
+            .map(|(client_id, client_secret)| IntrospectionClient {
+                client_id,
+                client_secret,
+                audience: resource.clone(),
+            });
+    for spec in &args.api_keys {
+        config.api_keys.push(auth::parse_api_key(spec)?);
+    }
+    // Fails here, at start-up, when the authorization server is wrong.
+    let (app, endpoint) = auth::app(&config).await.map_err(|e| e.to_string())?;
+    // The URL goes to stdout, so a script that bound port 0 learns it.
+    println!("http://{addr}/mcp");
+    tracing::info!(%resource, issuer = %config.issuer, "serving; tokens must be for the resource");
+    auth::serve(listener, app, endpoint, auth::shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}

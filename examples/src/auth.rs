@@ -1,0 +1,234 @@
+//! The demo server behind OAuth 2.1, as the `auth_server` example runs it:
+//! tokens from an external authorization server (JWTs, and opaque tokens
+//! through introspection when configured), hashed API keys, a scope per
+//! tool, and the Protected Resource Metadata clients discover it with.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request};
+use mcp_auth::{
+    ApiKeys, AuthLayer, FirstOf, Identity, Introspection, JwtConfig, JwtVerifier,
+    ProtectedResourceMetadata, RequiredScopes, TokenVerifier,
+};
+use mcp_core::tools::ToolAnnotations;
+use mcp_server::http::{AllowedHosts, HttpOptions, StreamableHttp};
+use mcp_server::{Error, Json, NoArgs, RequestContext, Router, Server, tool};
+use schemars::JsonSchema;
+use serde::Serialize;
+use tower_layer::Layer as _;
+
+/// The scope every request needs.
+pub const READ: &str = "mcp:read";
+/// The scope `save_note` needs on top: a note is seen by every user.
+pub const ADMIN: &str = "mcp:admin";
+
+/// How the protected server checks callers.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The authorization server (its issuer URL, exactly as in its metadata).
+    pub issuer: String,
+    /// The canonical URL of the MCP endpoint, as clients reach it: tokens
+    /// must be issued for it (their `aud`).
+    pub resource: String,
+    /// Also accepts opaque tokens, asking the authorization server.
+    pub introspection: Option<IntrospectionClient>,
+    /// API keys: the hex SHA-256 of each key, and who it stands for.
+    pub api_keys: Vec<(String, Identity)>,
+    /// How long a verified token is remembered; `None` keeps the default
+    /// (a minute). A revoked token works until then.
+    pub cache_ttl: Option<Duration>,
+}
+
+impl Config {
+    /// JWTs from `issuer` for `resource`, nothing else.
+    pub fn new(issuer: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            introspection: None,
+            api_keys: Vec::new(),
+            cache_ttl: None,
+        }
+    }
+}
+
+/// The resource server's own client at the authorization server, for token
+/// introspection (RFC 7662).
+#[derive(Debug, Clone)]
+pub struct IntrospectionClient {
+    /// Its client ID.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+    /// The `aud` introspected tokens must have: normally the resource.
+    pub audience: String,
+}
+
+/// Parses `HEX:SUBJECT:SCOPES` (scopes comma-separated) into an API key
+/// for [`Config::api_keys`]: `HEX` is the key's SHA-256
+/// (`printf %s KEY | sha256sum`).
+///
+/// # Errors
+/// A message for the user when `spec` has another form.
+pub fn parse_api_key(spec: &str) -> Result<(String, Identity), String> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(hash), Some(subject), Some(scopes)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("{spec:?} is not HEX:SUBJECT:SCOPES"));
+    };
+    let scopes = scopes
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    Ok((hash.to_owned(), Identity::new(subject, scopes)))
+}
+
+/// What `whoami` answers.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Caller {
+    /// The user (or the client acting for itself, or the API key's owner).
+    pub subject: Option<String>,
+    /// The OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    /// The scopes the token grants.
+    pub scopes: Vec<String>,
+}
+
+/// The demo server's router plus `whoami`.
+pub fn router() -> Router {
+    let router = crate::demo::router();
+    let whoami = tool(
+        "whoami",
+        "Says whom the request's token stands for",
+        |ctx: RequestContext, _: NoArgs| async move {
+            // The auth layer put it there; without one there is nobody.
+            let identity = ctx
+                .extensions()
+                .get::<Identity>()
+                .ok_or_else(|| Error::tool("no verified caller"))?;
+            Ok::<_, Error>(Json(Caller {
+                subject: identity.subject.clone(),
+                client_id: identity.client_id.clone(),
+                scopes: identity.scopes.iter().cloned().collect(),
+            }))
+        },
+    )
+    .annotations(ToolAnnotations::default().with_read_only_hint(true));
+    router.add_tool(whoami);
+    router
+}
+
+/// `mcp:read` for everything; `save_note` needs `mcp:admin` too.
+pub fn scopes() -> RequiredScopes {
+    RequiredScopes::new()
+        .always([READ])
+        .tool("save_note", [ADMIN])
+}
+
+/// API keys first (a local look-up), then JWTs, then introspection.
+async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::Error> {
+    let mut verifiers: Vec<Arc<dyn TokenVerifier>> = Vec::new();
+    if !config.api_keys.is_empty() {
+        let keys = ApiKeys::new();
+        for (hash, identity) in &config.api_keys {
+            keys.insert_hash(hash, identity.clone())?;
+        }
+        verifiers.push(Arc::new(keys));
+    }
+    let jwt = JwtConfig::new(&config.issuer, &config.resource);
+    verifiers.push(Arc::new(JwtVerifier::discover(jwt).await?));
+    if let Some(client) = &config.introspection {
+        let introspection = Introspection::discover(
+            &config.issuer,
+            &client.client_id,
+            &client.client_secret,
+            &client.audience,
+        )
+        .await?;
+        verifiers.push(Arc::new(introspection));
+    }
+    Ok(Arc::new(FirstOf::new(verifiers)))
+}
+
+/// The application: the protected endpoint at `/mcp` and the metadata at
+/// both well-known paths; and the endpoint, to shut it down.
+///
+/// # Errors
+/// When the authorization server's metadata or keys cannot be had, or an
+/// API key hash is malformed.
+pub async fn app(
+    config: &Config,
+) -> Result<(axum::Router, StreamableHttp<Router>), mcp_auth::Error> {
+    let metadata = ProtectedResourceMetadata::new(&config.resource, &config.issuer)
+        .with_scopes([READ, ADMIN])
+        .with_name("mcp-rs demo server");
+    let mut auth = AuthLayer::new(verifier(config).await?, &metadata).with_scopes(scopes());
+    if let Some(ttl) = config.cache_ttl {
+        auth = auth.with_cache_ttl(ttl);
+    }
+    // Behind a proxy the resource's public name arrives as `Host`.
+    let mut options = HttpOptions::default();
+    let uri = config.resource.parse::<axum::http::Uri>().ok();
+    if let Some(host) = uri.as_ref().and_then(axum::http::Uri::host) {
+        options.allowed = AllowedHosts::loopback().with_host(host);
+    }
+    let endpoint = StreamableHttp::new(Server::new(router()), options);
+    let mut app = axum::Router::new().route_service("/mcp", auth.layer(endpoint.clone()));
+    let [suffixed, root] = metadata.well_known_paths();
+    if root != suffixed {
+        app = app.route_service(&root, metadata.service());
+    }
+    let app = app
+        .route_service(&suffixed, metadata.service())
+        .layer(axum::middleware::map_request(peer_address));
+    Ok((app, endpoint))
+}
+
+/// Hands the client's address to the auth layer, which logs it with each
+/// refusal.
+async fn peer_address(mut req: Request) -> Request {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut().insert(peer);
+    }
+    req
+}
+
+/// Serves `app` on `listener` until `shutdown`; then shuts `endpoint`
+/// down, so that streams waiting for server messages end, and returns
+/// once the requests in flight are answered.
+///
+/// # Errors
+/// When accepting connections fails for good.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    endpoint: StreamableHttp<Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        endpoint.shutdown();
+    })
+    .await
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        return;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
