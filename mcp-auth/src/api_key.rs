@@ -99,7 +99,7 @@ impl TokenVerifier for ApiKeys {
             }
         }
         drop(keys);
-        let result = found.ok_or_else(|| Error::InvalidToken("unknown API key".to_owned()));
+        let result = found.ok_or_else(|| Error::Unrecognized("not a known API key".to_owned()));
         Box::pin(std::future::ready(result))
     }
 }

@@ -11,6 +11,11 @@ pub enum Error {
     /// `error_description` (401 `invalid_token`).
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// The token is not of the kind this verifier checks (not a JWT, not
+    /// one of its API keys); another verifier may know it. Refused like an
+    /// invalid token when none does.
+    #[error("unrecognized token: {0}")]
+    Unrecognized(String),
     /// Something the verifier depends on (the JWKS, the introspection
     /// endpoint) could not be reached or made no sense; the client may
     /// retry later (503).

@@ -56,7 +56,18 @@ impl Fetcher {
             .header("accept", "application/json")
             .body(body)
             .send();
-        read(url, response.await).await
+        let response = response.await;
+        // RFC 7662 answers 200 for any token; a 400 with an OAuth error
+        // (oidc-provider's `unsupported_token_type` for a JWT) is about the
+        // token, not an outage.
+        if let Ok(r) = &response
+            && r.status() == reqwest::StatusCode::BAD_REQUEST
+        {
+            return Err(Error::Unrecognized(format!(
+                "{url} does not take this token (HTTP 400)"
+            )));
+        }
+        read(url, response).await
     }
 }
 

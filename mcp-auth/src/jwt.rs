@@ -251,8 +251,13 @@ impl Inner {
 
     async fn verify(&self, token: &str) -> Result<Identity, Error> {
         let invalid = |why: String| Error::InvalidToken(why);
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| invalid(format!("not a JWT with a supported algorithm: {e}")))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            // `alg: none` and made-up algorithms are JWTs, refused.
+            ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
+                invalid("algorithm not accepted".to_owned())
+            }
+            _ => Error::Unrecognized(format!("not a JWT: {e}")),
+        })?;
         let alg = header.alg;
         if alg.family() == jsonwebtoken::AlgorithmFamily::Hmac
             || !self.config.algorithms.contains(&alg)

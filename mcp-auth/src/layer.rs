@@ -254,7 +254,9 @@ impl Config {
         }
         let identity = match self.identity(token).await {
             Ok(identity) => identity,
-            Err(Error::InvalidToken(why)) => return refuse(Refusal::Invalid(why)),
+            Err(Error::InvalidToken(why) | Error::Unrecognized(why)) => {
+                return refuse(Refusal::Invalid(why));
+            }
             Err(e) => return refuse(Refusal::Unavailable(e.to_string())),
         };
         let (mut req, needed) = if self.layer.scopes.targeted() {

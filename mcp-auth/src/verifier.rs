@@ -44,13 +44,19 @@ impl FirstOf {
 impl TokenVerifier for FirstOf {
     fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
         Box::pin(async move {
-            let mut refusal = Error::InvalidToken("no verifier configured".to_owned());
+            // The most telling refusal wins: a verifier that recognized the
+            // token and refused it, then an outage (the token may be one
+            // the unreachable verifier would accept), then "not mine".
+            let rank = |e: &Error| match e {
+                Error::InvalidToken(_) | Error::Config(_) => 2,
+                Error::Unavailable(_) => 1,
+                Error::Unrecognized(_) => 0,
+            };
+            let mut refusal = Error::Unrecognized("no verifier configured".to_owned());
             for verifier in &self.0 {
                 match verifier.verify(token).await {
                     Ok(identity) => return Ok(identity),
-                    // An outage says more than another verifier's "no".
-                    Err(e @ Error::Unavailable(_)) => refusal = e,
-                    Err(e) if !matches!(refusal, Error::Unavailable(_)) => refusal = e,
+                    Err(e) if rank(&e) > rank(&refusal) || rank(&refusal) == 0 => refusal = e,
                     Err(_) => {}
                 }
             }
