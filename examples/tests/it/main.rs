@@ -1,7 +1,8 @@
 //! End-to-end tests: the real client against the real server, over an
 //! in-memory duplex in both protocol eras, and over stdio with the example
-//! server as a child process; and a real OAuth authorization server for the
-//! authorization tests.
+//! server as a child process; a real OAuth authorization server for the
+//! authorization tests; and the resource-server checks of `mcp-auth`
+//! against tokens minted in the tests.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,6 +12,7 @@
 )]
 
 mod auth_e2e;
+mod auth_tokens;
 mod both_eras;
 mod http_client;
 mod http_sessions;
