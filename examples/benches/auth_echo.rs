@@ -37,16 +37,18 @@ async fn authorization_server() -> String {
     let key = EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap();
     let mut jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
     jwk.common.key_id = Some("bench".to_owned());
-    let jwks = serde_json::json!({ "keys": [jwk] });
+    let json = |v: serde_json::Value| ([("content-type", "application/json")], v.to_string());
+    let jwks = json(serde_json::json!({ "keys": [jwk] }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let metadata = serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")});
+    let metadata =
+        json(serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")}));
     let app = axum::Router::new()
         .route(
             "/.well-known/oauth-authorization-server",
-            axum::routing::get(move || async move { axum::Json(metadata) }),
+            axum::routing::get(move || async move { metadata }),
         )
-        .route("/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
+        .route("/jwks", axum::routing::get(move || async move { jwks }));
     tokio::spawn(async move { axum::serve(listener, app).await });
     issuer
 }
@@ -188,7 +190,12 @@ async fn round(server: &ServerProcess, bearer: Option<&str>) -> Round {
     while let Some(done) = workers.join_next().await {
         latencies.extend(done.unwrap());
     }
-    Round::new(latencies, started.elapsed(), cpu_before, cpu_ns(server.child.id()))
+    Round::new(
+        latencies,
+        started.elapsed(),
+        cpu_before,
+        cpu_ns(server.child.id()),
+    )
 }
 
 fn main() {

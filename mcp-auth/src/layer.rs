@@ -200,21 +200,18 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     Ok(Some(token))
 }
 
-/// What a JSON-RPC message (or batch) asks, as far as scopes care.
-#[derive(serde::Deserialize)]
-struct Peek {
-    #[serde(default)]
-    method: Option<String>,
-    #[serde(default)]
-    params: Option<PeekParams>,
-}
-
-#[derive(serde::Deserialize)]
-struct PeekParams {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    uri: Option<String>,
+/// The method and target (tool or prompt name, resource URI) of one
+/// JSON-RPC message, read leniently: the server decodes each message of a
+/// batch on its own, so one odd member or element must not hide the rest.
+fn method_and_target(message: &serde_json::Value) -> Option<(&str, Option<&str>)> {
+    let method = message.get("method")?.as_str()?;
+    let params = message.get("params");
+    let field = |name| {
+        params
+            .and_then(|p| p.get(name))
+            .and_then(serde_json::Value::as_str)
+    };
+    Some((method, field("name").or_else(|| field("uri"))))
 }
 
 impl Config {
@@ -228,8 +225,15 @@ impl Config {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        // CORS preflights carry no credentials, by design: they go to the
+        // endpoint, which answers them (or refuses the method).
+        if req.method() == Method::OPTIONS {
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+            return Ok(inner.call(req.map(Either::Left)).await?.map(Either::Left));
+        }
         let peer = req.extensions().get::<SocketAddr>().copied();
-        let refuse = |refusal| Ok(self.refuse(&refusal, peer));
+        let origin = req.headers().get(http::header::ORIGIN).cloned();
+        let refuse = |refusal| Ok(self.refuse(&refusal, peer, origin.as_ref()));
         // The spec forbids tokens in the URL, where logs and referrers
         // would keep them.
         if req
@@ -332,24 +336,15 @@ impl Config {
             .await
             .map_err(|_| Refusal::TooLarge)?
             .to_bytes();
-        let messages: Vec<Peek> = if bytes.trim_ascii_start().first() == Some(&b'[') {
-            serde_json::from_slice(&bytes).unwrap_or_default()
-        } else {
-            serde_json::from_slice(&bytes)
-                .map(|p| vec![p])
-                .unwrap_or_default()
+        // A body that is not JSON runs no handler: the endpoint refuses
+        // it, so the base scopes are enough to get that answer.
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let messages = match &body {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            other => vec![other],
         };
-        // What cannot be read as JSON-RPC runs no handler: the endpoint
-        // refuses it, so the base scopes are enough to get that answer.
         let mut needed = scopes.base().clone();
-        for message in &messages {
-            let Some(method) = &message.method else {
-                continue;
-            };
-            let target = message
-                .params
-                .as_ref()
-                .and_then(|p| p.name.as_deref().or(p.uri.as_deref()));
+        for (method, target) in messages.into_iter().filter_map(method_and_target) {
             needed.extend(scopes.needed(method, target));
         }
         Ok((
@@ -362,6 +357,7 @@ impl Config {
         &self,
         refusal: &Refusal,
         peer: Option<SocketAddr>,
+        origin: Option<&HeaderValue>,
     ) -> Response<Either<RB, Full<Bytes>>> {
         let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(" ");
         let base = join(self.layer.scopes.base());
@@ -410,12 +406,16 @@ impl Config {
                     description: None,
                 }),
             ),
-            Refusal::Unavailable(why) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                why.clone(),
-                None,
-            ),
+            Refusal::Unavailable(why) => {
+                // The details (internal URLs) go to the log, not the client.
+                tracing::error!(target: "mcp_auth", reason = %why, "cannot verify tokens");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "tokens cannot be verified right now; retry later".to_owned(),
+                    None,
+                )
+            }
             Refusal::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
@@ -442,6 +442,19 @@ impl Config {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(challenge) = challenge {
             headers.insert(WWW_AUTHENTICATE, challenge.header());
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        // A browser client must be able to read the challenge to start
+        // authorizing; a refusal reveals nothing an origin could misuse.
+        if let Some(origin) = origin {
+            headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                http::header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("www-authenticate"),
+            );
+            headers.insert(http::header::VARY, HeaderValue::from_static("origin"));
         }
         res
     }

@@ -39,7 +39,10 @@ pub trait FrameWrite: Send + 'static {
 /// in an HTTP request's extensions; servers bind legacy sessions to it, so
 /// that one caller cannot use another's session id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[allow(clippy::exhaustive_structs, reason = "a newtype key: its one field is the point")]
+#[allow(
+    clippy::exhaustive_structs,
+    reason = "a newtype key: its one field is the point"
+)]
 pub struct Principal(pub String);
 
 #[cfg(feature = "tokio")]

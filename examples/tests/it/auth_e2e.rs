@@ -325,8 +325,6 @@ async fn the_example_binary_serves_metadata_and_accepts_a_token_for_its_url() {
 }
 
 #[tokio::test]
-#[ignore = "mcp-auth answers 503: Introspection treats the 400 that oidc-provider gives \
-            for JWTs as an outage, and FirstOf prefers an outage to the JWT verifier's refusal"]
 async fn a_foreign_jwt_is_refused_with_401_when_introspection_is_configured_too() {
     let Some(oidc) = Oidc::start().await else {
         return;

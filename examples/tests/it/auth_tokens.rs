@@ -662,8 +662,7 @@ async fn alg_none_is_refused() {
         json!({"alg": "None"}),
     ] {
         let token = format!("{}.{payload}.", B64.encode(header.to_string()));
-        p.invalid_token(&token, "not a JWT with a supported algorithm")
-            .await;
+        p.invalid_token(&token, "not accepted").await;
     }
     p.still_serves().await;
 }
@@ -827,11 +826,10 @@ async fn jwks_outage_is_503_and_known_keys_keep_working() {
         "{answer:?}"
     );
     assert!(answer.challenge.is_none(), "{answer:?}");
+    // The details (the JWKS URL) stay in the server's log.
     let description = answer.body["error_description"].as_str().unwrap();
-    assert!(
-        description.starts_with("authorization unavailable"),
-        "{answer:?}"
-    );
+    assert!(description.contains("retry later"), "{answer:?}");
+    assert!(!description.contains("jwks"), "{answer:?}");
     assert_eq!(p.auth.jwks_fetches(), 2);
     // Keys already fetched still verify, without a fetch.
     p.still_serves().await;
@@ -1152,9 +1150,6 @@ async fn insufficient_scope_holds_inside_a_2025_03_26_batch() {
 /// base scopes. The 2026-07-28 path refuses it anyway (it reads the same
 /// member for its header checks); a legacy session runs it.
 #[tokio::test]
-#[ignore = "mcp-auth bug: tools/call params with a non-string \"uri\" make \
-            the scope check read nothing, and a legacy session runs the call \
-            with only the base scopes"]
 async fn scope_check_cannot_be_skipped_by_an_odd_params_member() {
     let p = start(admin_for_add()).await;
     let reader = p.good_token();
@@ -1180,9 +1175,6 @@ async fn scope_check_cannot_be_skipped_by_an_odd_params_member() {
 /// The same hole in a 2025-03-26 batch: one element the scope check
 /// cannot read hides the others.
 #[tokio::test]
-#[ignore = "mcp-auth bug: one batch element the scope check cannot parse \
-            (e.g. \"method\": 5) makes it read none, and the server runs the \
-            other elements"]
 async fn scope_check_cannot_be_skipped_by_an_odd_batch_element() {
     let p = start(admin_for_add()).await;
     let reader = p.good_token();
@@ -1368,9 +1360,6 @@ async fn discovery_refuses_metadata_naming_another_issuer() {
 /// only when it carries CORS headers; with CORS on at the endpoint, both
 /// should work behind the auth layer.
 #[tokio::test]
-#[ignore = "mcp-auth: the layer refuses CORS preflights (OPTIONS has no \
-            token) with 401, and its refusals carry no CORS headers, so \
-            browser clients never get past the preflight or read the challenge"]
 async fn cors_preflights_pass_the_auth_layer() {
     let p = start(Setup {
         cors: true,
