@@ -110,9 +110,9 @@ pub fn router() -> Router {
                 .get::<Identity>()
                 .ok_or_else(|| Error::tool("no verified caller"))?;
             Ok::<_, Error>(Json(Caller {
-                subject: identity.subject.clone(),
-                client_id: identity.client_id.clone(),
-                scopes: identity.scopes.iter().cloned().collect(),
+                subject: identity.subject().map(str::to_owned),
+                client_id: identity.client_id().map(str::to_owned),
+                scopes: identity.scopes().iter().cloned().collect(),
             }))
         },
     )

@@ -113,7 +113,7 @@ mod tests {
         let keys = ApiKeys::new();
         keys.insert("old-key", Identity::new("agent", ["mcp:read".to_owned()]));
         let identity = keys.verify("old-key").await.unwrap();
-        assert_eq!(identity.subject.as_deref(), Some("agent"));
+        assert_eq!(identity.subject(), Some("agent"));
         keys.replace([("new-key".to_owned(), Identity::new("agent", []))]);
         assert!(keys.verify("old-key").await.is_err());
         assert!(keys.verify("new-key").await.is_ok());

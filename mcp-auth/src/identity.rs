@@ -11,37 +11,34 @@ use mcp_core::transport::Principal;
 /// [`AuthLayer`](crate::AuthLayer): handlers read it with
 /// `ctx.extensions().get::<Identity>()` to tell users apart.
 ///
-/// The token itself is not kept: nothing downstream can pass it on.
+/// Cheap to clone (it is shared). The token itself is not kept: nothing
+/// downstream can pass it on.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Identity {
-    /// The subject (`sub`): the user, or the client acting for itself.
-    pub subject: Option<String>,
-    /// The OAuth client the token was issued to (`client_id`, else `azp`).
-    pub client_id: Option<String>,
-    /// The scopes granted.
-    pub scopes: BTreeSet<String>,
-    /// When the token stops being valid.
-    pub expires_at: Option<SystemTime>,
-    /// The authorization server that issued the token (`iss`).
-    pub issuer: Option<String>,
-    /// Every claim of the token (or of the introspection answer); shared,
-    /// since the identity is cloned into every request.
-    pub claims: Arc<JsonObject>,
+pub struct Identity(Arc<Inner>);
+
+#[derive(Debug, PartialEq)]
+struct Inner {
+    subject: Option<String>,
+    client_id: Option<String>,
+    scopes: BTreeSet<String>,
+    expires_at: Option<SystemTime>,
+    issuer: Option<String>,
+    claims: JsonObject,
+    principal: Principal,
 }
 
 impl Identity {
     /// An identity for `subject` with `scopes` and nothing else (API keys,
     /// tests).
     pub fn new(subject: impl Into<String>, scopes: impl IntoIterator<Item = String>) -> Self {
-        Self {
-            subject: Some(subject.into()),
-            client_id: None,
-            scopes: scopes.into_iter().collect(),
-            expires_at: None,
-            issuer: None,
-            claims: Arc::default(),
-        }
+        Self::build(
+            Some(subject.into()),
+            None,
+            scopes.into_iter().collect(),
+            None,
+            None,
+            JsonObject::new(),
+        )
     }
 
     /// Reads the standard claims: `sub`, `client_id`/`azp`, `scope` (a
@@ -65,30 +62,83 @@ impl Identity {
             .get("exp")
             .and_then(serde_json::Value::as_u64)
             .map(|s| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
-        Self {
-            subject: text("sub"),
-            client_id: text("client_id").or_else(|| text("azp")),
+        let (subject, client_id, issuer) = (
+            text("sub"),
+            text("client_id").or_else(|| text("azp")),
+            text("iss"),
+        );
+        Self::build(subject, client_id, scopes, expires_at, issuer, claims)
+    }
+
+    fn build(
+        subject: Option<String>,
+        client_id: Option<String>,
+        scopes: BTreeSet<String>,
+        expires_at: Option<SystemTime>,
+        issuer: Option<String>,
+        claims: JsonObject,
+    ) -> Self {
+        // Issuer and subject (or client): sessions and sealed state are
+        // bound to it, so it is worked out once.
+        let who = subject.as_deref().or(client_id.as_deref());
+        let principal = Principal(
+            format!(
+                "{} {}",
+                issuer.as_deref().unwrap_or_default(),
+                who.unwrap_or_default()
+            )
+            .into(),
+        );
+        Self(Arc::new(Inner {
+            subject,
+            client_id,
             scopes,
             expires_at,
-            issuer: text("iss"),
-            claims: Arc::new(claims),
-        }
+            issuer,
+            claims,
+            principal,
+        }))
+    }
+
+    /// The subject (`sub`): the user, or the client acting for itself.
+    pub fn subject(&self) -> Option<&str> {
+        self.0.subject.as_deref()
+    }
+
+    /// The OAuth client the token was issued to (`client_id`, else `azp`).
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The scopes granted.
+    pub fn scopes(&self) -> &BTreeSet<String> {
+        &self.0.scopes
+    }
+
+    /// When the token stops being valid.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.0.expires_at
+    }
+
+    /// The authorization server that issued the token (`iss`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.issuer.as_deref()
+    }
+
+    /// Every claim of the token (or of the introspection answer).
+    pub fn claims(&self) -> &JsonObject {
+        &self.0.claims
     }
 
     /// Who this is, as the server binds sessions to it: the issuer and the
     /// subject (or client id).
-    pub fn principal(&self) -> Principal {
-        let who = self.subject.as_deref().or(self.client_id.as_deref());
-        Principal(format!(
-            "{} {}",
-            self.issuer.as_deref().unwrap_or_default(),
-            who.unwrap_or_default()
-        ))
+    pub fn principal(&self) -> &Principal {
+        &self.0.principal
     }
 
     /// Whether every scope of `needed` was granted.
     pub fn has_scopes<'a>(&self, needed: impl IntoIterator<Item = &'a String>) -> bool {
-        needed.into_iter().all(|s| self.scopes.contains(s))
+        needed.into_iter().all(|s| self.0.scopes.contains(s))
     }
 }
 
@@ -100,12 +150,13 @@ mod tests {
     fn scopes_come_from_scope_or_scp() {
         let claims = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
         let a = Identity::from_claims(claims(serde_json::json!({
-            "sub": "ada", "scope": "mcp:read  mcp:write", "azp": "app", "exp": 10
+            "sub": "ada", "scope": "mcp:read  mcp:write", "azp": "app", "exp": 10, "iss": "https://as"
         })));
-        assert_eq!(a.subject.as_deref(), Some("ada"));
-        assert_eq!(a.client_id.as_deref(), Some("app"));
-        assert_eq!(a.scopes.len(), 2);
-        assert!(a.expires_at.is_some());
+        assert_eq!(a.subject(), Some("ada"));
+        assert_eq!(a.client_id(), Some("app"));
+        assert_eq!(a.scopes().len(), 2);
+        assert!(a.expires_at().is_some());
+        assert_eq!(&*a.principal().0, "https://as ada");
         let b = Identity::from_claims(claims(serde_json::json!({"scp": ["mcp:read"]})));
         assert!(b.has_scopes(&["mcp:read".to_owned()]));
         assert!(!b.has_scopes(&["mcp:write".to_owned()]));

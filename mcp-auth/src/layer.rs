@@ -275,7 +275,7 @@ impl Config {
             return refuse(Refusal::Scope(needed));
         }
         // The server binds sessions to the principal.
-        req.extensions_mut().insert(identity.principal());
+        req.extensions_mut().insert(identity.principal().clone());
         req.extensions_mut().insert(identity);
         std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
         let res = inner.call(req).await?;
@@ -293,7 +293,7 @@ impl Config {
         }
         let identity = self.layer.verifier.verify(token).await?;
         let left = identity
-            .expires_at
+            .expires_at()
             .map_or(self.layer.cache_ttl, |exp| {
                 exp.duration_since(SystemTime::now()).unwrap_or_default()
             })

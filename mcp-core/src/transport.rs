@@ -43,7 +43,7 @@ pub trait FrameWrite: Send + 'static {
     clippy::exhaustive_structs,
     reason = "a newtype key: its one field is the point"
 )]
-pub struct Principal(pub String);
+pub struct Principal(pub std::sync::Arc<str>);
 
 #[cfg(feature = "tokio")]
 pub use self::lines::{LineReader, LineWriter};

@@ -229,8 +229,8 @@ fn router() -> mcp_server::Router {
         |ctx: RequestContext, _: NoArgs| async move {
             let identity = ctx.extensions().get::<Identity>();
             let answer = json!({
-                "subject": identity.and_then(|i| i.subject.clone()),
-                "scopes": identity.map(|i| i.scopes.iter().cloned().collect::<Vec<_>>()),
+                "subject": identity.and_then(Identity::subject),
+                "scopes": identity.map(|i| i.scopes().iter().cloned().collect::<Vec<_>>()),
             });
             Ok::<_, mcp_server::Error>(answer.to_string())
         },

@@ -564,7 +564,7 @@ async fn a_session_belongs_to_the_principal_that_started_it() {
         .layer(axum::middleware::from_fn(
             |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
                 if let Some(user) = req.headers().get("x-user").and_then(|v| v.to_str().ok()) {
-                    let principal = Principal(user.to_owned());
+                    let principal = Principal(user.into());
                     req.extensions_mut().insert(principal);
                 }
                 next.run(req).await

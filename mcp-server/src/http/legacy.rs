@@ -76,7 +76,7 @@ fn unavailable(e: &crate::Error) -> Response<Body> {
 pub(super) fn principal_of(extensions: &http::Extensions) -> Option<String> {
     extensions
         .get::<mcp_core::transport::Principal>()
-        .map(|p| p.0.clone())
+        .map(|p| p.0.to_string())
 }
 
 fn missing_session() -> Response<Body> {
@@ -118,7 +118,7 @@ impl<H: Handler> Inner<H> {
     pub(super) async fn initialize(
         self: &Arc<Self>,
         req: mcp_core::Request,
-        parts: &Parts,
+        parts: Parts,
         accept: &Accepts,
     ) -> Response<Body> {
         let Some(id) = random_id() else {
@@ -134,7 +134,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions.clone(),
+            extensions: parts.extensions,
         };
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
@@ -247,7 +247,7 @@ impl<H: Handler> Inner<H> {
     pub(super) async fn post_legacy(
         self: &Arc<Self>,
         id: &str,
-        parts: &Parts,
+        parts: Parts,
         bytes: &[u8],
         accept: &Accepts,
     ) -> Response<Body> {
@@ -279,7 +279,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions.clone(),
+            extensions: parts.extensions,
         };
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();

@@ -37,7 +37,7 @@ impl<H: Handler> Inner<H> {
     /// stateless 2026-07-28 request.
     pub(super) async fn post_new(
         self: &Arc<Self>,
-        parts: &Parts,
+        parts: Parts,
         bytes: &[u8],
         accept: &Accepts,
     ) -> Response<Body> {
@@ -146,7 +146,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions.clone(),
+            extensions: parts.extensions,
         };
         let id = req.id.clone();
         conn.on_message(Message::Request(req), &route).await;

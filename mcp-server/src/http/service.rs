@@ -393,13 +393,14 @@ impl<H: Handler> Inner<H> {
         let session = header(&parts.headers, headers::SESSION_ID);
         match (session, sse_session(&parts.uri)) {
             (Some(id), _) if self.options.legacy => {
-                self.post_legacy(id, &parts, &bytes, &accept).await
+                let id = id.to_owned();
+                self.post_legacy(&id, parts, &bytes, &accept).await
             }
             (None, Some(id)) if self.options.legacy_sse => {
                 let id = id.to_owned();
                 self.post_sse(&id, parts, &bytes).await
             }
-            _ => self.post_new(&parts, &bytes, &accept).await,
+            _ => self.post_new(parts, &bytes, &accept).await,
         }
     }
 

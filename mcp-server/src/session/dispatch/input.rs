@@ -27,7 +27,7 @@ impl<H: Handler> Connection<H> {
         let principal = route
             .extensions
             .get::<mcp_core::transport::Principal>()
-            .map(|p| p.0.as_str());
+            .map(|p| &*p.0);
         let digest = (served.era == Era::Modern)
             .then(|| request_digest(&req.method, target, arguments, principal));
         let (responses, state) = p.retry();
