@@ -41,7 +41,7 @@ struct Inner {
     outbox: Outbox,
     /// Requests to a legacy client.
     peer: Option<Peer>,
-    extensions: http::Extensions,
+    extensions: Arc<http::Extensions>,
     input: Mutex<InputState>,
     last_progress: Mutex<Option<f64>>,
 }
@@ -69,7 +69,7 @@ pub(crate) struct ContextParts {
     pub(crate) log_level: Option<LoggingLevel>,
     pub(crate) outbox: Outbox,
     pub(crate) peer: Option<Peer>,
-    pub(crate) extensions: http::Extensions,
+    pub(crate) extensions: Arc<http::Extensions>,
     pub(crate) answers: InputResponses,
 }
 

@@ -134,7 +134,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions,
+            extensions: Arc::new(parts.extensions),
         };
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
@@ -279,7 +279,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions,
+            extensions: Arc::new(parts.extensions),
         };
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();

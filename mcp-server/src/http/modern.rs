@@ -146,7 +146,7 @@ impl<H: Handler> Inner<H> {
         let (reply, rx) = Outbox::channel(64);
         let route = Route {
             reply,
-            extensions: parts.extensions,
+            extensions: Arc::new(parts.extensions),
         };
         let id = req.id.clone();
         conn.on_message(Message::Request(req), &route).await;

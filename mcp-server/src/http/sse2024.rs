@@ -128,7 +128,7 @@ impl<H: Handler> Inner<H> {
         };
         let route = Route {
             reply: session.stream.clone(),
-            extensions: parts.extensions,
+            extensions: Arc::new(parts.extensions),
         };
         // In order, before acknowledging: a request's handler runs on its
         // own, so this does not wait for answers.

@@ -46,7 +46,8 @@ pub(crate) struct Route {
     /// serving the request.
     pub(crate) reply: Outbox,
     /// What the layers in front of the server put on the request.
-    pub(crate) extensions: http::Extensions,
+    /// Shared: a request's route is cloned into its task and context.
+    pub(crate) extensions: Arc<http::Extensions>,
 }
 
 /// Where a legacy session stands.
@@ -194,7 +195,7 @@ impl<H: Handler> Connection<H> {
     pub(crate) fn stream_route(&self) -> Route {
         Route {
             reply: self.outbox.clone(),
-            extensions: http::Extensions::new(),
+            extensions: Arc::default(),
         }
     }
 
