@@ -17,12 +17,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Round, cpu_ns, paired_ratio, report};
+use common::http::{ServerProcess, load};
+use common::{Round, paired_ratio, report};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 const ROLE: &str = "MCP_BENCH_ROLE";
@@ -104,38 +103,6 @@ async fn server(role: &str) {
     axum::serve(listener, app).await.unwrap();
 }
 
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(role: &str, issuer: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(ROLE, role)
-            .env(ISSUER, issuer)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        Self {
-            child,
-            url: url.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn round(server: &ServerProcess, bearer: Option<&str>) -> Round {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
@@ -167,35 +134,7 @@ async fn round(server: &ServerProcess, bearer: Option<&str>) -> Round {
             started.elapsed()
         }
     };
-    for id in 0..CONCURRENCY * 10 {
-        call(id).await;
-    }
-    let per_worker = REQUESTS / CONCURRENCY;
-    let cpu_before = cpu_ns(server.child.id());
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..CONCURRENCY {
-        let calls: Vec<_> = (0..per_worker)
-            .map(|i| call(1000 + w * per_worker + i))
-            .collect();
-        workers.spawn(async move {
-            let mut latencies = Vec::with_capacity(calls.len());
-            for c in calls {
-                latencies.push(c.await);
-            }
-            latencies
-        });
-    }
-    let mut latencies = Vec::with_capacity(REQUESTS);
-    while let Some(done) = workers.join_next().await {
-        latencies.extend(done.unwrap());
-    }
-    Round::new(
-        latencies,
-        started.elapsed(),
-        cpu_before,
-        cpu_ns(server.child.id()),
-    )
+    load(server, CONCURRENCY, REQUESTS, call).await
 }
 
 fn main() {
@@ -212,12 +151,12 @@ fn main() {
         return;
     }
     let issuer = runtime.block_on(authorization_server());
-    let plain = ServerProcess::start("plain", &issuer);
+    let plain = ServerProcess::start(&[(ROLE, "plain"), (ISSUER, &issuer)]);
     println!(
         "tools/call echo, 2026-07-28 over Streamable HTTP, c={CONCURRENCY}, {REQUESTS} requests x {ROUNDS} rounds (medians):"
     );
     for role in ["jwt", "jwt-scopes", "jwt-nocache"] {
-        let protected = ServerProcess::start(role, &issuer);
+        let protected = ServerProcess::start(&[(ROLE, role), (ISSUER, &issuer)]);
         let token = token(&issuer, &protected.url);
         let (mut ours, mut base) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {

@@ -18,13 +18,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use common::{Round, cpu_ns, paired_ratio, report};
+use common::http::{ServerProcess, load};
+use common::{Round, paired_ratio, report};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -93,38 +92,6 @@ async fn sdk_server() {
     serve(listener, "/mcp", endpoint, std::future::pending())
         .await
         .unwrap();
-}
-
-/// A server child process and its URL.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(role: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .env(ROLE, role)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        Self {
-            child,
-            url: url.trim().to_owned(),
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -210,32 +177,7 @@ async fn round(server: &ServerProcess, mode: Mode, concurrency: usize) -> Round 
             started.elapsed()
         }
     };
-    // Warm the connections up.
-    for id in 0..concurrency * 10 {
-        call(id).await;
-    }
-    let per_worker = REQUESTS / concurrency;
-    let cpu_before = cpu_ns(server.child.id());
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for w in 0..concurrency {
-        let calls: Vec<_> = (0..per_worker)
-            .map(|i| call(1000 + w * per_worker + i))
-            .collect();
-        workers.spawn(async move {
-            let mut latencies = Vec::with_capacity(calls.len());
-            for c in calls {
-                latencies.push(c.await);
-            }
-            latencies
-        });
-    }
-    let mut latencies = Vec::with_capacity(REQUESTS);
-    while let Some(done) = workers.join_next().await {
-        latencies.extend(done.unwrap());
-    }
-    let elapsed = started.elapsed();
-    Round::new(latencies, elapsed, cpu_before, cpu_ns(server.child.id()))
+    load(server, concurrency, REQUESTS, call).await
 }
 
 fn main() {
@@ -259,8 +201,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let bare = ServerProcess::start("bare");
-    let sdk = ServerProcess::start("sdk");
+    let bare = ServerProcess::start(&[(ROLE, "bare")]);
+    let sdk = ServerProcess::start(&[(ROLE, "sdk")]);
     println!(
         "tools/call echo over Streamable HTTP, {REQUESTS} requests x {ROUNDS} rounds (medians):"
     );

@@ -1,5 +1,10 @@
 //! Measuring helpers shared by the benchmarks.
 
+// Each benchmark uses a part of these.
+#![allow(dead_code, reason = "each benchmark uses a part of the helpers")]
+
+pub(crate) mod http;
+
 use std::time::Duration;
 
 /// CPU time of every thread of `pid`, from /proc (nanoseconds).

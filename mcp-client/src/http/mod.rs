@@ -288,6 +288,14 @@ impl FrameWrite for HttpWriter {
     }
 }
 
+/// Whether a response is an SSE stream.
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"))
+}
+
 /// The request a `notifications/cancelled` frame cancels.
 fn cancelled_request(message: Option<&Message>) -> Option<RequestId> {
     #[derive(serde::Deserialize)]
@@ -478,7 +486,7 @@ impl Shared {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        if content_type.starts_with("text/event-stream") {
+        if is_event_stream(response.headers()) {
             self.read_events(response, request).await;
             return;
         }

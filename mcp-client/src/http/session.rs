@@ -116,11 +116,7 @@ impl Shared {
             let body = String::from_utf8_lossy(&body);
             return Err(format!("initialize got {status}: {}", body.trim()));
         }
-        let is_sse = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+        let is_sse = super::is_event_stream(response.headers());
         if !is_sse {
             let body = response
                 .bytes()

@@ -75,11 +75,7 @@ impl Shared {
                 self.url
             )));
         }
-        let is_sse = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+        let is_sse = super::is_event_stream(response.headers());
         if !is_sse {
             return Err(NoFallback::Unavailable(format!(
                 "GET {} is not an SSE stream",

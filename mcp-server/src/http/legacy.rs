@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::body::Body;
 use super::respond::{BODY_CAPACITY, accepted, sse_response};
 use super::resume::{Pump, Resumed, STANDALONE, Streams};
-use super::service::{Accepts, Inner, accepts, error, header, random_id};
+use super::service::{Accepts, Inner, error, header, require_sse, session_id};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
 use crate::session::{Connection, Route};
@@ -121,12 +121,9 @@ impl<H: Handler> Inner<H> {
         parts: Parts,
         accept: &Accepts,
     ) -> Response<Body> {
-        let Some(id) = random_id() else {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(req.id),
-                ErrorObject::internal_error("no random source for session ids"),
-            );
+        let id = match session_id(Some(req.id.clone())) {
+            Ok(id) => id,
+            Err(res) => return *res,
         };
         self.sweep().await;
         let principal = principal_of(&parts.extensions);
@@ -317,12 +314,8 @@ impl<H: Handler> Inner<H> {
         headers_in: &HeaderMap,
         extensions: &http::Extensions,
     ) -> Response<Body> {
-        if !accepts(headers_in).sse {
-            return error(
-                StatusCode::NOT_ACCEPTABLE,
-                None,
-                ErrorObject::invalid_request("Accept must include text/event-stream"),
-            );
+        if let Err(res) = require_sse(headers_in) {
+            return *res;
         }
         let Some(id) = header(headers_in, headers::SESSION_ID) else {
             return missing_session();

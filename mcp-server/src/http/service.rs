@@ -423,13 +423,30 @@ impl<H: Handler> Inner<H> {
     }
 }
 
-/// 128 random bits, hex: unguessable and header-safe. `None` without a
-/// random source, when no id would be safe to hand out.
-pub(super) fn random_id() -> Option<String> {
+/// A new session id: 128 random bits, hex, unguessable and header-safe.
+/// Without a random source no id is safe to hand out: `Err` is the 503
+/// answer to the request (`id`) that wanted one.
+pub(super) fn session_id(id: Option<RequestId>) -> Result<String, Box<Response<Body>>> {
     let mut bytes = [0u8; 16];
     if let Err(e) = getrandom::fill(&mut bytes) {
         tracing::error!(error = %e, "no random source for session ids");
-        return None;
+        return Err(Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            id,
+            ErrorObject::internal_error("no random source for session ids"),
+        )));
     }
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `Err(406)` unless the client takes an SSE stream.
+pub(super) fn require_sse(headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
+    if accepts(headers).sse {
+        return Ok(());
+    }
+    Err(Box::new(error(
+        StatusCode::NOT_ACCEPTABLE,
+        None,
+        ErrorObject::invalid_request("Accept must include text/event-stream"),
+    )))
 }

@@ -15,7 +15,7 @@ use super::body::Body;
 use super::legacy::principal_of;
 use super::respond::{BODY_CAPACITY, accepted, comment, event, sse_response};
 use super::service::shutting_down;
-use super::service::{Inner, accepts, error, random_id};
+use super::service::{Inner, error, require_sse, session_id};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
 use crate::session::{Connection, Route};
@@ -36,19 +36,9 @@ impl<H: Handler> Inner<H> {
         headers_in: &HeaderMap,
         extensions: &http::Extensions,
     ) -> Response<Body> {
-        if !accepts(headers_in).sse {
-            return error(
-                StatusCode::NOT_ACCEPTABLE,
-                None,
-                ErrorObject::invalid_request("Accept must include text/event-stream"),
-            );
-        }
-        let Some(id) = random_id() else {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-                ErrorObject::internal_error("no random source for session ids"),
-            );
+        let id = match require_sse(headers_in).and_then(|()| session_id(None)) {
+            Ok(id) => id,
+            Err(res) => return *res,
         };
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
         let session = Arc::new(SseSession {

@@ -1,0 +1,81 @@
+//! What the HTTP benchmarks share: servers as child processes of the
+//! benchmark binary, and the load loop.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Round, cpu_ns};
+
+/// This benchmark binary run again as a server, with `env` telling it
+/// what to be; it prints its URL on its first line.
+pub(crate) struct ServerProcess {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+}
+
+impl ServerProcess {
+    pub(crate) fn start(env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        Self {
+            child,
+            url: url.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `requests` calls from `concurrency` workers, after a warm-up of ten
+/// per worker; `call(id)` makes one request and returns its latency.
+pub(crate) async fn load<F, Fut>(
+    server: &ServerProcess,
+    concurrency: usize,
+    requests: usize,
+    call: F,
+) -> Round
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Duration> + Send + 'static,
+{
+    for id in 0..concurrency * 10 {
+        call(id).await;
+    }
+    let per_worker = requests / concurrency;
+    let cpu_before = cpu_ns(server.child.id());
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for w in 0..concurrency {
+        let calls: Vec<_> = (0..per_worker)
+            .map(|i| call(1000 + w * per_worker + i))
+            .collect();
+        workers.spawn(async move {
+            let mut latencies = Vec::with_capacity(calls.len());
+            for c in calls {
+                latencies.push(c.await);
+            }
+            latencies
+        });
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    while let Some(done) = workers.join_next().await {
+        latencies.extend(done.unwrap());
+    }
+    let elapsed = started.elapsed();
+    Round::new(latencies, elapsed, cpu_before, cpu_ns(server.child.id()))
+}
