@@ -7,13 +7,16 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
 use mcp_auth::client::flow::{
     self, AuthorizationRequest, CallbackParams, ClientAuthMethod, Credentials, LoopbackRedirect,
-    PendingAuthorization,
+    PendingAuthorization, SigningKey,
 };
 use mcp_auth::client::store::{MemoryTokenStore, Secret, TokenKey, TokenStore};
-use mcp_auth::{AuthorizationServerMetadata, Error, ProtectedResourceMetadata};
+use mcp_auth::{Algorithm, AuthorizationServerMetadata, Error, ProtectedResourceMetadata};
 use reqwest::Url;
+use serde_json::{Value, json};
 
 use crate::oidc::{Oidc, jwt_parts};
 
@@ -238,6 +241,80 @@ async fn client_credentials_for_confidential_clients() {
             "{e}"
         );
     }
+}
+
+/// A P-256 key for tests only: PKCS#8 DER, base64, and its public half.
+const TEST_EC_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzMj2GJHRHJNvEoNbPk4f9Wa+VMAmPGA9p8ZDW8q/7EWhRANCAATDWhyvAHl070YFK607QvCh1/j2Vi0xl5yV8nfgSPIIQP5OP6xfUy1e85ZRnlOwgezblTVRRsRizjujpvPNoiMj";
+const TEST_EC_X: &str = "w1ocrwB5dO9GBSutO0Lwodf49lYtMZeclfJ34EjyCEA";
+const TEST_EC_Y: &str = "_k4_rF9TLV7zllGeU7CB7NuVNVFGxGLOO6Om882iIyM";
+
+#[tokio::test]
+async fn client_credentials_with_private_key_jwt() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    let metadata = server_metadata(&oidc).await;
+    // Registered with the public half of the key (the driver's
+    // registration has no JWKS).
+    let registration = json!({
+        "client_name": "mcp tests (private_key_jwt)",
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+        "redirect_uris": [],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": {"keys": [{
+            "kty": "EC", "crv": "P-256", "x": TEST_EC_X, "y": TEST_EC_Y,
+            "kid": "test-es256", "use": "sig", "alg": "ES256"
+        }]},
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/reg", oidc.issuer()))
+        .header("content-type", "application/json")
+        .body(registration.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let registered: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+
+    let der = B64.decode(TEST_EC_KEY).unwrap();
+    let key = SigningKey::from_der(Algorithm::ES256, &der)
+        .unwrap()
+        .with_kid("test-es256");
+    let client = Credentials::with_signing_key(client_id, key);
+    assert_eq!(
+        client.auth_method(&metadata),
+        Ok(ClientAuthMethod::PrivateKeyJwt)
+    );
+    let tokens = flow::client_credentials(&metadata, &client, MCP, Some("mcp:read"))
+        .await
+        .unwrap();
+    let (_, claims) = jwt_parts(tokens.access_token.expose()).unwrap();
+    assert_eq!(claims["aud"], MCP);
+    assert_eq!(claims["sub"], client_id);
+    assert_eq!(claims["scope"], "mcp:read");
+
+    // Another key with the same kid is not the client.
+    let other = Credentials::with_signing_key(
+        client_id,
+        SigningKey::from_der(Algorithm::ES256, &other_key())
+            .unwrap()
+            .with_kid("test-es256"),
+    );
+    let e = flow::client_credentials(&metadata, &other, MCP, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Refused { error, .. } if error == "invalid_client"),
+        "{e}"
+    );
+}
+
+/// Another P-256 key, for tests only.
+fn other_key() -> Vec<u8> {
+    B64.decode("MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgKdP/Vk4u7neQa16c85sDj1zTifY03a7G0mA89Eo0+YShRANCAAS6yR+PYdpbrsSPdX5Iky+KZYy0P+YfnqfF+X7N0JF4qK32QNv+IS+3Q7AOd4lu5xUihP8G3p3QESoAjsCM4IwX").unwrap()
 }
 
 #[tokio::test]

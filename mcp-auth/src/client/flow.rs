@@ -1,6 +1,9 @@
 //! The OAuth 2.1 grants an MCP client uses: the authorization code flow
 //! with PKCE, the `resource` indicator and RFC 9207 `iss` checking; refresh;
-//! and client credentials.
+//! and client credentials. The client authenticates at the token endpoint
+//! with `none`, `client_secret_basic`, `client_secret_post` or
+//! `private_key_jwt` ([`Credentials`]); token endpoints must be https or
+//! loopback http, and a redirect from one is never followed.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -41,6 +44,7 @@ use crate::client::pkce::{Pkce, S256, State};
 use crate::client::store::{Secret, StoredTokens};
 use crate::error::Error;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use jsonwebtoken::Algorithm;
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,9 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the body.
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2), made
+    /// afresh for every request.
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -62,6 +69,7 @@ impl ClientAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -72,12 +80,99 @@ impl ClientAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
 
+/// The private key of a client that authenticates with `private_key_jwt`,
+/// with the algorithm it signs with and the `kid` of its public half.
+/// `Debug` does not show the key.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SigningKey {
+    key: jsonwebtoken::EncodingKey,
+    algorithm: Algorithm,
+    kid: Option<String>,
+}
+
+impl SigningKey {
+    /// A key from its DER encoding: PKCS#1 for the RSA algorithms (`RS*`,
+    /// `PS*`), PKCS#8 for `ES256`, `ES384` and `EdDSA`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a symmetric algorithm, or a key that does not
+    /// sign with `algorithm`.
+    pub fn from_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, Error> {
+        use jsonwebtoken::EncodingKey;
+        let key = match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => EncodingKey::from_rsa_der(der),
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_der(der),
+            Algorithm::EdDSA => EncodingKey::from_ed_der(der),
+            other => {
+                return Err(Error::Config(format!(
+                    "{other:?} is not an algorithm for private_key_jwt"
+                )));
+            }
+        };
+        // Signing once now turns a bad key into an error here, not at the
+        // token endpoint.
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &(), &key)
+            .map_err(|e| Error::Config(format!("the key does not sign with {algorithm:?}: {e}")))?;
+        Ok(Self {
+            key,
+            algorithm,
+            kid: None,
+        })
+    }
+
+    /// Names the key (`kid` in the assertion's header), as in the client's
+    /// registered JWKS.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// A client assertion (RFC 7523 §3) for `client_id` to present to the
+    /// authorization server `audience` (its issuer): `iss` and `sub` the
+    /// client, a fresh `jti`, valid for a minute.
+    fn assertion(&self, client_id: &str, audience: &str) -> Result<String, Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = serde_json::json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "jti": crate::client::pkce::random_b64(24)?,
+            "iat": now,
+            "exp": now + 60,
+        });
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.kid.clone_from(&self.kid);
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign the client assertion: {e}")))
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Who the client is at one authorization server: its `client_id`, and
-/// for a confidential client its secret. `Debug` does not show the secret.
+/// for a confidential client its secret or its signing key. `Debug` shows
+/// neither.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Credentials {
@@ -85,6 +180,9 @@ pub struct Credentials {
     pub client_id: String,
     /// The client secret of a confidential client.
     pub client_secret: Option<Secret>,
+    /// The private key of a client that authenticates with
+    /// `private_key_jwt`.
+    pub signing_key: Option<SigningKey>,
     /// The `token_endpoint_auth_method` the client was registered with;
     /// when unset, one is chosen from what the server supports (see
     /// [`Credentials::auth_method`]).
@@ -97,6 +195,7 @@ impl Credentials {
         Self {
             client_id: client_id.into(),
             client_secret: None,
+            signing_key: None,
             auth_method: None,
         }
     }
@@ -106,6 +205,18 @@ impl Credentials {
         Self {
             client_id: client_id.into(),
             client_secret: Some(client_secret),
+            signing_key: None,
+            auth_method: None,
+        }
+    }
+
+    /// A confidential client that signs its assertions with `key`
+    /// (`private_key_jwt`).
+    pub fn with_signing_key(client_id: impl Into<String>, key: SigningKey) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            signing_key: Some(key),
             auth_method: None,
         }
     }
@@ -118,47 +229,53 @@ impl Credentials {
     }
 
     /// How these credentials authenticate at `metadata`'s token endpoint:
-    /// the registered method when set; else `none` without a secret; else
-    /// `client_secret_basic` or `client_secret_post`, in that order, as
+    /// the registered method when set; else, as
     /// `token_endpoint_auth_methods_supported` allows (when absent, RFC 8414
-    /// says `client_secret_basic`).
+    /// says `client_secret_basic`), `private_key_jwt` with a signing key,
+    /// then `client_secret_basic` or `client_secret_post` with a secret;
+    /// `none` with neither.
     ///
     /// # Errors
-    /// [`Error::Config`] when the registered method needs a secret there is
-    /// not, or the server supports neither secret method.
+    /// [`Error::Config`] when the registered method needs a secret or key
+    /// there is not, or the server supports no method these credentials
+    /// can use.
     pub fn auth_method(
         &self,
         metadata: &AuthorizationServerMetadata,
     ) -> Result<ClientAuthMethod, Error> {
-        let has_secret = self.client_secret.is_some();
+        use ClientAuthMethod as M;
+        let usable = |m: M| match m {
+            M::None => true,
+            M::ClientSecretBasic | M::ClientSecretPost => self.client_secret.is_some(),
+            M::PrivateKeyJwt => self.signing_key.is_some(),
+        };
         if let Some(method) = self.auth_method {
-            if method != ClientAuthMethod::None && !has_secret {
-                return Err(Error::Config(format!(
-                    "{} needs a client secret",
+            return if usable(method) {
+                Ok(method)
+            } else {
+                Err(Error::Config(format!(
+                    "{} needs a client secret or key these credentials lack",
                     method.name()
-                )));
-            }
-            return Ok(method);
+                )))
+            };
         }
-        if !has_secret {
-            return Ok(ClientAuthMethod::None);
+        if self.client_secret.is_none() && self.signing_key.is_none() {
+            return Ok(M::None);
         }
         let supported = &metadata.token_endpoint_auth_methods_supported;
-        [
-            ClientAuthMethod::ClientSecretBasic,
-            ClientAuthMethod::ClientSecretPost,
-        ]
-        .into_iter()
-        .find(|m| {
+        let listed = |m: M| {
             supported.iter().any(|s| s == m.name())
-                || (supported.is_empty() && *m == ClientAuthMethod::ClientSecretBasic)
-        })
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "{} takes neither client_secret_basic nor client_secret_post",
-                metadata.issuer
-            ))
-        })
+                || (supported.is_empty() && m == M::ClientSecretBasic)
+        };
+        [M::PrivateKeyJwt, M::ClientSecretBasic, M::ClientSecretPost]
+            .into_iter()
+            .find(|&m| usable(m) && listed(m))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{} supports no client authentication these credentials can do",
+                    metadata.issuer
+                ))
+            })
     }
 }
 
@@ -559,6 +676,7 @@ pub async fn complete(
     };
     let granted = token::request(
         &pending.token_endpoint,
+        &pending.issuer,
         &pending.credentials,
         pending.auth_method,
         &[
@@ -604,6 +722,7 @@ pub async fn refresh(
     checked_resource(resource)?;
     let granted = token::request(
         &endpoint,
+        &metadata.issuer,
         client,
         client.auth_method(metadata)?,
         &[
@@ -625,11 +744,11 @@ pub async fn refresh(
 
 /// The client credentials grant: a confidential client gets a token for
 /// itself, for `resource`, with `scope` when given. The client
-/// authenticates with `client_secret_basic` or `client_secret_post` (see
-/// [`Credentials::auth_method`]).
+/// authenticates with `private_key_jwt`, `client_secret_basic` or
+/// `client_secret_post` (see [`Credentials::auth_method`]).
 ///
 /// # Errors
-/// [`Error::Config`] for a client without a secret or a token endpoint
+/// [`Error::Config`] for a client without a secret or key, or a token endpoint
 /// missing or not https/loopback; [`Error::Refused`],
 /// [`Error::InvalidResponse`] and [`Error::Unavailable`] as for
 /// [`complete`].
@@ -651,7 +770,7 @@ pub async fn client_credentials(
     if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
         params.push(("scope", scope));
     }
-    let granted = token::request(&endpoint, client, method, &params).await?;
+    let granted = token::request(&endpoint, &metadata.issuer, client, method, &params).await?;
     let mut tokens = granted.tokens;
     if !granted.scope_given
         && let Some(scope) = scope

@@ -174,52 +174,111 @@ fn endpoints_and_redirects_are_https_or_loopback() {
     );
 }
 
+/// A P-256 key for tests only: PKCS#8 DER, base64, and its public half.
+const TEST_EC_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzMj2GJHRHJNvEoNbPk4f9Wa+VMAmPGA9p8ZDW8q/7EWhRANCAATDWhyvAHl070YFK607QvCh1/j2Vi0xl5yV8nfgSPIIQP5OP6xfUy1e85ZRnlOwgezblTVRRsRizjujpvPNoiMj";
+const TEST_EC_X: &str = "w1ocrwB5dO9GBSutO0Lwodf49lYtMZeclfJ34EjyCEA";
+const TEST_EC_Y: &str = "_k4_rF9TLV7zllGeU7CB7NuVNVFGxGLOO6Om882iIyM";
+
+fn test_key() -> SigningKey {
+    let der =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, TEST_EC_KEY).unwrap();
+    SigningKey::from_der(Algorithm::ES256, &der)
+        .unwrap()
+        .with_kid("k1")
+}
+
+#[test]
+fn signing_keys_are_checked() {
+    let der =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, TEST_EC_KEY).unwrap();
+    for (alg, der) in [
+        (Algorithm::HS256, &der[..]),
+        (Algorithm::RS256, &der[..]),
+        (Algorithm::ES384, &der[..]),
+        (Algorithm::ES256, &b"junk"[..]),
+    ] {
+        assert!(
+            matches!(SigningKey::from_der(alg, der), Err(Error::Config(_))),
+            "{alg:?}"
+        );
+    }
+    let debug = format!("{:?}", test_key());
+    assert_eq!(
+        debug,
+        "SigningKey { algorithm: ES256, kid: Some(\"k1\"), .. }"
+    );
+}
+
 #[test]
 fn auth_method_choice() {
     use ClientAuthMethod::*;
-    let secret = || Secret::new("s");
     let with =
         |methods: Value| metadata(&json!({ "token_endpoint_auth_methods_supported": methods }));
     let public = Credentials::public("a");
-    let confidential = Credentials::confidential("a", secret());
-    assert_eq!(
-        public.auth_method(&with(json!(["client_secret_basic"]))),
-        Ok(None)
-    );
-    assert_eq!(
-        confidential.auth_method(&with(json!(null))),
-        Ok(ClientSecretBasic),
-        "RFC 8414's default"
-    );
-    assert_eq!(
-        confidential.auth_method(&with(json!(["client_secret_post", "client_secret_basic"]))),
-        Ok(ClientSecretBasic)
-    );
-    assert_eq!(
-        confidential.auth_method(&with(json!(["none", "client_secret_post"]))),
-        Ok(ClientSecretPost)
-    );
-    assert!(matches!(
-        confidential.auth_method(&with(json!(["none", "private_key_jwt"]))),
-        Err(Error::Config(_))
-    ));
-    // The registered method wins.
+    let confidential = Credentials::confidential("a", Secret::new("s"));
+    let keyed = Credentials::with_signing_key("a", test_key());
+    let all = json!([
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt"
+    ]);
+    let cases: [(&Credentials, Value, Option<ClientAuthMethod>); 11] = [
+        (&public, json!(["client_secret_basic"]), Some(None)),
+        (&public, all.clone(), Some(None)),
+        // RFC 8414's default.
+        (&confidential, json!(null), Some(ClientSecretBasic)),
+        (&confidential, all.clone(), Some(ClientSecretBasic)),
+        (
+            &confidential,
+            json!(["none", "client_secret_post"]),
+            Some(ClientSecretPost),
+        ),
+        (
+            &confidential,
+            json!(["none", "private_key_jwt"]),
+            Option::None,
+        ),
+        (&keyed, all.clone(), Some(PrivateKeyJwt)),
+        (&keyed, json!(["private_key_jwt"]), Some(PrivateKeyJwt)),
+        (&keyed, json!(null), Option::None),
+        (&keyed, json!(["client_secret_basic"]), Option::None),
+        (&keyed, json!(["none"]), Option::None),
+    ];
+    for (credentials, methods, expected) in cases {
+        let got = credentials.auth_method(&with(methods.clone()));
+        match expected {
+            Some(method) => assert_eq!(got, Ok(method), "{credentials:?} {methods}"),
+            Option::None => assert!(
+                matches!(got, Err(Error::Config(_))),
+                "{credentials:?} {methods}: {got:?}"
+            ),
+        }
+    }
+    // The registered method wins, when the credentials can do it.
     let registered = confidential.clone().with_auth_method(ClientSecretPost);
     assert_eq!(
         registered.auth_method(&with(json!(["client_secret_basic"]))),
         Ok(ClientSecretPost)
     );
-    assert!(matches!(
-        public
-            .with_auth_method(ClientSecretBasic)
-            .auth_method(&with(json!(null))),
-        Err(Error::Config(_))
-    ));
-    assert_eq!(
-        ClientAuthMethod::from_name("client_secret_post"),
-        Some(ClientSecretPost)
-    );
-    assert_eq!(ClientAuthMethod::from_name("private_key_jwt"), Option::None);
+    for (credentials, method) in [
+        (&public, ClientSecretBasic),
+        (&public, PrivateKeyJwt),
+        (&confidential, PrivateKeyJwt),
+        (&keyed, ClientSecretPost),
+    ] {
+        assert!(matches!(
+            credentials
+                .clone()
+                .with_auth_method(method)
+                .auth_method(&with(all.clone())),
+            Err(Error::Config(_))
+        ));
+    }
+    for method in [None, ClientSecretBasic, ClientSecretPost, PrivateKeyJwt] {
+        assert_eq!(ClientAuthMethod::from_name(method.name()), Some(method));
+    }
+    assert_eq!(ClientAuthMethod::from_name("tls_client_auth"), Option::None);
     assert!(!format!("{confidential:?}").contains("\"s\""));
 }
 
@@ -540,6 +599,51 @@ async fn client_authentication_on_the_wire() {
         .unwrap_err();
     assert!(matches!(e, Error::Config(_)), "{e}");
     assert_eq!(fake.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn private_key_jwt_on_the_wire() {
+    let fake = Fake::start(200, "", granted()).await;
+    let m = metadata_with(
+        &fake.url,
+        &json!({ "token_endpoint_auth_methods_supported": ["private_key_jwt"] }),
+    );
+    let client = Credentials::with_signing_key("my-app", test_key());
+    client_credentials(&m, &client, RESOURCE, None)
+        .await
+        .unwrap();
+    client_credentials(&m, &client, RESOURCE, None)
+        .await
+        .unwrap();
+    let seen = fake.seen();
+    assert_eq!(seen[0].authorization, Option::None);
+    let form = &seen[0].form;
+    assert_eq!(form.get("client_id"), Some("my-app"));
+    assert_eq!(form.get("client_secret"), Option::None);
+    assert_eq!(
+        form.get("client_assertion_type"),
+        Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    );
+    let assertion = form.get("client_assertion").unwrap();
+    let key = jsonwebtoken::DecodingKey::from_ec_components(TEST_EC_X, TEST_EC_Y).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+    validation.set_audience(&["https://as.example.com"]);
+    validation.set_issuer(&["my-app"]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let data = jsonwebtoken::decode::<Value>(assertion, &key, &validation).unwrap();
+    assert_eq!(data.header.kid.as_deref(), Some("k1"));
+    let claims = data.claims;
+    assert_eq!(claims["sub"], "my-app");
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert_eq!(exp - iat, 60);
+    // A fresh assertion each time.
+    let again = seen[1].form.get("client_assertion").unwrap();
+    let again = jsonwebtoken::decode::<Value>(again, &key, &validation).unwrap();
+    assert!(claims["jti"].as_str().unwrap().len() >= 32);
+    assert_ne!(again.claims["jti"], claims["jti"]);
 }
 
 #[tokio::test]

@@ -27,9 +27,11 @@ pub(super) struct Granted {
     pub(super) scope_given: bool,
 }
 
-/// POSTs `params` to the token endpoint, authenticating as `method`.
+/// POSTs `params` to the token endpoint of `issuer`, authenticating as
+/// `method`.
 pub(super) async fn request(
     endpoint: &str,
+    issuer: &str,
     credentials: &Credentials,
     method: ClientAuthMethod,
     params: &[(&str, &str)],
@@ -41,6 +43,7 @@ pub(super) async fn request(
         .timeout(TIMEOUT)
         .build()
         .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+    let assertion;
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let secret = credentials.client_secret.as_ref().map(Secret::expose);
     let mut post = http
@@ -61,6 +64,19 @@ pub(super) async fn request(
                 form_encode(secret.unwrap_or_default())
             );
             post = post.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
+        }
+        ClientAuthMethod::PrivateKeyJwt => {
+            let key = credentials
+                .signing_key
+                .as_ref()
+                .ok_or_else(|| Error::Config("private_key_jwt needs a signing key".to_owned()))?;
+            assertion = key.assertion(&credentials.client_id, issuer)?;
+            form.push(("client_id", &credentials.client_id));
+            form.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ));
+            form.push(("client_assertion", &assertion));
         }
     }
     let body = form
