@@ -283,7 +283,7 @@ async fn client_credentials_with_private_key_jwt() {
     let key = SigningKey::from_der(Algorithm::ES256, &der)
         .unwrap()
         .with_kid("test-es256");
-    let client = Credentials::with_signing_key(client_id, key);
+    let client = Credentials::private_key(client_id, key);
     assert_eq!(
         client.auth_method(&metadata),
         Ok(ClientAuthMethod::PrivateKeyJwt)
@@ -297,7 +297,7 @@ async fn client_credentials_with_private_key_jwt() {
     assert_eq!(claims["scope"], "mcp:read");
 
     // Another key with the same kid is not the client.
-    let other = Credentials::with_signing_key(
+    let other = Credentials::private_key(
         client_id,
         SigningKey::from_der(Algorithm::ES256, &other_key())
             .unwrap()

@@ -212,7 +212,7 @@ impl Credentials {
 
     /// A confidential client that signs its assertions with `key`
     /// (`private_key_jwt`).
-    pub fn with_signing_key(client_id: impl Into<String>, key: SigningKey) -> Self {
+    pub fn private_key(client_id: impl Into<String>, key: SigningKey) -> Self {
         Self {
             client_id: client_id.into(),
             client_secret: None,

@@ -216,7 +216,7 @@ fn auth_method_choice() {
         |methods: Value| metadata(&json!({ "token_endpoint_auth_methods_supported": methods }));
     let public = Credentials::public("a");
     let confidential = Credentials::confidential("a", Secret::new("s"));
-    let keyed = Credentials::with_signing_key("a", test_key());
+    let keyed = Credentials::private_key("a", test_key());
     let all = json!([
         "none",
         "client_secret_post",
@@ -608,7 +608,7 @@ async fn private_key_jwt_on_the_wire() {
         &fake.url,
         &json!({ "token_endpoint_auth_methods_supported": ["private_key_jwt"] }),
     );
-    let client = Credentials::with_signing_key("my-app", test_key());
+    let client = Credentials::private_key("my-app", test_key());
     client_credentials(&m, &client, RESOURCE, None)
         .await
         .unwrap();
