@@ -18,6 +18,9 @@
 //!   [`FirstOf`].
 //! - [`RequiredScopes`]: per request, method, tool, prompt and resource.
 //!
+//! The client side is in [`client`]: PKCE and `state`, token storage, and
+//! the authorization code, refresh and client credentials grants.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -47,6 +50,7 @@ struct AuthDoctests;
 
 mod api_key;
 mod challenge;
+pub mod client;
 mod error;
 mod fetch;
 mod identity;

@@ -12,6 +12,7 @@
 )]
 
 mod auth_e2e;
+mod auth_flow;
 mod auth_tokens;
 mod both_eras;
 mod http_client;

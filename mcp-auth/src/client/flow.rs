@@ -1,0 +1,784 @@
+//! The OAuth 2.1 grants an MCP client uses: the authorization code flow
+//! with PKCE, the `resource` indicator and RFC 9207 `iss` checking; refresh;
+//! and client credentials. The client authenticates at the token endpoint
+//! with `none`, `client_secret_basic`, `client_secret_post` or
+//! `private_key_jwt` ([`Credentials`]); token endpoints must be https or
+//! loopback http, and a redirect from one is never followed.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mcp_auth::AuthorizationServerMetadata;
+//! use mcp_auth::client::flow::{self, AuthorizationRequest, Credentials, LoopbackRedirect};
+//!
+//! # async fn run(metadata: AuthorizationServerMetadata) -> Result<(), mcp_auth::Error> {
+//! let resource = "https://mcp.example.com/mcp";
+//! let redirect = LoopbackRedirect::bind().await?;
+//! let client = Credentials::public("client-id-from-registration");
+//! let request = AuthorizationRequest::new(
+//!     &metadata,
+//!     &client,
+//!     redirect.redirect_uri(),
+//!     resource,
+//!     Some("mcp:read"),
+//! )?;
+//! println!("Open {}", request.url());
+//! let pending = request.into_pending();
+//! let callback = redirect.wait(&pending, Duration::from_secs(300)).await?;
+//! let tokens = flow::complete(&pending, &callback).await?;
+//! // Later, with the same resource:
+//! let tokens = flow::refresh(&metadata, &client, &tokens, resource).await?;
+//! # let _ = tokens;
+//! # Ok(())
+//! # }
+//! ```
+
+mod loopback;
+mod token;
+
+use std::net::IpAddr;
+
+use reqwest::Url;
+
+pub use self::loopback::LoopbackRedirect;
+use crate::client::pkce::{Pkce, S256, State};
+use crate::client::store::{Secret, StoredTokens};
+use crate::error::Error;
+use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use jsonwebtoken::Algorithm;
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAuthMethod {
+    /// A public client: `client_id` in the body, no secret.
+    None,
+    /// HTTP Basic with the client id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the body.
+    ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2), made
+    /// afresh for every request.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    /// The method named `name` in `token_endpoint_auth_method(s_supported)`,
+    /// if it is one of these.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::None),
+            "client_secret_basic" => Some(Self::ClientSecretBasic),
+            "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
+            _ => None,
+        }
+    }
+
+    /// The registered name (`none`, `client_secret_basic`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+}
+
+/// The private key of a client that authenticates with `private_key_jwt`,
+/// with the algorithm it signs with and the `kid` of its public half.
+/// `Debug` does not show the key.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SigningKey {
+    key: jsonwebtoken::EncodingKey,
+    algorithm: Algorithm,
+    kid: Option<String>,
+}
+
+impl SigningKey {
+    /// A key from its DER encoding: PKCS#1 for the RSA algorithms (`RS*`,
+    /// `PS*`), PKCS#8 for `ES256`, `ES384` and `EdDSA`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a symmetric algorithm, or a key that does not
+    /// sign with `algorithm`.
+    pub fn from_der(algorithm: Algorithm, der: &[u8]) -> Result<Self, Error> {
+        use jsonwebtoken::EncodingKey;
+        let key = match algorithm {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => EncodingKey::from_rsa_der(der),
+            Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_der(der),
+            Algorithm::EdDSA => EncodingKey::from_ed_der(der),
+            other => {
+                return Err(Error::Config(format!(
+                    "{other:?} is not an algorithm for private_key_jwt"
+                )));
+            }
+        };
+        // Signing once now turns a bad key into an error here, not at the
+        // token endpoint.
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &(), &key)
+            .map_err(|e| Error::Config(format!("the key does not sign with {algorithm:?}: {e}")))?;
+        Ok(Self {
+            key,
+            algorithm,
+            kid: None,
+        })
+    }
+
+    /// Names the key (`kid` in the assertion's header), as in the client's
+    /// registered JWKS.
+    #[must_use]
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// A client assertion (RFC 7523 §3) for `client_id` to present to the
+    /// authorization server `audience` (its issuer): `iss` and `sub` the
+    /// client, a fresh `jti`, valid for a minute.
+    fn assertion(&self, client_id: &str, audience: &str) -> Result<String, Error> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = serde_json::json!({
+            "iss": client_id,
+            "sub": client_id,
+            "aud": audience,
+            "jti": crate::client::pkce::random_b64(24)?,
+            "iat": now,
+            "exp": now + 60,
+        });
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.kid.clone_from(&self.kid);
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| Error::Config(format!("cannot sign the client assertion: {e}")))
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the client is at one authorization server: its `client_id`, and
+/// for a confidential client its secret or its signing key. `Debug` shows
+/// neither.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Credentials {
+    /// The client identifier.
+    pub client_id: String,
+    /// The client secret of a confidential client.
+    pub client_secret: Option<Secret>,
+    /// The private key of a client that authenticates with
+    /// `private_key_jwt`.
+    pub signing_key: Option<SigningKey>,
+    /// The `token_endpoint_auth_method` the client was registered with;
+    /// when unset, one is chosen from what the server supports (see
+    /// [`Credentials::auth_method`]).
+    pub auth_method: Option<ClientAuthMethod>,
+}
+
+impl Credentials {
+    /// A public client (no secret).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            signing_key: None,
+            auth_method: None,
+        }
+    }
+
+    /// A confidential client with `client_secret`.
+    pub fn confidential(client_id: impl Into<String>, client_secret: Secret) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: Some(client_secret),
+            signing_key: None,
+            auth_method: None,
+        }
+    }
+
+    /// A confidential client that signs its assertions with `key`
+    /// (`private_key_jwt`).
+    pub fn private_key(client_id: impl Into<String>, key: SigningKey) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            signing_key: Some(key),
+            auth_method: None,
+        }
+    }
+
+    /// Uses `method`, as registered, whatever the server metadata lists.
+    #[must_use]
+    pub fn with_auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.auth_method = Some(method);
+        self
+    }
+
+    /// How these credentials authenticate at `metadata`'s token endpoint:
+    /// the registered method when set; else, as
+    /// `token_endpoint_auth_methods_supported` allows (when absent, RFC 8414
+    /// says `client_secret_basic`), `private_key_jwt` with a signing key,
+    /// then `client_secret_basic` or `client_secret_post` with a secret;
+    /// `none` with neither.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the registered method needs a secret or key
+    /// there is not, or the server supports no method these credentials
+    /// can use.
+    pub fn auth_method(
+        &self,
+        metadata: &AuthorizationServerMetadata,
+    ) -> Result<ClientAuthMethod, Error> {
+        use ClientAuthMethod as M;
+        let usable = |m: M| match m {
+            M::None => true,
+            M::ClientSecretBasic | M::ClientSecretPost => self.client_secret.is_some(),
+            M::PrivateKeyJwt => self.signing_key.is_some(),
+        };
+        if let Some(method) = self.auth_method {
+            return if usable(method) {
+                Ok(method)
+            } else {
+                Err(Error::Config(format!(
+                    "{} needs a client secret or key these credentials lack",
+                    method.name()
+                )))
+            };
+        }
+        if self.client_secret.is_none() && self.signing_key.is_none() {
+            return Ok(M::None);
+        }
+        let supported = &metadata.token_endpoint_auth_methods_supported;
+        let listed = |m: M| {
+            supported.iter().any(|s| s == m.name())
+                || (supported.is_empty() && m == M::ClientSecretBasic)
+        };
+        [M::PrivateKeyJwt, M::ClientSecretBasic, M::ClientSecretPost]
+            .into_iter()
+            .find(|&m| usable(m) && listed(m))
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "{} supports no client authentication these credentials can do",
+                    metadata.issuer
+                ))
+            })
+    }
+}
+
+/// The scope to ask for, as the MCP spec orders it: the `scope` of the
+/// 401/403 challenge when there is one; else the protected resource's
+/// `scopes_supported`; else none (the `scope` parameter is left out).
+/// With `want_refresh`, `offline_access` is added when the authorization
+/// server lists it in its `scopes_supported`, and only to a scope that is
+/// there already: alone it would narrow an omitted scope to itself.
+pub fn select_scope(
+    challenge_scope: Option<&str>,
+    resource: Option<&ProtectedResourceMetadata>,
+    server: &AuthorizationServerMetadata,
+    want_refresh: bool,
+) -> Option<String> {
+    let mut scopes: Vec<&str> = match challenge_scope.map(str::split_ascii_whitespace) {
+        Some(challenge) if challenge.clone().next().is_some() => challenge.collect(),
+        _ => resource
+            .map(|r| r.scopes_supported.iter().map(String::as_str).collect())
+            .unwrap_or_default(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    scopes.retain(|s| seen.insert(*s));
+    if scopes.is_empty() {
+        return None;
+    }
+    const OFFLINE: &str = "offline_access";
+    if want_refresh && server.scopes_supported.iter().any(|s| s == OFFLINE) && seen.insert(OFFLINE)
+    {
+        scopes.push(OFFLINE);
+    }
+    Some(scopes.join(" "))
+}
+
+/// Whether `url` is https, or http to a loopback address.
+fn https_or_loopback(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// `value`, parsed, when it is an https or loopback-http URL without a
+/// fragment.
+fn checked_url(what: &str, value: &str) -> Result<Url, Error> {
+    let url = Url::parse(value).map_err(|e| Error::Config(format!("{what} {value:?}: {e}")))?;
+    if !https_or_loopback(&url) {
+        return Err(Error::Config(format!(
+            "{what} {value} is neither https nor http on a loopback address"
+        )));
+    }
+    if url.fragment().is_some() {
+        return Err(Error::Config(format!("{what} {value} has a fragment")));
+    }
+    Ok(url)
+}
+
+/// The token endpoint of `metadata`, checked.
+fn token_endpoint(metadata: &AuthorizationServerMetadata) -> Result<String, Error> {
+    let endpoint = metadata
+        .token_endpoint
+        .as_deref()
+        .ok_or_else(|| Error::Config(format!("{} has no token_endpoint", metadata.issuer)))?;
+    checked_url("token endpoint", endpoint)?;
+    Ok(endpoint.to_owned())
+}
+
+/// `resource` when it is an absolute URL without a fragment (RFC 8707 §2).
+/// It is sent exactly as given.
+fn checked_resource(resource: &str) -> Result<(), Error> {
+    match Url::parse(resource) {
+        Ok(url) if url.fragment().is_none() => Ok(()),
+        _ => Err(Error::Config(format!(
+            "resource {resource:?} is not an absolute URL without a fragment"
+        ))),
+    }
+}
+
+/// Parameters an [`AuthorizationRequest`] sets itself, which
+/// [`AuthorizationRequest::with_param`] does not override.
+const RESERVED: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+];
+
+/// An authorization code request (OAuth 2.1 §4.1.1): the URL to open in
+/// the user's browser, and the [`PendingAuthorization`] that checks and
+/// redeems the answer.
+///
+/// The URL carries `response_type=code`, `client_id`, `redirect_uri`,
+/// `scope` (when given), a fresh `state`, a fresh PKCE `S256` challenge and
+/// `resource`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthorizationRequest {
+    endpoint: Url,
+    extra: Vec<(String, String)>,
+    pending: PendingAuthorization,
+}
+
+impl AuthorizationRequest {
+    /// A request to `metadata`'s authorization server for `client`, to be
+    /// redirected to `redirect_uri`, for a token for the MCP server whose
+    /// canonical URL is `resource`, with `scope` (space-separated; see
+    /// [`select_scope`]). The issuer of `metadata` is recorded for the `iss`
+    /// check, so `metadata` must be the validated document.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the server does not list PKCE `S256` in
+    /// `code_challenge_methods_supported` (absent counts as not), an
+    /// endpoint is missing or neither https nor loopback http, the redirect
+    /// URI is neither, `resource` is not an absolute URL without a
+    /// fragment, or the client cannot authenticate at this server;
+    /// [`Error::Unavailable`] when there is no randomness.
+    pub fn new(
+        metadata: &AuthorizationServerMetadata,
+        client: &Credentials,
+        redirect_uri: &str,
+        resource: &str,
+        scope: Option<&str>,
+    ) -> Result<Self, Error> {
+        if !metadata
+            .code_challenge_methods_supported
+            .iter()
+            .any(|m| m == S256)
+        {
+            return Err(Error::Config(format!(
+                "{} does not list PKCE S256 in code_challenge_methods_supported",
+                metadata.issuer
+            )));
+        }
+        let endpoint = metadata.authorization_endpoint.as_deref().ok_or_else(|| {
+            Error::Config(format!("{} has no authorization_endpoint", metadata.issuer))
+        })?;
+        let endpoint = checked_url("authorization endpoint", endpoint)?;
+        let token_endpoint = token_endpoint(metadata)?;
+        checked_url("redirect URI", redirect_uri)?;
+        checked_resource(resource)?;
+        let auth_method = client.auth_method(metadata)?;
+        let scope = scope
+            .map(|s| s.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|s| !s.is_empty());
+        Ok(Self {
+            endpoint,
+            extra: Vec::new(),
+            pending: PendingAuthorization {
+                pkce: Pkce::generate()?,
+                state: State::generate()?,
+                issuer: metadata.issuer.clone(),
+                iss_required: metadata.authorization_response_iss_parameter_supported == Some(true),
+                token_endpoint,
+                credentials: client.clone(),
+                auth_method,
+                redirect_uri: redirect_uri.to_owned(),
+                resource: resource.to_owned(),
+                scope,
+            },
+        })
+    }
+
+    /// Adds a parameter to the URL (`login_hint`, `prompt`, …). The
+    /// parameters the request sets itself (`state`, `scope`,
+    /// `code_challenge`, `resource`, …) are not overridden: those names are
+    /// ignored.
+    #[must_use]
+    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let name = name.into();
+        if !RESERVED.contains(&name.as_str()) {
+            self.extra.push((name, value.into()));
+        }
+        self
+    }
+
+    /// The URL to open in the browser.
+    pub fn url(&self) -> String {
+        let p = &self.pending;
+        let mut url = self.endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &p.credentials.client_id)
+                .append_pair("redirect_uri", &p.redirect_uri);
+            if let Some(scope) = &p.scope {
+                query.append_pair("scope", scope);
+            }
+            query
+                .append_pair("state", p.state.as_str())
+                .append_pair("code_challenge", p.pkce.challenge())
+                .append_pair("code_challenge_method", p.pkce.method())
+                .append_pair("resource", &p.resource)
+                .extend_pairs(&self.extra);
+        }
+        url.into()
+    }
+
+    /// What the answer is checked against.
+    pub fn pending(&self) -> &PendingAuthorization {
+        &self.pending
+    }
+
+    /// What the answer is checked against, once the URL is out.
+    pub fn into_pending(self) -> PendingAuthorization {
+        self.pending
+    }
+}
+
+/// An authorization request waiting for its answer: the PKCE verifier, the
+/// `state`, the recorded issuer, and what the code exchange needs. Kept in
+/// memory, one per request. `Debug` does not show the secrets.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PendingAuthorization {
+    pkce: Pkce,
+    state: State,
+    issuer: String,
+    iss_required: bool,
+    token_endpoint: String,
+    credentials: Credentials,
+    auth_method: ClientAuthMethod,
+    redirect_uri: String,
+    resource: String,
+    scope: Option<String>,
+}
+
+/// What a callback turned out to be.
+#[derive(Debug)]
+enum Verdict<'a> {
+    /// Not the answer to this request (no or another `state`): ignored.
+    Foreign,
+    /// The answer, and it says no or fails a check.
+    Refused(Error),
+    /// The answer, with its code.
+    Code(&'a str),
+}
+
+impl PendingAuthorization {
+    /// The issuer recorded from the metadata.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The redirect URI of the request.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// The resource of the request.
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// The scope asked for, if any.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The `state` sent.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Checks a callback, in the order that keeps forged answers from being
+    /// acted on: `state` (CSRF), then `iss` (RFC 9207: present → must equal
+    /// the recorded issuer, by simple string comparison; absent → refused
+    /// when the server advertises it), and only then `error` and `code`.
+    fn examine<'a>(&self, callback: &'a CallbackParams) -> Verdict<'a> {
+        let invalid = |why: String| Verdict::Refused(Error::InvalidResponse(why));
+        for name in ["state", "iss", "code", "error"] {
+            if callback.count(name) > 1 {
+                return invalid(format!("the callback repeats `{name}`"));
+            }
+        }
+        match callback.get("state") {
+            Some(state) if self.state.matches(state) => {}
+            _ => return Verdict::Foreign,
+        }
+        match callback.get("iss") {
+            Some(iss) if iss != self.issuer => {
+                return invalid(format!(
+                    "the callback's iss {iss:?} is not the issuer {:?} (mix-up?)",
+                    self.issuer
+                ));
+            }
+            None if self.iss_required => {
+                return invalid(format!(
+                    "the callback has no iss, which {} promises (RFC 9207)",
+                    self.issuer
+                ));
+            }
+            _ => {}
+        }
+        if let Some(error) = callback.get("error") {
+            return Verdict::Refused(token::refused(error, callback.get("error_description")));
+        }
+        match callback.get("code") {
+            Some(code) if !code.is_empty() => Verdict::Code(code),
+            _ => invalid("the callback has neither code nor error".to_owned()),
+        }
+    }
+}
+
+/// The query parameters of an authorization response, as delivered to the
+/// redirect URI. `Debug` does not show the code.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl CallbackParams {
+    /// The parameters of a query string (`code=…&state=…&iss=…`, without
+    /// the `?`), decoded.
+    pub fn from_query(query: &str) -> Self {
+        Self {
+            pairs: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+        }
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.pairs.iter().filter(|(k, _)| k == name).count()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for CallbackParams {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self {
+            pairs: iter
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (k, v) in &self.pairs {
+            if k == "code" {
+                map.entry(k, &format_args!("[redacted]"));
+            } else {
+                map.entry(k, v);
+            }
+        }
+        map.finish()
+    }
+}
+
+/// Checks the answer to `pending` and exchanges its code for tokens:
+/// `state` must match, `iss` must be the recorded issuer (see
+/// [`PendingAuthorization`]), and an `error` answer becomes
+/// [`Error::Refused`]; only then is the code sent, with the PKCE
+/// `code_verifier`, `redirect_uri` and `resource`, to the token endpoint
+/// (never following a redirect). The tokens' scopes are those granted, or
+/// those asked for when the server does not say.
+///
+/// # Errors
+/// [`Error::InvalidResponse`] for a callback that fails a check (nothing
+/// is sent) or a token response that breaks the rules; [`Error::Refused`]
+/// when the authorization or token endpoint says no;
+/// [`Error::Unavailable`] when the token endpoint cannot be reached or
+/// answers with something other than an OAuth response.
+pub async fn complete(
+    pending: &PendingAuthorization,
+    callback: &CallbackParams,
+) -> Result<StoredTokens, Error> {
+    let code = match pending.examine(callback) {
+        Verdict::Foreign => {
+            return Err(Error::InvalidResponse(
+                "the callback's state is not this request's".to_owned(),
+            ));
+        }
+        Verdict::Refused(e) => return Err(e),
+        Verdict::Code(code) => code,
+    };
+    let granted = token::request(
+        &pending.token_endpoint,
+        &pending.issuer,
+        &pending.credentials,
+        pending.auth_method,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &pending.redirect_uri),
+            ("code_verifier", pending.pkce.verifier().expose()),
+            ("resource", &pending.resource),
+        ],
+    )
+    .await?;
+    let mut tokens = granted.tokens;
+    if !granted.scope_given
+        && let Some(scope) = &pending.scope
+    {
+        tokens.scopes = scope.split(' ').map(str::to_owned).collect();
+    }
+    Ok(tokens)
+}
+
+/// Exchanges `tokens`' refresh token for new tokens for `resource` (sent
+/// as on the first request). A rotated refresh token replaces the old one;
+/// when the server sends none, the old one is kept, and so are the scopes
+/// when it does not name them. Store the result in place of `tokens`.
+///
+/// # Errors
+/// [`Error::Config`] when `tokens` has no refresh token or the token
+/// endpoint is missing or not https/loopback; [`Error::Refused`] when the
+/// server says no (`invalid_grant`: the grant is gone, authorize again);
+/// [`Error::InvalidResponse`] and [`Error::Unavailable`] as for
+/// [`complete`].
+pub async fn refresh(
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    tokens: &StoredTokens,
+    resource: &str,
+) -> Result<StoredTokens, Error> {
+    let refresh_token = tokens
+        .refresh_token
+        .as_ref()
+        .ok_or_else(|| Error::Config("no refresh token to refresh with".to_owned()))?;
+    let endpoint = token_endpoint(metadata)?;
+    checked_resource(resource)?;
+    let granted = token::request(
+        &endpoint,
+        &metadata.issuer,
+        client,
+        client.auth_method(metadata)?,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("resource", resource),
+        ],
+    )
+    .await?;
+    let mut fresh = granted.tokens;
+    if fresh.refresh_token.is_none() {
+        fresh.refresh_token = Some(refresh_token.clone());
+    }
+    if !granted.scope_given {
+        fresh.scopes.clone_from(&tokens.scopes);
+    }
+    Ok(fresh)
+}
+
+/// The client credentials grant: a confidential client gets a token for
+/// itself, for `resource`, with `scope` when given. The client
+/// authenticates with `private_key_jwt`, `client_secret_basic` or
+/// `client_secret_post` (see [`Credentials::auth_method`]).
+///
+/// # Errors
+/// [`Error::Config`] for a client without a secret or key, or a token endpoint
+/// missing or not https/loopback; [`Error::Refused`],
+/// [`Error::InvalidResponse`] and [`Error::Unavailable`] as for
+/// [`complete`].
+pub async fn client_credentials(
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    resource: &str,
+    scope: Option<&str>,
+) -> Result<StoredTokens, Error> {
+    let method = client.auth_method(metadata)?;
+    if method == ClientAuthMethod::None {
+        return Err(Error::Config(
+            "the client credentials grant needs a confidential client".to_owned(),
+        ));
+    }
+    let endpoint = token_endpoint(metadata)?;
+    checked_resource(resource)?;
+    let mut params = vec![("grant_type", "client_credentials"), ("resource", resource)];
+    if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
+        params.push(("scope", scope));
+    }
+    let granted = token::request(&endpoint, &metadata.issuer, client, method, &params).await?;
+    let mut tokens = granted.tokens;
+    if !granted.scope_given
+        && let Some(scope) = scope
+    {
+        tokens.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
+    }
+    Ok(tokens)
+}
+
+#[cfg(test)]
+mod tests;
