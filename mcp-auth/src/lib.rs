@@ -18,6 +18,10 @@
 //!   [`FirstOf`].
 //! - [`RequiredScopes`]: per request, method, tool, prompt and resource.
 //!
+//! The client side is in [`client`]: the `WWW-Authenticate` challenge,
+//! discovery of the authorization server, and client registration, all
+//! fetched through an SSRF-safe [`client::SafeFetcher`].
+//!
 //! # Example
 //!
 //! ```no_run
@@ -47,6 +51,7 @@ struct AuthDoctests;
 
 mod api_key;
 mod challenge;
+pub mod client;
 mod error;
 mod fetch;
 mod identity;

@@ -48,8 +48,8 @@ impl TokenVerifier for FirstOf {
             // token and refused it, then an outage (the token may be one
             // the unreachable verifier would accept), then "not mine".
             let rank = |e: &Error| match e {
-                Error::InvalidToken(_) | Error::Config(_) => 2,
-                Error::Unavailable(_) => 1,
+                Error::InvalidToken(_) | Error::Config(_) | Error::Refused(_) => 2,
+                Error::Unavailable(_) | Error::Protocol(_) | Error::OAuth { .. } => 1,
                 Error::Unrecognized(_) => 0,
             };
             let mut refusal = Error::Unrecognized("no verifier configured".to_owned());
