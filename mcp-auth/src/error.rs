@@ -1,6 +1,7 @@
 //! The one error type of this crate.
 
-/// What verifying a token, setting a verifier up, or getting a token as a
+/// What verifying a token, setting a verifier up, discovering and
+/// registering with an authorization server, or getting a token as a
 /// client can fail with.
 ///
 /// Match on the variant, not on the `Display` text.
@@ -17,33 +18,43 @@ pub enum Error {
     /// invalid token when none does.
     #[error("unrecognized token: {0}")]
     Unrecognized(String),
-    /// Something needed (the JWKS, the introspection endpoint, the token
-    /// endpoint, randomness) could not be reached or made no sense; a
-    /// server answers 503, a client may retry later.
+    /// Something needed (the JWKS, the introspection endpoint, a metadata
+    /// document, the token endpoint, randomness) could not be reached,
+    /// timed out, answered with a server error or more than the size limit;
+    /// a server answers 503, a client may retry later.
     #[error("authorization unavailable: {0}")]
     Unavailable(String),
-    /// The verifier or the client flow cannot be set up: the authorization
-    /// server's metadata is missing, inconsistent or not allowed (no PKCE
-    /// `S256`, an endpoint neither https nor loopback), or the client's
-    /// credentials do not fit it.
+    /// Something cannot be set up: the authorization server's metadata is
+    /// missing, inconsistent or not allowed for a verifier, or the client's
+    /// configuration cannot work (a redirect URI that is neither https nor
+    /// loopback, no way to get a client ID, credentials that do not fit).
     #[error("authorization setup: {0}")]
     Config(String),
-    /// The authorization server said no, with an OAuth error response: from
-    /// the authorization endpoint (`access_denied` when the user declined)
-    /// or from the token endpoint (`invalid_grant` when a code or refresh
-    /// token is no longer good: authorize again). `error` is the OAuth
-    /// error code; `description` its `error_description`, when given.
-    #[error("refused by the authorization server: {error}{}", describe(.description.as_deref()))]
-    Refused {
-        /// The OAuth error code (`access_denied`, `invalid_grant`, …).
+    /// The client refused, for its own safety, something a server sent or
+    /// pointed it at: a URL that is not https (or loopback http), names a
+    /// private or link-local address, or a metadata URL on another origin;
+    /// metadata for another resource or issuer; an authorization server
+    /// without PKCE `S256`; a redirect; credentials of another issuer.
+    /// Retrying does not help.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The authorization server said no, with an OAuth error response
+    /// (RFC 6749 §4.1.2.1, §5.2; RFC 7591 §3.2.2): `access_denied` when the
+    /// user declined, `invalid_grant` when a code or refresh token is no
+    /// longer good (authorize again), `invalid_redirect_uri` for a
+    /// registration.
+    #[error("authorization server error {error}{}", describe(.description.as_deref()))]
+    OAuth {
+        /// The OAuth error code.
         error: String,
-        /// The server's `error_description`.
+        /// The server's `error_description`, when given.
         description: Option<String>,
     },
     /// An answer failed the client's checks and was not acted on: a
     /// callback whose `state` is not the request's (CSRF) or whose `iss`
-    /// is not the recorded issuer (mix-up, RFC 9207), or a token response
-    /// that breaks the rules (no `access_token`, `token_type` not Bearer).
+    /// is not the recorded issuer (mix-up, RFC 9207), a token response or
+    /// metadata document that breaks the rules, no metadata at any
+    /// well-known location.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
     /// Nothing came in time: the authorization callback, say.
@@ -56,5 +67,5 @@ pub enum Error {
 }
 
 fn describe(description: Option<&str>) -> String {
-    description.map(|d| format!(" ({d})")).unwrap_or_default()
+    description.map(|d| format!(": {d}")).unwrap_or_default()
 }

@@ -18,8 +18,11 @@
 //!   [`FirstOf`].
 //! - [`RequiredScopes`]: per request, method, tool, prompt and resource.
 //!
-//! The client side is in [`client`]: PKCE and `state`, token storage, and
-//! the authorization code, refresh and client credentials grants.
+//! The client side is in [`client`]: the `WWW-Authenticate` challenge,
+//! discovery of the authorization server and client registration (fetched
+//! through an SSRF-safe [`client::SafeFetcher`]), PKCE and `state`, token
+//! storage, and the authorization code, refresh and client credentials
+//! grants.
 //!
 //! # Example
 //!

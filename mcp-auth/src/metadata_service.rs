@@ -1,5 +1,6 @@
-//! Serving Protected Resource Metadata: a public JSON document, readable
-//! from any origin (browser-based clients fetch it cross-origin).
+//! Serving a metadata document (Protected Resource Metadata, a Client ID
+//! Metadata Document): public JSON, readable from any origin
+//! (browser-based clients fetch it cross-origin).
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -15,20 +16,29 @@ use http_body_util::Full;
 
 use crate::metadata::ProtectedResourceMetadata;
 
-/// Answers GET (and CORS preflights) with a [`ProtectedResourceMetadata`]
-/// document; mount it at both of
-/// [`ProtectedResourceMetadata::well_known_paths`].
+/// Answers GET (and CORS preflights) with a metadata document: a
+/// [`ProtectedResourceMetadata`], to mount at both of
+/// [`ProtectedResourceMetadata::well_known_paths`], or a
+/// [`ClientMetadataDocument`](crate::client::ClientMetadataDocument), to
+/// mount at its `client_id` URL's path.
 #[derive(Debug, Clone)]
 pub struct MetadataService {
     body: Bytes,
 }
 
+impl MetadataService {
+    /// Serves `document` as JSON.
+    pub(crate) fn json<T: serde::Serialize>(document: &T) -> Self {
+        Self {
+            body: Bytes::from(serde_json::to_vec(document).unwrap_or_default()),
+        }
+    }
+}
+
 impl ProtectedResourceMetadata {
     /// A service serving this document.
     pub fn service(&self) -> MetadataService {
-        MetadataService {
-            body: Bytes::from(serde_json::to_vec(self).unwrap_or_default()),
-        }
+        MetadataService::json(self)
     }
 }
 

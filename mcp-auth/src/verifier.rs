@@ -50,7 +50,8 @@ impl TokenVerifier for FirstOf {
             let rank = |e: &Error| match e {
                 Error::InvalidToken(_)
                 | Error::Config(_)
-                | Error::Refused { .. }
+                | Error::Refused(_)
+                | Error::OAuth { .. }
                 | Error::InvalidResponse(_) => 2,
                 Error::Unavailable(_) | Error::Timeout(_) | Error::Storage(_) => 1,
                 Error::Unrecognized(_) => 0,

@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use mcp_auth::client::Secret;
 use mcp_auth::client::flow::{
     self, AuthorizationRequest, CallbackParams, ClientAuthMethod, Credentials, LoopbackRedirect,
     PendingAuthorization, SigningKey,
 };
-use mcp_auth::client::store::{MemoryTokenStore, Secret, TokenKey, TokenStore};
+use mcp_auth::client::store::{MemoryTokenStore, TokenKey, TokenStore};
 use mcp_auth::{Algorithm, AuthorizationServerMetadata, Error, ProtectedResourceMetadata};
 use reqwest::Url;
 use serde_json::{Value, json};
@@ -185,14 +186,14 @@ async fn refresh_rotates_the_refresh_token() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Refused { error, .. } if error == "invalid_grant"),
+        matches!(&e, Error::OAuth { error, .. } if error == "invalid_grant"),
         "{e}"
     );
     let e = flow::refresh(&metadata, &client, &second, MCP)
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Refused { error, .. } if error == "invalid_grant"),
+        matches!(&e, Error::OAuth { error, .. } if error == "invalid_grant"),
         "{e}"
     );
 }
@@ -237,7 +238,7 @@ async fn client_credentials_for_confidential_clients() {
             .await
             .unwrap_err();
         assert!(
-            matches!(&e, Error::Refused { error, .. } if error == "invalid_client"),
+            matches!(&e, Error::OAuth { error, .. } if error == "invalid_client"),
             "{e}"
         );
     }
@@ -307,7 +308,7 @@ async fn client_credentials_with_private_key_jwt() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Refused { error, .. } if error == "invalid_client"),
+        matches!(&e, Error::OAuth { error, .. } if error == "invalid_client"),
         "{e}"
     );
 }
@@ -427,7 +428,7 @@ async fn access_denied_is_a_clear_error() {
     let e = sign_in(&oidc, redirect, &url, &pending).await.unwrap_err();
     assert_eq!(
         e,
-        Error::Refused {
+        Error::OAuth {
             error: "access_denied".into(),
             description: Some("the test user said no".into()),
         }

@@ -11,6 +11,7 @@
     reason = "tests"
 )]
 
+mod auth_client;
 mod auth_e2e;
 mod auth_flow;
 mod auth_tokens;

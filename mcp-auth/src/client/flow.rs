@@ -40,8 +40,9 @@ use std::net::IpAddr;
 use reqwest::Url;
 
 pub use self::loopback::LoopbackRedirect;
+use crate::client::Secret;
 use crate::client::pkce::{Pkce, S256, State};
-use crate::client::store::{Secret, StoredTokens};
+use crate::client::store::StoredTokens;
 use crate::error::Error;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use jsonwebtoken::Algorithm;

@@ -1,6 +1,21 @@
-//! Client side of MCP authorization: what an MCP client needs to get,
-//! keep and renew access tokens.
+//! The client side of MCP authorization: reading a server's challenge,
+//! discovering its authorization server, getting a client ID there, and
+//! getting, keeping and renewing access tokens. Start at [`discover`].
 
+mod challenge;
+mod discovery;
 pub mod flow;
 pub mod pkce;
+mod registration;
+mod safe_fetch;
+mod secret;
 pub mod store;
+
+pub use challenge::{BearerChallenge, Challenge};
+pub use discovery::{Discovery, discover, discover_with};
+pub use registration::{
+    ClientConfig, ClientCredentials, ClientMetadataDocument, Registration, RegistrationMethod,
+    register, register_with,
+};
+pub use safe_fetch::{FetchPolicy, SafeFetcher};
+pub use secret::Secret;

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::client::store::Secret;
+use crate::client::Secret;
 use crate::error::Error;
 
 /// The only code challenge method used: `S256`. `plain` is never sent.

@@ -11,43 +11,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mcp_core::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq as _;
 
+use super::secret::Secret;
 use crate::error::Error;
-
-/// A secret value: an access or refresh token, a client secret, a PKCE
-/// verifier. `Debug` prints `[redacted]`, there is no `Display`, and the
-/// value comes out only through [`Secret::expose`]. Equality is compared
-/// in constant time.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for Secret {}
 
 /// What tokens are for: one MCP server (its canonical resource URL) at one
 /// authorization server (its issuer). Tokens issued by one issuer are never

@@ -227,7 +227,7 @@ async fn answer(
         }
         Verdict::Refused(e) => {
             let text = match &e {
-                Error::Refused { error, .. } => format!(
+                Error::OAuth { error, .. } => format!(
                     "Authorization was not granted ({}). You can close this page.",
                     escape(error)
                 ),

@@ -392,7 +392,7 @@ async fn callbacks_are_checked_before_anything_is_sent() {
                 ],
             ),
             |e| {
-                e == Error::Refused {
+                e == Error::OAuth {
                     error: "access_denied".into(),
                     description: Some("the user said no".into()),
                 }
@@ -702,7 +702,7 @@ async fn token_endpoint_failures() {
     .await;
     assert_eq!(
         try_with(&oauth).await,
-        Error::Refused {
+        Error::OAuth {
             error: "invalid_grant".into(),
             description: Some("grant request is invalid".into())
         }
@@ -807,7 +807,7 @@ async fn the_listener_reports_refusals() {
     for (extra, check) in [
         (
             &[("code", ""), ("error", "access_denied")][..],
-            (|e: &Error| matches!(e, Error::Refused { error, .. } if error == "access_denied"))
+            (|e: &Error| matches!(e, Error::OAuth { error, .. } if error == "access_denied"))
                 as fn(&Error) -> bool,
         ),
         (&[("iss", "https://evil.example")][..], |e: &Error| {

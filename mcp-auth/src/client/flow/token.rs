@@ -8,7 +8,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::{ClientAuthMethod, Credentials};
-use crate::client::store::{Secret, StoredTokens};
+use crate::client::Secret;
+use crate::client::store::StoredTokens;
 use crate::error::Error;
 use crate::fetch::form_encode;
 
@@ -139,7 +140,7 @@ pub(super) fn refused(error: &str, description: Option<&str>) -> Error {
             .take(MAX_TEXT)
             .collect()
     };
-    Error::Refused {
+    Error::OAuth {
         error: clean(error),
         description: description.map(clean),
     }
@@ -265,14 +266,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             e,
-            Error::Refused {
+            Error::OAuth {
                 error: "invalid_grant".into(),
                 description: Some("grant request is invalid[31m ".into())
             }
         );
         assert_eq!(
             e.to_string(),
-            "refused by the authorization server: invalid_grant (grant request is invalid[31m )"
+            "authorization server error invalid_grant: grant request is invalid[31m "
         );
         assert_eq!(oauth_error(&json!({"message": "no"})), None);
     }
