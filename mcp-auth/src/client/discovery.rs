@@ -103,7 +103,7 @@ pub async fn discover(
 ///
 /// # Errors
 /// [`Error::Refused`] when a check fails or the policy refuses a URL;
-/// [`Error::Protocol`] when there is no metadata or it is malformed;
+/// [`Error::InvalidResponse`] when there is no metadata or it is malformed;
 /// [`Error::Unavailable`] when a server cannot be reached or fails.
 pub async fn discover_with(
     fetch: &SafeFetcher,

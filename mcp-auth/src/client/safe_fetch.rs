@@ -319,7 +319,7 @@ impl SafeFetcher {
     /// [`Error::Refused`] for a URL the policy refuses or a redirect (none
     /// is followed);
     /// [`Error::Unavailable`] when the server cannot be reached, times
-    /// out, answers 5xx or too much; [`Error::Protocol`] for another
+    /// out, answers 5xx or too much; [`Error::InvalidResponse`] for another
     /// status, or a body that is not the expected JSON.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, Error> {
         let answer = self.get(url).await?;
