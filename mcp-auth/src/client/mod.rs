@@ -3,6 +3,7 @@
 //! getting, keeping and renewing access tokens. Start at [`discover`].
 
 mod challenge;
+mod cimd;
 mod discovery;
 pub mod flow;
 pub mod pkce;
@@ -12,10 +13,10 @@ mod secret;
 pub mod store;
 
 pub use challenge::{BearerChallenge, Challenge};
+pub use cimd::ClientMetadataDocument;
 pub use discovery::{Discovery, discover, discover_with};
 pub use registration::{
-    ClientConfig, ClientCredentials, ClientMetadataDocument, Registration, RegistrationMethod,
-    register, register_with,
+    ClientConfig, ClientCredentials, Registration, RegistrationMethod, register, register_with,
 };
 pub use safe_fetch::{FetchPolicy, SafeFetcher};
 pub use secret::Secret;
