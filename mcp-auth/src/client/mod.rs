@@ -6,6 +6,7 @@ mod challenge;
 mod discovery;
 pub mod flow;
 pub mod pkce;
+mod provider;
 mod registration;
 mod safe_fetch;
 mod secret;
@@ -13,6 +14,7 @@ pub mod store;
 
 pub use challenge::{BearerChallenge, Challenge};
 pub use discovery::{Discovery, discover, discover_with};
+pub use provider::OAuth;
 pub use registration::{
     ClientConfig, ClientCredentials, ClientMetadataDocument, Registration, RegistrationMethod,
     register, register_with,
