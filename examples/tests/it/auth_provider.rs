@@ -270,3 +270,64 @@ async fn client_credentials_end_to_end() {
     assert_eq!(store.saves.load(Ordering::SeqCst), 3);
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refusals_share_one_sign_in() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    let oidc = Arc::new(oidc);
+    let url = serve(&oidc).await;
+    let (open, sign_ins) = user(&oidc);
+    let store = Arc::new(MemoryTokenStore::new());
+    let oauth = Arc::new(
+        OAuth::new(&url, native())
+            .with_open(open)
+            .with_store(store.clone()),
+    );
+    let client = Arc::new(connect(&url, Era::Modern, &oauth).await);
+    // Signed out behind the client's back: every call is refused at once.
+    let key = oauth.token_key().await.unwrap();
+    store.remove(&key).await.unwrap();
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { whoami(&client).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap()["subject"], "test-user");
+    }
+    assert_eq!(sign_ins.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_forgets_the_tokens_and_signs_in_again() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    let oidc = Arc::new(oidc);
+    let url = serve(&oidc).await;
+    let (open, sign_ins) = user(&oidc);
+    let store = Arc::new(MemoryTokenStore::new());
+    let oauth = Arc::new(
+        OAuth::new(&url, native())
+            .with_open(open)
+            .with_store(store.clone()),
+    );
+    let client = connect(&url, Era::Modern, &oauth).await;
+    let key = oauth.token_key().await.unwrap();
+    let held = store.load(&key).await.unwrap().unwrap();
+    // An expired token whose refresh token the server never issued.
+    let bogus = held
+        .with_refresh_token(mcp_auth::client::Secret::new("not-a-refresh-token"))
+        .with_expires_at(SystemTime::now() - Duration::from_secs(60));
+    store.save(&key, &bogus).await.unwrap();
+    // invalid_grant: the request goes without a token, the 401 signs in.
+    assert_eq!(whoami(&client).await["subject"], "test-user");
+    assert_eq!(sign_ins.load(Ordering::SeqCst), 2);
+    let now = store.load(&key).await.unwrap().unwrap();
+    assert_ne!(now.access_token, bogus.access_token);
+    assert_ne!(now.refresh_token, bogus.refresh_token);
+    client.close().await.unwrap();
+}
