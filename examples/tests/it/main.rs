@@ -14,6 +14,7 @@
 mod auth_client;
 mod auth_e2e;
 mod auth_flow;
+mod auth_provider;
 mod auth_tokens;
 mod both_eras;
 mod http_client;

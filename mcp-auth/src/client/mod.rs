@@ -7,6 +7,7 @@ mod cimd;
 mod discovery;
 pub mod flow;
 pub mod pkce;
+mod provider;
 mod registration;
 mod safe_fetch;
 mod secret;
@@ -15,6 +16,7 @@ pub mod store;
 pub use challenge::{BearerChallenge, Challenge};
 pub use cimd::ClientMetadataDocument;
 pub use discovery::{Discovery, discover, discover_with};
+pub use provider::OAuth;
 pub use registration::{
     ClientConfig, ClientCredentials, Registration, RegistrationMethod, register, register_with,
 };

@@ -1,0 +1,485 @@
+//! [`OAuth`]: the whole client side of MCP authorization behind the HTTP
+//! transport's [`AuthProvider`] hook, so that connecting to a protected
+//! server is one call.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use mcp_client::{AuthChallenge, AuthProvider};
+use mcp_core::BoxFuture;
+use tokio::sync::Mutex;
+
+use super::challenge::BearerChallenge;
+use super::discovery::{Discovery, discover};
+use super::flow::{self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect};
+use super::registration::{ClientConfig, ClientCredentials, register};
+use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
+use crate::error::Error;
+
+/// How long the user has to sign in, by default.
+const SIGN_IN: Duration = Duration::from_secs(300);
+/// How long before expiry an access token is refreshed, by default.
+const MARGIN: Duration = Duration::from_secs(30);
+/// Step-ups to one set of scopes, at most, before a 403 is let through.
+const MAX_STEP_UPS: u32 = 2;
+
+/// Sends the user to an authorization URL (opens a browser, prints it…).
+type Open = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How tokens are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// The authorization code flow, with the user, through a loopback
+    /// redirect.
+    Code,
+    /// The client credentials grant: no user.
+    ClientCredentials,
+}
+
+/// An OAuth 2.1 client for one MCP server, as an [`AuthProvider`] for
+/// [`HttpOptions::with_auth`](mcp_client::HttpOptions::with_auth): it
+/// answers the server's challenges by doing what the MCP authorization
+/// spec says, and sends the tokens it gets.
+///
+/// - **401**: discovers the authorization server (from the challenge's
+///   `resource_metadata`, see [`discover`]), gets a client ID there
+///   ([`register`]: configured credentials, a Client ID Metadata Document,
+///   or dynamic registration, kept per issuer for next time), and gets
+///   tokens: the authorization code flow with PKCE, `state`, `resource` and
+///   the scope of [`flow::select_scope`] (the user is sent to the
+///   authorization URL through the [`with_open`](Self::with_open) hook,
+///   and the answer comes back to a [`LoopbackRedirect`]), or, built with
+///   [`OAuth::client_credentials`], the client credentials grant. A
+///   rejected token is first refreshed, when there is a refresh token.
+/// - **403 `insufficient_scope`**: steps up, asking for the scopes already
+///   granted together with those the challenge names; at most twice per
+///   set of scopes, so a server that keeps refusing is not asked forever.
+/// - **Every request**: the stored access token, refreshed when it expires
+///   within 30 s ([`with_refresh_margin`](Self::with_refresh_margin)); a
+///   refresh that the server refuses (`invalid_grant`) forgets the tokens,
+///   so that the next 401 authorizes again.
+///
+/// Refreshes and authorizations are single-flight: callers arriving while
+/// one is under way wait for it and use its tokens, so a rotated refresh
+/// token is stored before anyone else could use the old one.
+///
+/// Tokens are kept in a [`TokenStore`] ([`MemoryTokenStore`] by default)
+/// under the server's resource and the issuer. `Debug` shows no secret.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use mcp_auth::client::{ClientConfig, OAuth};
+/// use mcp_client::{Client, ClientOptions, HttpOptions, NoHandler};
+/// use mcp_core::Implementation;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let url = "https://mcp.example.com/mcp";
+/// // A loopback redirect URI without a port: any port is allowed (RFC 8252 §7.3).
+/// let config = ClientConfig::new("My MCP client", ["http://127.0.0.1/callback"]);
+/// let oauth = OAuth::new(url, config).with_open(|url| eprintln!("Sign in at {url}"));
+/// let http = HttpOptions::default().with_auth(Arc::new(oauth));
+/// let options = ClientOptions::new(Implementation::new("my-client", "1.0.0"));
+/// let client = Client::connect_http(url, options, http, NoHandler).await?;
+/// # let _ = client;
+/// # Ok(())
+/// # }
+/// ```
+pub struct OAuth {
+    server_url: String,
+    config: ClientConfig,
+    grant: Grant,
+    store: Arc<dyn TokenStore>,
+    open: Open,
+    sign_in: Duration,
+    margin: Duration,
+    scope: Option<String>,
+    state: Mutex<State>,
+}
+
+/// What the provider has learnt, behind the single-flight lock.
+#[derive(Default)]
+struct State {
+    /// The server's authorization server and the client's identity there,
+    /// once discovered.
+    session: Option<Session>,
+    /// Client IDs obtained, by issuer.
+    registered: HashMap<String, ClientCredentials>,
+    /// Step-ups done, by the (sorted) set of scopes asked for.
+    step_ups: HashMap<BTreeSet<String>, u32>,
+    /// When the tokens were last replaced.
+    renewed: Option<Instant>,
+}
+
+/// One discovered authorization server.
+struct Session {
+    discovery: Discovery,
+    client: Credentials,
+    key: TokenKey,
+}
+
+impl OAuth {
+    /// A provider for the MCP server at `server_url` that gets tokens with
+    /// the user, through the authorization code flow. `config` describes
+    /// the client for registration; its first loopback redirect URI gives
+    /// the port to listen on (none: a free one, which authorization servers
+    /// allow for native clients). The path must be `/callback`.
+    pub fn new(server_url: impl Into<String>, config: ClientConfig) -> Self {
+        Self::with_grant(server_url.into(), config, Grant::Code)
+    }
+
+    /// A provider for the MCP server at `server_url` that gets tokens with
+    /// the client credentials grant: a machine acting for itself, with no
+    /// user. `config` must give a confidential client: credentials for the
+    /// issuer ([`ClientConfig::with_credentials`]), or, for dynamic
+    /// registration, `grant_types` `client_credentials` and a
+    /// `token_endpoint_auth_method` such as `client_secret_basic`.
+    pub fn client_credentials(server_url: impl Into<String>, config: ClientConfig) -> Self {
+        Self::with_grant(server_url.into(), config, Grant::ClientCredentials)
+    }
+
+    fn with_grant(server_url: String, config: ClientConfig, grant: Grant) -> Self {
+        Self {
+            server_url,
+            config,
+            grant,
+            store: Arc::new(MemoryTokenStore::new()),
+            open: Arc::new(|url| eprintln!("Open this URL to authorize: {url}")),
+            sign_in: SIGN_IN,
+            margin: MARGIN,
+            scope: None,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Keeps tokens in `store` (by default in memory).
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Sends the user to the authorization URL with `open` (by default it
+    /// is printed to stderr). The answer is awaited on the loopback
+    /// redirect once `open` returns, so `open` must not block on the user.
+    #[must_use]
+    pub fn with_open(mut self, open: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.open = Arc::new(open);
+        self
+    }
+
+    /// How long the user has to sign in (5 minutes by default).
+    #[must_use]
+    pub fn with_sign_in_timeout(mut self, timeout: Duration) -> Self {
+        self.sign_in = timeout;
+        self
+    }
+
+    /// How long before it expires an access token is refreshed (30 s by
+    /// default).
+    #[must_use]
+    pub fn with_refresh_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The scope to ask for when a 401 challenge names none (space
+    /// separated), instead of everything the server lists in its
+    /// `scopes_supported`. A challenge's scope still wins, as the spec
+    /// says.
+    #[must_use]
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The key the tokens are stored under, once the server's
+    /// authorization server is known (after the first challenge).
+    pub async fn token_key(&self) -> Option<TokenKey> {
+        let state = self.state.lock().await;
+        state.session.as_ref().map(|s| s.key.clone())
+    }
+
+    /// The access token to send, refreshed when due.
+    async fn access_token(&self) -> Result<Option<StoredTokens>, Error> {
+        let mut state = self.state.lock().await;
+        let Some(session) = &state.session else {
+            return Ok(None);
+        };
+        let Some(tokens) = self.store.load(&session.key).await? else {
+            return Ok(None);
+        };
+        if !tokens.expires_within(self.margin) {
+            return Ok(Some(tokens));
+        }
+        let renewed = match self.grant {
+            Grant::Code if tokens.refresh_token.is_some() => self.refresh(session, &tokens).await?,
+            // Sent as it is: the server says whether it still holds.
+            Grant::Code => return Ok(Some(tokens)),
+            Grant::ClientCredentials => {
+                let scope = join(&tokens.scopes);
+                Some(self.obtain(session, scope.as_deref()).await?)
+            }
+        };
+        state.renewed = Some(Instant::now());
+        Ok(renewed)
+    }
+
+    /// Refreshes `tokens` and stores the result; `None` (the tokens
+    /// forgotten) when the grant is gone.
+    async fn refresh(
+        &self,
+        session: &Session,
+        tokens: &StoredTokens,
+    ) -> Result<Option<StoredTokens>, Error> {
+        let metadata = &session.discovery.authorization_server;
+        match flow::refresh(
+            metadata,
+            &session.client,
+            tokens,
+            &session.discovery.resource,
+        )
+        .await
+        {
+            Ok(fresh) => {
+                self.store.save(&session.key, &fresh).await?;
+                Ok(Some(fresh))
+            }
+            Err(Error::OAuth { error, .. }) if error == "invalid_grant" => {
+                tracing::debug!(target: "mcp_auth", "refresh token refused; authorizing again");
+                self.store.remove(&session.key).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// New tokens with `scope`, by the provider's grant, stored.
+    async fn obtain(&self, session: &Session, scope: Option<&str>) -> Result<StoredTokens, Error> {
+        let metadata = &session.discovery.authorization_server;
+        let resource = &session.discovery.resource;
+        let tokens = match self.grant {
+            Grant::ClientCredentials => {
+                flow::client_credentials(metadata, &session.client, resource, scope).await?
+            }
+            Grant::Code => {
+                let redirect = self.listen().await?;
+                let request = AuthorizationRequest::new(
+                    metadata,
+                    &session.client,
+                    redirect.redirect_uri(),
+                    resource,
+                    scope,
+                )?;
+                (self.open)(&request.url());
+                let pending = request.into_pending();
+                let callback = redirect.wait(&pending, self.sign_in).await?;
+                flow::complete(&pending, &callback).await?
+            }
+        };
+        self.store.save(&session.key, &tokens).await?;
+        Ok(tokens)
+    }
+
+    /// The loopback listener, on the port of the configured redirect URI.
+    async fn listen(&self) -> Result<LoopbackRedirect, Error> {
+        let port = self
+            .config
+            .redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .find(|u| u.scheme() == "http")
+            .and_then(|u| u.port());
+        LoopbackRedirect::bind_port(port.unwrap_or(0)).await
+    }
+
+    /// Discovers the authorization server and gets a client ID there.
+    async fn start_session(
+        &self,
+        state: &mut State,
+        challenge: Option<&BearerChallenge>,
+    ) -> Result<(), Error> {
+        let discovery = discover(&self.server_url, challenge).await?;
+        let issuer = discovery.issuer.clone();
+        let mut config = self.config.clone();
+        config
+            .credentials
+            .extend(state.registered.get(&issuer).cloned());
+        let registration = register(&config, &discovery.authorization_server).await?;
+        registration.credentials.check_issuer(&issuer)?;
+        let client = credentials(&registration.credentials);
+        state
+            .registered
+            .insert(issuer.clone(), registration.credentials);
+        state.session = Some(Session {
+            key: TokenKey::new(&discovery.resource, issuer),
+            discovery,
+            client,
+        });
+        Ok(())
+    }
+
+    /// The scope for a first authorization, as the spec orders it.
+    fn first_scope(
+        &self,
+        session: &Session,
+        challenge: Option<&BearerChallenge>,
+    ) -> Option<String> {
+        let asked = challenge
+            .and_then(|c| c.scope.as_deref())
+            .filter(|s| !s.trim().is_empty())
+            .or(self.scope.as_deref());
+        flow::select_scope(
+            asked,
+            Some(&session.discovery.resource_metadata),
+            &session.discovery.authorization_server,
+            self.grant == Grant::Code,
+        )
+    }
+
+    /// A 401: tokens that work, or an error.
+    async fn unauthorized(
+        &self,
+        challenge: Option<&BearerChallenge>,
+        arrived: Instant,
+    ) -> Result<(), Error> {
+        let mut state = self.state.lock().await;
+        // Someone else got tokens while this request was refused.
+        if state.renewed.is_some_and(|at| at > arrived) {
+            return Ok(());
+        }
+        if state.session.is_none() {
+            self.start_session(&mut state, challenge).await?;
+        }
+        let Some(session) = &state.session else {
+            return Ok(());
+        };
+        let held = self.store.load(&session.key).await?;
+        if let Some(tokens) = &held
+            && self.grant == Grant::Code
+            && tokens.refresh_token.is_some()
+            && self.refresh(session, tokens).await?.is_some()
+        {
+            state.renewed = Some(Instant::now());
+            return Ok(());
+        }
+        let scope = self.first_scope(session, challenge);
+        self.obtain(session, scope.as_deref()).await?;
+        state.renewed = Some(Instant::now());
+        Ok(())
+    }
+
+    /// A 403 `insufficient_scope`: whether tokens with more scopes were
+    /// obtained (or already are).
+    async fn step_up(&self, challenge: &BearerChallenge) -> Result<bool, Error> {
+        let mut state = self.state.lock().await;
+        let Some(session) = &state.session else {
+            return Ok(false);
+        };
+        let held = self.store.load(&session.key).await?;
+        let granted: BTreeSet<String> =
+            held.iter().flat_map(|t| t.scopes.iter().cloned()).collect();
+        let needed: BTreeSet<String> = challenge.scopes().map(str::to_owned).collect();
+        if needed.is_empty() {
+            return Ok(false);
+        }
+        if held.is_some() && needed.is_subset(&granted) {
+            // Stepped up already, by a request refused at the same time.
+            return Ok(true);
+        }
+        let wanted: BTreeSet<String> = granted.union(&needed).cloned().collect();
+        let done = state.step_ups.get(&wanted).copied().unwrap_or(0);
+        if done >= MAX_STEP_UPS {
+            tracing::debug!(target: "mcp_auth", ?wanted, "step-up limit reached");
+            return Ok(false);
+        }
+        let scope = join(&wanted.iter().cloned().collect::<Vec<_>>());
+        let Some(session) = &state.session else {
+            return Ok(false);
+        };
+        let scope = flow::select_scope(
+            scope.as_deref(),
+            None,
+            &session.discovery.authorization_server,
+            self.grant == Grant::Code,
+        );
+        self.obtain(session, scope.as_deref()).await?;
+        *state.step_ups.entry(wanted).or_default() += 1;
+        state.renewed = Some(Instant::now());
+        Ok(true)
+    }
+}
+
+/// Scopes as one space-separated string; `None` for none.
+fn join(scopes: &[String]) -> Option<String> {
+    (!scopes.is_empty()).then(|| scopes.join(" "))
+}
+
+/// The credentials of a registration, as the token endpoint takes them.
+fn credentials(registered: &ClientCredentials) -> Credentials {
+    let client = match registered.client_secret() {
+        Some(secret) => Credentials::confidential(registered.client_id(), secret.clone()),
+        None => Credentials::public(registered.client_id()),
+    };
+    match ClientAuthMethod::from_name(registered.token_endpoint_auth_method()) {
+        Some(method) => client.with_auth_method(method),
+        None => client,
+    }
+}
+
+impl AuthProvider for OAuth {
+    fn authorization(
+        &self,
+    ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>> {
+        Box::pin(async move {
+            let Some(tokens) = self.access_token().await? else {
+                return Ok(None);
+            };
+            let mut value =
+                HeaderValue::try_from(format!("Bearer {}", tokens.access_token.expose()))?;
+            value.set_sensitive(true);
+            Ok(Some(value))
+        })
+    }
+
+    fn on_challenge<'a>(&'a self, challenge: &'a AuthChallenge) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let arrived = Instant::now();
+            let bearer =
+                BearerChallenge::parse(challenge.www_authenticate.iter().map(String::as_str));
+            let outcome = match challenge.status.as_u16() {
+                401 => self
+                    .unauthorized(bearer.as_ref(), arrived)
+                    .await
+                    .map(|()| true),
+                403 => match &bearer {
+                    Some(b) if b.error.as_deref() == Some("insufficient_scope") => {
+                        self.step_up(b).await
+                    }
+                    _ => Ok(false),
+                },
+                _ => Ok(false),
+            };
+            outcome.unwrap_or_else(|e| {
+                tracing::warn!(target: "mcp_auth", url = %challenge.url, "authorization failed: {e}");
+                false
+            })
+        })
+    }
+}
+
+impl std::fmt::Debug for OAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuth")
+            .field("server_url", &self.server_url)
+            .field("client_name", &self.config.client_name)
+            .field("grant", &self.grant)
+            .field("sign_in_timeout", &self.sign_in)
+            .field("refresh_margin", &self.margin)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
