@@ -13,7 +13,9 @@ use tokio::sync::Mutex;
 
 use super::challenge::BearerChallenge;
 use super::discovery::{Discovery, discover};
-use super::flow::{self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect};
+use super::flow::{
+    self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect, SigningKey,
+};
 use super::registration::{ClientConfig, ClientCredentials, register};
 use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use crate::error::Error;
@@ -97,6 +99,7 @@ pub struct OAuth {
     sign_in: Duration,
     margin: Duration,
     scope: Option<String>,
+    signing_key: Option<SigningKey>,
     state: Mutex<State>,
 }
 
@@ -151,6 +154,7 @@ impl OAuth {
             sign_in: SIGN_IN,
             margin: MARGIN,
             scope: None,
+            signing_key: None,
             state: Mutex::new(State::default()),
         }
     }
@@ -193,6 +197,16 @@ impl OAuth {
     #[must_use]
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
+        self
+    }
+
+    /// Signs client assertions with `key` where the client authenticates
+    /// with `private_key_jwt` (RFC 7523): credentials whose
+    /// `token_endpoint_auth_method` is `private_key_jwt`, e.g.
+    /// `ClientCredentials::public(issuer, id).with_auth_method("private_key_jwt")`.
+    #[must_use]
+    pub fn with_signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
         self
     }
 
@@ -310,7 +324,7 @@ impl OAuth {
             .extend(state.registered.get(&issuer).cloned());
         let registration = register(&config, &discovery.authorization_server).await?;
         registration.credentials.check_issuer(&issuer)?;
-        let client = credentials(&registration.credentials);
+        let client = credentials(&registration.credentials, self.signing_key.as_ref());
         state
             .registered
             .insert(issuer.clone(), registration.credentials);
@@ -418,11 +432,16 @@ fn join(scopes: &[String]) -> Option<String> {
     (!scopes.is_empty()).then(|| scopes.join(" "))
 }
 
-/// The credentials of a registration, as the token endpoint takes them.
-fn credentials(registered: &ClientCredentials) -> Credentials {
-    let client = match registered.client_secret() {
-        Some(secret) => Credentials::confidential(registered.client_id(), secret.clone()),
-        None => Credentials::public(registered.client_id()),
+/// The credentials of a registration, as the token endpoint takes them;
+/// `key` signs the assertions of a `private_key_jwt` client.
+fn credentials(registered: &ClientCredentials, key: Option<&SigningKey>) -> Credentials {
+    let method = registered.token_endpoint_auth_method();
+    let client = match (registered.client_secret(), key) {
+        (_, Some(key)) if method == ClientAuthMethod::PrivateKeyJwt.name() => {
+            Credentials::private_key(registered.client_id(), key.clone())
+        }
+        (Some(secret), _) => Credentials::confidential(registered.client_id(), secret.clone()),
+        (None, _) => Credentials::public(registered.client_id()),
     };
     match ClientAuthMethod::from_name(registered.token_endpoint_auth_method()) {
         Some(method) => client.with_auth_method(method),
@@ -480,6 +499,59 @@ impl std::fmt::Debug for OAuth {
             .field("sign_in_timeout", &self.sign_in)
             .field("refresh_margin", &self.margin)
             .field("scope", &self.scope)
+            .field("signing_key", &self.signing_key)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Secret;
+    use crate::client::flow::tests::test_key;
+
+    const ISSUER: &str = "https://as.example.com";
+
+    #[test]
+    fn a_private_key_jwt_client_signs_with_the_key() {
+        let registered =
+            ClientCredentials::public(ISSUER, "svc").with_auth_method("private_key_jwt");
+        let client = credentials(&registered, Some(&test_key()));
+        assert_eq!(client.client_id, "svc");
+        assert!(client.signing_key.is_some());
+        assert!(client.client_secret.is_none());
+        assert_eq!(client.auth_method, Some(ClientAuthMethod::PrivateKeyJwt));
+    }
+
+    #[test]
+    fn the_key_is_only_used_where_private_key_jwt_is_registered() {
+        let secret = ClientCredentials::confidential(ISSUER, "app", Secret::new("s3cret"));
+        let client = credentials(&secret, Some(&test_key()));
+        assert!(client.signing_key.is_none());
+        assert!(client.client_secret.is_some());
+        assert_eq!(
+            client.auth_method,
+            Some(ClientAuthMethod::ClientSecretBasic)
+        );
+
+        let public = ClientCredentials::public(ISSUER, "cli");
+        let client = credentials(&public, Some(&test_key()));
+        assert!(client.signing_key.is_none());
+        assert_eq!(client.auth_method, Some(ClientAuthMethod::None));
+    }
+
+    #[test]
+    fn private_key_jwt_without_a_key_cannot_authenticate() {
+        let registered =
+            ClientCredentials::public(ISSUER, "svc").with_auth_method("private_key_jwt");
+        let client = credentials(&registered, None);
+        let metadata: crate::AuthorizationServerMetadata = serde_json::from_value(
+            serde_json::json!({"issuer": ISSUER, "token_endpoint": "https://as.example.com/token"}),
+        )
+        .unwrap();
+        assert!(matches!(
+            client.auth_method(&metadata),
+            Err(Error::Config(_))
+        ));
     }
 }
