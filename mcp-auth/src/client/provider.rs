@@ -53,8 +53,12 @@ enum Grant {
 ///   the scope of [`flow::select_scope`] (the user is sent to the
 ///   authorization URL through the [`with_open`](Self::with_open) hook,
 ///   and the answer comes back to a [`LoopbackRedirect`]), or, built with
-///   [`OAuth::client_credentials`], the client credentials grant. A
-///   rejected token is first refreshed, when there is a refresh token.
+///   [`OAuth::client_credentials`], the client credentials grant. Every
+///   401 discovers again: when the server has moved to another
+///   authorization server, the client gets a client ID there and tokens
+///   afresh (what it had at the old one is never sent to the new one);
+///   otherwise a rejected token is first refreshed, when there is a
+///   refresh token.
 /// - **403 `insufficient_scope`**: steps up, asking for the scopes already
 ///   granted together with those the challenge names; at most twice per
 ///   set of scopes, so a server that keeps refusing is not asked forever.
@@ -310,13 +314,9 @@ impl OAuth {
         LoopbackRedirect::bind_port(port.unwrap_or(0)).await
     }
 
-    /// Discovers the authorization server and gets a client ID there.
-    async fn start_session(
-        &self,
-        state: &mut State,
-        challenge: Option<&BearerChallenge>,
-    ) -> Result<(), Error> {
-        let discovery = discover(&self.server_url, challenge).await?;
+    /// Gets a client ID at the authorization server `discovery` found, and
+    /// makes it the session's.
+    async fn start_session(&self, state: &mut State, discovery: Discovery) -> Result<(), Error> {
         let issuer = discovery.issuer.clone();
         let mut config = self.config.clone();
         config
@@ -365,8 +365,19 @@ impl OAuth {
         if state.renewed.is_some_and(|at| at > arrived) {
             return Ok(());
         }
-        if state.session.is_none() {
-            self.start_session(&mut state, challenge).await?;
+        let discovery = discover(&self.server_url, challenge).await?;
+        match &state.session {
+            Some(session) if session.discovery.issuer == discovery.issuer => {}
+            Some(session) => {
+                tracing::debug!(
+                    target: "mcp_auth",
+                    from = %session.discovery.issuer,
+                    to = %discovery.issuer,
+                    "the server moved to another authorization server"
+                );
+                self.start_session(&mut state, discovery).await?;
+            }
+            None => self.start_session(&mut state, discovery).await?,
         }
         let Some(session) = &state.session else {
             return Ok(());
