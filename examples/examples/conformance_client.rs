@@ -2,6 +2,11 @@
 //! mock server, then runs this program with the server's URL as the last
 //! argument and the scenario in `MCP_CONFORMANCE_SCENARIO`.
 //!
+//! The `auth/*` scenarios put the server behind a mock authorization
+//! server: the client connects through `mcp_auth::client::OAuth`,
+//! configured from `MCP_CONFORMANCE_CONTEXT` (pre-registered credentials,
+//! a private key), with an `open` hook that plays the browser.
+//!
 //! Run with:
 //!
 //! ```text
