@@ -100,6 +100,48 @@ for scenario in initialize tools_call elicitation-sep1034-client-defaults sse-re
                 json-schema-2020-12-preservation; do
     conformance 0.2.0 client --command "$bin/conformance_client" --scenario "$scenario"
 done
+# auth_scenario NAME [REVISION…]: an auth scenario at each revision it
+# belongs to (none for an extension).
+auth_scenario() {
+    local scenario="$1" version
+    shift
+    if [ $# -eq 0 ]; then
+        conformance 0.2.0 client --command "$bin/conformance_client" --scenario "$scenario"
+    fi
+    for version in "$@"; do
+        conformance 0.2.0 client --command "$bin/conformance_client" --scenario "$scenario" \
+            --spec-version "$version"
+    done
+}
+auth_scenario auth/metadata-default 2025-11-25 2026-07-28
+auth_scenario auth/metadata-var1 2025-11-25 2026-07-28
+auth_scenario auth/metadata-var2 2025-11-25 2026-07-28
+auth_scenario auth/metadata-var3 2025-11-25 2026-07-28
+auth_scenario auth/basic-cimd 2025-11-25 2026-07-28
+auth_scenario auth/scope-from-www-authenticate 2025-11-25 2026-07-28
+auth_scenario auth/scope-from-scopes-supported 2025-11-25 2026-07-28
+auth_scenario auth/scope-omitted-when-undefined 2025-11-25 2026-07-28
+auth_scenario auth/scope-step-up 2025-11-25 2026-07-28
+auth_scenario auth/scope-retry-limit 2025-11-25 2026-07-28
+auth_scenario auth/token-endpoint-auth-basic 2025-06-18 2025-11-25 2026-07-28
+auth_scenario auth/token-endpoint-auth-post 2025-06-18 2025-11-25 2026-07-28
+auth_scenario auth/token-endpoint-auth-none 2025-06-18 2025-11-25 2026-07-28
+auth_scenario auth/pre-registration 2025-11-25 2026-07-28
+auth_scenario auth/2025-03-26-oauth-metadata-backcompat 2025-03-26
+auth_scenario auth/2025-03-26-oauth-endpoint-fallback 2025-03-26
+auth_scenario auth/resource-mismatch 2026-07-28
+auth_scenario auth/offline-access-scope 2026-07-28
+auth_scenario auth/offline-access-not-supported 2026-07-28
+auth_scenario auth/authorization-server-migration 2026-07-28
+auth_scenario auth/iss-supported 2026-07-28
+auth_scenario auth/iss-not-advertised 2026-07-28
+auth_scenario auth/iss-supported-missing 2026-07-28
+auth_scenario auth/iss-wrong-issuer 2026-07-28
+auth_scenario auth/iss-unexpected 2026-07-28
+auth_scenario auth/iss-normalized 2026-07-28
+auth_scenario auth/metadata-issuer-mismatch 2026-07-28
+auth_scenario auth/client-credentials-jwt
+auth_scenario auth/client-credentials-basic
 
 step "the auth example against the test authorization server"
 # The authorization tests run a real OAuth server, examples/oidc/as.mjs, on

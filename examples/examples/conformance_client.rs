@@ -2,6 +2,11 @@
 //! mock server, then runs this program with the server's URL as the last
 //! argument and the scenario in `MCP_CONFORMANCE_SCENARIO`.
 //!
+//! The `auth/*` scenarios put the server behind a mock authorization
+//! server: the client connects through `mcp_auth::client::OAuth`,
+//! configured from `MCP_CONFORMANCE_CONTEXT` (pre-registered credentials,
+//! a private key), with an `open` hook that plays the browser.
+//!
 //! Run with:
 //!
 //! ```text
@@ -10,7 +15,11 @@
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use base64::Engine;
+use mcp_auth::client::flow::SigningKey;
+use mcp_auth::client::{ClientConfig, ClientCredentials, OAuth, Secret, discover};
 use mcp_client::{Client, ClientHandler, ClientOptions, HttpOptions};
 use mcp_core::content::SamplingContent;
 use mcp_core::elicitation::{
@@ -84,16 +93,109 @@ fn object(value: Value) -> JsonObject {
     }
 }
 
-async fn run(url: &str, scenario: &str) -> Result<(), mcp_client::Error> {
+/// The client ID the suite expects where Client ID Metadata Documents are
+/// supported.
+const METADATA_DOCUMENT: &str = "https://conformance-test.local/client-metadata.json";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Plays the user's browser: follows the authorization URL to the
+/// authorization server, which answers at once with a redirect, and takes
+/// that redirect to the provider's loopback listener.
+fn browse(url: &str) {
+    let url = url.to_owned();
+    tokio::spawn(async move {
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let answer = browser.get(&url).send().await?;
+        let location = answer
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .ok_or("the authorization endpoint did not redirect")?
+            .to_str()?
+            .to_owned();
+        browser.get(&location).send().await?;
+        Ok::<_, BoxError>(())
+    });
+}
+
+/// The text field `name` of the scenario's context.
+fn field<'a>(context: &'a Value, name: &str) -> Result<&'a str, BoxError> {
+    context
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("the scenario's context has no {name}").into())
+}
+
+/// The key of a PEM document (PKCS#8 for EC and Ed25519 keys).
+fn signing_key(context: &Value) -> Result<SigningKey, BoxError> {
+    let pem = field(context, "private_key_pem")?;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body.trim())?;
+    let algorithm = context
+        .get("signing_algorithm")
+        .and_then(Value::as_str)
+        .unwrap_or("ES256")
+        .parse()?;
+    Ok(SigningKey::from_der(algorithm, &der)?)
+}
+
+/// The OAuth provider for an `auth/*` scenario, configured from its
+/// context: pre-registered credentials, a private key, or nothing (dynamic
+/// registration or a Client ID Metadata Document).
+async fn oauth(url: &str, scenario: &str, context: &Value) -> Result<OAuth, BoxError> {
+    let config = ClientConfig::new("mcp-rs-conformance-client", ["http://127.0.0.1/callback"])
+        .with_metadata_document(METADATA_DOCUMENT);
+    let issuer = async || -> Result<String, BoxError> { Ok(discover(url, None).await?.issuer) };
+    let secret =
+        || -> Result<Secret, BoxError> { Ok(Secret::new(field(context, "client_secret")?)) };
+    Ok(match scenario {
+        "auth/pre-registration" => {
+            let credentials = ClientCredentials::confidential(
+                issuer().await?,
+                field(context, "client_id")?,
+                secret()?,
+            );
+            OAuth::new(url, config.with_credentials(credentials)).with_open(browse)
+        }
+        "auth/client-credentials-basic" => {
+            let credentials = ClientCredentials::confidential(
+                issuer().await?,
+                field(context, "client_id")?,
+                secret()?,
+            );
+            OAuth::client_credentials(url, config.with_credentials(credentials))
+        }
+        "auth/client-credentials-jwt" => {
+            let credentials =
+                ClientCredentials::public(issuer().await?, field(context, "client_id")?)
+                    .with_auth_method("private_key_jwt");
+            OAuth::client_credentials(url, config.with_credentials(credentials))
+                .with_signing_key(signing_key(context)?)
+        }
+        _ => OAuth::new(url, config).with_open(browse),
+    })
+}
+
+async fn run(url: &str, scenario: &str) -> Result<(), BoxError> {
     let options = ClientOptions::new(Implementation::new(
         "mcp-rs-conformance-client",
         env!("CARGO_PKG_VERSION"),
     ));
-    let client = Client::connect_http(url, options, HttpOptions::default(), Host).await?;
     let context: Value = std::env::var("MCP_CONFORMANCE_CONTEXT")
         .ok()
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or(Value::Null);
+    if scenario.starts_with("auth/") {
+        let oauth = oauth(url, scenario, &context).await?;
+        let http = HttpOptions::default().with_auth(Arc::new(oauth));
+        let client = Client::connect_http(url, options, http, Host).await?;
+        client.list_all_tools().await?;
+        client.call_tool("test-tool", JsonObject::new()).await?;
+        return Ok(client.close().await?);
+    }
+    let client = Client::connect_http(url, options, HttpOptions::default(), Host).await?;
     match scenario {
         "initialize" => {
             let _ = client.list_all_tools().await;
@@ -165,7 +267,7 @@ async fn run(url: &str, scenario: &str) -> Result<(), mcp_client::Error> {
             }
         }
     }
-    client.close().await
+    Ok(client.close().await?)
 }
 
 #[tokio::main]

@@ -105,7 +105,7 @@ async fn challenge_discovery_registration_and_a_working_token() {
 
     let found = discover(&url, Some(&challenge)).await.unwrap();
     assert_eq!(found.resource, url);
-    assert_eq!(found.resource_metadata_url, prm_url);
+    assert_eq!(found.resource_metadata_url, Some(prm_url));
     assert_eq!(found.resource_metadata.resource, url);
     assert_eq!(
         found.resource_metadata.authorization_servers,
@@ -114,7 +114,7 @@ async fn challenge_discovery_registration_and_a_working_token() {
     assert_eq!(found.issuer, oidc.issuer());
     assert_eq!(
         found.authorization_server_metadata_url,
-        format!("{}{AS_PATH}", oidc.issuer())
+        Some(format!("{}{AS_PATH}", oidc.issuer()))
     );
     let meta = &found.authorization_server;
     assert_eq!(meta.issuer, oidc.issuer());
@@ -201,7 +201,10 @@ async fn openid_configuration_only() {
     let found = discover(&url, None).await.unwrap();
     assert_eq!(
         found.authorization_server_metadata_url,
-        format!("{}/.well-known/openid-configuration", oidc.issuer())
+        Some(format!(
+            "{}/.well-known/openid-configuration",
+            oidc.issuer()
+        ))
     );
     assert_eq!(found.issuer, oidc.issuer());
 }

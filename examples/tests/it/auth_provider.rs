@@ -331,3 +331,55 @@ async fn a_refused_refresh_forgets_the_tokens_and_signs_in_again() {
     assert_ne!(now.refresh_token, bogus.refresh_token);
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_server_that_moves_to_another_authorization_server_gets_a_new_client() {
+    let (Some(first), Some(second)) = (Oidc::start().await, Oidc::start().await) else {
+        return;
+    };
+    let (first, second) = (Arc::new(first), Arc::new(second));
+    // The application trusts `first`, then, on the same address, `second`.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}/mcp");
+    let (app, endpoint) = auth::app(&Config::new(first.issuer(), &url)).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let old = tokio::spawn(auth::serve(listener, app, endpoint, async {
+        let _ = stopped.await;
+    }));
+
+    // The user signs in at whichever authorization server is asked.
+    let (open_first, at_first) = user(&first);
+    let (open_second, at_second) = user(&second);
+    let issuer = first.issuer().to_owned();
+    let open = move |url: &str| {
+        if url.starts_with(&issuer) {
+            open_first(url);
+        } else {
+            open_second(url);
+        }
+    };
+    let oauth = Arc::new(OAuth::new(&url, native()).with_open(open));
+    let client = connect(&url, Era::Modern, &oauth).await;
+    assert_eq!(whoami(&client).await["subject"], "test-user");
+    assert_eq!(oauth.token_key().await.unwrap().issuer, first.issuer());
+
+    let _ = stop.send(());
+    old.await.unwrap().unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (app, endpoint) = auth::app(&Config::new(second.issuer(), &url))
+        .await
+        .unwrap();
+    tokio::spawn(auth::serve(listener, app, endpoint, std::future::pending()));
+
+    // The first server's token is refused; the provider follows the
+    // metadata to the second server, registers there and signs in.
+    let me = tokio::time::timeout(PATIENCE, whoami(&client))
+        .await
+        .unwrap();
+    assert_eq!(me["subject"], "test-user");
+    assert_eq!(at_first.load(Ordering::SeqCst), 1);
+    assert_eq!(at_second.load(Ordering::SeqCst), 1);
+    assert_eq!(oauth.token_key().await.unwrap().issuer, second.issuer());
+    client.close().await.unwrap();
+}

@@ -1,7 +1,8 @@
 //! From an MCP server's URL (and its 401 challenge) to its authorization
 //! server's validated metadata: RFC 9728 Protected Resource Metadata, then
 //! RFC 8414 / OpenID Connect Discovery, as the MCP authorization spec
-//! orders them.
+//! orders them; for servers that publish no Protected Resource Metadata,
+//! the 2025-03-26 revision's discovery.
 
 use url::Url;
 
@@ -18,17 +19,21 @@ pub struct Discovery {
     /// 8707): the metadata's `resource`, which is the MCP server's URL or,
     /// as some servers publish, a parent of it on the same origin.
     pub resource: String,
-    /// Where the Protected Resource Metadata was found.
-    pub resource_metadata_url: String,
-    /// The MCP server's Protected Resource Metadata.
+    /// Where the Protected Resource Metadata was found; `None` for a
+    /// server that publishes none (the 2025-03-26 revision's discovery).
+    pub resource_metadata_url: Option<String>,
+    /// The MCP server's Protected Resource Metadata; for a server that
+    /// publishes none, what the 2025-03-26 revision implies: the server's
+    /// URL as the resource, its origin as the authorization server.
     pub resource_metadata: ProtectedResourceMetadata,
     /// The authorization server chosen: the first of the metadata's
     /// `authorization_servers`, and exactly the metadata's `issuer`. Record
     /// it with each authorization request (RFC 9207), and keep client
     /// credentials under it.
     pub issuer: String,
-    /// Where the authorization server's metadata was found.
-    pub authorization_server_metadata_url: String,
+    /// Where the authorization server's metadata was found; `None` when
+    /// there is none and the 2025-03-26 default endpoints are used.
+    pub authorization_server_metadata_url: Option<String>,
     /// The authorization server's metadata: `issuer` is [`Discovery::issuer`],
     /// `code_challenge_methods_supported` has `S256`, `token_endpoint` is
     /// set, and every endpoint is https (or loopback http where allowed).
@@ -90,6 +95,9 @@ pub async fn discover(
 ///    URL, compared as canonical URLs (scheme and host in any case,
 ///    default port or none, a trailing slash or none), or a parent path of
 ///    it on the same origin; it must list an authorization server.
+///    When both well-known URLs answer 4xx (and the challenge named none),
+///    the server follows the 2025-03-26 revision: see step 3. A redirect
+///    is not followed and not taken for "none here" either.
 /// 2. The first authorization server's metadata, from RFC 8414's
 ///    well-known URL (the path inserted), then OpenID Connect's inserted
 ///    and appended forms; a 4xx or a redirect moves on to the next, a 5xx
@@ -97,6 +105,13 @@ pub async fn discover(
 ///    exactly; it must list `S256` in `code_challenge_methods_supported`;
 ///    it must have a `token_endpoint`; every endpoint it names must pass
 ///    the fetch policy.
+///
+/// 3. The 2025-03-26 revision's discovery, for a server without Protected
+///    Resource Metadata: the authorization server is the server's origin
+///    (the path discarded) and the resource the server's URL; its
+///    metadata is looked up as in step 2, and when there is none (every
+///    URL answering 4xx, none redirecting), the default endpoints `/authorize`, `/token` and
+///    `/register` at that origin are used, with PKCE `S256`.
 ///
 /// When the MCP server is not itself on loopback, nothing it points at may
 /// be, whatever the policy allows.
@@ -120,7 +135,8 @@ pub async fn discover_with(
     };
 
     // 1. Protected Resource Metadata.
-    let candidates = match challenge.and_then(|c| c.resource_metadata.as_deref()) {
+    let named = challenge.and_then(|c| c.resource_metadata.as_deref());
+    let candidates = match named {
         Some(url) => {
             let parsed = fetch.policy().checked(url)?;
             if parsed.origin() != server.origin() {
@@ -133,9 +149,16 @@ pub async fn discover_with(
         }
         None => well_known_resource_urls(&server),
     };
-    let (resource_metadata_url, resource_metadata) =
-        first_document::<ProtectedResourceMetadata>(fetch, &candidates, "protected resource")
-            .await?;
+    let mut misses = Misses::default();
+    let found =
+        first_document::<ProtectedResourceMetadata>(fetch, &candidates, &mut misses).await?;
+    let Some((resource_metadata_url, resource_metadata)) = found else {
+        if named.is_some() || misses.redirected {
+            return Err(misses.error("protected resource"));
+        }
+        tracing::debug!(target: "mcp_auth", %server, "no protected resource metadata; discovering as in 2025-03-26");
+        return legacy_discovery(fetch, &server, challenge).await;
+    };
     let resource = &resource_metadata.resource;
     if !covers(resource, &server) {
         return Err(Error::Refused(format!(
@@ -157,9 +180,12 @@ pub async fn discover_with(
         )));
     }
     let candidates = AuthorizationServerMetadata::candidate_urls(&issuer);
-    let (authorization_server_metadata_url, authorization_server) =
-        first_document::<AuthorizationServerMetadata>(fetch, &candidates, "authorization server")
-            .await?;
+    let mut misses = Misses::default();
+    let found =
+        first_document::<AuthorizationServerMetadata>(fetch, &candidates, &mut misses).await?;
+    let Some((authorization_server_metadata_url, authorization_server)) = found else {
+        return Err(misses.error("authorization server"));
+    };
     check_authorization_server(
         fetch.policy(),
         &issuer,
@@ -167,22 +193,85 @@ pub async fn discover_with(
         &authorization_server,
     )?;
 
-    let scope = challenge
+    Ok(Discovery {
+        resource: resource.clone(),
+        resource_metadata_url: Some(resource_metadata_url),
+        issuer,
+        authorization_server_metadata_url: Some(authorization_server_metadata_url),
+        authorization_server,
+        scope: scope(challenge, &resource_metadata),
+        resource_metadata,
+    })
+}
+
+/// The challenge's scope, else the metadata's `scopes_supported`.
+fn scope(
+    challenge: Option<&BearerChallenge>,
+    resource_metadata: &ProtectedResourceMetadata,
+) -> Option<String> {
+    challenge
         .and_then(|c| c.scope.clone())
         .filter(|s| !s.trim().is_empty())
         .or_else(|| {
             let supported = &resource_metadata.scopes_supported;
             (!supported.is_empty()).then(|| supported.join(" "))
-        });
+        })
+}
+
+/// Step 3 of [`discover_with`]: the 2025-03-26 revision's discovery. The
+/// authorization server is the MCP server's origin ("discarding any
+/// existing path component"), its metadata at RFC 8414's well-known URL
+/// there, else the default endpoints.
+async fn legacy_discovery(
+    fetch: &SafeFetcher,
+    server: &Url,
+    challenge: Option<&BearerChallenge>,
+) -> Result<Discovery, Error> {
+    let issuer = server.origin().ascii_serialization();
+    let candidates = AuthorizationServerMetadata::candidate_urls(&issuer);
+    let mut misses = Misses::default();
+    let found =
+        first_document::<AuthorizationServerMetadata>(fetch, &candidates, &mut misses).await?;
+    let (metadata_url, authorization_server) = match found {
+        Some((url, metadata)) => (Some(url), metadata),
+        None if misses.redirected => return Err(misses.error("authorization server")),
+        None => (None, default_endpoints(&issuer)),
+    };
+    let at = metadata_url.as_deref().unwrap_or("the default endpoints");
+    check_authorization_server(fetch.policy(), &issuer, at, &authorization_server)?;
+    let resource_metadata = ProtectedResourceMetadata::new(server.as_str(), &issuer);
     Ok(Discovery {
-        resource: resource.clone(),
-        resource_metadata_url,
+        resource: server.to_string(),
+        resource_metadata_url: None,
         issuer,
-        authorization_server_metadata_url,
+        authorization_server_metadata_url: metadata_url,
         authorization_server,
-        scope,
+        scope: scope(challenge, &resource_metadata),
         resource_metadata,
     })
+}
+
+/// The 2025-03-26 revision's endpoints for an authorization server without
+/// metadata: `/authorize`, `/token` and `/register` at `issuer` (an
+/// origin). That revision requires PKCE of every client, so `S256` is
+/// assumed.
+fn default_endpoints(issuer: &str) -> AuthorizationServerMetadata {
+    AuthorizationServerMetadata {
+        issuer: issuer.to_owned(),
+        authorization_endpoint: Some(format!("{issuer}/authorize")),
+        token_endpoint: Some(format!("{issuer}/token")),
+        jwks_uri: None,
+        registration_endpoint: Some(format!("{issuer}/register")),
+        introspection_endpoint: None,
+        revocation_endpoint: None,
+        scopes_supported: Vec::new(),
+        code_challenge_methods_supported: vec!["S256".to_owned()],
+        grant_types_supported: Vec::new(),
+        token_endpoint_auth_methods_supported: Vec::new(),
+        authorization_response_iss_parameter_supported: None,
+        client_id_metadata_document_supported: None,
+        other: mcp_core::JsonObject::new(),
+    }
 }
 
 /// The server's URL, parsed and checked against the policy, without a
@@ -230,31 +319,45 @@ fn covers(resource: &str, server: &Url) -> bool {
     }
 }
 
-/// The first of `urls` holding a document: a 4xx or a redirect means "not
-/// here", anything else (a refusal, a 5xx, a network failure, a document
-/// that does not parse) ends the search.
+/// The URLs a [`first_document`] search found nothing at.
+#[derive(Default)]
+struct Misses {
+    /// What each answered.
+    notes: Vec<String>,
+    /// Whether one answered with a redirect, which is not followed.
+    redirected: bool,
+}
+
+impl Misses {
+    /// No `what` metadata anywhere tried.
+    fn error(&self, what: &str) -> Error {
+        Error::InvalidResponse(format!("no {what} metadata ({})", self.notes.join("; ")))
+    }
+}
+
+/// The first of `urls` holding a document, or `None` when none does: a 4xx
+/// or a redirect means "not here" (noted in `misses`), anything else (a
+/// refusal, a 5xx, a network failure, a document that does not parse) ends
+/// the search.
 async fn first_document<T: serde::de::DeserializeOwned>(
     fetch: &SafeFetcher,
     urls: &[String],
-    what: &str,
-) -> Result<(String, T), Error> {
-    let mut tried = Vec::new();
+    misses: &mut Misses,
+) -> Result<Option<(String, T)>, Error> {
     for url in urls {
         match fetch.get(url).await {
             Ok(answer) if answer.status.is_client_error() => {
-                tried.push(format!("{url}: HTTP {}", answer.status));
+                misses.notes.push(format!("{url}: HTTP {}", answer.status));
             }
             Ok(answer) if answer.status.is_redirection() => {
-                tried.push(answer.redirect(url).to_string());
+                misses.notes.push(answer.redirect(url).to_string());
+                misses.redirected = true;
             }
-            Ok(answer) => return Ok((url.clone(), answer.expect_json(url)?)),
+            Ok(answer) => return Ok(Some((url.clone(), answer.expect_json(url)?))),
             Err(e) => return Err(e),
         }
     }
-    Err(Error::InvalidResponse(format!(
-        "no {what} metadata ({})",
-        tried.join("; ")
-    )))
+    Ok(None)
 }
 
 fn check_authorization_server(
@@ -383,6 +486,102 @@ mod tests {
         assert!(is_loopback(&url("https://[::1]/mcp")));
         assert!(!is_loopback(&url("https://mcp.example.com/mcp")));
         assert!(!is_loopback(&url("https://10.0.0.1/mcp")));
+    }
+
+    /// A loopback server answering GETs of the paths in `documents` with
+    /// their JSON, and 404 to anything else; its base URL.
+    async fn serve(documents: Vec<(&'static str, serde_json::Value)>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+        let documents: Vec<(&str, String)> = documents
+            .into_iter()
+            .map(|(path, doc)| (path, doc.to_string().replace("BASE", &base)))
+            .collect();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap();
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+                let (status, body) = documents
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map_or((404, "{}".to_owned()), |(_, d)| (200, d.clone()));
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+                let _ = stream.shutdown().await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn without_resource_metadata_the_origin_is_the_authorization_server() {
+        let base = serve(vec![(
+            "/.well-known/oauth-authorization-server",
+            serde_json::json!({
+                "issuer": "BASE",
+                "authorization_endpoint": "BASE/oauth/authorize",
+                "token_endpoint": "BASE/oauth/token",
+                "code_challenge_methods_supported": ["S256"],
+            }),
+        )])
+        .await;
+        let server = format!("{base}/mcp");
+        let found = discover(&server, None).await.unwrap();
+        assert_eq!(found.resource, server);
+        assert_eq!(found.resource_metadata_url, None);
+        assert_eq!(found.resource_metadata.resource, server);
+        assert_eq!(found.issuer, base);
+        assert_eq!(
+            found.authorization_server_metadata_url,
+            Some(format!("{base}/.well-known/oauth-authorization-server"))
+        );
+        assert_eq!(
+            found.authorization_server.token_endpoint,
+            Some(format!("{base}/oauth/token"))
+        );
+        assert_eq!(found.scope, None);
+    }
+
+    #[tokio::test]
+    async fn without_any_metadata_the_default_endpoints_are_used() {
+        let base = serve(Vec::new()).await;
+        let bare = BearerChallenge::parse(["Bearer scope=\"mcp:read\""]).unwrap();
+        let found = discover(&format!("{base}/deep/mcp"), Some(&bare))
+            .await
+            .unwrap();
+        assert_eq!(found.issuer, base);
+        assert_eq!(found.authorization_server_metadata_url, None);
+        let metadata = &found.authorization_server;
+        assert_eq!(metadata.issuer, base);
+        let at = |path: &str| Some(format!("{base}{path}"));
+        assert_eq!(metadata.authorization_endpoint, at("/authorize"));
+        assert_eq!(metadata.token_endpoint, at("/token"));
+        assert_eq!(metadata.registration_endpoint, at("/register"));
+        assert_eq!(metadata.code_challenge_methods_supported, ["S256"]);
+        assert_eq!(found.scope.as_deref(), Some("mcp:read"));
+    }
+
+    #[tokio::test]
+    async fn named_resource_metadata_that_is_missing_is_an_error() {
+        let base = serve(Vec::new()).await;
+        let named = BearerChallenge::parse([format!(
+            "Bearer resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""
+        )
+        .as_str()])
+        .unwrap();
+        let result = discover(&format!("{base}/mcp"), Some(&named)).await;
+        assert!(
+            matches!(&result, Err(Error::InvalidResponse(why)) if why.contains("no protected resource metadata")),
+            "{result:?}"
+        );
     }
 
     fn metadata(doc: serde_json::Value) -> AuthorizationServerMetadata {

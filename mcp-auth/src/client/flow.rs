@@ -549,4 +549,4 @@ pub async fn client_credentials(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

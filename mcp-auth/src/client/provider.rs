@@ -13,7 +13,9 @@ use tokio::sync::Mutex;
 
 use super::challenge::BearerChallenge;
 use super::discovery::{Discovery, discover};
-use super::flow::{self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect};
+use super::flow::{
+    self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect, SigningKey,
+};
 use super::registration::{ClientConfig, ClientCredentials, register};
 use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use crate::error::Error;
@@ -51,8 +53,12 @@ enum Grant {
 ///   the scope of [`flow::select_scope`] (the user is sent to the
 ///   authorization URL through the [`with_open`](Self::with_open) hook,
 ///   and the answer comes back to a [`LoopbackRedirect`]), or, built with
-///   [`OAuth::client_credentials`], the client credentials grant. A
-///   rejected token is first refreshed, when there is a refresh token.
+///   [`OAuth::client_credentials`], the client credentials grant. Every
+///   401 discovers again: when the server has moved to another
+///   authorization server, the client gets a client ID there and tokens
+///   afresh (what it had at the old one is never sent to the new one);
+///   otherwise a rejected token is first refreshed, when there is a
+///   refresh token.
 /// - **403 `insufficient_scope`**: steps up, asking for the scopes already
 ///   granted together with those the challenge names; at most twice per
 ///   set of scopes, so a server that keeps refusing is not asked forever.
@@ -97,6 +103,7 @@ pub struct OAuth {
     sign_in: Duration,
     margin: Duration,
     scope: Option<String>,
+    signing_key: Option<SigningKey>,
     state: Mutex<State>,
 }
 
@@ -151,6 +158,7 @@ impl OAuth {
             sign_in: SIGN_IN,
             margin: MARGIN,
             scope: None,
+            signing_key: None,
             state: Mutex::new(State::default()),
         }
     }
@@ -193,6 +201,16 @@ impl OAuth {
     #[must_use]
     pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
         self.scope = Some(scope.into());
+        self
+    }
+
+    /// Signs client assertions with `key` where the client authenticates
+    /// with `private_key_jwt` (RFC 7523): credentials whose
+    /// `token_endpoint_auth_method` is `private_key_jwt`, e.g.
+    /// `ClientCredentials::public(issuer, id).with_auth_method("private_key_jwt")`.
+    #[must_use]
+    pub fn with_signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
         self
     }
 
@@ -296,13 +314,9 @@ impl OAuth {
         LoopbackRedirect::bind_port(port.unwrap_or(0)).await
     }
 
-    /// Discovers the authorization server and gets a client ID there.
-    async fn start_session(
-        &self,
-        state: &mut State,
-        challenge: Option<&BearerChallenge>,
-    ) -> Result<(), Error> {
-        let discovery = discover(&self.server_url, challenge).await?;
+    /// Gets a client ID at the authorization server `discovery` found, and
+    /// makes it the session's.
+    async fn start_session(&self, state: &mut State, discovery: Discovery) -> Result<(), Error> {
         let issuer = discovery.issuer.clone();
         let mut config = self.config.clone();
         config
@@ -310,7 +324,7 @@ impl OAuth {
             .extend(state.registered.get(&issuer).cloned());
         let registration = register(&config, &discovery.authorization_server).await?;
         registration.credentials.check_issuer(&issuer)?;
-        let client = credentials(&registration.credentials);
+        let client = credentials(&registration.credentials, self.signing_key.as_ref());
         state
             .registered
             .insert(issuer.clone(), registration.credentials);
@@ -351,8 +365,19 @@ impl OAuth {
         if state.renewed.is_some_and(|at| at > arrived) {
             return Ok(());
         }
-        if state.session.is_none() {
-            self.start_session(&mut state, challenge).await?;
+        let discovery = discover(&self.server_url, challenge).await?;
+        match &state.session {
+            Some(session) if session.discovery.issuer == discovery.issuer => {}
+            Some(session) => {
+                tracing::debug!(
+                    target: "mcp_auth",
+                    from = %session.discovery.issuer,
+                    to = %discovery.issuer,
+                    "the server moved to another authorization server"
+                );
+                self.start_session(&mut state, discovery).await?;
+            }
+            None => self.start_session(&mut state, discovery).await?,
         }
         let Some(session) = &state.session else {
             return Ok(());
@@ -418,11 +443,16 @@ fn join(scopes: &[String]) -> Option<String> {
     (!scopes.is_empty()).then(|| scopes.join(" "))
 }
 
-/// The credentials of a registration, as the token endpoint takes them.
-fn credentials(registered: &ClientCredentials) -> Credentials {
-    let client = match registered.client_secret() {
-        Some(secret) => Credentials::confidential(registered.client_id(), secret.clone()),
-        None => Credentials::public(registered.client_id()),
+/// The credentials of a registration, as the token endpoint takes them;
+/// `key` signs the assertions of a `private_key_jwt` client.
+fn credentials(registered: &ClientCredentials, key: Option<&SigningKey>) -> Credentials {
+    let method = registered.token_endpoint_auth_method();
+    let client = match (registered.client_secret(), key) {
+        (_, Some(key)) if method == ClientAuthMethod::PrivateKeyJwt.name() => {
+            Credentials::private_key(registered.client_id(), key.clone())
+        }
+        (Some(secret), _) => Credentials::confidential(registered.client_id(), secret.clone()),
+        (None, _) => Credentials::public(registered.client_id()),
     };
     match ClientAuthMethod::from_name(registered.token_endpoint_auth_method()) {
         Some(method) => client.with_auth_method(method),
@@ -480,6 +510,59 @@ impl std::fmt::Debug for OAuth {
             .field("sign_in_timeout", &self.sign_in)
             .field("refresh_margin", &self.margin)
             .field("scope", &self.scope)
+            .field("signing_key", &self.signing_key)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Secret;
+    use crate::client::flow::tests::test_key;
+
+    const ISSUER: &str = "https://as.example.com";
+
+    #[test]
+    fn a_private_key_jwt_client_signs_with_the_key() {
+        let registered =
+            ClientCredentials::public(ISSUER, "svc").with_auth_method("private_key_jwt");
+        let client = credentials(&registered, Some(&test_key()));
+        assert_eq!(client.client_id, "svc");
+        assert!(client.signing_key.is_some());
+        assert!(client.client_secret.is_none());
+        assert_eq!(client.auth_method, Some(ClientAuthMethod::PrivateKeyJwt));
+    }
+
+    #[test]
+    fn the_key_is_only_used_where_private_key_jwt_is_registered() {
+        let secret = ClientCredentials::confidential(ISSUER, "app", Secret::new("s3cret"));
+        let client = credentials(&secret, Some(&test_key()));
+        assert!(client.signing_key.is_none());
+        assert!(client.client_secret.is_some());
+        assert_eq!(
+            client.auth_method,
+            Some(ClientAuthMethod::ClientSecretBasic)
+        );
+
+        let public = ClientCredentials::public(ISSUER, "cli");
+        let client = credentials(&public, Some(&test_key()));
+        assert!(client.signing_key.is_none());
+        assert_eq!(client.auth_method, Some(ClientAuthMethod::None));
+    }
+
+    #[test]
+    fn private_key_jwt_without_a_key_cannot_authenticate() {
+        let registered =
+            ClientCredentials::public(ISSUER, "svc").with_auth_method("private_key_jwt");
+        let client = credentials(&registered, None);
+        let metadata: crate::AuthorizationServerMetadata = serde_json::from_value(
+            serde_json::json!({"issuer": ISSUER, "token_endpoint": "https://as.example.com/token"}),
+        )
+        .unwrap();
+        assert!(matches!(
+            client.auth_method(&metadata),
+            Err(Error::Config(_))
+        ));
     }
 }

@@ -181,7 +181,7 @@ const TEST_EC_KEY: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzMj2G
 const TEST_EC_X: &str = "w1ocrwB5dO9GBSutO0Lwodf49lYtMZeclfJ34EjyCEA";
 const TEST_EC_Y: &str = "_k4_rF9TLV7zllGeU7CB7NuVNVFGxGLOO6Om882iIyM";
 
-fn test_key() -> SigningKey {
+pub(crate) fn test_key() -> SigningKey {
     let der =
         base64::Engine::decode(&base64::engine::general_purpose::STANDARD, TEST_EC_KEY).unwrap();
     SigningKey::from_der(Algorithm::ES256, &der)
