@@ -13,14 +13,13 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use mcp_core::jsonrpc::Incoming;
-use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, headers};
+use mcp_core::{ErrorObject, Message, ProtocolVersion, headers};
 use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::respond::{BODY_CAPACITY, accepted, sse_response};
 use super::resume::{Pump, Resumed, STANDALONE, Streams};
-use super::service::{Accepts, Inner, error, header, require_sse, session_id};
+use super::service::{Accepts, Inner, error, header, messages, require_sse, session_id};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
 use crate::session::{Connection, Route};
@@ -263,15 +262,9 @@ impl<H: Handler> Inner<H> {
             let e = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {v}"));
             return error(StatusCode::BAD_REQUEST, None, e);
         }
-        let messages = match Incoming::from_slice(bytes, session.conn.allows_batches()) {
-            Ok(Incoming::Single(message)) => vec![Ok(message)],
-            Ok(Incoming::Batch(items)) => items,
-            Err(e) => {
-                let response = e.to_error_response().unwrap_or_else(|| {
-                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
-                });
-                return error(StatusCode::BAD_REQUEST, response.id, response.error);
-            }
+        let messages = match messages(bytes, session.conn.allows_batches()) {
+            Ok(messages) => messages,
+            Err(res) => return *res,
         };
         let (reply, rx) = Outbox::channel(64);
         let route = Route {

@@ -8,12 +8,12 @@ use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
 use mcp_core::meta::RequestMeta;
 use mcp_core::version::negotiate;
-use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, headers};
+use mcp_core::{ErrorObject, Message, ProtocolVersion, headers};
 use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::respond::accepted;
-use super::service::{Accepts, Inner, error, header};
+use super::service::{Accepts, Inner, error, header, unreadable};
 use crate::handler::Handler;
 use crate::session::Route;
 use crate::session::peer::Outbox;
@@ -44,12 +44,7 @@ impl<H: Handler> Inner<H> {
         let headers_in = &parts.headers;
         let message = match Message::from_slice(bytes) {
             Ok(message) => message,
-            Err(e) => {
-                let response = e.to_error_response().unwrap_or_else(|| {
-                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
-                });
-                return error(StatusCode::BAD_REQUEST, response.id, response.error);
-            }
+            Err(e) => return unreadable(&e),
         };
         let Message::Request(req) = message else {
             // Notifications and responses need no answer; a modern client

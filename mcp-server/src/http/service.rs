@@ -423,6 +423,27 @@ impl<H: Handler> Inner<H> {
     }
 }
 
+/// 400 with the JSON-RPC error an unreadable body is owed.
+pub(super) fn unreadable(e: &mcp_core::Error) -> Response<Body> {
+    let response = e
+        .to_error_response()
+        .unwrap_or_else(|| ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string())));
+    error(StatusCode::BAD_REQUEST, response.id, response.error)
+}
+
+/// The messages of a session's POST: one, or a batch where the session's
+/// version allows them; `Err` is the answer to an unreadable body.
+pub(super) fn messages(
+    bytes: &[u8],
+    batches: bool,
+) -> Result<Vec<Result<Message, mcp_core::Error>>, Box<Response<Body>>> {
+    match mcp_core::jsonrpc::Incoming::from_slice(bytes, batches) {
+        Ok(mcp_core::jsonrpc::Incoming::Single(message)) => Ok(vec![Ok(message)]),
+        Ok(mcp_core::jsonrpc::Incoming::Batch(items)) => Ok(items),
+        Err(e) => Err(Box::new(unreadable(&e))),
+    }
+}
+
 /// A new session id: 128 random bits, hex, unguessable and header-safe.
 /// Without a random source no id is safe to hand out: `Err` is the 503
 /// answer to the request (`id`) that wanted one.

@@ -7,15 +7,14 @@ use std::sync::{Arc, PoisonError};
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
-use mcp_core::jsonrpc::Incoming;
-use mcp_core::{ErrorObject, ErrorResponse, Message, sse};
+use mcp_core::{ErrorObject, Message, sse};
 use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::legacy::principal_of;
 use super::respond::{BODY_CAPACITY, accepted, comment, event, sse_response};
 use super::service::shutting_down;
-use super::service::{Inner, error, require_sse, session_id};
+use super::service::{Inner, error, messages, require_sse, session_id};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
 use crate::session::{Connection, Route};
@@ -106,15 +105,9 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_request("Session not found"),
             );
         };
-        let messages = match Incoming::from_slice(bytes, session.conn.allows_batches()) {
-            Ok(Incoming::Single(message)) => vec![Ok(message)],
-            Ok(Incoming::Batch(items)) => items,
-            Err(e) => {
-                let response = e.to_error_response().unwrap_or_else(|| {
-                    ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string()))
-                });
-                return error(StatusCode::BAD_REQUEST, response.id, response.error);
-            }
+        let messages = match messages(bytes, session.conn.allows_batches()) {
+            Ok(messages) => messages,
+            Err(res) => return *res,
         };
         let route = Route {
             reply: session.stream.clone(),
