@@ -17,7 +17,7 @@ use tokio::process::Command;
 
 use crate::oidc::{Oidc, Registered};
 use crate::stdio::example;
-use crate::support::{Host, options};
+use crate::support::{Host, args, options, whoami};
 
 /// Where the test client says it is redirected; nothing listens there.
 const REDIRECT: &str = "http://127.0.0.1:53682/callback";
@@ -49,19 +49,6 @@ async fn public_client(oidc: &Oidc) -> Registered {
 async fn connect(url: &str, era: Era, token: &str) -> Result<Client, Error> {
     let http = HttpOptions::default().with_header("authorization", &format!("Bearer {token}"))?;
     Client::connect_http(url, options(era), http, Host::default()).await
-}
-
-fn args(v: Value) -> mcp_core::JsonObject {
-    match v {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
-async fn whoami(client: &Client) -> Value {
-    let r = client.call_tool("whoami", args(json!({}))).await.unwrap();
-    assert_ne!(r.is_error, Some(true), "{r:?}");
-    r.structured_content.unwrap()
 }
 
 async fn save_note(client: &Client) -> Result<CallToolResult, Error> {

@@ -16,10 +16,10 @@ use mcp_auth::client::{ClientConfig, OAuth};
 use mcp_client::{Client, HttpOptions};
 use mcp_core::{BoxFuture, Era};
 use reqwest::Url;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::oidc::Oidc;
-use crate::support::{Host, options};
+use crate::support::{Host, args, options, whoami};
 
 /// A bound on the whole of a test's sign-in, so a wedged flow fails.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -107,19 +107,6 @@ async fn connect(url: &str, era: Era, oauth: &Arc<OAuth>) -> Client {
     .await
     .unwrap()
     .unwrap()
-}
-
-fn args(v: Value) -> mcp_core::JsonObject {
-    match v {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
-
-async fn whoami(client: &Client) -> Value {
-    let r = client.call_tool("whoami", args(json!({}))).await.unwrap();
-    assert_ne!(r.is_error, Some(true), "{r:?}");
-    r.structured_content.unwrap()
 }
 
 #[tokio::test]

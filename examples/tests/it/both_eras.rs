@@ -11,7 +11,7 @@ use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_core::{CallToolParams, ContentBlock, Era, ErrorCode, JsonObject};
 use serde_json::json;
 
-use crate::support::{Host, Wire, connect, connect_with};
+use crate::support::{Host, Wire, args, connect, connect_with};
 
 /// Runs `$body` once per era and transport, as four tests.
 macro_rules! both_eras {
@@ -29,13 +29,6 @@ macro_rules! both_eras {
             async fn http_legacy() { run(Era::Legacy, Wire::Http).await }
         }
     )*};
-}
-
-fn args(v: serde_json::Value) -> JsonObject {
-    match v {
-        serde_json::Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
 }
 
 fn text(content: &[ContentBlock]) -> String {

@@ -25,7 +25,7 @@ use mcp_server::http::StreamableHttp;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::support::{Host, options, test_router};
+use crate::support::{Host, args, options, test_router};
 
 /// One request as the middleware saw it.
 #[derive(Debug, Clone)]
@@ -125,13 +125,6 @@ async fn serve_endpoint(gate: Gate, log: Log) -> (String, mcp_server::Router) {
         .route_service("/mcp", endpoint)
         .layer(axum::middleware::from_fn(record));
     (serve_app(app).await, router)
-}
-
-fn args(v: Value) -> JsonObject {
-    match v {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
 }
 
 async fn echo(client: &Client, message: &str) -> Result<String, Error> {

@@ -252,3 +252,21 @@ pub(crate) async fn connect_with(
         server,
     }
 }
+
+/// `v`, which must be a JSON object, as tool arguments.
+pub(crate) fn args(v: serde_json::Value) -> mcp_core::JsonObject {
+    match v {
+        serde_json::Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// What the `whoami` tool (of the protected demo app) says about the caller.
+pub(crate) async fn whoami(client: &Client) -> serde_json::Value {
+    let r = client
+        .call_tool("whoami", args(serde_json::json!({})))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    r.structured_content.unwrap()
+}
