@@ -92,15 +92,21 @@ fn open_browser(url: &str) {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::init_logging();
-    let args = parse(std::env::args().skip(1)).map_err(|e| format!("{e}\n{USAGE}"))?;
+    let args = parse(std::env::args().skip(1)).unwrap_or_else(|e| {
+        eprintln!("{e}\n{USAGE}");
+        std::process::exit(2)
+    });
     let dir = args.token_dir.unwrap_or_else(bridge::default_token_dir);
 
     // A client ID for the server's authorization server, kept on disk so
     // that the tokens of one run can be refreshed by the next.
     let pre_registered = args.client_id.map(|id| (id, args.client_secret));
+    let configured = pre_registered.is_some();
     let mut config = bridge::client_config();
     match bridge::credentials(&args.url, &dir, pre_registered).await {
         Ok(credentials) => config = config.with_credentials(credentials),
+        Err(e) if configured => return Err(format!("--client-id: {e}").into()),
+        // Perhaps not protected at all; a 401 will tell.
         Err(e) => tracing::info!("no client registration ({e}); going on without"),
     }
     let mut oauth = OAuth::new(&args.url, config).with_store(Arc::new(FileTokenStore::new(&dir)));

@@ -144,3 +144,19 @@ async fn bridge_signs_in_once_modern_then_legacy() {
 async fn bridge_signs_in_once_legacy_then_modern() {
     sign_in_once(Era::Legacy, Era::Modern).await;
 }
+
+#[tokio::test]
+async fn bridge_without_a_url_prints_its_usage() {
+    let out = Command::new(example("remote_bridge"))
+        .arg("--no-browser")
+        .stdin(Stdio::null())
+        .output();
+    let out = tokio::time::timeout(PATIENCE, out).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "stdout is the protocol's");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no URL") && stderr.contains("usage:"),
+        "{stderr}"
+    );
+}
