@@ -3,6 +3,7 @@
 //! Run any example from the repository root with `cargo run --example NAME`.
 
 pub mod auth;
+pub mod bridge;
 pub mod demo;
 pub mod terminal;
 

@@ -26,7 +26,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Serves the example application for `oidc`'s tokens on a free loopback
 /// port; its URL.
-async fn serve(oidc: &Oidc) -> String {
+pub(crate) async fn serve(oidc: &Oidc) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
     let config = Config::new(oidc.issuer(), &url);

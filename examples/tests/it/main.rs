@@ -17,6 +17,7 @@ mod auth_flow;
 mod auth_provider;
 mod auth_tokens;
 mod both_eras;
+mod bridge;
 mod http_client;
 mod http_sessions;
 mod http_status;
