@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use examples::auth::{self, Config};
 use mcp_auth::Error as AuthError;
+use mcp_auth::client::flow::CallbackParams;
 use mcp_auth::client::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use mcp_auth::client::{ClientConfig, OAuth};
 use mcp_client::{Client, HttpOptions};
@@ -132,6 +133,37 @@ async fn one_call_connects_through_discovery_registration_and_the_code_flow() {
     let key = oauth.token_key().await.unwrap();
     assert_eq!(key.resource, url);
     assert_eq!(key.issuer, oidc.issuer());
+}
+
+#[tokio::test]
+async fn a_host_that_handles_the_redirect_itself() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    let oidc = Arc::new(oidc);
+    let url = serve(&oidc).await;
+    // The host's own route: nothing listens there; the host hands back
+    // what its browser brought to it.
+    let redirect_uri = "http://127.0.0.1:1/host/callback";
+    let browser = oidc.clone();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let seen = handled.clone();
+    let config = ClientConfig::new("mcp-rs host tests", [redirect_uri]);
+    let oauth = Arc::new(OAuth::new(&url, config).with_redirect_handler(
+        redirect_uri,
+        move |authorize_url: String| {
+            let browser = browser.clone();
+            seen.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                let query = browser.browse(&authorize_url, redirect_uri).await;
+                Ok(query.into_iter().collect::<CallbackParams>())
+            })
+        },
+    ));
+    let client = connect(&url, Era::Modern, &oauth).await;
+    assert_eq!(whoami(&client).await["subject"], "test-user");
+    assert_eq!(handled.load(Ordering::SeqCst), 1);
+    client.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -14,7 +14,8 @@ use tokio::sync::Mutex;
 use super::challenge::BearerChallenge;
 use super::discovery::{Discovery, discover};
 use super::flow::{
-    self, AuthorizationRequest, ClientAuthMethod, Credentials, LoopbackRedirect, SigningKey,
+    self, AuthorizationRequest, CallbackParams, ClientAuthMethod, Credentials, LoopbackRedirect,
+    SigningKey,
 };
 use super::registration::{ClientConfig, ClientCredentials, register};
 use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
@@ -29,6 +30,11 @@ const MAX_STEP_UPS: u32 = 2;
 
 /// Sends the user to an authorization URL (opens a browser, prints it…).
 type Open = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Takes the user through authorization at a URL and returns the query of
+/// the request that came back to the host's redirect URI.
+type HandleRedirect =
+    Arc<dyn Fn(String) -> BoxFuture<'static, Result<CallbackParams, Error>> + Send + Sync>;
 
 /// How tokens are obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +106,9 @@ pub struct OAuth {
     grant: Grant,
     store: Arc<dyn TokenStore>,
     open: Open,
+    /// A redirect URI the host serves itself, and how it hands back what
+    /// arrived there.
+    host_redirect: Option<(String, HandleRedirect)>,
     sign_in: Duration,
     margin: Duration,
     scope: Option<String>,
@@ -155,6 +164,7 @@ impl OAuth {
             grant,
             store: Arc::new(MemoryTokenStore::new()),
             open: Arc::new(|url| eprintln!("Open this URL to authorize: {url}")),
+            host_redirect: None,
             sign_in: SIGN_IN,
             margin: MARGIN,
             scope: None,
@@ -176,6 +186,21 @@ impl OAuth {
     #[must_use]
     pub fn with_open(mut self, open: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.open = Arc::new(open);
+        self
+    }
+
+    /// For hosts that handle the redirect themselves (a web application's
+    /// route, say): authorization sends the user back to `redirect_uri`
+    /// (one of the configuration's redirect URIs), and `handle` takes the
+    /// authorization URL, sees the user through, and returns the query the
+    /// host received there. `state` and `iss` are checked as usual, and no
+    /// loopback listener is opened.
+    #[must_use]
+    pub fn with_redirect_handler<F>(mut self, redirect_uri: impl Into<String>, handle: F) -> Self
+    where
+        F: Fn(String) -> BoxFuture<'static, Result<CallbackParams, Error>> + Send + Sync + 'static,
+    {
+        self.host_redirect = Some((redirect_uri.into(), Arc::new(handle)));
         self
     }
 
@@ -282,6 +307,26 @@ impl OAuth {
         let tokens = match self.grant {
             Grant::ClientCredentials => {
                 flow::client_credentials(metadata, &session.client, resource, scope).await?
+            }
+            Grant::Code if self.host_redirect.is_some() => {
+                let Some((redirect_uri, handle)) = &self.host_redirect else {
+                    return Err(Error::Config("no redirect handler".to_owned()));
+                };
+                let request = AuthorizationRequest::new(
+                    metadata,
+                    &session.client,
+                    redirect_uri,
+                    resource,
+                    scope,
+                )?;
+                let url = request.url();
+                let pending = request.into_pending();
+                let callback = tokio::time::timeout(self.sign_in, handle(url))
+                    .await
+                    .map_err(|_| {
+                        Error::Timeout("the host's redirect did not come back".into())
+                    })??;
+                flow::complete(&pending, &callback).await?
             }
             Grant::Code => {
                 let redirect = self.listen().await?;
