@@ -70,23 +70,11 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(args)
 }
 
-/// Tries to open `url` in the system browser; whether that works or not,
-/// the URL is printed to stderr.
+/// Sends the user to `url`: the system browser, and the URL on stderr
+/// whether that works or not.
 fn open_browser(url: &str) {
     eprintln!("To authorize, open this URL in your browser:\n{url}");
-    let command = if cfg!(target_os = "macos") {
-        std::process::Command::new("open").arg(url).spawn()
-    } else if cfg!(windows) {
-        // `start` takes its first quoted argument as a title.
-        std::process::Command::new("cmd")
-            .args(["/c", "start", "", url])
-            .spawn()
-    } else {
-        std::process::Command::new("xdg-open").arg(url).spawn()
-    };
-    if let Err(e) = command {
-        tracing::debug!("no browser: {e}");
-    }
+    mcp_auth::client::open_browser(url);
 }
 
 #[tokio::main]

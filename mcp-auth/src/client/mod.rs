@@ -2,6 +2,7 @@
 //! discovering its authorization server, getting a client ID there, and
 //! getting, keeping and renewing access tokens. Start at [`discover`].
 
+mod browser;
 mod challenge;
 mod cimd;
 mod discovery;
@@ -13,6 +14,7 @@ mod safe_fetch;
 mod secret;
 pub mod store;
 
+pub use browser::open_browser;
 pub use challenge::{BearerChallenge, Challenge};
 pub use cimd::ClientMetadataDocument;
 pub use discovery::{Discovery, discover, discover_with};
