@@ -99,6 +99,31 @@ fn native() -> ClientConfig {
     ClientConfig::new("mcp-rs provider tests", ["http://127.0.0.1/callback"])
 }
 
+/// The test authorization server, the protected demo app, and a provider
+/// for it keeping tokens in `store`, whose user signs in at the test
+/// server.
+struct Setup {
+    oidc: Arc<Oidc>,
+    url: String,
+    oauth: Arc<OAuth>,
+    sign_ins: Arc<AtomicUsize>,
+}
+
+/// [`Setup`], or `None` when the test authorization server is not
+/// installed.
+async fn setup(store: Arc<dyn TokenStore>) -> Option<Setup> {
+    let oidc = Arc::new(Oidc::start().await?);
+    let url = serve(&oidc).await;
+    let (open, sign_ins) = user(&oidc);
+    let oauth = Arc::new(OAuth::new(&url, native()).with_open(open).with_store(store));
+    Some(Setup {
+        oidc,
+        url,
+        oauth,
+        sign_ins,
+    })
+}
+
 async fn connect(url: &str, era: Era, oauth: &Arc<OAuth>) -> Client {
     let http = HttpOptions::default().with_auth(oauth.clone());
     tokio::time::timeout(
@@ -204,18 +229,17 @@ async fn insufficient_scope_steps_up_to_the_union() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_share_one_refresh() {
-    let Some(oidc) = Oidc::start().await else {
+    let store = Arc::new(Counting::default());
+    // The binding keeps the authorization server running.
+    let Some(Setup {
+        oidc: _server,
+        url,
+        oauth,
+        sign_ins,
+    }) = setup(store.clone()).await
+    else {
         return;
     };
-    let oidc = Arc::new(oidc);
-    let url = serve(&oidc).await;
-    let (open, sign_ins) = user(&oidc);
-    let store = Arc::new(Counting::default());
-    let oauth = Arc::new(
-        OAuth::new(&url, native())
-            .with_open(open)
-            .with_store(store.clone()),
-    );
     let client = Arc::new(connect(&url, Era::Modern, &oauth).await);
     whoami(&client).await;
     let key = oauth.token_key().await.unwrap();
@@ -292,18 +316,17 @@ async fn client_credentials_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_refusals_share_one_sign_in() {
-    let Some(oidc) = Oidc::start().await else {
+    let store = Arc::new(MemoryTokenStore::new());
+    // The binding keeps the authorization server running.
+    let Some(Setup {
+        oidc: _server,
+        url,
+        oauth,
+        sign_ins,
+    }) = setup(store.clone()).await
+    else {
         return;
     };
-    let oidc = Arc::new(oidc);
-    let url = serve(&oidc).await;
-    let (open, sign_ins) = user(&oidc);
-    let store = Arc::new(MemoryTokenStore::new());
-    let oauth = Arc::new(
-        OAuth::new(&url, native())
-            .with_open(open)
-            .with_store(store.clone()),
-    );
     let client = Arc::new(connect(&url, Era::Modern, &oauth).await);
     // Signed out behind the client's back: every call is refused at once.
     let key = oauth.token_key().await.unwrap();
@@ -322,18 +345,17 @@ async fn concurrent_refusals_share_one_sign_in() {
 
 #[tokio::test]
 async fn a_refused_refresh_forgets_the_tokens_and_signs_in_again() {
-    let Some(oidc) = Oidc::start().await else {
+    let store = Arc::new(MemoryTokenStore::new());
+    // The binding keeps the authorization server running.
+    let Some(Setup {
+        oidc: _server,
+        url,
+        oauth,
+        sign_ins,
+    }) = setup(store.clone()).await
+    else {
         return;
     };
-    let oidc = Arc::new(oidc);
-    let url = serve(&oidc).await;
-    let (open, sign_ins) = user(&oidc);
-    let store = Arc::new(MemoryTokenStore::new());
-    let oauth = Arc::new(
-        OAuth::new(&url, native())
-            .with_open(open)
-            .with_store(store.clone()),
-    );
     let client = connect(&url, Era::Modern, &oauth).await;
     let key = oauth.token_key().await.unwrap();
     let held = store.load(&key).await.unwrap().unwrap();
