@@ -192,6 +192,50 @@ async fn a_host_that_handles_the_redirect_itself() {
 }
 
 #[tokio::test]
+async fn a_declined_sign_in_is_the_error_the_caller_sees() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    let oidc = Arc::new(oidc);
+    let url = serve(&oidc).await;
+    let browser = oidc.clone();
+    // A user who says no at the authorization server.
+    let decline = move |authorize_url: &str| {
+        let browser = browser.clone();
+        let mut declined = Url::parse(authorize_url).unwrap();
+        declined.query_pairs_mut().append_pair("login_hint", "deny");
+        tokio::spawn(async move {
+            let redirect_uri = declined
+                .query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .unwrap()
+                .1
+                .into_owned();
+            let params = browser.browse(declined.as_str(), &redirect_uri).await;
+            let mut callback = Url::parse(&redirect_uri).unwrap();
+            callback.query_pairs_mut().extend_pairs(&params);
+            let _ = reqwest::get(callback).await;
+        });
+    };
+    let oauth = Arc::new(OAuth::new(&url, native()).with_open(decline));
+    let http = HttpOptions::default().with_auth(oauth);
+    let refused = tokio::time::timeout(
+        PATIENCE,
+        Client::connect_http(&url, options(Era::Modern), http, Host::default()),
+    )
+    .await
+    .unwrap();
+    let Err(e) = refused else {
+        panic!("connecting should fail")
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("HTTP 401") && message.contains("access_denied"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn insufficient_scope_steps_up_to_the_union() {
     let Some(oidc) = Oidc::start().await else {
         return;

@@ -334,13 +334,16 @@ impl AuthProvider for Tokens {
         Box::pin(async move { Ok(Some(HeaderValue::from_str(&format!("Bearer {token}"))?)) })
     }
 
-    fn on_challenge<'a>(&'a self, challenge: &'a AuthChallenge) -> BoxFuture<'a, bool> {
+    fn on_challenge<'a>(
+        &'a self,
+        challenge: &'a AuthChallenge,
+    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
         self.challenges.lock().unwrap().push(challenge.clone());
         if let Some(fixed) = self.fixed {
             *self.token.lock().unwrap() = fixed;
         }
         let retry = self.retry;
-        Box::pin(async move { retry })
+        Box::pin(async move { Ok(retry) })
     }
 }
 

@@ -520,7 +520,10 @@ impl AuthProvider for OAuth {
         })
     }
 
-    fn on_challenge<'a>(&'a self, challenge: &'a AuthChallenge) -> BoxFuture<'a, bool> {
+    fn on_challenge<'a>(
+        &'a self,
+        challenge: &'a AuthChallenge,
+    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
         Box::pin(async move {
             let arrived = Instant::now();
             let bearer =
@@ -538,9 +541,9 @@ impl AuthProvider for OAuth {
                 },
                 _ => Ok(false),
             };
-            outcome.unwrap_or_else(|e| {
+            outcome.map_err(|e| {
                 tracing::warn!(target: "mcp_auth", url = %challenge.url, "authorization failed: {e}");
-                false
+                Box::new(e) as Box<dyn std::error::Error + Send + Sync>
             })
         })
     }

@@ -42,9 +42,12 @@ use super::Shared;
 ///         Box::pin(async move { Ok(Some(self.0.clone())) })
 ///     }
 ///
-///     fn on_challenge<'a>(&'a self, _: &'a AuthChallenge) -> BoxFuture<'a, bool> {
+///     fn on_challenge<'a>(
+///         &'a self,
+///         _: &'a AuthChallenge,
+///     ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
 ///         // Nothing better to offer: let the request fail.
-///         Box::pin(async { false })
+///         Box::pin(async { Ok(false) })
 ///     }
 /// }
 ///
@@ -67,7 +70,16 @@ pub trait AuthProvider: Send + Sync {
     /// send that request once more (with a fresh
     /// [`authorization`](Self::authorization)). Called at most once per
     /// request.
-    fn on_challenge<'a>(&'a self, challenge: &'a AuthChallenge) -> BoxFuture<'a, bool>;
+    ///
+    /// # Errors
+    /// When getting credentials failed (the user declined, the
+    /// authorization server refused…): the request fails with this
+    /// error's text rather than with the bare 401/403, so the user learns
+    /// why.
+    fn on_challenge<'a>(
+        &'a self,
+        challenge: &'a AuthChallenge,
+    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>>;
 }
 
 /// What the server said when it refused a request for want of credentials.
@@ -160,8 +172,13 @@ impl Shared {
                 return Ok(response);
             }
             let challenge = AuthChallenge::of(&response);
-            if !auth.on_challenge(&challenge).await {
-                return Ok(response);
+            match auth.on_challenge(&challenge).await {
+                Ok(true) => {}
+                Ok(false) => return Ok(response),
+                Err(e) => {
+                    let status = describe_status(challenge.status, response.headers());
+                    return Err(format!("{status}, and authorizing failed: {e}"));
+                }
             }
             retried = true;
         }
