@@ -65,9 +65,24 @@ impl TokenStore for Counting {
     }
 }
 
-/// The user, played by `oidc`'s browser: each authorization URL is
-/// followed through login and consent, and the redirect is loaded at the
-/// provider's loopback listener. Counts the sign-ins.
+/// The user, played by `oidc`'s browser, at authorization URL `url`:
+/// login and consent are followed, and the redirect is loaded at the
+/// provider's loopback listener, whose answer comes back.
+async fn sign_in_at(oidc: &Oidc, url: &Url) -> reqwest::Result<reqwest::Response> {
+    let redirect_uri = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    let params = oidc.browse(url.as_str(), &redirect_uri).await;
+    let mut callback = Url::parse(&redirect_uri).unwrap();
+    callback.query_pairs_mut().extend_pairs(&params);
+    reqwest::get(callback).await
+}
+
+/// The user who signs in at each authorization URL ([`sign_in_at`]).
+/// Counts the sign-ins.
 fn user(oidc: &Arc<Oidc>) -> (impl Fn(&str) + Send + Sync + 'static, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
     let oidc = oidc.clone();
@@ -75,19 +90,9 @@ fn user(oidc: &Arc<Oidc>) -> (impl Fn(&str) + Send + Sync + 'static, Arc<AtomicU
     let open = move |url: &str| {
         counted.fetch_add(1, Ordering::SeqCst);
         let oidc = oidc.clone();
-        let url = url.to_owned();
+        let url = Url::parse(url).unwrap();
         tokio::spawn(async move {
-            let redirect_uri = Url::parse(&url)
-                .unwrap()
-                .query_pairs()
-                .find(|(k, _)| k == "redirect_uri")
-                .unwrap()
-                .1
-                .into_owned();
-            let params = oidc.browse(&url, &redirect_uri).await;
-            let mut callback = Url::parse(&redirect_uri).unwrap();
-            callback.query_pairs_mut().extend_pairs(&params);
-            let page = reqwest::get(callback).await.unwrap();
+            let page = sign_in_at(&oidc, &url).await.unwrap();
             assert_eq!(page.status(), reqwest::StatusCode::OK);
         });
     };
@@ -205,16 +210,7 @@ async fn a_declined_sign_in_is_the_error_the_caller_sees() {
         let mut declined = Url::parse(authorize_url).unwrap();
         declined.query_pairs_mut().append_pair("login_hint", "deny");
         tokio::spawn(async move {
-            let redirect_uri = declined
-                .query_pairs()
-                .find(|(k, _)| k == "redirect_uri")
-                .unwrap()
-                .1
-                .into_owned();
-            let params = browser.browse(declined.as_str(), &redirect_uri).await;
-            let mut callback = Url::parse(&redirect_uri).unwrap();
-            callback.query_pairs_mut().extend_pairs(&params);
-            let _ = reqwest::get(callback).await;
+            let _ = sign_in_at(&browser, &declined).await;
         });
     };
     let oauth = Arc::new(OAuth::new(&url, native()).with_open(decline));
