@@ -117,7 +117,7 @@ async fn run(args: Args) -> Result<(), String> {
         args.introspection
             .map(|(client_id, client_secret)| IntrospectionClient {
                 client_id,
-                client_secret,
+                client_secret: mcp_auth::Secret::new(client_secret),
                 audience: resource.clone(),
             });
     for spec in &args.api_keys {

@@ -12,12 +12,13 @@
 //!
 //! `StreamableHttp` is a `tower::Service`, so it mounts with
 //! `route_service` at any path, and axum's own middleware (timeouts,
-//! tracing, auth layers) can wrap it like any other route.
+//! tracing, auth layers) can wrap it like any other route. The whole
+//! application is served with `serve_service`, the SDK's hardened server.
 
 use axum::Router;
 use axum::routing::get;
 use mcp_server::Server;
-use mcp_server::http::{HttpOptions, StreamableHttp};
+use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_service};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -39,13 +40,17 @@ async fn main() -> std::io::Result<()> {
     );
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route_service("/api/mcp", mcp);
+        .route_service("/api/mcp", mcp.clone());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{}/api/mcp", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    // `axum::serve` would do too, without the connection cap and the
+    // header and idle timeouts that keep slow clients from holding the
+    // server.
+    serve_service(listener, app, ServeOptions::default(), async move {
+        let _ = tokio::signal::ctrl_c().await;
+        // Ends open SSE streams, so the drain does not wait for them.
+        mcp.shutdown();
+    })
+    .await
 }

@@ -5,39 +5,87 @@
 //! ```text
 //! cargo run --example http_server                       # http://127.0.0.1:8000/mcp
 //! cargo run --example http_server -- --bind 127.0.0.1:9000
+//! cargo run --example http_server -- --max-connections 500 --header-timeout 5 --idle-timeout 30
+//! cargo run --example http_server -- --max-event-memory 16   # MiB of SSE events kept for resumption
 //! ```
 //!
 //! It answers 2026-07-28 clients statelessly and legacy clients with
 //! sessions, on the same endpoint. Only loopback `Host`/`Origin` values are
-//! accepted (DNS-rebinding protection). Inspect it with
+//! accepted (DNS-rebinding protection). The limits that keep misbehaving
+//! clients from holding the server (`--max-connections`, the timeouts) have
+//! defaults for the internet; `docs/security.md` lists them all. Inspect it with
 //! `npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8000/mcp --method tools/list`.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use mcp_server::Server;
-use mcp_server::http::{HttpOptions, StreamableHttp, serve};
+use mcp_server::http::{
+    HttpOptions, MemoryEventStore, MemorySessionStore, ServeOptions, StreamableHttp, serve_with,
+};
+
+const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
+                     [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
+                     [--max-event-memory MIB]";
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     examples::init_logging();
     let mut args = std::env::args().skip(1);
     let mut bind = "127.0.0.1:8000".to_owned();
+    let mut serving = ServeOptions::default();
+    let mut http = HttpOptions::default();
+    let mut events = MemoryEventStore::default();
     while let Some(arg) = args.next() {
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+        };
         match arg.as_str() {
-            "--bind" => bind = args.next().unwrap_or(bind),
-            other => {
-                eprintln!("unknown argument {other}; usage: http_server [--bind ADDR]");
-                std::process::exit(2);
+            "--bind" => bind = value(),
+            "--max-connections" => {
+                serving.max_connections =
+                    value().parse().unwrap_or_else(|e| usage(&format!("{e}")));
             }
+            "--header-timeout" => serving.header_timeout = seconds(&value()),
+            "--idle-timeout" => serving.idle_timeout = seconds(&value()),
+            "--body-timeout" => http.body_timeout = seconds(&value()),
+            "--max-event-memory" => {
+                let mib: usize = value().parse().unwrap_or_else(|e| usage(&format!("{e}")));
+                events = events.with_max_total_bytes(mib.saturating_mul(1024 * 1024));
+            }
+            other => usage(&format!("unknown argument {other}")),
         }
     }
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{}/mcp", listener.local_addr()?);
-    let endpoint = StreamableHttp::new(
+    // Legacy sessions in memory, as `StreamableHttp::new` keeps them; the
+    // events kept for resumption within the given memory.
+    let sessions = Arc::new(MemorySessionStore::new(
+        http.max_sessions,
+        http.session_idle,
+    ));
+    let endpoint = StreamableHttp::with_stores(
         Server::new(examples::demo::router()),
-        HttpOptions::default(),
+        http,
+        sessions,
+        Arc::new(events),
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    serve(listener, "/mcp", endpoint, shutdown).await
+    serve_with(listener, "/mcp", endpoint, serving, shutdown).await
+}
+
+fn seconds(text: &str) -> Duration {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or_else(|| usage(&format!("{text:?} is not a number of seconds")))
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("{why}\n{USAGE}");
+    std::process::exit(2);
 }

@@ -4,17 +4,15 @@
 //! tool, and the Protected Resource Metadata clients discover it with.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
 use mcp_auth::{
     ApiKeys, AuthLayer, FirstOf, Identity, Introspection, JwtConfig, JwtVerifier,
-    ProtectedResourceMetadata, RequiredScopes, TokenVerifier,
+    ProtectedResourceMetadata, RequiredScopes, Secret, TokenVerifier,
 };
 use mcp_core::tools::ToolAnnotations;
-use mcp_server::http::{AllowedHosts, HttpOptions, StreamableHttp};
+use mcp_server::http::{AllowedHosts, HttpOptions, ServeOptions, StreamableHttp, serve_service};
 use mcp_server::{Error, Json, NoArgs, RequestContext, Router, Server, tool};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -62,7 +60,7 @@ pub struct IntrospectionClient {
     /// Its client ID.
     pub client_id: String,
     /// Its secret.
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// The `aud` introspected tokens must have: normally the resource.
     pub audience: String,
 }
@@ -144,7 +142,7 @@ async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::E
         let introspection = Introspection::discover(
             &config.issuer,
             &client.client_id,
-            &client.client_secret,
+            client.client_secret.expose(),
             &client.audience,
         )
         .await?;
@@ -181,38 +179,25 @@ pub async fn app(
     if root != suffixed {
         app = app.route_service(&root, metadata.service());
     }
-    let app = app
-        .route_service(&suffixed, metadata.service())
-        .layer(axum::middleware::map_request(peer_address));
+    let app = app.route_service(&suffixed, metadata.service());
     Ok((app, endpoint))
 }
 
-/// Hands the client's address to the auth layer, which logs it with each
-/// refusal.
-async fn peer_address(mut req: Request) -> Request {
-    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
-        req.extensions_mut().insert(peer);
-    }
-    req
-}
-
-/// Serves `app` on `listener` until `shutdown`; then shuts `endpoint`
-/// down, so that streams waiting for server messages end, and returns
-/// once the requests in flight are answered.
+/// Serves `app` on `listener` until `shutdown`, with the SDK's hardened
+/// server (connection cap, header and idle timeouts; each request carries
+/// the client's address, which the auth layer logs and quotas count by);
+/// then shuts `endpoint` down, so that streams waiting for server messages
+/// end, and returns once the requests in flight are answered.
 ///
 /// # Errors
-/// When accepting connections fails for good.
+/// None in practice; see [`serve_service`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: axum::Router,
     endpoint: StreamableHttp<Router>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    serve_service(listener, app, ServeOptions::default(), async move {
         shutdown.await;
         endpoint.shutdown();
     })

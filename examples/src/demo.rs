@@ -80,6 +80,11 @@ pub struct ReviewArgs {
 
 type Notes = Arc<Mutex<BTreeMap<String, String>>>;
 
+/// Most notes kept.
+const MAX_NOTES: usize = 1000;
+/// Largest note.
+const MAX_NOTE_BYTES: usize = 1024 * 1024;
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -303,12 +308,23 @@ pub fn router() -> Router {
                         "a note name is 1 to 64 letters, digits, '-' or '_'",
                     ));
                 }
+                if args.text.len() > MAX_NOTE_BYTES {
+                    return Err(Error::tool(format!(
+                        "a note holds at most {MAX_NOTE_BYTES} bytes"
+                    )));
+                }
                 let uri = format!("memo://notes/{}", args.name);
-                let is_new = notes
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(args.name.clone(), args.text)
-                    .is_none();
+                let is_new = {
+                    let mut notes = notes.lock().unwrap_or_else(PoisonError::into_inner);
+                    // Any client may save notes: their number is capped,
+                    // as everything a client can make a server hold is.
+                    if notes.len() >= MAX_NOTES && !notes.contains_key(&args.name) {
+                        return Err(Error::tool(format!(
+                            "there are {MAX_NOTES} notes already; overwrite one"
+                        )));
+                    }
+                    notes.insert(args.name.clone(), args.text).is_none()
+                };
                 if is_new {
                     let listed =
                         Resource::new(uri.clone(), args.name.clone()).with_mime_type("text/plain");

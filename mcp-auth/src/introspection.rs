@@ -9,6 +9,7 @@ use mcp_core::{BoxFuture, JsonObject};
 use crate::error::Error;
 use crate::fetch::Fetcher;
 use crate::identity::Identity;
+use crate::secret::Secret;
 use crate::verifier::TokenVerifier;
 
 /// Verifies tokens by asking the authorization server.
@@ -16,7 +17,7 @@ use crate::verifier::TokenVerifier;
 pub struct Introspection {
     endpoint: String,
     client_id: String,
-    client_secret: String,
+    client_secret: Secret,
     audience: Vec<String>,
     issuer: Option<String>,
     fetcher: Fetcher,
@@ -37,7 +38,7 @@ impl Introspection {
         Ok(Self {
             endpoint: endpoint.into(),
             client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            client_secret: Secret::new(client_secret.into()),
             audience: vec![audience.into()],
             issuer: None,
             fetcher: Fetcher::new(Duration::from_secs(10))?,
@@ -72,7 +73,7 @@ impl Introspection {
             .post_form(
                 &self.endpoint,
                 &[("token", token), ("token_type_hint", "access_token")],
-                (&self.client_id, &self.client_secret),
+                (&self.client_id, self.client_secret.expose()),
             )
             .await?;
         let invalid = |why: &str| Err(Error::InvalidToken(why.to_owned()));

@@ -257,7 +257,11 @@ impl Inner {
             // not a JWT, which another verifier may know.
             match header_alg(token) {
                 Some(alg) => invalid(format!("algorithm {alg:?} not accepted")),
-                None => Error::Unrecognized(format!("not a JWT with a supported algorithm: {e}")),
+                // The decoder's own text can quote the token's bytes.
+                None => {
+                    tracing::debug!(target: "mcp_auth", kind = ?e.kind(), "not a JWT");
+                    Error::Unrecognized("not a JWT with a supported algorithm".to_owned())
+                }
             }
         })?;
         let alg = header.alg;

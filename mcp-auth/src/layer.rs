@@ -39,6 +39,7 @@ pub struct AuthLayer {
     scopes: RequiredScopes,
     max_token_len: usize,
     max_body: usize,
+    body_timeout: Duration,
     cache_ttl: Duration,
     cache_size: usize,
 }
@@ -62,6 +63,7 @@ impl AuthLayer {
             scopes: RequiredScopes::new(),
             max_token_len: 8 * 1024,
             max_body: 4 * 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(60),
             cache_size: 10_000,
         }
@@ -80,6 +82,23 @@ impl AuthLayer {
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// Refuses request bodies over `max` bytes with 413; the layer reads
+    /// bodies (to learn what a request asks) only when scopes depend on
+    /// it. Default: 4 MiB, as the endpoint's.
+    #[must_use]
+    pub fn with_max_body(mut self, max: usize) -> Self {
+        self.max_body = max;
+        self
+    }
+
+    /// Refuses with 408 a request whose body takes longer than `timeout`
+    /// to arrive (read only when scopes depend on it). Default: 30 s.
+    #[must_use]
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 
@@ -164,6 +183,8 @@ enum Refusal {
     Scope(BTreeSet<String>),
     Unavailable(String),
     TooLarge,
+    /// The body did not arrive within the body timeout.
+    SlowBody,
 }
 
 /// The bearer token of `headers`: `Ok(None)` when there is none (or another
@@ -198,20 +219,6 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
         return Err("the bearer token has characters a token cannot have");
     }
     Ok(Some(token))
-}
-
-/// The method and target (tool or prompt name, resource URI) of one
-/// JSON-RPC message, read leniently: the server decodes each message of a
-/// batch on its own, so one odd member or element must not hide the rest.
-fn method_and_target(message: &serde_json::Value) -> Option<(&str, Option<&str>)> {
-    let method = message.get("method")?.as_str()?;
-    let params = message.get("params");
-    let field = |name| {
-        params
-            .and_then(|p| p.get(name))
-            .and_then(serde_json::Value::as_str)
-    };
-    Some((method, field("name").or_else(|| field("uri"))))
 }
 
 impl Config {
@@ -331,22 +338,16 @@ impl Config {
             return Ok((req.map(Either::Left), scopes.base().clone()));
         }
         let (parts, body) = req.into_parts();
-        let bytes = http_body_util::Limited::new(body, self.layer.max_body)
-            .collect()
-            .await
-            .map_err(|_| Refusal::TooLarge)?
-            .to_bytes();
-        // A body that is not JSON runs no handler: the endpoint refuses
-        // it, so the base scopes are enough to get that answer.
-        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let messages = match &body {
-            serde_json::Value::Array(items) => items.iter().collect(),
-            other => vec![other],
+        let read = http_body_util::Limited::new(body, self.layer.max_body).collect();
+        let bytes = match tokio::time::timeout(self.layer.body_timeout, read).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Refusal::TooLarge);
+            }
+            Ok(Err(e)) => return Err(Refusal::BadRequest(format!("reading the body failed: {e}"))),
+            Err(_) => return Err(Refusal::SlowBody),
         };
-        let mut needed = scopes.base().clone();
-        for (method, target) in messages.into_iter().filter_map(method_and_target) {
-            needed.extend(scopes.needed(method, target));
-        }
+        let needed = scopes.needed_by_body(&bytes);
         Ok((
             Request::from_parts(parts, Either::Right(Full::new(bytes))),
             needed,
@@ -420,6 +421,15 @@ impl Config {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
                 format!("request body over {} bytes", self.layer.max_body),
+                None,
+            ),
+            Refusal::SlowBody => (
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                format!(
+                    "the request body did not arrive within {} s",
+                    self.layer.body_timeout.as_secs_f32()
+                ),
                 None,
             ),
         };

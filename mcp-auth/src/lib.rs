@@ -63,6 +63,7 @@ mod layer;
 mod metadata;
 mod metadata_service;
 mod scopes;
+mod secret;
 mod verifier;
 
 pub use api_key::ApiKeys;
@@ -75,4 +76,5 @@ pub use layer::{Auth, AuthBody, AuthLayer};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use metadata_service::MetadataService;
 pub use scopes::RequiredScopes;
+pub use secret::Secret;
 pub use verifier::{FirstOf, TokenVerifier};

@@ -3,6 +3,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use mcp_core::Message;
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::target::Target;
+
 /// The scopes requests need, checked before the request reaches the MCP
 /// server (403 `insufficient_scope` naming them, so clients can step up).
 #[derive(Debug, Clone, Default)]
@@ -64,7 +68,7 @@ impl RequiredScopes {
         self
     }
 
-    /// Getting prompt `name` needs `scopes`.
+    /// Getting prompt `name`, and completing its arguments, needs `scopes`.
     #[must_use]
     pub fn prompt<I, S>(mut self, name: impl Into<String>, scopes: I) -> Self
     where
@@ -78,7 +82,9 @@ impl RequiredScopes {
         self
     }
 
-    /// Reading (or subscribing to) resource `uri` needs `scopes`.
+    /// Reading resource `uri`, subscribing or listening to it, and
+    /// completing arguments of a resource template by this URI need
+    /// `scopes`.
     #[must_use]
     pub fn resource<I, S>(mut self, uri: impl Into<String>, scopes: I) -> Self
     where
@@ -90,6 +96,43 @@ impl RequiredScopes {
             .or_default()
             .extend(set(scopes));
         self
+    }
+
+    /// The scopes a request body (one JSON-RPC message, or a batch) needs.
+    ///
+    /// The body is read with the decoder the MCP server decodes it with
+    /// ([`Incoming::from_slice`]), and each request's targets with the
+    /// types its dispatcher uses ([`Request::targets`]), so that this
+    /// check and the server see the same messages whatever the bytes. A
+    /// body that decoder refuses is refused by the server too, with
+    /// nothing run: it needs the [`always`](Self::always) scopes. A
+    /// request whose targets cannot be read needs every scope its method
+    /// could need. Batches (which only 2025-03-26 sessions accept) need
+    /// what their items need together.
+    ///
+    /// [`Request::targets`]: mcp_core::Request::targets
+    pub fn needed_by_body(&self, body: &[u8]) -> BTreeSet<String> {
+        match Incoming::from_slice(body, true) {
+            Ok(Incoming::Single(message)) => self.message_needs(&message),
+            Ok(Incoming::Batch(items)) => items
+                .iter()
+                .flatten()
+                .flat_map(|message| self.message_needs(message))
+                .chain(self.all.iter().cloned())
+                .collect(),
+            Err(_) => self.all.clone(),
+        }
+    }
+
+    fn message_needs(&self, message: &Message) -> BTreeSet<String> {
+        match message {
+            Message::Request(request) => match request.targets() {
+                Ok(targets) => self.needed(&request.method, &targets),
+                Err(_) => self.needed_for_any(&request.method),
+            },
+            Message::Notification(n) => self.needed(&n.method, &[]),
+            Message::Response(_) | Message::Error(_) => self.all.clone(),
+        }
     }
 
     /// Whether anything beyond [`always`](Self::always) is required, so
@@ -106,20 +149,38 @@ impl RequiredScopes {
         &self.all
     }
 
-    /// What a request of `method` on `target` (a tool or prompt name, a
-    /// resource URI) needs.
-    pub(crate) fn needed(&self, method: &str, target: Option<&str>) -> BTreeSet<String> {
+    /// What a request of `method` acting on `targets` needs.
+    pub(crate) fn needed(&self, method: &str, targets: &[Target]) -> BTreeSet<String> {
+        let mut needed = self.for_method(method);
+        for target in targets {
+            let by_kind = match target {
+                Target::Tool(_) => &self.tools,
+                Target::Prompt(_) => &self.prompts,
+                Target::Resource(_) => &self.resources,
+                _ => continue,
+            };
+            if let Some(scopes) = by_kind.get(target.as_str()) {
+                needed.extend(scopes.iter().cloned());
+            }
+        }
+        needed
+    }
+
+    /// What a request of `method` whose targets could not be read needs:
+    /// every scope any target could need. The server refuses such a
+    /// request anyway; asking for everything keeps a check that reads
+    /// less than the server from ever letting a request through on less.
+    pub(crate) fn needed_for_any(&self, method: &str) -> BTreeSet<String> {
+        let mut needed = self.for_method(method);
+        for by_kind in [&self.tools, &self.prompts, &self.resources] {
+            needed.extend(by_kind.values().flatten().cloned());
+        }
+        needed
+    }
+
+    fn for_method(&self, method: &str) -> BTreeSet<String> {
         let mut needed = self.all.clone();
         if let Some(scopes) = self.methods.get(method) {
-            needed.extend(scopes.iter().cloned());
-        }
-        let by_target = match method {
-            "tools/call" => &self.tools,
-            "prompts/get" => &self.prompts,
-            "resources/read" | "resources/subscribe" => &self.resources,
-            _ => return needed,
-        };
-        if let Some(scopes) = target.and_then(|t| by_target.get(t)) {
             needed.extend(scopes.iter().cloned());
         }
         needed
@@ -138,16 +199,72 @@ mod tests {
             .tool("delete", ["mcp:admin"])
             .resource("file:///secret", ["mcp:secret"]);
         assert!(scopes.targeted());
-        let need = |m, t| scopes.needed(m, t).into_iter().collect::<Vec<_>>();
+        let need = |m, t: &[Target]| scopes.needed(m, t).into_iter().collect::<Vec<_>>();
+        let tool = |name: &str| [Target::Tool(name.to_owned())];
+        let secret = [Target::Resource("file:///secret".to_owned())];
         assert_eq!(
-            need("tools/call", Some("delete")),
+            need("tools/call", &tool("delete")),
             ["mcp", "mcp:admin", "mcp:tools"]
         );
-        assert_eq!(need("tools/call", Some("echo")), ["mcp", "mcp:tools"]);
+        assert_eq!(need("tools/call", &tool("echo")), ["mcp", "mcp:tools"]);
+        assert_eq!(need("resources/read", &secret), ["mcp", "mcp:secret"]);
+        // Listening to a resource, or completing a template's arguments,
+        // needs what reading it needs.
+        assert_eq!(need("subscriptions/listen", &secret), ["mcp", "mcp:secret"]);
+        assert_eq!(need("tools/list", &[]), ["mcp"]);
         assert_eq!(
-            need("resources/read", Some("file:///secret")),
-            ["mcp", "mcp:secret"]
+            scopes
+                .needed_for_any("tools/call")
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["mcp", "mcp:admin", "mcp:secret", "mcp:tools"]
         );
-        assert_eq!(need("tools/list", None), ["mcp"]);
+    }
+
+    /// Bodies the server's decoder accepts although a strict JSON parser
+    /// would not: members it skips without validating. Each must still be
+    /// classified by what it calls.
+    #[test]
+    fn bodies_with_unvalidated_members_are_classified() {
+        let scopes = RequiredScopes::new()
+            .always(["read"])
+            .tool("save_note", ["admin"]);
+        let call =
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"save_note"},"x":"#;
+        let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+        let extras: [&[u8]; 4] = [
+            br#""\ud800""#,
+            deep.as_bytes(),
+            b"\"\xff\"",
+            br#"{"a":"\udfff"}"#,
+        ];
+        for extra in extras {
+            let mut body = call.to_vec();
+            body.extend_from_slice(extra);
+            body.push(b'}');
+            assert!(
+                mcp_core::jsonrpc::Incoming::from_slice(&body, false).is_ok(),
+                "the decoder accepts {}",
+                String::from_utf8_lossy(&body)
+            );
+            assert_eq!(
+                scopes.needed_by_body(&body).into_iter().collect::<Vec<_>>(),
+                ["admin", "read"],
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        // The same trick inside params, and a batch that hides the call
+        // behind an unreadable item.
+        let inner = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"save_note","y":"\ud800"}}"#;
+        assert!(scopes.needed_by_body(inner).contains("admin"));
+        let batch =
+            br#"[1,{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"save_note"}}]"#;
+        assert!(scopes.needed_by_body(batch).contains("admin"));
+        // Unreadable params: every scope the method could need.
+        let odd = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#;
+        assert!(scopes.needed_by_body(odd).contains("admin"));
+        // Not a message at all: nothing runs, the base scopes suffice.
+        assert_eq!(scopes.needed_by_body(b"{").len(), 1);
     }
 }

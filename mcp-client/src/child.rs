@@ -48,7 +48,7 @@ pub enum Stderr {
 /// client.close().await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChildProcess {
     program: OsString,
     args: Vec<OsString>,
@@ -57,6 +57,25 @@ pub struct ChildProcess {
     cwd: Option<PathBuf>,
     stderr: Stderr,
     grace: Duration,
+}
+
+/// Environment variables are how stdio servers get their API keys: their
+/// names show, their values do not.
+impl std::fmt::Debug for ChildProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildProcess")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field(
+                "env",
+                &self.env.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
+            .field("env_clear", &self.env_clear)
+            .field("cwd", &self.cwd)
+            .field("stderr", &self.stderr)
+            .field("grace", &self.grace)
+            .finish()
+    }
 }
 
 impl ChildProcess {

@@ -41,6 +41,8 @@ enum Failure {
     Cancelled,
     /// The server's answer was not a valid response.
     Malformed(String),
+    /// The transport could not read the answer.
+    Transport(mcp_core::Error),
 }
 
 /// Called with each progress notification of a request.
@@ -79,6 +81,10 @@ pub struct ClientOptions {
     pub probe_timeout: Duration,
     /// How many input-required rounds one call may take.
     pub max_input_rounds: usize,
+    /// How many of a legacy server's requests (elicitation, sampling,
+    /// roots) are answered at once; more are refused at once with an
+    /// error, so a server cannot make the client hold unbounded work.
+    pub max_server_requests: usize,
 }
 
 impl ClientOptions {
@@ -90,6 +96,7 @@ impl ClientOptions {
             request_timeout: Duration::from_secs(60),
             probe_timeout: Duration::from_secs(10),
             max_input_rounds: 8,
+            max_server_requests: 16,
         }
     }
 }
@@ -453,6 +460,7 @@ impl Client {
                 method: M::NAME.to_owned(),
                 message,
             },
+            Failure::Transport(e) => Error::Transport(e),
         })?;
         serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
             method: M::NAME.to_owned(),
@@ -671,13 +679,20 @@ impl Inner {
     fn reply_to_bad_frame(&self, e: &mcp_core::Error) {
         tracing::debug!(error = %e, "bad frame from the server");
         // A malformed answer fails the request it names, here and now.
-        if let mcp_core::Error::InvalidResponse {
-            id: Some(id),
-            message,
-        } = e
-        {
-            self.resolve(id, Err(Failure::Malformed(message.clone())));
-            return;
+        match e {
+            mcp_core::Error::InvalidResponse {
+                id: Some(id),
+                message,
+            } => {
+                self.resolve(id, Err(Failure::Malformed(message.clone())));
+                return;
+            }
+            // The transport could not read the answer (too large, say).
+            mcp_core::Error::RequestFailed { id, reason } => {
+                self.resolve(id, Err(Failure::Transport(reason.as_ref().clone())));
+                return;
+            }
+            _ => {}
         }
         if let Some(reply) = e.to_error_response()
             && let Ok(frame) = serde_json::to_vec(&Message::from(reply))
@@ -767,6 +782,23 @@ impl Inner {
         // Held across the spawn so the task cannot remove its entry before
         // it is inserted.
         let mut serving = self.lock_serving();
+        if serving.len() >= self.options.max_server_requests || serving.contains_key(&id) {
+            drop(serving);
+            let why = if self.lock_serving().contains_key(&id) {
+                format!("request id {id} is already being answered")
+            } else {
+                format!(
+                    "client busy: {} of the server's requests are being answered",
+                    self.options.max_server_requests
+                )
+            };
+            tracing::warn!(%id, why, "server request refused");
+            let refusal = ErrorResponse::new(Some(id), ErrorObject::internal_error(why));
+            if let Ok(frame) = serde_json::to_vec(&Message::from(refusal)) {
+                let _ = self.outbox.try_send(Bytes::from(frame));
+            }
+            return;
+        }
         let task = tokio::spawn(async move {
             let reply = this.answer(&request).await;
             this.lock_serving().remove(&request.id);

@@ -326,6 +326,17 @@ pub enum Error {
         /// How many bytes of the unfinished frame were buffered.
         len: usize,
     },
+    /// A transport that reads each request's answer on its own (HTTP)
+    /// could not read the answer to request `id`: `reason` says why (an
+    /// answer over the size limit, say). Never sent to the peer; the
+    /// request fails with it, and the transport goes on.
+    #[error("request {id} failed: {reason}")]
+    RequestFailed {
+        /// The request.
+        id: RequestId,
+        /// Why.
+        reason: Box<Self>,
+    },
 }
 
 impl From<std::io::Error> for Error {
@@ -364,6 +375,7 @@ impl Error {
             Self::FrameTooLarge { .. } => ErrorObject::invalid_request(self),
             Self::InvalidUtf8 { .. } => ErrorObject::parse_error(self),
             Self::InvalidResult { .. }
+            | Self::RequestFailed { .. }
             | Self::InvalidResponse { .. }
             | Self::Encode { .. }
             | Self::Truncated { .. }

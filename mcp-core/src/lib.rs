@@ -95,6 +95,7 @@ pub mod roots;
 pub mod sampling;
 pub mod sse;
 pub mod subscriptions;
+pub mod target;
 pub mod tasks;
 pub mod tools;
 pub mod transport;

@@ -49,6 +49,7 @@ mod context;
 mod error;
 mod handler;
 pub mod http;
+mod quota;
 mod request_state;
 mod router;
 mod session;

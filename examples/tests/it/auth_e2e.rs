@@ -188,7 +188,7 @@ async fn opaque_tokens_are_introspected_and_stop_working_once_revoked() {
         let opaque = config.resource.replace("/mcp", "/opaque");
         config.introspection = Some(IntrospectionClient {
             client_id: rs.client_id,
-            client_secret: rs.client_secret.unwrap(),
+            client_secret: mcp_auth::Secret::new(rs.client_secret.unwrap()),
             audience: opaque,
         });
         // Every request is verified again, so a revocation shows at once.
@@ -320,7 +320,7 @@ async fn a_foreign_jwt_is_refused_with_401_when_introspection_is_configured_too(
     let url = serve(&oidc, |config| {
         config.introspection = Some(IntrospectionClient {
             client_id: rs.client_id,
-            client_secret: rs.client_secret.unwrap(),
+            client_secret: mcp_auth::Secret::new(rs.client_secret.unwrap()),
             audience: config.resource.clone(),
         });
     })

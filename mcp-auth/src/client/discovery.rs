@@ -130,7 +130,7 @@ pub async fn discover_with(
     let fetch = if is_loopback(&server) {
         fetch
     } else {
-        narrowed = fetch.without_loopback();
+        narrowed = fetch.without_loopback()?;
         &narrowed
     };
 

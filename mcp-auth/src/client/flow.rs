@@ -281,8 +281,7 @@ pub struct PendingAuthorization {
     scope: Option<String>,
 }
 
-/// What a callback turned out to be.
-#[derive(Debug)]
+/// What a callback turned out to be (no `Debug`: it holds the code).
 enum Verdict<'a> {
     /// Not the answer to this request (no or another `state`): ignored.
     Foreign,
@@ -401,14 +400,19 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for CallbackParams {
     }
 }
 
+/// Only the parameters that say what happened show; the code, `state`
+/// and anything a server might add (tokens, even) are redacted.
 impl std::fmt::Debug for CallbackParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut map = f.debug_map();
         for (k, v) in &self.pairs {
-            if k == "code" {
-                map.entry(k, &format_args!("[redacted]"));
-            } else {
+            if matches!(
+                k.as_str(),
+                "error" | "error_description" | "error_uri" | "iss"
+            ) {
                 map.entry(k, v);
+            } else {
+                map.entry(k, &format_args!("[redacted]"));
             }
         }
         map.finish()

@@ -11,9 +11,9 @@ pub mod pkce;
 mod provider;
 mod registration;
 mod safe_fetch;
-mod secret;
 pub mod store;
 
+pub use crate::secret::Secret;
 pub use browser::open_browser;
 pub use challenge::{BearerChallenge, Challenge};
 pub use cimd::ClientMetadataDocument;
@@ -23,4 +23,3 @@ pub use registration::{
     ClientConfig, ClientCredentials, Registration, RegistrationMethod, register, register_with,
 };
 pub use safe_fetch::{FetchPolicy, SafeFetcher};
-pub use secret::Secret;

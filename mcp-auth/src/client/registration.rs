@@ -10,9 +10,9 @@ use url::Url;
 
 use super::cimd::ClientMetadataDocument;
 use super::safe_fetch::{FetchPolicy, SafeFetcher, is_loopback};
-use super::secret::Secret;
 use crate::error::Error;
 use crate::metadata::AuthorizationServerMetadata;
+use crate::secret::Secret;
 
 /// A client's identity at one authorization server, bound to that
 /// server's issuer: client IDs are only valid where they were issued (RFC

@@ -26,7 +26,9 @@ use crate::error::Error;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FetchPolicy {
-    /// Loopback hosts (`localhost`, 127.0.0.0/8, `::1`), over http too.
+    /// Loopback hosts (`localhost` and its subdomains, 127.0.0.0/8, `::1`),
+    /// over http too. Other names never reach a loopback address, whatever
+    /// this says: a public name that resolves to one is DNS rebinding.
     /// **On by default**: MCP servers and their authorization servers on
     /// the user's own machine are common (development, local proxies).
     ///
@@ -220,10 +222,12 @@ fn classify_v6(ip: Ipv6Addr) -> Class {
 }
 
 /// Whether a connection may go to `ip`, which a name resolved to. A
-/// loopback name (allowed plain http) must resolve to loopback only.
+/// loopback name (allowed plain http) must resolve to loopback only, and
+/// only a loopback name may resolve to loopback: a public name pointing
+/// at the user's own machine is DNS rebinding, whatever the policy.
 fn may_connect(ip: IpAddr, allow_loopback: bool, loopback_name: bool) -> bool {
     match classify(ip) {
-        Class::Loopback => allow_loopback,
+        Class::Loopback => allow_loopback && loopback_name,
         Class::Forbidden(_) => false,
         Class::Private | Class::Public => !loopback_name,
     }
@@ -236,16 +240,46 @@ fn may_connect(ip: IpAddr, allow_loopback: bool, loopback_name: bool) -> bool {
 #[derive(Debug)]
 struct Resolver {
     allow_loopback: bool,
+    lookup: Lookup,
+}
+
+/// Where names are looked up.
+#[derive(Debug, Clone, Default)]
+enum Lookup {
+    /// As the system does.
+    #[default]
+    System,
+    /// A fixed table, for tests of what names resolve to.
+    #[cfg(test)]
+    Fixed(Arc<std::collections::HashMap<String, Vec<IpAddr>>>),
+}
+
+impl Lookup {
+    async fn addresses(&self, host: &str) -> std::io::Result<Vec<SocketAddr>> {
+        match self {
+            Self::System => Ok(tokio::net::lookup_host((host, 0)).await?.collect()),
+            #[cfg(test)]
+            Self::Fixed(table) => Ok(table
+                .get(host)
+                .into_iter()
+                .flatten()
+                .map(|ip| SocketAddr::new(*ip, 0))
+                .collect()),
+        }
+    }
 }
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_loopback = self.allow_loopback;
+        let lookup = self.lookup.clone();
         let host = name.as_str().to_owned();
         let loopback_name = is_localhost(&host);
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+            let addrs: Vec<SocketAddr> = lookup
+                .addresses(&host)
                 .await?
+                .into_iter()
                 .filter(|a| may_connect(a.ip(), allow_loopback, loopback_name))
                 .collect();
             if addrs.is_empty() {
@@ -258,6 +292,26 @@ impl reqwest::dns::Resolve for Resolver {
     }
 }
 
+/// An HTTP client that follows `policy` where a URL check cannot: no
+/// redirects, its time limit, and a resolver that drops the addresses the
+/// policy forbids.
+pub(crate) fn client(policy: &FetchPolicy) -> Result<reqwest::Client, Error> {
+    client_with(policy, Lookup::System)
+}
+
+fn client_with(policy: &FetchPolicy, lookup: Lookup) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout)
+        .dns_resolver(Arc::new(Resolver {
+            allow_loopback: policy.allow_loopback,
+            lookup,
+        }))
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+}
+
 /// An HTTP client for the documents of discovery and registration that
 /// follows a [`FetchPolicy`]: see there for what it refuses. Cheap to
 /// clone.
@@ -268,10 +322,11 @@ impl reqwest::dns::Resolve for Resolver {
 pub struct SafeFetcher {
     policy: FetchPolicy,
     http: reqwest::Client,
+    lookup: Lookup,
 }
 
-/// An answer, read within the limits.
-#[derive(Debug)]
+/// An answer, read within the limits. (No `Debug`: a registration
+/// answer's body holds the client secret.)
 pub(crate) struct Answer {
     pub(crate) status: StatusCode,
     /// Whether the content type says JSON.
@@ -288,16 +343,16 @@ impl SafeFetcher {
     /// [`Error::Config`] when the HTTP client cannot be built (no TLS
     /// roots).
     pub fn new(policy: FetchPolicy) -> Result<Self, Error> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(policy.timeout)
-            .connect_timeout(policy.timeout)
-            .dns_resolver(Arc::new(Resolver {
-                allow_loopback: policy.allow_loopback,
-            }))
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
-        Ok(Self { policy, http })
+        Self::with_lookup(policy, Lookup::System)
+    }
+
+    fn with_lookup(policy: FetchPolicy, lookup: Lookup) -> Result<Self, Error> {
+        let http = client_with(&policy, lookup.clone())?;
+        Ok(Self {
+            policy,
+            http,
+            lookup,
+        })
     }
 
     /// The policy it follows.
@@ -305,12 +360,17 @@ impl SafeFetcher {
         &self.policy
     }
 
-    /// This fetcher with loopback hosts refused too, sharing connections.
-    pub(crate) fn without_loopback(&self) -> Self {
-        Self {
-            policy: self.policy.clone().with_loopback(false),
-            http: self.http.clone(),
+    /// This fetcher with loopback hosts refused too: by URL, and by what
+    /// names resolve to (its own HTTP client, whose resolver refuses
+    /// loopback addresses).
+    pub(crate) fn without_loopback(&self) -> Result<Self, Error> {
+        if !self.policy.allow_loopback {
+            return Ok(self.clone());
         }
+        Self::with_lookup(
+            self.policy.clone().with_loopback(false),
+            self.lookup.clone(),
+        )
     }
 
     /// GETs the JSON document at `url`.
@@ -593,8 +653,12 @@ mod tests {
         assert!(!may_connect(ip("169.254.169.254"), true, false));
         assert!(!may_connect(ip("0.0.0.0"), true, false));
         assert!(!may_connect(ip("::"), true, false));
-        assert!(may_connect(ip("127.0.0.1"), true, false));
+        // Loopback only under a loopback name: a public name pointing
+        // there is DNS rebinding.
+        assert!(!may_connect(ip("127.0.0.1"), true, false));
+        assert!(may_connect(ip("127.0.0.1"), true, true));
         assert!(may_connect(ip("::1"), true, true));
+        assert!(!may_connect(ip("::1"), false, true));
         assert!(!may_connect(ip("127.0.0.1"), false, false));
         assert!(!may_connect(ip("::ffff:127.0.0.1"), false, false));
         // `localhost` resolving elsewhere is not followed.
@@ -621,5 +685,61 @@ mod tests {
     fn refusals_keep_server_text_printable() {
         let e = refused("https://x/\u{7}\u{1b}[31m", "why");
         assert_eq!(e, Error::Refused("https://x/[31m: why".into()));
+    }
+
+    /// A name that resolves to this machine never reaches it through a
+    /// fetcher that must not (discovery for a server that is not on
+    /// loopback), nor under a name that is not a loopback name at all.
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_not_followed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let reached = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&reached);
+        let server = tokio::spawn(async move {
+            while listener.accept().await.is_ok() {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        let table = [
+            ("rebind.example".to_owned(), vec![ip("127.0.0.1")]),
+            ("localhost".to_owned(), vec![ip("127.0.0.1")]),
+        ];
+        let lookup = Lookup::Fixed(Arc::new(table.into_iter().collect()));
+        let fetcher = SafeFetcher::with_lookup(FetchPolicy::default(), lookup).unwrap();
+        let narrowed = fetcher.without_loopback().unwrap();
+        for fetch in [&fetcher, &narrowed] {
+            let url = format!("https://rebind.example:{port}/.well-known/x");
+            let Err(e) = fetch.get(&url).await else {
+                panic!("{url} was fetched");
+            };
+            assert!(
+                matches!(&e, Error::Unavailable(why) if why.contains("resolves to no address")),
+                "{e:?}"
+            );
+        }
+        // The narrowed fetcher's resolver refuses loopback even where a
+        // URL check would not look: here, a request built by hand.
+        let by_hand = narrowed
+            .http
+            .get(format!("http://localhost:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{by_hand:?}").contains("resolves to no address"),
+            "{by_hand:?}"
+        );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            0,
+            "nothing reached the listener"
+        );
+        server.abort();
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
     }
 }

@@ -12,8 +12,8 @@ use mcp_core::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::secret::Secret;
 use crate::error::Error;
+use crate::secret::Secret;
 
 /// What tokens are for: one MCP server (its canonical resource URL) at one
 /// authorization server (its issuer). Tokens issued by one issuer are never

@@ -154,7 +154,10 @@ impl Shared {
                 match auth.authorization().await {
                     // Replaces any `Authorization` among the fixed headers:
                     // two would be ambiguous.
-                    Ok(Some(value)) => {
+                    Ok(Some(mut value)) => {
+                        // Kept out of logs and `Debug`, whatever the
+                        // provider did.
+                        value.set_sensitive(true);
                         builder = builder.headers(HeaderMap::from_iter([(AUTHORIZATION, value)]));
                     }
                     Ok(None) => {}

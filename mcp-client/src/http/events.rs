@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use bytes::Bytes;
 use mcp_core::{RequestId, headers, sse};
@@ -19,7 +18,7 @@ impl Shared {
         mut response: reqwest::Response,
         request: Option<&RequestId>,
     ) {
-        let mut decoder = sse::Decoder::new();
+        let mut decoder = self.decoder();
         let mut answered = request.is_none();
         let mut attempts = 0;
         loop {
@@ -28,7 +27,17 @@ impl Shared {
                     break;
                 };
                 for event in decoder.feed(&chunk) {
-                    let Ok(event) = event else { continue };
+                    let event = match event {
+                        Ok(event) => event,
+                        // Over the size limit: the answer may be in it,
+                        // and reading on (or resuming) would not bring it.
+                        Err(e) => {
+                            if !answered {
+                                self.fail_with(request, too_large(&e)).await;
+                            }
+                            return;
+                        }
+                    };
                     if event.data.is_empty() {
                         continue;
                     }
@@ -44,10 +53,7 @@ impl Shared {
                 break;
             }
             attempts += 1;
-            let wait = decoder
-                .retry()
-                .map_or(self.options.default_retry, Duration::from_millis);
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep(self.retry_delay(&decoder)).await;
             response = match self.get_stream(decoder.last_event_id()).await {
                 Some(r) => r,
                 None => break,
@@ -113,23 +119,27 @@ impl Shared {
                 let Some(mut response) = response else {
                     break;
                 };
-                let mut decoder = sse::Decoder::new();
+                let mut decoder = self.decoder();
                 while let Some(chunk) = self.next_chunk(&mut response).await {
                     attempts = 0;
-                    for event in decoder.feed(&chunk).into_iter().flatten() {
-                        if !event.data.is_empty() {
-                            self.deliver(Bytes::from(event.data)).await;
+                    for event in decoder.feed(&chunk) {
+                        match event {
+                            Ok(event) if event.data.is_empty() => {}
+                            Ok(event) => {
+                                self.deliver(Bytes::from(event.data)).await;
+                            }
+                            // Resuming would replay the same event: the
+                            // stream is given up.
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the server's stream sent an event over the size limit; closing it");
+                                return;
+                            }
                         }
                     }
                 }
                 last_event_id = decoder.last_event_id().map(str::to_owned).or(last_event_id);
                 attempts += 1;
-                tokio::time::sleep(
-                    decoder
-                        .retry()
-                        .map_or(self.options.default_retry, Duration::from_millis),
-                )
-                .await;
+                tokio::time::sleep(self.retry_delay(&decoder)).await;
             }
         });
         *Self::lock(&shared.get_task) = Some(task.abort_handle());
@@ -142,5 +152,17 @@ impl Shared {
             chunk = response.chunk() => chunk.ok().flatten(),
             () = self.inbox.closed() => None,
         }
+    }
+}
+
+/// An SSE event over the size limit, as the error its request fails with.
+pub(super) fn too_large(e: &sse::SseError) -> mcp_core::Error {
+    let max = match e {
+        sse::SseError::EventTooLarge { max } | sse::SseError::LineTooLong { max } => *max,
+        _ => 0,
+    };
+    mcp_core::Error::FrameTooLarge {
+        max,
+        len: max.saturating_add(1),
     }
 }

@@ -26,7 +26,7 @@ use mcp_core::headers::{self, Mirrored, ParamHeader};
 use mcp_core::jsonrpc::response_id;
 use mcp_core::tools::ListToolsResult;
 use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId};
+use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientOptions};
@@ -49,6 +49,21 @@ pub struct HttpOptions {
     /// Supplies the `Authorization` header of every request and hears
     /// about 401/403 refusals; see [`AuthProvider`].
     pub auth: Option<Arc<dyn AuthProvider>>,
+    /// The largest message read from the server: a JSON response body,
+    /// or one SSE event. A larger one fails its request with
+    /// [`mcp_core::Error::FrameTooLarge`] (inside
+    /// [`Error::Transport`](crate::Error::Transport)); nothing over it is
+    /// ever held in memory.
+    pub max_message_size: usize,
+    /// How long connecting to the server may take.
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes of a response; a server that
+    /// stalls longer is given up on (an SSE stream is then resumed, as
+    /// when it breaks). Servers that stream send keep-alives more often.
+    pub read_timeout: Duration,
+    /// The longest reconnection delay a server's SSE `retry` field may
+    /// ask for.
+    pub max_retry: Duration,
 }
 
 impl Default for HttpOptions {
@@ -58,31 +73,42 @@ impl Default for HttpOptions {
             reconnect_attempts: 5,
             default_retry: Duration::from_secs(1),
             auth: None,
+            max_message_size: 16 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            max_retry: Duration::from_secs(30),
         }
     }
 }
 
 impl std::fmt::Debug for HttpOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values are credentials as often as not: names only.
         f.debug_struct("HttpOptions")
-            .field("headers", &self.headers)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("reconnect_attempts", &self.reconnect_attempts)
             .field("default_retry", &self.default_retry)
             .field("auth", &self.auth.as_ref().map(|_| "AuthProvider"))
+            .field("max_message_size", &self.max_message_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_retry", &self.max_retry)
             .finish()
     }
 }
 
 impl HttpOptions {
-    /// Adds a header to every request.
+    /// Adds a header to every request. Its value is marked sensitive: it
+    /// never appears in `Debug` output or in logs.
     ///
     /// # Errors
     /// When the name or value is not a valid header.
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
         let name = HeaderName::try_from(name)
             .map_err(|e| Error::Incompatible(format!("header name: {e}")))?;
-        let value = HeaderValue::try_from(value)
+        let mut value = HeaderValue::try_from(value)
             .map_err(|e| Error::Incompatible(format!("header value: {e}")))?;
+        value.set_sensitive(true);
         self.headers.insert(name, value);
         Ok(self)
     }
@@ -174,12 +200,16 @@ pub fn http_transport(url: &str, options: HttpOptions) -> Result<(HttpReader, Ht
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::Incompatible(format!("not an HTTP URL: {url}")));
     }
-    let http = reqwest::Client::builder().build().map_err(|e| {
-        Error::Transport(mcp_core::Error::Io {
-            kind: std::io::ErrorKind::Other,
-            message: e.to_string(),
-        })
-    })?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .read_timeout(options.read_timeout)
+        .build()
+        .map_err(|e| {
+            Error::Transport(mcp_core::Error::Io {
+                kind: std::io::ErrorKind::Other,
+                message: e.to_string(),
+            })
+        })?;
     let (inbox, rx) = mpsc::channel(256);
     let shared = Arc::new(Shared {
         http,
@@ -494,7 +524,13 @@ impl Shared {
         let challenged = response
             .headers()
             .contains_key(http::header::WWW_AUTHENTICATE);
-        let body = response.bytes().await.unwrap_or_default();
+        let body = match read_body(response, self.options.max_message_size).await {
+            Ok(body) => body,
+            Err(e) => {
+                self.fail_with(request, e).await;
+                return;
+            }
+        };
         if challenged && !status.is_success() {
             // Credentials refused: whatever the body says, the caller needs
             // the status and the challenge to do something about it.
@@ -603,6 +639,33 @@ impl Shared {
         }
     }
 
+    /// An SSE decoder within the message size limit.
+    fn decoder(&self) -> sse::Decoder {
+        sse::Decoder::with_max_event(self.options.max_message_size)
+    }
+
+    /// How long to wait before resuming a stream: what the server asked
+    /// for, within [`HttpOptions::max_retry`].
+    fn retry_delay(&self, decoder: &sse::Decoder) -> Duration {
+        decoder
+            .retry()
+            .map_or(self.options.default_retry, Duration::from_millis)
+            .min(self.options.max_retry)
+    }
+
+    /// Fails request `id` with a transport error, typed.
+    async fn fail_with(&self, id: Option<&RequestId>, error: mcp_core::Error) {
+        let Some(id) = id else {
+            tracing::warn!(%error, "HTTP transport error");
+            return;
+        };
+        let failed = mcp_core::Error::RequestFailed {
+            id: id.clone(),
+            reason: Box::new(error),
+        };
+        let _ = self.inbox.send(Err(failed)).await;
+    }
+
     /// Fails request `id` locally, so its caller does not wait for nothing.
     async fn fail(&self, id: Option<&RequestId>, why: &str) {
         let Some(id) = id else {
@@ -617,4 +680,54 @@ impl Shared {
             let _ = self.inbox.send(Ok(Bytes::from(frame))).await;
         }
     }
+}
+
+/// The body of `response`, read while it stays within `max` bytes.
+///
+/// # Errors
+/// [`mcp_core::Error::FrameTooLarge`] past `max` (what was read is
+/// dropped); [`mcp_core::Error::Io`] when reading fails.
+async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes, mcp_core::Error> {
+    let too_large = |len: u64| mcp_core::Error::FrameTooLarge {
+        max,
+        len: usize::try_from(len).unwrap_or(usize::MAX),
+    };
+    if let Some(len) = response.content_length()
+        && len > u64::try_from(max).unwrap_or(u64::MAX)
+    {
+        return Err(too_large(len));
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| mcp_core::Error::Io {
+            kind: if e.is_timeout() {
+                std::io::ErrorKind::TimedOut
+            } else {
+                std::io::ErrorKind::Other
+            },
+            message: format!("reading the response failed: {e}"),
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body.freeze());
+        };
+        if body.len() + chunk.len() > max {
+            return Err(too_large((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
+/// Up to 4 KiB of an error response's body, as text for a message.
+async fn error_text(response: reqwest::Response) -> String {
+    const SHOWN: usize = 4096;
+    let mut response = response;
+    let mut text = Vec::new();
+    while text.len() < SHOWN {
+        match response.chunk().await {
+            Ok(Some(chunk)) => text.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    text.truncate(SHOWN);
+    String::from_utf8_lossy(&text).trim().to_owned()
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use mcp_core::jsonrpc::response_id;
-use mcp_core::{Message, RequestId, headers, sse};
+use mcp_core::{Message, RequestId, headers};
 
 use super::{Session, Shared, auth};
 
@@ -112,14 +112,12 @@ impl Shared {
         let status = response.status();
         if !status.is_success() {
             let status = auth::describe_status(status, response.headers());
-            let body = response.bytes().await.unwrap_or_default();
-            let body = String::from_utf8_lossy(&body);
-            return Err(format!("initialize got {status}: {}", body.trim()));
+            let body = super::error_text(response).await;
+            return Err(format!("initialize got {status}: {body}"));
         }
         let is_sse = super::is_event_stream(response.headers());
         if !is_sse {
-            let body = response
-                .bytes()
+            let body = super::read_body(response, self.options.max_message_size)
                 .await
                 .map_err(|e| format!("reading the answer to initialize: {e}"))?;
             return match response_id(&body) {
@@ -127,9 +125,10 @@ impl Shared {
                 _ => Err("the answer to initialize is not a JSON-RPC response to it".into()),
             };
         }
-        let mut decoder = sse::Decoder::new();
+        let mut decoder = self.decoder();
         while let Ok(Some(chunk)) = response.chunk().await {
-            for event in decoder.feed(&chunk).into_iter().flatten() {
+            for event in decoder.feed(&chunk) {
+                let event = event.map_err(|e| format!("reading the answer to initialize: {e}"))?;
                 if event.data.is_empty() {
                     continue;
                 }

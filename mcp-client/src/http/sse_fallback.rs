@@ -34,7 +34,13 @@ impl Shared {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let body = refused.bytes().await.unwrap_or_default();
+        let body = match super::read_body(refused, self.options.max_message_size).await {
+            Ok(body) => body,
+            Err(e) => {
+                self.fail_with(id, e).await;
+                return;
+            }
+        };
         match self.open_sse_stream().await {
             Ok(endpoint) => {
                 tracing::debug!(%endpoint, "initialize got {described}; using HTTP+SSE");
@@ -82,7 +88,7 @@ impl Shared {
                 self.url
             )));
         }
-        let mut decoder = sse::Decoder::new();
+        let mut decoder = self.decoder();
         // From here on the server does offer an SSE stream, so what is
         // wrong with it is the news.
         let (endpoint, early) = loop {
@@ -91,7 +97,12 @@ impl Shared {
                 .await
                 .map_err(|e| NoFallback::Broken(format!("reading it failed: {e}")))?
                 .ok_or_else(|| NoFallback::Broken("it ended before its endpoint event".into()))?;
-            let mut events = decoder.feed(&chunk).into_iter().flatten();
+            let mut events = decoder
+                .feed(&chunk)
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| NoFallback::Broken(e.to_string()))?
+                .into_iter();
             if let Some(first) = events.next() {
                 if first.event.as_deref() != Some("endpoint") {
                     return Err(NoFallback::Broken(format!(
@@ -112,9 +123,15 @@ impl Shared {
             for event in early {
                 shared.on_sse_event(event).await;
             }
-            while let Some(chunk) = shared.next_chunk(&mut response).await {
-                for event in decoder.feed(&chunk).into_iter().flatten() {
-                    shared.on_sse_event(event).await;
+            'read: while let Some(chunk) = shared.next_chunk(&mut response).await {
+                for event in decoder.feed(&chunk) {
+                    match event {
+                        Ok(event) => shared.on_sse_event(event).await,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the server's stream sent an event over the size limit; closing it");
+                            break 'read;
+                        }
+                    }
                 }
             }
             // The stream is the connection: nothing can answer the
@@ -163,8 +180,7 @@ impl Shared {
             Ok(response) => {
                 let status: StatusCode = response.status();
                 let status = auth::describe_status(status, response.headers());
-                let body = response.bytes().await.unwrap_or_default();
-                format!("{status}: {}", String::from_utf8_lossy(&body).trim())
+                format!("{status}: {}", super::error_text(response).await)
             }
             Err(why) => why,
         };

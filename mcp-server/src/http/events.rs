@@ -2,8 +2,8 @@
 //! kept in an [`EventStore`], so a client whose connection broke can ask
 //! for what it missed with `Last-Event-ID`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
@@ -58,34 +58,68 @@ pub trait EventStore: Send + Sync + 'static {
     fn forget<'a>(&'a self, session: &'a str) -> BoxFuture<'a, ()>;
 }
 
-/// Events in this process's memory: the last `per_session` events of each
-/// session are kept, and no more than `max_bytes` of them.
+/// Events in this process's memory, within three limits: the last
+/// `per_session` events of each session, at most `max_bytes` of each
+/// session's, and at most `max_total_bytes` of all sessions' together.
+/// Beyond a limit the oldest events go first (over the total, the oldest
+/// of any session); a client that resumes after an event whose successors
+/// are gone gets `None`, never a replay with a hole in it.
 #[derive(Debug)]
 pub struct MemoryEventStore {
     per_session: usize,
     max_bytes: usize,
-    sessions: Mutex<HashMap<String, SessionEvents>>,
+    max_total_bytes: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<Arc<str>, SessionEvents>,
+    /// Each session's oldest event, by its place in the order of all
+    /// events: the first entry is the oldest event kept anywhere.
+    oldest: BTreeMap<u64, Arc<str>>,
+    /// The size of all messages kept.
+    bytes: usize,
+    /// The place of the next event in the order of all events.
+    next: u64,
 }
 
 #[derive(Debug, Default)]
 struct SessionEvents {
     next: u64,
-    /// `(sequence number, stream, message)`, oldest first.
-    events: VecDeque<(u64, String, Bytes)>,
+    /// Oldest first.
+    events: VecDeque<Event>,
     /// The size of the messages kept.
     bytes: usize,
-    /// The highest sequence number dropped for want of room, per stream.
+    /// The highest sequence number dropped, per stream, for at most
+    /// [`DROPPED_STREAMS`] streams; a stream forgotten here is one whose
+    /// resumption is refused even where it might have been whole.
     dropped: HashMap<String, u64>,
 }
 
+#[derive(Debug)]
+struct Event {
+    /// Its place in the order of all events.
+    order: u64,
+    seq: u64,
+    stream: String,
+    message: Bytes,
+}
+
+/// Streams per session whose dropped events are remembered: the record
+/// grows with the streams that lost events, so it is capped, and the
+/// oldest record goes first.
+const DROPPED_STREAMS: usize = 64;
+
 impl MemoryEventStore {
-    /// Keeps up to `per_session` events of each session, and at most
-    /// 1 MiB of them.
+    /// Keeps up to `per_session` events of each session, at most 1 MiB
+    /// of them, and at most 64 MiB of all sessions' events.
     pub fn new(per_session: usize) -> Self {
         Self {
             per_session: per_session.max(1),
             max_bytes: 1024 * 1024,
-            sessions: Mutex::default(),
+            max_total_bytes: 64 * 1024 * 1024,
+            state: Mutex::default(),
         }
     }
 
@@ -95,11 +129,56 @@ impl MemoryEventStore {
         self.max_bytes = max_bytes;
         self
     }
+
+    /// Keeps at most `max_total_bytes` of all sessions' events together.
+    #[must_use]
+    pub fn with_max_total_bytes(mut self, max_total_bytes: usize) -> Self {
+        self.max_total_bytes = max_total_bytes;
+        self
+    }
+
+    /// The size of the messages kept now, over all sessions.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Default for MemoryEventStore {
     fn default() -> Self {
         Self::new(1024)
+    }
+}
+
+impl State {
+    /// Drops the oldest event of `session`.
+    fn drop_oldest(&mut self, session: &Arc<str>) {
+        let Some(events) = self.sessions.get_mut(session) else {
+            return;
+        };
+        let Some(old) = events.events.pop_front() else {
+            return;
+        };
+        events.bytes -= old.message.len();
+        self.bytes -= old.message.len();
+        self.oldest.remove(&old.order);
+        if let Some(next) = events.events.front() {
+            self.oldest.insert(next.order, Arc::clone(session));
+        }
+        if events.dropped.len() >= DROPPED_STREAMS && !events.dropped.contains_key(&old.stream) {
+            let forgotten = events
+                .dropped
+                .iter()
+                .min_by_key(|(_, seq)| **seq)
+                .map(|(stream, _)| stream.clone());
+            if let Some(forgotten) = forgotten {
+                events.dropped.remove(&forgotten);
+            }
+        }
+        events.dropped.insert(old.stream, old.seq);
     }
 }
 
@@ -116,18 +195,38 @@ impl EventStore for MemoryEventStore {
         stream: &'a str,
         message: Bytes,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let events = sessions.entry(session.to_owned()).or_default();
+        let mut state = self.lock();
+        let state = &mut *state;
+        let key = match state.sessions.get_key_value(session) {
+            Some((key, _)) => Arc::clone(key),
+            None => Arc::from(session),
+        };
+        let order = state.next;
+        state.next += 1;
+        state.bytes += message.len();
+        let events = state.sessions.entry(Arc::clone(&key)).or_default();
+        if events.events.is_empty() {
+            state.oldest.insert(order, Arc::clone(&key));
+        }
         let seq = events.next;
         events.next += 1;
         events.bytes += message.len();
-        events.events.push_back((seq, stream.to_owned(), message));
-        while events.events.len() > self.per_session || events.bytes > self.max_bytes {
-            let Some((old, old_stream, old_message)) = events.events.pop_front() else {
+        events.events.push_back(Event {
+            order,
+            seq,
+            stream: stream.to_owned(),
+            message,
+        });
+        let over =
+            |e: &SessionEvents| e.events.len() > self.per_session || e.bytes > self.max_bytes;
+        while state.sessions.get(&key).is_some_and(over) {
+            state.drop_oldest(&key);
+        }
+        while state.bytes > self.max_total_bytes {
+            let Some(oldest) = state.oldest.values().next().cloned() else {
                 break;
             };
-            events.bytes -= old_message.len();
-            events.dropped.insert(old_stream, old);
+            state.drop_oldest(&oldest);
         }
         Box::pin(std::future::ready(Ok(format!("{stream}:{seq}"))))
     }
@@ -137,15 +236,15 @@ impl EventStore for MemoryEventStore {
         session: &'a str,
         last_event_id: &'a str,
     ) -> BoxFuture<'a, Result<Option<Replay>, Error>> {
-        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.lock();
         let found = parse(last_event_id).and_then(|(stream, after)| {
-            let events = sessions.get(session)?;
+            let events = state.sessions.get(session)?;
             let dropped = events.dropped.get(stream).copied();
             let issued = dropped.is_some_and(|d| d >= after)
                 || events
                     .events
                     .iter()
-                    .any(|(seq, s, _)| *seq == after && s == stream);
+                    .any(|e| e.seq == after && e.stream == stream);
             // An event of this stream after `after` was dropped: the
             // client cannot get everything it missed.
             if !issued || dropped.is_some_and(|d| d > after) {
@@ -154,8 +253,8 @@ impl EventStore for MemoryEventStore {
             let missed = events
                 .events
                 .iter()
-                .filter(|(seq, s, message)| *seq > after && s == stream && !message.is_empty())
-                .map(|(seq, _, message)| (format!("{stream}:{seq}"), message.clone()))
+                .filter(|e| e.seq > after && e.stream == stream && !e.message.is_empty())
+                .map(|e| (format!("{stream}:{}", e.seq), e.message.clone()))
                 .collect();
             Some(Replay::new(stream, missed))
         });
@@ -163,10 +262,13 @@ impl EventStore for MemoryEventStore {
     }
 
     fn forget<'a>(&'a self, session: &'a str) -> BoxFuture<'a, ()> {
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(session);
+        let mut state = self.lock();
+        if let Some(events) = state.sessions.remove(session) {
+            state.bytes -= events.bytes;
+            if let Some(front) = events.events.front() {
+                state.oldest.remove(&front.order);
+            }
+        }
         Box::pin(std::future::ready(()))
     }
 }
@@ -217,5 +319,49 @@ mod tests {
         assert_eq!(small.replay("s", &a).await.unwrap(), None);
         store.forget("s").await;
         assert_eq!(store.replay("s", &first).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_total_is_capped_oldest_sessions_first() {
+        let store = MemoryEventStore::new(100)
+            .with_max_bytes(1000)
+            .with_max_total_bytes(10);
+        let old = store.append("a", "s", Bytes::from("1")).await.unwrap();
+        store.append("a", "s", Bytes::from("1234")).await.unwrap();
+        store.append("b", "s", Bytes::from("12345")).await.unwrap();
+        assert_eq!(store.bytes(), 10);
+        let newest = store.append("c", "s", Bytes::from("12")).await.unwrap();
+        // Over 10 bytes: the oldest events (both of session a's) went.
+        assert_eq!(store.bytes(), 7);
+        assert_eq!(store.replay("a", &old).await.unwrap(), None);
+        assert!(store.replay("c", &newest).await.unwrap().is_some());
+        store.forget("b").await;
+        store.forget("c").await;
+        assert_eq!(store.bytes(), 0);
+        // One session larger than the total keeps only what fits.
+        for i in 0..20 {
+            store
+                .append("d", "s", Bytes::from(format!("{i:02}")))
+                .await
+                .unwrap();
+            assert!(store.bytes() <= 10);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_record_of_dropped_streams_is_bounded() {
+        let store = MemoryEventStore::new(1);
+        let mut first = None;
+        for i in 0..10 * DROPPED_STREAMS {
+            let id = store
+                .append("s", &format!("stream-{i}"), Bytes::from("x"))
+                .await
+                .unwrap();
+            first.get_or_insert(id);
+        }
+        let recorded = store.lock().sessions.get("s").unwrap().dropped.len();
+        assert!(recorded <= DROPPED_STREAMS);
+        // A forgotten stream's resumption is refused, as a dropped one is.
+        assert_eq!(store.replay("s", &first.unwrap()).await.unwrap(), None);
     }
 }

@@ -13,16 +13,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use mcp_core::{ErrorObject, Message, ProtocolVersion, headers};
+use mcp_core::{ErrorObject, Message, ProtocolVersion, RequestId, headers};
 use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::respond::{BODY_CAPACITY, accepted, sse_response};
 use super::resume::{Pump, Resumed, STANDALONE, Streams};
-use super::service::{Accepts, Inner, error, header, messages, require_sse, session_id};
+use super::service::{Accepts, Inner, error, header, messages, require_sse, session_id, too_busy};
 use crate::handler::Handler;
+use crate::quota::{ClientQuota, Kind, Slot};
+use crate::session::Connection;
 use crate::session::peer::Outbox;
-use crate::session::{Connection, Route};
 
 /// A legacy session as this instance serves it.
 pub(super) struct Session<H: Handler> {
@@ -35,6 +36,9 @@ pub(super) struct Session<H: Handler> {
     saved: AtomicU64,
     /// Who started the session; requests from anyone else are refused.
     principal: Option<String>,
+    /// The session's place in its client's quota, on the instance that
+    /// started it.
+    _quota: Option<Slot>,
 }
 
 impl<H: Handler> Session<H> {
@@ -87,15 +91,47 @@ fn missing_session() -> Response<Body> {
 }
 
 impl<H: Handler> Inner<H> {
-    fn new_session(&self, id: &str, principal: Option<String>) -> Arc<Session<H>> {
+    fn new_session(
+        &self,
+        id: &str,
+        principal: Option<String>,
+        quota: Option<Slot>,
+    ) -> Arc<Session<H>> {
         let (tx, rx) = mpsc::channel(256);
         Arc::new(Session {
-            conn: self.server.connection(tx),
+            // Every session's requests share the endpoint's permits.
+            conn: self
+                .server
+                .connection_sharing(tx, Arc::clone(&self.permits)),
             standalone: Mutex::new(Some(rx)),
             streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
             last_seen: Mutex::new(Instant::now()),
             saved: AtomicU64::new(0),
             principal,
+            _quota: quota,
+        })
+    }
+
+    /// A slot of the client's session quota; `Err` is the 429 answer to
+    /// the request (`id`) that wanted one.
+    pub(super) fn session_slot(
+        &self,
+        extensions: &http::Extensions,
+        id: Option<RequestId>,
+    ) -> Result<Option<Slot>, Box<Response<Body>>> {
+        let Some(client) = ClientQuota::of(&self.quotas, extensions) else {
+            return Ok(None);
+        };
+        client.take(Kind::Sessions).map(Some).map_err(|limit| {
+            tracing::warn!(limit, "session refused: the client holds its quota of sessions");
+            Box::new(too_busy(
+                StatusCode::TOO_MANY_REQUESTS,
+                60,
+                id,
+                ErrorObject::internal_error(format!(
+                    "too many sessions: this client has {limit} open; end one (DELETE) or retry later"
+                )),
+            ))
         })
     }
 
@@ -125,13 +161,14 @@ impl<H: Handler> Inner<H> {
             Err(res) => return *res,
         };
         self.sweep().await;
-        let principal = principal_of(&parts.extensions);
-        let session = self.new_session(&id, principal.clone());
-        let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: Arc::new(parts.extensions),
+        let quota = match self.session_slot(&parts.extensions, Some(req.id.clone())) {
+            Ok(quota) => quota,
+            Err(res) => return *res,
         };
+        let principal = principal_of(&parts.extensions);
+        let session = self.new_session(&id, principal.clone(), quota);
+        let (reply, rx) = Outbox::channel(64);
+        let route = self.route(reply, parts.extensions);
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
         session.conn.on_message(Message::Request(req), &route).await;
@@ -148,10 +185,12 @@ impl<H: Handler> Inner<H> {
             Ok(true) => {}
             Ok(false) => {
                 session.conn.abort_all();
-                return error(
+                tracing::warn!("session refused: the session store is full");
+                return too_busy(
                     StatusCode::SERVICE_UNAVAILABLE,
+                    60,
                     Some(request_id),
-                    ErrorObject::internal_error("too many sessions; retry later"),
+                    ErrorObject::internal_error("too many sessions on this server; retry later"),
                 );
             }
             Err(e) => return unavailable(&e),
@@ -219,7 +258,8 @@ impl<H: Handler> Inner<H> {
             session.touch();
             return Ok(Arc::clone(session));
         }
-        let session = self.new_session(id, record.principal.clone());
+        // Started elsewhere: counted in its client's quota there.
+        let session = self.new_session(id, record.principal.clone(), None);
         session.conn.restore(record);
         live.insert(id.to_owned(), Arc::clone(&session));
         Ok(session)
@@ -267,10 +307,7 @@ impl<H: Handler> Inner<H> {
             Err(res) => return *res,
         };
         let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: Arc::new(parts.extensions),
-        };
+        let route = self.route(reply, parts.extensions);
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();
         for message in messages {

@@ -17,6 +17,6 @@ pub use body::Body;
 pub use events::{EventStore, MemoryEventStore, Replay};
 pub use mcp_core::BoxFuture;
 pub use security::AllowedHosts;
-pub use serve::serve;
+pub use serve::{ServeOptions, serve, serve_service, serve_with};
 pub use service::{HttpOptions, StreamableHttp};
 pub use store::{MemorySessionStore, SessionRecord, SessionStore};

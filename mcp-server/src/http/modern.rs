@@ -13,9 +13,8 @@ use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::respond::accepted;
-use super::service::{Accepts, Inner, error, header, unreadable};
+use super::service::{Accepts, Inner, busy, error, header, unreadable};
 use crate::handler::Handler;
-use crate::session::Route;
 use crate::session::peer::Outbox;
 
 /// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
@@ -139,10 +138,15 @@ impl<H: Handler> Inner<H> {
             .server
             .connection_sharing(unused, Arc::clone(&self.permits));
         let (reply, rx) = Outbox::channel(64);
-        let route = Route {
-            reply,
-            extensions: Arc::new(parts.extensions),
-        };
+        let mut route = self.route(reply, parts.extensions);
+        // Admitted here, so that a refusal is an HTTP status a client and
+        // a proxy understand. Subscriptions have limits of their own.
+        if req.method != <mcp_core::method::Listen as mcp_core::method::Method>::NAME {
+            match conn.admit(&route.admission).await {
+                Ok(admitted) => route.admission.admitted = Some(Arc::new(admitted)),
+                Err(refused) => return busy(refused, Some(req.id)),
+            }
+        }
         let id = req.id.clone();
         conn.on_message(Message::Request(req), &route).await;
         drop(route);

@@ -1,5 +1,7 @@
 //! DNS-rebinding protection: which `Origin` and `Host` values are accepted.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 /// Hosts and origins a server answers.
 ///
 /// The default accepts only loopback names (`localhost`, `127.0.0.1`,
@@ -59,20 +61,44 @@ impl AllowedHosts {
         self
     }
 
-    fn host_allowed(&self, host: &str) -> bool {
+    /// Whether `authority` (`host[:port]`) names an accepted host.
+    /// Malformed authorities are not accepted.
+    fn host_allowed(&self, authority: &str) -> bool {
+        let Some(host) = host_of(authority) else {
+            return false;
+        };
         let Some(hosts) = &self.hosts else {
             return true;
         };
-        let name = strip_port(host);
-        hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
+        hosts
+            .iter()
+            .any(|h| host_of(h).is_some_and(|allowed| allowed == host))
     }
 
-    /// Whether a request with these headers may be served.
-    pub(crate) fn check(
+    /// Whether a request may be served, given its target's authority (the
+    /// request URI's, as HTTP/2 `:authority` and absolute-form HTTP/1
+    /// targets carry it), its `Host` header and its `Origin` header.
+    ///
+    /// Unless any host is accepted, a request must name its host (in one
+    /// place or both) and every name it gives must be accepted; an origin,
+    /// when present, must be accepted too. `Err` says what was refused.
+    ///
+    /// # Errors
+    /// The reason, for the 403 answer.
+    pub fn check(
         &self,
+        authority: Option<&str>,
         host: Option<&str>,
         origin: Option<&str>,
     ) -> Result<(), &'static str> {
+        if self.hosts.is_some() && authority.is_none() && host.is_none() {
+            return Err("the request names no host (Host header or :authority)");
+        }
+        if let Some(authority) = authority
+            && !self.host_allowed(authority)
+        {
+            return Err("request authority not allowed");
+        }
         if let Some(host) = host
             && !self.host_allowed(host)
         {
@@ -102,17 +128,55 @@ impl AllowedHosts {
     }
 }
 
-/// `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`.
-fn strip_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .find(']')
-            .and_then(|i| authority.get(..=i))
-            .unwrap_or(authority);
+/// A host, compared by what it denotes: addresses by value (so `[::1]`
+/// and `[0:0::1]` are one), names without case or a final dot.
+#[derive(Debug, PartialEq, Eq)]
+enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`),
+/// parsed strictly: `None` for anything else, such as a bracketed part
+/// that is not an IPv6 address, text after it that is not a port, or a
+/// name with characters no host name has.
+fn host_of(authority: &str) -> Option<Host> {
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(rest) => {
+            let (v6, after) = rest.split_once(']')?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':')?),
+            };
+            (Host::Ip(IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?)), port)
+        }
+        None => {
+            let (name, port) = match authority.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (authority, None),
+            };
+            let name = name.strip_suffix('.').unwrap_or(name);
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            if !valid {
+                return None;
+            }
+            let host = match name.parse::<Ipv4Addr>() {
+                Ok(v4) => Host::Ip(IpAddr::V4(v4)),
+                Err(_) => Host::Name(name.to_ascii_lowercase()),
+            };
+            (host, port)
+        }
+    };
+    // A port is 1 to 5 digits, no sign, no spaces.
+    if let Some(port) = port
+        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
+    Some(host)
 }
 
 #[cfg(test)]
@@ -122,33 +186,90 @@ mod tests {
     #[test]
     fn loopback_by_default() {
         let allowed = AllowedHosts::default();
-        for host in ["localhost:8000", "127.0.0.1", "[::1]:9", "LOCALHOST"] {
-            assert!(allowed.check(Some(host), None).is_ok(), "{host}");
+        for host in [
+            "localhost:8000",
+            "127.0.0.1",
+            "[::1]:9",
+            "LOCALHOST",
+            "[0::1]",
+            "localhost.",
+        ] {
+            assert!(allowed.check(None, Some(host), None).is_ok(), "{host}");
         }
-        assert!(allowed.check(Some("evil.example:8000"), None).is_err());
         assert!(
             allowed
-                .check(Some("localhost"), Some("http://localhost:3000"))
+                .check(None, Some("evil.example:8000"), None)
+                .is_err()
+        );
+        assert!(
+            allowed
+                .check(None, Some("localhost"), Some("http://localhost:3000"))
                 .is_ok()
         );
         assert!(
             allowed
-                .check(Some("localhost"), Some("https://evil.example"))
+                .check(None, Some("localhost"), Some("https://evil.example"))
                 .is_err()
         );
-        assert!(allowed.check(Some("localhost"), Some("null")).is_err());
+        assert!(
+            allowed
+                .check(None, Some("localhost"), Some("null"))
+                .is_err()
+        );
         let custom = AllowedHosts::loopback()
             .with_host("mcp.example.com")
             .with_origin("https://app.example.com");
         assert!(
             custom
-                .check(Some("mcp.example.com"), Some("https://app.example.com"))
+                .check(
+                    None,
+                    Some("mcp.example.com"),
+                    Some("https://app.example.com")
+                )
                 .is_ok()
         );
         assert!(
             AllowedHosts::any()
-                .check(Some("anything"), Some("https://x"))
+                .check(None, Some("anything"), Some("https://x"))
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn malformed_or_missing_hosts_are_refused() {
+        let allowed = AllowedHosts::default();
+        for host in [
+            "[::1]evil.example",
+            "[::1]:80x",
+            "[::1]:",
+            "[::1",
+            "[localhost]",
+            "localhost:99999999",
+            "localhost:+80",
+            "localhost:80:80",
+            "::1",
+            "",
+            "local host",
+            "localhost@evil.example",
+        ] {
+            assert!(allowed.check(None, Some(host), None).is_err(), "{host:?}");
+            assert!(allowed.check(Some(host), None, None).is_err(), "{host:?}");
+        }
+        // HTTP/2 carries the host as :authority: it is checked as Host is.
+        assert!(allowed.check(Some("evil.example"), None, None).is_err());
+        assert!(
+            allowed
+                .check(Some("evil.example"), Some("localhost"), None)
+                .is_err()
+        );
+        assert!(allowed.check(Some("127.0.0.1:80"), None, None).is_ok());
+        // No host at all is refused unless any host is accepted.
+        assert!(allowed.check(None, None, None).is_err());
+        assert!(AllowedHosts::any().check(None, None, None).is_ok());
+        assert!(
+            allowed
+                .check(None, Some("localhost"), Some("http://[::1]evil.example"))
+                .is_err()
         );
     }
 }

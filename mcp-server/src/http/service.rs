@@ -25,7 +25,9 @@ use super::security::AllowedHosts;
 use super::sse2024::SseSession;
 use super::store::{MemorySessionStore, SessionStore};
 use crate::handler::Handler;
-use crate::session::Server;
+use crate::quota::{ClientQuota, Limits, Quotas};
+use crate::session::peer::Outbox;
+use crate::session::{Admission, Busy, Route, Server};
 
 /// Settings of the Streamable HTTP transport.
 #[derive(Debug, Clone)]
@@ -33,14 +35,37 @@ use crate::session::Server;
 pub struct HttpOptions {
     /// Accepted `Host` and `Origin` values (loopback only by default).
     pub allowed: AllowedHosts,
-    /// Largest request body, in bytes.
+    /// Largest request body, in bytes (413 beyond).
     pub max_body: usize,
+    /// Time for a request body to arrive once its headers did (408
+    /// beyond), so that a client sending slowly holds nothing for long.
+    pub body_timeout: Duration,
     /// How often an idle SSE stream gets a keep-alive comment.
     pub keep_alive: Duration,
     /// Legacy sessions idle this long are closed (by the default store).
     pub session_idle: Duration,
-    /// Most legacy sessions at once (in the default store).
+    /// Most legacy sessions at once (in the default store), and most
+    /// HTTP+SSE sessions.
     pub max_sessions: usize,
+    /// Most legacy (and HTTP+SSE) sessions one client may hold at once on
+    /// this instance; `initialize` beyond it gets 429. A client is its
+    /// authenticated principal, else its address (see `docs/security.md`).
+    pub max_sessions_per_client: usize,
+    /// Most requests one client may have running at once, over all its
+    /// sessions and stateless requests: 429 (stateless) or a JSON-RPC
+    /// error (sessions) beyond it. At most
+    /// [`ServerOptions::max_in_flight`](crate::ServerOptions::max_in_flight)
+    /// run for all clients together.
+    pub max_in_flight_per_client: usize,
+    /// Most `subscriptions/listen` streams one client may hold open; at
+    /// most [`ServerOptions::max_listen_streams`](crate::ServerOptions::max_listen_streams)
+    /// for all clients together.
+    pub max_listen_per_client: usize,
+    /// How long a request waits for a free permit when the server runs
+    /// [`ServerOptions::max_in_flight`](crate::ServerOptions::max_in_flight)
+    /// requests already; then it is refused (503 with `Retry-After` for
+    /// stateless requests).
+    pub permit_timeout: Duration,
     /// Whether legacy (`initialize`) sessions are served at all.
     pub legacy: bool,
     /// Whether the deprecated HTTP+SSE transport (2024-11-05) is served
@@ -65,9 +90,14 @@ impl Default for HttpOptions {
         Self {
             allowed: AllowedHosts::default(),
             max_body: 4 * 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(15),
             session_idle: Duration::from_secs(30 * 60),
             max_sessions: 10_000,
+            max_sessions_per_client: 100,
+            max_in_flight_per_client: 16,
+            max_listen_per_client: 16,
+            permit_timeout: Duration::from_secs(5),
             legacy: true,
             legacy_sse: false,
             sse_retry: Duration::from_secs(1),
@@ -111,8 +141,11 @@ pub(super) struct Inner<H: Handler> {
     pub(super) live: Mutex<HashMap<String, Arc<Session<H>>>>,
     /// HTTP+SSE sessions: their stream is the session, so they live here.
     pub(super) sse: Mutex<HashMap<String, Arc<SseSession<H>>>>,
-    /// Shared by all stateless requests, each of which is a connection.
+    /// Permits to run a request, shared by every request of every
+    /// client.
     pub(super) permits: Arc<tokio::sync::Semaphore>,
+    /// What each client holds.
+    pub(super) quotas: Arc<Quotas>,
     /// Set when shutdown begins.
     pub(super) closing: watch::Sender<bool>,
 }
@@ -143,6 +176,11 @@ impl<H: Handler> StreamableHttp<H> {
     ) -> Self {
         let inner = Arc::new(Inner {
             permits: server.permits(),
+            quotas: Quotas::new(Limits {
+                sessions: options.max_sessions_per_client,
+                in_flight: options.max_in_flight_per_client,
+                listens: options.max_listen_per_client,
+            }),
             server,
             store,
             events,
@@ -258,6 +296,19 @@ pub(super) fn error(
     res
 }
 
+/// The one value of header `name`, if any; `Err` when it is repeated or
+/// not visible ASCII.
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    value.to_str().map(Some).map_err(drop)
+}
+
 pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -299,10 +350,18 @@ impl<H: Handler> Inner<H> {
         B::Error: Into<BoxError>,
     {
         let headers = req.headers();
-        if let Err(why) = self.options.allowed.check(
-            header(headers, HOST.as_str()),
-            header(headers, ORIGIN.as_str()),
-        ) {
+        // A header given twice, or in bytes that are not text, could be
+        // read two ways: refused, not guessed at.
+        let checked = match (single(headers, &HOST), single(headers, &ORIGIN)) {
+            (Ok(host), Ok(origin)) => self.options.allowed.check(
+                req.uri().authority().map(http::uri::Authority::as_str),
+                host,
+                origin,
+            ),
+            (Err(()), _) => Err("the Host header is repeated or not ASCII"),
+            (_, Err(())) => Err("the Origin header is repeated or not ASCII"),
+        };
+        if let Err(why) = checked {
             tracing::warn!(why, "request refused (DNS rebinding protection)");
             return error(
                 StatusCode::FORBIDDEN,
@@ -374,18 +433,33 @@ impl<H: Handler> Inner<H> {
                 ),
             );
         }
-        let bytes = match http_body_util::Limited::new(body, self.options.max_body)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
+        let read = http_body_util::Limited::new(body, self.options.max_body).collect();
+        let bytes = match tokio::time::timeout(self.options.body_timeout, read).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 return error(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     None,
                     ErrorObject::invalid_request(format!(
                         "request body over {} bytes",
                         self.options.max_body
+                    )),
+                );
+            }
+            Ok(Err(e)) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    ErrorObject::invalid_request(format!("reading the request body failed: {e}")),
+                );
+            }
+            Err(_) => {
+                return error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    None,
+                    ErrorObject::invalid_request(format!(
+                        "the request body did not arrive within {} s",
+                        self.options.body_timeout.as_secs_f32()
                     )),
                 );
             }
@@ -470,4 +544,44 @@ pub(super) fn require_sse(headers: &HeaderMap) -> Result<(), Box<Response<Body>>
         None,
         ErrorObject::invalid_request("Accept must include text/event-stream"),
     )))
+}
+
+/// A refusal for want of capacity, with the `Retry-After` (seconds) a
+/// client should wait before trying again.
+pub(super) fn too_busy(
+    status: StatusCode,
+    retry_after: u32,
+    id: Option<RequestId>,
+    error_object: ErrorObject,
+) -> Response<Body> {
+    let mut res = error(status, id, error_object);
+    res.headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
+}
+
+/// The answer to a request that was not admitted: 429 when its client is
+/// at its quota, 503 when the whole server is.
+pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
+    let status = match busy {
+        Busy::Client(_) => StatusCode::TOO_MANY_REQUESTS,
+        Busy::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    too_busy(status, 1, id, busy.error_object())
+}
+
+impl<H: Handler> Inner<H> {
+    /// The route of one POST's messages: answers go to `reply`; requests
+    /// count against the client's quota and wait for a permit.
+    pub(super) fn route(&self, reply: Outbox, extensions: http::Extensions) -> Route {
+        Route {
+            reply,
+            admission: Admission {
+                client: ClientQuota::of(&self.quotas, &extensions),
+                wait: Some(self.options.permit_timeout),
+                admitted: None,
+            },
+            extensions: Arc::new(extensions),
+        }
+    }
 }

@@ -14,10 +14,11 @@ use super::body::Body;
 use super::legacy::principal_of;
 use super::respond::{BODY_CAPACITY, accepted, comment, event, sse_response};
 use super::service::shutting_down;
-use super::service::{Inner, error, messages, require_sse, session_id};
+use super::service::{Inner, error, messages, require_sse, session_id, too_busy};
 use crate::handler::Handler;
+use crate::quota::Slot;
+use crate::session::Connection;
 use crate::session::peer::Outbox;
-use crate::session::{Connection, Route};
 
 /// An HTTP+SSE session: a connection whose every message goes to the
 /// session's stream.
@@ -26,6 +27,8 @@ pub(super) struct SseSession<H: Handler> {
     stream: Outbox,
     /// Who opened the stream; only they may post to it.
     principal: Option<String>,
+    /// The session's place in its client's quota.
+    _quota: Option<Slot>,
 }
 
 impl<H: Handler> Inner<H> {
@@ -39,16 +42,31 @@ impl<H: Handler> Inner<H> {
             Ok(id) => id,
             Err(res) => return *res,
         };
+        let quota = match self.session_slot(extensions, None) {
+            Ok(quota) => quota,
+            Err(res) => return *res,
+        };
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
         let session = Arc::new(SseSession {
-            conn: self.server.connection(tx.clone()),
+            conn: self
+                .server
+                .connection_sharing(tx.clone(), Arc::clone(&self.permits)),
             stream: Outbox::new(tx),
             principal: principal_of(extensions),
+            _quota: quota,
         });
-        self.sse
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), Arc::clone(&session));
+        {
+            let mut sessions = self.sse.lock().unwrap_or_else(PoisonError::into_inner);
+            if sessions.len() >= self.options.max_sessions {
+                return too_busy(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    60,
+                    None,
+                    ErrorObject::internal_error("too many sessions on this server; retry later"),
+                );
+            }
+            sessions.insert(id.clone(), Arc::clone(&session));
+        }
         let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
         // A relative reference: the client resolves it against the URL it
         // opened, so the endpoint works at any mount path.
@@ -109,10 +127,7 @@ impl<H: Handler> Inner<H> {
             Ok(messages) => messages,
             Err(res) => return *res,
         };
-        let route = Route {
-            reply: session.stream.clone(),
-            extensions: Arc::new(parts.extensions),
-        };
+        let route = self.route(session.stream.clone(), parts.extensions);
         // In order, before acknowledging: a request's handler runs on its
         // own, so this does not wait for answers.
         for message in messages {

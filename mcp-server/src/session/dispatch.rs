@@ -19,7 +19,7 @@ use mcp_core::{
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::ServerOptions;
@@ -33,9 +33,7 @@ use crate::context::{ContextParts, RequestContext};
 use crate::error::Error;
 use crate::handler::Handler;
 use crate::http::SessionRecord;
-
-/// Resource subscriptions one legacy session may hold.
-const MAX_SUBSCRIPTIONS: usize = 1024;
+use crate::quota::{ClientQuota, Kind, Slot};
 
 /// Where the answers to one incoming message go, and what the transport
 /// knows about it: stdio answers on its one stream; Streamable HTTP on the
@@ -48,6 +46,54 @@ pub(crate) struct Route {
     /// What the layers in front of the server put on the request.
     /// Shared: a request's route is cloned into its task and context.
     pub(crate) extensions: Arc<http::Extensions>,
+    /// How its requests get their permit to run.
+    pub(crate) admission: Admission,
+}
+
+/// How a request gets its permit to run: a slot of its client's quota,
+/// if the transport knows the client, and one of the connection's
+/// permits.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Admission {
+    /// The client's quotas, on transports that know the client (HTTP).
+    pub(crate) client: Option<ClientQuota>,
+    /// How long a request may wait for a permit; `None` refuses at once
+    /// (a stdio reader must stay free to read cancellations).
+    pub(crate) wait: Option<std::time::Duration>,
+    /// Admitted already by the transport (a stateless HTTP request, whose
+    /// refusal is an HTTP status): held until the request ends.
+    pub(crate) admitted: Option<Arc<Admitted>>,
+}
+
+/// A request's permit to run, and its client's slot; given back when
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    _slot: Option<Slot>,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    /// The client holds its quota of requests in flight.
+    Client(usize),
+    /// The server runs as many requests as it may.
+    Server(usize),
+}
+
+impl Busy {
+    /// The JSON-RPC error that says which limit was hit.
+    pub(crate) fn error_object(self) -> ErrorObject {
+        ErrorObject::internal_error(match self {
+            Self::Client(limit) => {
+                format!("too many requests: this client has {limit} in flight; retry later")
+            }
+            Self::Server(limit) => {
+                format!("server busy: {limit} requests in flight; retry later")
+            }
+        })
+    }
 }
 
 /// Where a legacy session stands.
@@ -83,6 +129,8 @@ pub(crate) struct Connection<H> {
     legacy: Arc<Mutex<Legacy>>,
     in_flight: Arc<Mutex<HashMap<RequestId, AbortHandle>>>,
     permits: Arc<Semaphore>,
+    /// Open `subscriptions/listen` streams of the whole server.
+    listens: Arc<Semaphore>,
     /// Tells subscriptions that the server is going away.
     closing: watch::Sender<bool>,
     /// Forwards change events to a legacy session once initialized.
@@ -111,11 +159,13 @@ impl<H: Handler> Connection<H> {
         options: Arc<ServerOptions>,
         tx: mpsc::Sender<Bytes>,
         permits: Arc<Semaphore>,
+        listens: Arc<Semaphore>,
     ) -> Arc<Self> {
         let outbox = Outbox::new(tx);
         let peer = Peer::new(options.client_request_timeout);
         Arc::new(Self {
             permits,
+            listens,
             handler,
             options,
             outbox,
@@ -196,6 +246,7 @@ impl<H: Handler> Connection<H> {
         Route {
             reply: self.outbox.clone(),
             extensions: Arc::default(),
+            admission: Admission::default(),
         }
     }
 
@@ -276,10 +327,12 @@ impl<H: Handler> Connection<H> {
             let mut replies = JoinSet::new();
             for req in requests {
                 let id = req.id.clone();
-                let Ok(permit) = Arc::clone(&this.permits).try_acquire_owned() else {
-                    let busy = ErrorObject::internal_error("server busy; retry later");
-                    frames.extend(response_frame(&id, Err(busy)));
-                    continue;
+                let permit = match this.admit(&route.admission).await {
+                    Ok(permit) => permit,
+                    Err(busy) => {
+                        frames.extend(response_frame(&id, Err(busy.error_object())));
+                        continue;
+                    }
                 };
                 let this = Arc::clone(&this);
                 let route = route.clone();
@@ -322,19 +375,16 @@ impl<H: Handler> Connection<H> {
                 .await;
             return;
         }
-        // Bounded concurrency without ever blocking the reader, which must
-        // stay free to read cancellations and the client's answers.
-        // Subscriptions live long by design and are not counted.
-        let permit = if req.method == method::Listen::NAME {
+        // Bounded concurrency without ever blocking a stdio reader, which
+        // must stay free to read cancellations and the client's answers.
+        // Subscriptions live long by design and have limits of their own.
+        let permit = if req.method == method::Listen::NAME || route.admission.admitted.is_some() {
             None
         } else {
-            match Arc::clone(&self.permits).try_acquire_owned() {
+            match self.admit(&route.admission).await {
                 Ok(permit) => Some(permit),
-                Err(_) => {
-                    let e = ErrorObject::internal_error(format!(
-                        "server busy: {} requests in flight; retry later",
-                        self.options.max_in_flight
-                    ));
+                Err(busy) => {
+                    let e = busy.error_object();
                     let _ = route
                         .reply
                         .send(&Message::from(ErrorResponse::new(Some(id), e)))
@@ -387,6 +437,27 @@ impl<H: Handler> Connection<H> {
             .unwrap_or_else(PoisonError::into_inner);
         let task = tokio::spawn(task);
         in_flight.insert(key, task.abort_handle());
+    }
+
+    /// A permit to run one request, and its client's slot.
+    pub(crate) async fn admit(&self, admission: &Admission) -> Result<Admitted, Busy> {
+        let slot = match &admission.client {
+            Some(client) => Some(client.take(Kind::InFlight).map_err(Busy::Client)?),
+            None => None,
+        };
+        let permits = Arc::clone(&self.permits);
+        let permit = match admission.wait {
+            None => permits.try_acquire_owned().ok(),
+            Some(wait) => tokio::time::timeout(wait, permits.acquire_owned())
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        let permit = permit.ok_or(Busy::Server(self.options.max_in_flight))?;
+        Ok(Admitted {
+            _permit: permit,
+            _slot: slot,
+        })
     }
 
     async fn on_notification(self: &Arc<Self>, n: Notification) {
@@ -548,11 +619,12 @@ impl<H: Handler> Connection<H> {
                         .await
                         .map_err(|e| legacy_codes(e.into_error_object()))?;
                     let mut legacy = self.legacy_mut();
-                    if legacy.subscriptions.len() >= MAX_SUBSCRIPTIONS
+                    let max = self.options.max_subscriptions;
+                    if legacy.subscriptions.len() >= max
                         && !legacy.subscriptions.contains(&params.uri)
                     {
                         return Err(ErrorObject::invalid_request(format!(
-                            "at most {MAX_SUBSCRIPTIONS} resource subscriptions per session"
+                            "at most {max} resource subscriptions per session"
                         )));
                     }
                     legacy.subscriptions.insert(params.uri);

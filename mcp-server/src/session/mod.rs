@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::handler::Handler;
 use crate::request_state::StateKey;
 
-pub(crate) use dispatch::{Connection, Route};
+pub(crate) use dispatch::{Admission, Busy, Connection, Route};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
@@ -34,11 +34,23 @@ pub struct ServerOptions {
     /// On shutdown, how long in-flight requests may run before they are
     /// cancelled.
     pub shutdown_grace: Duration,
-    /// Requests that may run at once on one connection (a stdio
-    /// connection, a legacy HTTP session; all stateless HTTP requests
-    /// together). Beyond that, requests are refused as busy (`-32603`)
-    /// while reading goes on, so cancellations still get through.
+    /// Requests that may run at once: on one stdio connection; on a
+    /// Streamable HTTP endpoint, all requests of all clients together
+    /// (see also the per-client quota,
+    /// [`HttpOptions::max_in_flight_per_client`](crate::http::HttpOptions::max_in_flight_per_client)).
+    /// Beyond that, a stdio request is refused as busy (`-32603`) while
+    /// reading goes on, so cancellations still get through; an HTTP
+    /// request waits up to
+    /// [`HttpOptions::permit_timeout`](crate::http::HttpOptions::permit_timeout)
+    /// for one to free up.
     pub max_in_flight: usize,
+    /// `subscriptions/listen` streams open at once, over all connections
+    /// of this server. They live long by design, so they are not counted
+    /// in [`max_in_flight`](Self::max_in_flight).
+    pub max_listen_streams: usize,
+    /// Resources one legacy session may subscribe to, and one
+    /// `subscriptions/listen` stream may ask for.
+    pub max_subscriptions: usize,
     /// Seals `requestState`; share it between instances behind a load
     /// balancer.
     pub state_key: StateKey,
@@ -59,6 +71,8 @@ impl Default for ServerOptions {
             client_request_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
             max_in_flight: 64,
+            max_listen_streams: 1024,
+            max_subscriptions: 1024,
             state_key: StateKey::random(),
             state_ttl: Duration::from_secs(600),
             // Lists can change at runtime and may depend on who asks, so
@@ -77,6 +91,8 @@ impl Default for ServerOptions {
 pub struct Server<H> {
     handler: Arc<H>,
     options: Arc<ServerOptions>,
+    /// Open `subscriptions/listen` streams, over all connections.
+    listens: Arc<Semaphore>,
 }
 
 impl<H> Clone for Server<H> {
@@ -84,6 +100,7 @@ impl<H> Clone for Server<H> {
         Self {
             handler: Arc::clone(&self.handler),
             options: Arc::clone(&self.options),
+            listens: Arc::clone(&self.listens),
         }
     }
 }
@@ -109,6 +126,9 @@ impl<H: Handler> Server<H> {
     pub fn with_options(handler: H, options: ServerOptions) -> Self {
         Self {
             handler: Arc::new(handler),
+            listens: Arc::new(Semaphore::new(
+                options.max_listen_streams.min(Semaphore::MAX_PERMITS),
+            )),
             options: Arc::new(options),
         }
     }
@@ -137,6 +157,7 @@ impl<H: Handler> Server<H> {
             Arc::clone(&self.options),
             tx,
             permits,
+            Arc::clone(&self.listens),
         )
     }
 

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{ClientAuthMethod, Credentials};
 use crate::client::Secret;
+use crate::client::safe_fetch::{FetchPolicy, client};
 use crate::client::store::StoredTokens;
 use crate::error::Error;
 use crate::fetch::form_encode;
@@ -38,12 +39,10 @@ pub(super) async fn request(
     params: &[(&str, &str)],
 ) -> Result<Granted, Error> {
     let unavailable = |why: String| Error::Unavailable(format!("token endpoint {endpoint}: {why}"));
-    let http = reqwest::Client::builder()
-        // A code or a refresh token must never follow a redirect elsewhere.
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+    // A code or a refresh token must never follow a redirect elsewhere,
+    // nor reach an address a name was pointed at to reach (the cloud
+    // metadata service, or this machine under a public name).
+    let http = client(&FetchPolicy::default().with_timeout(TIMEOUT))?;
     let assertion;
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let secret = credentials.client_secret.as_ref().map(Secret::expose);
@@ -64,7 +63,10 @@ pub(super) async fn request(
                 form_encode(&credentials.client_id),
                 form_encode(secret.unwrap_or_default())
             );
-            post = post.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
+            let mut basic = http::HeaderValue::try_from(format!("Basic {}", STANDARD.encode(pair)))
+                .map_err(|e| Error::Config(format!("client credentials: {e}")))?;
+            basic.set_sensitive(true);
+            post = post.header(http::header::AUTHORIZATION, basic);
         }
         ClientAuthMethod::PrivateKeyJwt => {
             let key = credentials

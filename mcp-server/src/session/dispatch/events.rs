@@ -3,17 +3,18 @@
 
 use std::sync::{Arc, PoisonError};
 
-use mcp_core::Request;
 use mcp_core::method;
 use mcp_core::mrtr::InputResponses;
 use mcp_core::notifications::NotificationParams;
 use mcp_core::resources::ResourceUpdatedParams;
 use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
+use mcp_core::{ErrorObject, Request};
 use tokio::sync::broadcast;
 
 use super::{Connection, Reply, Route, decode, encode};
 use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
+use crate::quota::Kind;
 
 impl<H: Handler> Connection<H> {
     /// Forwards list changes and resource updates to an initialized legacy session.
@@ -80,6 +81,33 @@ impl<H: Handler> Connection<H> {
     pub(super) async fn listen(self: &Arc<Self>, req: &Request, route: &Route) -> Reply {
         let params: ListenParams = decode(req)?;
         let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
+        let max = self.options.max_subscriptions;
+        let asked = params
+            .notifications
+            .resource_subscriptions
+            .as_ref()
+            .map_or(0, Vec::len);
+        if asked > max {
+            return Err(ErrorObject::invalid_params(format!(
+                "at most {max} resource subscriptions per stream; {asked} asked"
+            )));
+        }
+        // Streams live until the client goes: each holds one of the
+        // server's, and one of its client's, for as long as it runs.
+        let _open = Arc::clone(&self.listens).try_acquire_owned().map_err(|_| {
+            ErrorObject::internal_error(format!(
+                "server busy: {} subscription streams open; retry later",
+                self.options.max_listen_streams
+            ))
+        })?;
+        let _client = match &route.admission.client {
+            Some(client) => Some(client.take(Kind::Listens).map_err(|limit| {
+                ErrorObject::internal_error(format!(
+                    "too many subscription streams: this client has {limit} open; close one first"
+                ))
+            })?),
+            None => None,
+        };
         let caps = self.handler.capabilities();
         let wanted = params.notifications;
         let mut honoured = SubscriptionFilter::default();
