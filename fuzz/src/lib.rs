@@ -135,12 +135,17 @@ pub fn sse(data: &[u8]) {
     assert_eq!(whole, chunked);
     assert_eq!(id_a, id_b);
     assert_eq!(retry_a, retry_b);
-    for event in whole.iter().flatten() {
-        assert!(event.len() <= max, "event of {} bytes", event.len());
+    for (_, _, data) in whole.iter().flatten() {
+        assert!(data.len() <= max, "event data of {} bytes", data.len());
     }
 }
 
-type Events = (Vec<Result<String, String>>, Option<String>, Option<u64>);
+/// Each event's name, id and data, or the error.
+type Events = (
+    Vec<Result<(Option<String>, Option<String>, String), String>>,
+    Option<String>,
+    Option<u64>,
+);
 
 fn events(data: &[u8], chunk: usize, max: usize) -> Events {
     let mut decoder = sse::Decoder::with_max_event(max);
@@ -149,7 +154,7 @@ fn events(data: &[u8], chunk: usize, max: usize) -> Events {
         for event in all {
             out.push(
                 event
-                    .map(|e| format!("{:?}|{:?}|{}", e.event, e.id, e.data))
+                    .map(|e| (e.event, e.id, e.data))
                     .map_err(|e| e.to_string()),
             );
         }

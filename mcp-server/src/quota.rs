@@ -8,10 +8,10 @@
 //! global limits.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Who a quota is counted for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -72,37 +72,43 @@ impl Limits {
     }
 }
 
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts([usize; 3]);
+/// What one client holds now. Counted with atomics: the map is looked up
+/// once per HTTP request (to find this), not per slot taken or returned.
+#[derive(Debug, Default)]
+struct Held([AtomicUsize; 3]);
 
-impl Counts {
-    fn slot(&mut self, kind: Kind) -> &mut usize {
-        let [sessions, in_flight, listens] = &mut self.0;
+impl Held {
+    fn count(&self, kind: Kind) -> &AtomicUsize {
+        let [sessions, in_flight, listens] = &self.0;
         match kind {
             Kind::Sessions => sessions,
             Kind::InFlight => in_flight,
             Kind::Listens => listens,
         }
     }
-
-    fn is_empty(&self) -> bool {
-        self.0 == [0; 3]
-    }
 }
 
-/// Shards: a request takes and returns a slot under one shard's lock,
-/// so clients rarely wait for each other. (A concurrent map crate would
-/// do the same with more code than this needs.)
+/// Shards: finding a client's counts locks one shard, so clients rarely
+/// wait for each other. (A concurrent map crate would do the same with
+/// more code than this needs.)
 const SHARDS: usize = 16;
 
-/// The counts of every client holding something; a client holding
-/// nothing has no entry, so the map is as large as the set of clients
-/// active now.
+/// The clients holding something. Each entry is weak: it lives as long as
+/// a request, a session or a stream of the client does, so the map is as
+/// large as the set of clients active now (dead entries are swept as the
+/// map grows).
 #[derive(Debug)]
 pub(crate) struct Quotas {
     limits: Limits,
     hasher: std::collections::hash_map::RandomState,
-    shards: [Mutex<HashMap<ClientKey, Counts>>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    clients: HashMap<ClientKey, Weak<Held>>,
+    /// The size at which dead entries are next swept.
+    sweep_at: usize,
 }
 
 impl Quotas {
@@ -114,89 +120,87 @@ impl Quotas {
         })
     }
 
-    fn shard(&self, key: &ClientKey) -> std::sync::MutexGuard<'_, HashMap<ClientKey, Counts>> {
+    /// The counts of `key`, created if it holds nothing yet.
+    fn held(&self, key: &ClientKey) -> Arc<Held> {
         let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or_default();
-        // Every operation is one insert or update: a panic cannot leave
+        // Every operation is one lookup or insert: a panic cannot leave
         // the map inconsistent.
-        self.shards
+        let mut shard = self
+            .shards
             .get(index)
             .unwrap_or(&self.shards[0])
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// One more `kind` for `key`, unless it holds its limit already.
-    pub(crate) fn take(self: &Arc<Self>, key: &ClientKey, kind: Kind) -> Result<Slot, usize> {
-        let limit = self.limits.of(kind);
-        let mut shard = self.shard(key);
-        let counts = shard.entry(key.clone()).or_default();
-        let held = counts.slot(kind);
-        if *held >= limit {
-            if counts.is_empty() {
-                shard.remove(key);
-            }
-            return Err(limit);
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = shard.clients.get(key).and_then(Weak::upgrade) {
+            return held;
         }
-        *held += 1;
-        Ok(Slot {
-            quotas: Arc::clone(self),
-            key: key.clone(),
-            kind,
-        })
-    }
-
-    fn give_back(&self, key: &ClientKey, kind: Kind) {
-        let mut shard = self.shard(key);
-        if let Entry::Occupied(mut entry) = shard.entry(key.clone()) {
-            let held = entry.get_mut().slot(kind);
-            *held = held.saturating_sub(1);
-            if entry.get().is_empty() {
-                entry.remove();
-            }
+        if shard.clients.len() >= shard.sweep_at {
+            shard.clients.retain(|_, held| held.strong_count() > 0);
+            shard.sweep_at = (shard.clients.len() * 2).max(64);
         }
+        let held = Arc::new(Held::default());
+        shard.clients.insert(key.clone(), Arc::downgrade(&held));
+        held
     }
 }
 
 /// One unit of a client's quota, given back when dropped.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    quotas: Arc<Quotas>,
-    key: ClientKey,
+    held: Arc<Held>,
     kind: Kind,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.quotas.give_back(&self.key, self.kind);
+        self.held.count(self.kind).fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// A client's quotas, as a request carries them.
 #[derive(Debug, Clone)]
 pub(crate) struct ClientQuota {
-    pub(crate) quotas: Arc<Quotas>,
-    pub(crate) key: ClientKey,
+    held: Arc<Held>,
+    limits: Limits,
 }
 
 impl ClientQuota {
     /// The quota of the request with these extensions, if it has a
     /// client to count for.
     pub(crate) fn of(quotas: &Arc<Quotas>, extensions: &http::Extensions) -> Option<Self> {
+        let key = ClientKey::of(extensions)?;
         Some(Self {
-            quotas: Arc::clone(quotas),
-            key: ClientKey::of(extensions)?,
+            held: quotas.held(&key),
+            limits: quotas.limits,
         })
     }
 
     /// One more `kind`, or the limit the client is at.
     pub(crate) fn take(&self, kind: Kind) -> Result<Slot, usize> {
-        self.quotas.take(&self.key, kind)
+        let limit = self.limits.of(kind);
+        self.held
+            .count(kind)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map_err(|_| limit)?;
+        Ok(Slot {
+            held: Arc::clone(&self.held),
+            kind,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client(quotas: &Arc<Quotas>, key: &ClientKey) -> ClientQuota {
+        ClientQuota {
+            held: quotas.held(key),
+            limits: quotas.limits,
+        }
+    }
 
     #[test]
     fn slots_are_counted_per_client_and_given_back() {
@@ -205,16 +209,16 @@ mod tests {
             in_flight: 1,
             listens: 1,
         });
-        let a = ClientKey::Address("10.0.0.1".parse().unwrap());
-        let b = ClientKey::Principal(Arc::from("bob"));
-        let one = quotas.take(&a, Kind::Sessions).unwrap();
-        let _two = quotas.take(&a, Kind::Sessions).unwrap();
-        assert_eq!(quotas.take(&a, Kind::Sessions).unwrap_err(), 2);
+        let a = || client(&quotas, &ClientKey::Address("10.0.0.1".parse().unwrap()));
+        let b = client(&quotas, &ClientKey::Principal(Arc::from("bob")));
+        let one = a().take(Kind::Sessions).unwrap();
+        let _two = a().take(Kind::Sessions).unwrap();
+        assert_eq!(a().take(Kind::Sessions).unwrap_err(), 2);
         // Another client, and another kind, are not affected.
-        let _b = quotas.take(&b, Kind::Sessions).unwrap();
-        let _f = quotas.take(&a, Kind::InFlight).unwrap();
+        let _b = b.take(Kind::Sessions).unwrap();
+        let _f = a().take(Kind::InFlight).unwrap();
         drop(one);
-        let _three = quotas.take(&a, Kind::Sessions).unwrap();
+        let _three = a().take(Kind::Sessions).unwrap();
     }
 
     #[test]
@@ -224,13 +228,21 @@ mod tests {
             in_flight: 0,
             listens: 1,
         });
-        for i in 0..1000u32 {
+        for i in 0..10_000u32 {
             let key = ClientKey::Address(IpAddr::from(i.to_be_bytes()));
-            drop(quotas.take(&key, Kind::Sessions).unwrap());
-            assert!(quotas.take(&key, Kind::InFlight).is_err());
+            let quota = client(&quotas, &key);
+            drop(quota.take(Kind::Sessions).unwrap());
+            assert!(quota.take(Kind::InFlight).is_err());
         }
-        let held: usize = quotas.shards.iter().map(|s| s.lock().unwrap().len()).sum();
-        assert_eq!(held, 0);
+        let entries: usize = quotas
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().clients.len())
+            .sum();
+        assert!(
+            entries <= SHARDS * 128,
+            "{entries} entries for no live client"
+        );
     }
 
     #[test]

@@ -475,8 +475,13 @@ impl<'a> Matcher<'a> {
             .unwrap_or(pos)
     }
 
-    /// Records a binding if it is consistent with earlier bindings of the same name.
+    /// Records a binding if its value decodes (a split inside a `%XX`
+    /// triplet or a multi-byte character does not) and it is consistent
+    /// with earlier bindings of the same name.
     fn bind(&mut self, name: &'a str, value: &'a str, prefixed: bool) -> bool {
+        if value.contains('%') && percent_decode(value).is_none() {
+            return false;
+        }
         let consistent = self.binds.iter().filter(|b| b.name == name).all(|b| {
             b.value == value
                 || (b.prefixed && value.starts_with(b.value))
@@ -871,5 +876,14 @@ mod tests {
         assert_eq!(tpl, t("db://{a}/{b}{?a,c}"));
         let err: Box<dyn std::error::Error> = Box::new(UriTemplate::parse("{").expect_err("fails"));
         assert!(err.to_string().contains("byte 0"));
+    }
+
+    /// Adjacent expressions split between encoded characters, never inside
+    /// one: every expansion matches its template again.
+    #[test]
+    fn splits_never_fall_inside_an_escape() {
+        ok("{b}{a}", "ab%3A", &[("b", "ab"), ("a", ":")]);
+        ok("x{b:5}{a}", "xabce%3A", &[("b", "abce"), ("a", ":")]);
+        ok("{b}{a}", "%E2%82%AC%E2%82%AC", &[("b", "€"), ("a", "€")]);
     }
 }

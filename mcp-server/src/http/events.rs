@@ -95,6 +95,8 @@ struct SessionEvents {
     /// [`DROPPED_STREAMS`] streams; a stream forgotten here is one whose
     /// resumption is refused even where it might have been whole.
     dropped: HashMap<String, u64>,
+    /// The streams of `dropped`, in the order they were first recorded.
+    dropped_order: VecDeque<String>,
 }
 
 #[derive(Debug)]
@@ -156,29 +158,38 @@ impl Default for MemoryEventStore {
 impl State {
     /// Drops the oldest event of `session`.
     fn drop_oldest(&mut self, session: &Arc<str>) {
-        let Some(events) = self.sessions.get_mut(session) else {
-            return;
-        };
-        let Some(old) = events.events.pop_front() else {
-            return;
-        };
-        events.bytes -= old.message.len();
-        self.bytes -= old.message.len();
-        self.oldest.remove(&old.order);
-        if let Some(next) = events.events.front() {
-            self.oldest.insert(next.order, Arc::clone(session));
+        if let Some(events) = self.sessions.get_mut(session) {
+            drop_front(events, session, &mut self.oldest, &mut self.bytes);
         }
-        if events.dropped.len() >= DROPPED_STREAMS && !events.dropped.contains_key(&old.stream) {
-            let forgotten = events
-                .dropped
-                .iter()
-                .min_by_key(|(_, seq)| **seq)
-                .map(|(stream, _)| stream.clone());
-            if let Some(forgotten) = forgotten {
-                events.dropped.remove(&forgotten);
-            }
+    }
+}
+
+/// Drops the oldest event of `events` (session `session`), keeping the
+/// totals and the record of dropped streams.
+fn drop_front(
+    events: &mut SessionEvents,
+    session: &Arc<str>,
+    oldest: &mut BTreeMap<u64, Arc<str>>,
+    bytes: &mut usize,
+) {
+    let Some(old) = events.events.pop_front() else {
+        return;
+    };
+    events.bytes -= old.message.len();
+    *bytes -= old.message.len();
+    oldest.remove(&old.order);
+    if let Some(next) = events.events.front() {
+        oldest.insert(next.order, Arc::clone(session));
+    }
+    // Streams are remembered in the order they first lost an event; past
+    // the cap, the longest remembered is forgotten.
+    if events.dropped.insert(old.stream.clone(), old.seq).is_none() {
+        events.dropped_order.push_back(old.stream);
+        if events.dropped_order.len() > DROPPED_STREAMS
+            && let Some(forgotten) = events.dropped_order.pop_front()
+        {
+            events.dropped.remove(&forgotten);
         }
-        events.dropped.insert(old.stream, old.seq);
     }
 }
 
@@ -197,14 +208,26 @@ impl EventStore for MemoryEventStore {
     ) -> BoxFuture<'a, Result<String, Error>> {
         let mut state = self.lock();
         let state = &mut *state;
-        let key = match state.sessions.get_key_value(session) {
-            Some((key, _)) => Arc::clone(key),
-            None => Arc::from(session),
-        };
         let order = state.next;
         state.next += 1;
         state.bytes += message.len();
-        let events = state.sessions.entry(Arc::clone(&key)).or_default();
+        // One look-up: the session's key is shared with the oldest-event
+        // index, so it is made once per session.
+        let (key, events) = match state.sessions.get_key_value(session) {
+            Some((key, _)) => {
+                let key = Arc::clone(key);
+                let events = state.sessions.get_mut(session);
+                (key, events)
+            }
+            None => {
+                let key: Arc<str> = Arc::from(session);
+                let events = Some(state.sessions.entry(Arc::clone(&key)).or_default());
+                (key, events)
+            }
+        };
+        let Some(events) = events else {
+            return Box::pin(std::future::ready(Ok(String::new())));
+        };
         if events.events.is_empty() {
             state.oldest.insert(order, Arc::clone(&key));
         }
@@ -217,10 +240,8 @@ impl EventStore for MemoryEventStore {
             stream: stream.to_owned(),
             message,
         });
-        let over =
-            |e: &SessionEvents| e.events.len() > self.per_session || e.bytes > self.max_bytes;
-        while state.sessions.get(&key).is_some_and(over) {
-            state.drop_oldest(&key);
+        while events.events.len() > self.per_session || events.bytes > self.max_bytes {
+            drop_front(events, &key, &mut state.oldest, &mut state.bytes);
         }
         while state.bytes > self.max_total_bytes {
             let Some(oldest) = state.oldest.values().next().cloned() else {

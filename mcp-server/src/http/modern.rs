@@ -138,17 +138,18 @@ impl<H: Handler> Inner<H> {
             .server
             .connection_sharing(unused, Arc::clone(&self.permits));
         let (reply, rx) = Outbox::channel(64);
-        let mut route = self.route(reply, parts.extensions);
+        let route = self.route(reply, parts.extensions);
+        let id = req.id.clone();
         // Admitted here, so that a refusal is an HTTP status a client and
         // a proxy understand. Subscriptions have limits of their own.
-        if req.method != <mcp_core::method::Listen as mcp_core::method::Method>::NAME {
+        if req.method == <mcp_core::method::Listen as mcp_core::method::Method>::NAME {
+            conn.on_message(Message::Request(req), &route).await;
+        } else {
             match conn.admit(&route.admission).await {
-                Ok(admitted) => route.admission.admitted = Some(Arc::new(admitted)),
+                Ok(admitted) => conn.on_admitted_request(req, &route, admitted).await,
                 Err(refused) => return busy(refused, Some(req.id)),
             }
         }
-        let id = req.id.clone();
-        conn.on_message(Message::Request(req), &route).await;
         drop(route);
         self.respond_modern(rx, id, accept, conn).await
     }

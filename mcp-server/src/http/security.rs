@@ -64,15 +64,21 @@ impl AllowedHosts {
     /// Whether `authority` (`host[:port]`) names an accepted host.
     /// Malformed authorities are not accepted.
     fn host_allowed(&self, authority: &str) -> bool {
-        let Some(host) = host_of(authority) else {
+        let Some((host, text)) = host_of(authority) else {
             return false;
         };
         let Some(hosts) = &self.hosts else {
             return true;
         };
-        hosts
-            .iter()
-            .any(|h| host_of(h).is_some_and(|allowed| allowed == host))
+        // Spelled as listed (the usual case), nothing needs parsing.
+        hosts.iter().any(|h| h.eq_ignore_ascii_case(text))
+            || host.parsed().is_some_and(|host| {
+                hosts.iter().any(|h| {
+                    host_of(h)
+                        .and_then(|(h, _)| h.parsed())
+                        .is_some_and(|allowed| allowed == host)
+                })
+            })
     }
 
     /// Whether a request may be served, given its target's authority (the
@@ -129,26 +135,68 @@ impl AllowedHosts {
 }
 
 /// A host, compared by what it denotes: addresses by value (so `[::1]`
-/// and `[0:0::1]` are one), names without case or a final dot.
-#[derive(Debug, PartialEq, Eq)]
-enum Host {
+/// and `[0:0::1]` are one), names without case or a final dot. Checked for
+/// its characters when found; parsed only when compared by value.
+#[derive(Debug, Clone, Copy)]
+enum Host<'a> {
+    /// The inside of `[…]`.
+    V6(&'a str),
+    /// A name, or an IPv4 address.
+    Name(&'a str),
+}
+
+/// What a [`Host`] denotes.
+#[derive(Debug, PartialEq)]
+enum Parsed<'a> {
     Ip(IpAddr),
-    Name(String),
+    Name(Lowercase<'a>),
+}
+
+/// A name compared without case.
+#[derive(Debug)]
+struct Lowercase<'a>(&'a str);
+
+impl PartialEq for Lowercase<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.eq_ignore_ascii_case(other.0)
+    }
+}
+
+impl<'a> Host<'a> {
+    /// What it denotes; `None` for brackets that hold no IPv6 address.
+    fn parsed(self) -> Option<Parsed<'a>> {
+        Some(match self {
+            Self::V6(v6) => Parsed::Ip(IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?)),
+            Self::Name(name) => match name.parse::<Ipv4Addr>() {
+                Ok(v4) => Parsed::Ip(IpAddr::V4(v4)),
+                Err(_) => Parsed::Name(Lowercase(name)),
+            },
+        })
+    }
 }
 
 /// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`),
+/// and its text (`[v6]` with its brackets, a name without a final dot),
 /// parsed strictly: `None` for anything else, such as a bracketed part
 /// that is not an IPv6 address, text after it that is not a port, or a
 /// name with characters no host name has.
-fn host_of(authority: &str) -> Option<Host> {
-    let (host, port) = match authority.strip_prefix('[') {
+fn host_of(authority: &str) -> Option<(Host<'_>, &str)> {
+    let (host, text, port) = match authority.strip_prefix('[') {
         Some(rest) => {
             let (v6, after) = rest.split_once(']')?;
             let port = match after {
                 "" => None,
                 _ => Some(after.strip_prefix(':')?),
             };
-            (Host::Ip(IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?)), port)
+            let valid = !v6.is_empty()
+                && v6
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            if !valid || v6.parse::<Ipv6Addr>().is_err() {
+                return None;
+            }
+            let text = authority.get(..v6.len() + 2)?;
+            (Host::V6(v6), text, port)
         }
         None => {
             let (name, port) = match authority.split_once(':') {
@@ -163,20 +211,16 @@ fn host_of(authority: &str) -> Option<Host> {
             if !valid {
                 return None;
             }
-            let host = match name.parse::<Ipv4Addr>() {
-                Ok(v4) => Host::Ip(IpAddr::V4(v4)),
-                Err(_) => Host::Name(name.to_ascii_lowercase()),
-            };
-            (host, port)
+            (Host::Name(name), name, port)
         }
     };
-    // A port is 1 to 5 digits, no sign, no spaces.
+    // A port is 1 to 5 digits, no sign, no spaces, at most 65535.
     if let Some(port) = port
-        && (port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()))
+        && (!port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err())
     {
         return None;
     }
-    Some(host)
+    Some((host, text))
 }
 
 #[cfg(test)]
@@ -245,6 +289,7 @@ mod tests {
             "[::1",
             "[localhost]",
             "localhost:99999999",
+            "localhost:80000",
             "localhost:+80",
             "localhost:80:80",
             "::1",

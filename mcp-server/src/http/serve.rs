@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -309,6 +309,12 @@ async fn connection<S, B>(
 
 /// What a connection is doing, for its timeouts. Times are milliseconds
 /// since the connection opened.
+///
+/// Requests only touch atomics: the watchdog is never woken per request,
+/// it wakes at the deadline it last computed (or after `header_timeout`,
+/// whichever is first) and looks again. A deadline can only move earlier
+/// when the first bytes of a request arrive on an idle connection, so a
+/// stalled peer is closed within twice the header timeout at worst.
 struct Activity {
     opened: Instant,
     /// Requests whose response has not been fully sent.
@@ -322,11 +328,9 @@ struct Activity {
     head_since: AtomicU64,
     /// Whether the peer speaks HTTP/2 (no header timeout: its frames are
     /// not requests).
-    http2: std::sync::atomic::AtomicBool,
+    http2: AtomicBool,
     /// Whether any byte has been read yet.
-    started: std::sync::atomic::AtomicBool,
-    /// Wakes the watchdog when the deadline may have moved earlier.
-    changed: Notify,
+    started: AtomicBool,
 }
 
 impl Activity {
@@ -336,9 +340,8 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(1),
-            http2: std::sync::atomic::AtomicBool::new(false),
-            started: std::sync::atomic::AtomicBool::new(false),
-            changed: Notify::new(),
+            http2: AtomicBool::new(false),
+            started: AtomicBool::new(false),
         }
     }
 
@@ -360,15 +363,13 @@ impl Activity {
             // HTTP/2 frames are not request heads: only the idle rule.
             self.http2.store(true, Ordering::Relaxed);
             self.head_since.store(0, Ordering::Relaxed);
-            self.changed.notify_one();
             return;
         }
         if self.in_flight.load(Ordering::Acquire) == 0
-            && !self.http2.load(Ordering::Relaxed)
             && self.head_since.load(Ordering::Relaxed) == 0
+            && !self.http2.load(Ordering::Relaxed)
         {
             self.head_since.store(self.now(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
     }
 
@@ -380,46 +381,36 @@ impl Activity {
     fn request_finished(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.idle_since.store(self.now(), Ordering::Relaxed);
-            self.changed.notify_one();
         }
+    }
+
+    /// When the connection expires as things stand, and why; `None` while
+    /// a request is in flight.
+    fn deadline(&self, options: &ServeOptions) -> Option<(Instant, &'static str)> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        Some(match self.head_since.load(Ordering::Relaxed) {
+            0 => (
+                self.at(self.idle_since.load(Ordering::Relaxed)) + options.idle_timeout,
+                "idle timeout",
+            ),
+            head => (self.at(head) + options.header_timeout, "header timeout"),
+        })
     }
 
     /// Completes when the connection has been idle, or reading one
     /// request's headers, for too long; says which.
     async fn expired(&self, options: &ServeOptions) -> &'static str {
         loop {
-            let deadline = if self.in_flight.load(Ordering::Acquire) > 0 {
-                // Busy: look again later (the end of a request notifies).
-                None
-            } else {
-                match self.head_since.load(Ordering::Relaxed) {
-                    0 => Some((
-                        self.at(self.idle_since.load(Ordering::Relaxed)) + options.idle_timeout,
-                        "idle timeout",
-                    )),
-                    head => Some((self.at(head) + options.header_timeout, "header timeout")),
-                }
+            let now = Instant::now();
+            let look_again = now + options.header_timeout;
+            let wake = match self.deadline(options) {
+                Some((deadline, why)) if deadline <= now => return why,
+                Some((deadline, _)) => deadline.min(look_again),
+                None => look_again,
             };
-            let Some((deadline, why)) = deadline else {
-                self.changed.notified().await;
-                continue;
-            };
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => {
-                    // Still the same situation? Then it expired.
-                    if self.in_flight.load(Ordering::Acquire) == 0 {
-                        let head = self.head_since.load(Ordering::Relaxed);
-                        let now = Instant::now();
-                        let idle = self.at(self.idle_since.load(Ordering::Relaxed));
-                        if (head != 0 && now >= self.at(head) + options.header_timeout)
-                            || (head == 0 && now >= idle + options.idle_timeout)
-                        {
-                            return why;
-                        }
-                    }
-                }
-                () = self.changed.notified() => {}
-            }
+            tokio::time::sleep_until(wake).await;
         }
     }
 }
@@ -504,11 +495,10 @@ struct Tracked<S> {
 impl<S, B> tower_service::Service<http::Request<Incoming>> for Tracked<S>
 where
     S: tower_service::Service<http::Request<Incoming>, Response = http::Response<B>>,
-    S::Future: Send + 'static,
 {
     type Response = http::Response<TrackedBody<B>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = TrackedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -519,14 +509,37 @@ where
         let guard = InFlight(Arc::clone(&self.activity));
         // Layers and handlers see who connected (quotas, security logs).
         req.extensions_mut().insert(self.peer);
-        let future = self.inner.call(req);
-        Box::pin(async move {
-            let res = future.await?;
-            Ok(res.map(|body| TrackedBody {
-                inner: body,
-                _guard: guard,
-            }))
-        })
+        TrackedFuture {
+            inner: self.inner.call(req),
+            guard: Some(guard),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Tracked`]: hands the in-flight guard to
+    /// the body (or drops it with the future).
+    struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<InFlight>,
+    }
+}
+
+impl<F, B, E> Future for TrackedFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<TrackedBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let res = std::task::ready!(this.inner.poll(cx))?;
+        let guard = this.guard.take();
+        Poll::Ready(Ok(res.map(|body| TrackedBody {
+            inner: body,
+            _guard: guard,
+        })))
     }
 }
 
@@ -535,7 +548,7 @@ pin_project! {
     struct TrackedBody<B> {
         #[pin]
         inner: B,
-        _guard: InFlight,
+        _guard: Option<InFlight>,
     }
 }
 

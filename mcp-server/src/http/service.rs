@@ -579,7 +579,6 @@ impl<H: Handler> Inner<H> {
             admission: Admission {
                 client: ClientQuota::of(&self.quotas, &extensions),
                 wait: Some(self.options.permit_timeout),
-                admitted: None,
             },
             extensions: Arc::new(extensions),
         }

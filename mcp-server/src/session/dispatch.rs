@@ -60,9 +60,6 @@ pub(crate) struct Admission {
     /// How long a request may wait for a permit; `None` refuses at once
     /// (a stdio reader must stay free to read cancellations).
     pub(crate) wait: Option<std::time::Duration>,
-    /// Admitted already by the transport (a stateless HTTP request, whose
-    /// refusal is an HTTP status): held until the request ends.
-    pub(crate) admitted: Option<Arc<Admitted>>,
 }
 
 /// A request's permit to run, and its client's slot; given back when
@@ -284,7 +281,7 @@ impl<H: Handler> Connection<H> {
 
     pub(crate) async fn on_message(self: &Arc<Self>, message: Message, route: &Route) {
         match message {
-            Message::Request(req) => self.spawn_request(req, route.clone()).await,
+            Message::Request(req) => self.spawn_request(req, route.clone(), None).await,
             Message::Notification(n) => self.on_notification(n).await,
             Message::Response(r) => {
                 if !self.peer.resolve(&r.id, Ok(r.result)) {
@@ -360,7 +357,24 @@ impl<H: Handler> Connection<H> {
         });
     }
 
-    async fn spawn_request(self: &Arc<Self>, req: Request, route: Route) {
+    /// Runs a request a transport admitted already (a stateless HTTP
+    /// request, whose refusal is an HTTP status): `admitted` is held until
+    /// it ends.
+    pub(crate) async fn on_admitted_request(
+        self: &Arc<Self>,
+        req: Request,
+        route: &Route,
+        admitted: Admitted,
+    ) {
+        self.spawn_request(req, route.clone(), Some(admitted)).await;
+    }
+
+    async fn spawn_request(
+        self: &Arc<Self>,
+        req: Request,
+        route: Route,
+        admitted: Option<Admitted>,
+    ) {
         let id = req.id.clone();
         if self
             .in_flight
@@ -378,8 +392,8 @@ impl<H: Handler> Connection<H> {
         // Bounded concurrency without ever blocking a stdio reader, which
         // must stay free to read cancellations and the client's answers.
         // Subscriptions live long by design and have limits of their own.
-        let permit = if req.method == method::Listen::NAME || route.admission.admitted.is_some() {
-            None
+        let permit = if admitted.is_some() || req.method == method::Listen::NAME {
+            admitted
         } else {
             match self.admit(&route.admission).await {
                 Ok(permit) => Some(permit),
@@ -446,9 +460,11 @@ impl<H: Handler> Connection<H> {
             None => None,
         };
         let permits = Arc::clone(&self.permits);
-        let permit = match admission.wait {
-            None => permits.try_acquire_owned().ok(),
-            Some(wait) => tokio::time::timeout(wait, permits.acquire_owned())
+        // Waiting (and its timer) only when no permit is free.
+        let permit = match (Arc::clone(&permits).try_acquire_owned(), admission.wait) {
+            (Ok(permit), _) => Some(permit),
+            (Err(_), None) => None,
+            (Err(_), Some(wait)) => tokio::time::timeout(wait, permits.acquire_owned())
                 .await
                 .ok()
                 .and_then(Result::ok),
