@@ -20,9 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_server::Server;
-use mcp_server::http::{
-    HttpOptions, MemoryEventStore, MemorySessionStore, ServeOptions, StreamableHttp, serve_with,
-};
+use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_with};
+use mcp_server::store::{MemoryEventStore, MemorySessionStore};
 
 const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
                      [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \

@@ -89,6 +89,7 @@ pub mod method;
 pub mod mrtr;
 pub mod notifications;
 pub mod prompts;
+pub mod request;
 pub mod resources;
 pub mod result;
 pub mod roots;

@@ -17,14 +17,9 @@
 //! # Ok::<(), mcp_core::Error>(())
 //! ```
 
-use crate::completion::{CompleteParams, Reference};
 use crate::error::Error;
 use crate::jsonrpc::Request;
-use crate::method::{self, Method};
-use crate::prompts::GetPromptParams;
-use crate::resources::{ReadResourceParams, ResourceUriParams};
-use crate::subscriptions::ListenParams;
-use crate::tools::CallToolParams;
+use crate::request::ClientRequest;
 
 /// One thing a request acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,40 +49,14 @@ impl Request {
     /// this crate does not know.
     ///
     /// The params are decoded with the types the server's dispatcher
-    /// decodes them with, through the same [`Request::params`]: a request
-    /// whose targets cannot be read here cannot be served either.
+    /// decodes them with ([`ClientRequest::decode`]): a request whose
+    /// targets cannot be read here cannot be served either.
     ///
     /// # Errors
     /// [`Error::InvalidParams`] when the params do not decode; the server
     /// refuses such a request without running anything.
     pub fn targets(&self) -> Result<Vec<Target>, Error> {
-        Ok(match self.method.as_str() {
-            method::CallTool::NAME => {
-                vec![Target::Tool(self.params::<CallToolParams>()?.name)]
-            }
-            method::GetPrompt::NAME => {
-                vec![Target::Prompt(self.params::<GetPromptParams>()?.name)]
-            }
-            method::ReadResource::NAME => {
-                vec![Target::Resource(self.params::<ReadResourceParams>()?.uri)]
-            }
-            method::Subscribe::NAME | method::Unsubscribe::NAME => {
-                vec![Target::Resource(self.params::<ResourceUriParams>()?.uri)]
-            }
-            method::Listen::NAME => self
-                .params::<ListenParams>()?
-                .notifications
-                .resource_subscriptions
-                .unwrap_or_default()
-                .into_iter()
-                .map(Target::Resource)
-                .collect(),
-            method::Complete::NAME => match self.params::<CompleteParams>()?.reference {
-                Reference::Prompt { name, .. } => vec![Target::Prompt(name)],
-                Reference::Resource { uri } => vec![Target::Resource(uri)],
-            },
-            _ => Vec::new(),
-        })
+        Ok(ClientRequest::decode(self)?.targets())
     }
 }
 

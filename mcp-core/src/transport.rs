@@ -1,20 +1,194 @@
-//! The transport seam: something that carries JSON-RPC frames.
+//! The transport seam, at two levels.
 //!
-//! A frame is the bytes of one JSON-RPC message (or, in 2025-03-26, one
-//! batch), without framing. Transports move frames; sessions in
-//! `mcp-server` and `mcp-client` encode and decode them, so a transport
-//! needs no knowledge of MCP. Reading and writing are separate halves so
-//! they can run concurrently.
+//! **Messages** ([`MessageRead`], [`MessageWrite`]) are what sessions in
+//! `mcp-server` and `mcp-client` exchange with a transport: decoded
+//! messages in ([`Incoming`]), encoded messages out ([`Outgoing`]) that say
+//! what they are (a request and its id, a response to which request), so
+//! that no transport reads a message twice to route it. Streamable HTTP
+//! implements this level directly: it decodes each POST's body once, and
+//! turns an outgoing request's [`Mirror`] into headers.
 //!
-//! With the `tokio` feature, `LineReader` and `LineWriter` implement
-//! the halves over any `AsyncRead` / `AsyncWrite` with newline framing:
-//! stdio, child processes, sockets, in-memory pipes.
+//! **Frames** ([`FrameRead`], [`FrameWrite`]) are the bytes of one message
+//! (or one 2025-03-26 batch) without framing, for byte streams. Every frame
+//! transport is a message transport: reading decodes each frame, writing
+//! sends the message's bytes. With the `tokio` feature, `LineReader` and
+//! `LineWriter` implement frames over any `AsyncRead` / `AsyncWrite` with
+//! newline framing: stdio, child processes, sockets, in-memory pipes.
+//!
+//! Reading and writing are separate halves so they can run concurrently.
 
+use std::borrow::Cow;
 use std::future::Future;
 
 use bytes::Bytes;
 
 use crate::error::Error;
+use crate::jsonrpc::{Incoming, RequestId};
+
+/// The receiving half of a message transport.
+pub trait MessageRead: Send + 'static {
+    /// The next message (or batch). `None` once the peer has closed.
+    ///
+    /// An `Err` that is not [fatal](Error::is_fatal) concerns one message:
+    /// answer it if a reply is owed and keep reading.
+    fn read_message(&mut self) -> impl Future<Output = Option<Result<Incoming, Error>>> + Send;
+}
+
+/// The sending half of a message transport.
+pub trait MessageWrite: Send + 'static {
+    /// Sends one message.
+    fn write_message(
+        &mut self,
+        message: Outgoing,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Signals the end of output to the peer (EOF on a pipe, the end of an
+    /// HTTP session).
+    fn close(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// An encoded message on its way out, with what a transport needs to route
+/// it without decoding it again.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Outgoing {
+    /// The message (or batch) as JSON, without framing.
+    pub bytes: Bytes,
+    /// What it is.
+    pub kind: OutgoingKind,
+    /// For a 2026-07-28 request: what HTTP mirrors into headers.
+    pub mirror: Option<Box<Mirror>>,
+}
+
+/// What an [`Outgoing`] message is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutgoingKind {
+    /// A request.
+    Request {
+        /// Its id.
+        id: RequestId,
+        /// Its method.
+        method: Cow<'static, str>,
+    },
+    /// A notification.
+    Notification {
+        /// Its method.
+        method: Cow<'static, str>,
+    },
+    /// A result or error response to request `id` (`None` when the
+    /// request's id could not be read).
+    Response {
+        /// The request answered.
+        id: Option<RequestId>,
+    },
+    /// A 2025-03-26 batch of responses.
+    Batch,
+}
+
+/// The parts of a 2026-07-28 request that Streamable HTTP repeats in
+/// headers (`MCP-Protocol-Version`, `Mcp-Name`, `Mcp-Param-*`), so that
+/// proxies can route on them without reading the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mirror {
+    /// The protocol version in the request's `_meta`.
+    pub protocol_version: Option<String>,
+    /// The tool or prompt name, or the resource URI.
+    pub name: Option<String>,
+    /// `Mcp-Param-*` headers: full header name and value, for the tool
+    /// arguments the tool's schema marks with `x-mcp-header`.
+    pub params: Vec<(String, String)>,
+}
+
+impl Outgoing {
+    /// Request `id` of `method`.
+    pub fn request(id: RequestId, method: impl Into<Cow<'static, str>>, bytes: Bytes) -> Self {
+        Self::new(
+            bytes,
+            OutgoingKind::Request {
+                id,
+                method: method.into(),
+            },
+        )
+    }
+
+    /// A notification of `method`.
+    pub fn notification(method: impl Into<Cow<'static, str>>, bytes: Bytes) -> Self {
+        Self::new(
+            bytes,
+            OutgoingKind::Notification {
+                method: method.into(),
+            },
+        )
+    }
+
+    /// A response (or error response) to request `id`.
+    pub fn response(id: Option<RequestId>, bytes: Bytes) -> Self {
+        Self::new(bytes, OutgoingKind::Response { id })
+    }
+
+    /// A batch of responses.
+    pub fn batch(bytes: Bytes) -> Self {
+        Self::new(bytes, OutgoingKind::Batch)
+    }
+
+    fn new(bytes: Bytes, kind: OutgoingKind) -> Self {
+        Self {
+            bytes,
+            kind,
+            mirror: None,
+        }
+    }
+
+    /// With `mirror` for HTTP's headers.
+    #[must_use]
+    pub fn with_mirror(mut self, mirror: Mirror) -> Self {
+        self.mirror = Some(Box::new(mirror));
+        self
+    }
+
+    /// The request this message answers, if it is a response with an id.
+    pub fn answers(&self) -> Option<&RequestId> {
+        match &self.kind {
+            OutgoingKind::Response { id } => id.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The method of a request or notification.
+    pub fn method(&self) -> Option<&str> {
+        match &self.kind {
+            OutgoingKind::Request { method, .. } | OutgoingKind::Notification { method } => {
+                Some(method)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every frame reader reads messages: each frame decoded, batches allowed
+/// (the session refuses them where its version does not).
+impl<T: FrameRead> MessageRead for T {
+    async fn read_message(&mut self) -> Option<Result<Incoming, Error>> {
+        Some(
+            self.read_frame()
+                .await?
+                .and_then(|frame| Incoming::from_slice(&frame, true)),
+        )
+    }
+}
+
+/// Every frame writer writes messages: their bytes, one frame each.
+impl<T: FrameWrite> MessageWrite for T {
+    async fn write_message(&mut self, message: Outgoing) -> Result<(), Error> {
+        self.write_frame(message.bytes).await
+    }
+
+    async fn close(&mut self) -> Result<(), Error> {
+        FrameWrite::close(self).await
+    }
+}
 
 /// The receiving half of a transport.
 pub trait FrameRead: Send + 'static {

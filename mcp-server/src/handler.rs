@@ -4,6 +4,7 @@
 use std::future::Future;
 
 use mcp_core::completion::{CompleteParams, CompleteResult};
+use mcp_core::headers::ParamHeader;
 use mcp_core::prompts::{GetPromptParams, GetPromptResult, ListPromptsResult};
 use mcp_core::resources::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult,
@@ -182,6 +183,17 @@ pub trait Handler: Send + Sync + 'static {
     fn tool(&self, name: &str) -> Option<mcp_core::Tool> {
         let _ = name;
         None
+    }
+
+    /// The `Mcp-Param-*` headers tool `name`'s schema asks for with
+    /// `x-mcp-header`, which the Streamable HTTP transport checks against
+    /// its arguments. By default read from [`tool`](Self::tool)'s schema
+    /// each time; `Router` works them out once, when a tool is added.
+    fn tool_header_params(&self, name: &str) -> Option<std::sync::Arc<[ParamHeader]>> {
+        let tool = self.tool(name)?;
+        ParamHeader::from_schema(&tool.input_schema)
+            .ok()
+            .map(Into::into)
     }
 
     /// Changes to announce to clients (list changes, resource updates).

@@ -54,6 +54,7 @@ mod request_state;
 mod router;
 mod session;
 mod stdio;
+pub mod store;
 pub mod uri_template;
 
 // The getting-started guide's code blocks compile as doctests.

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorObject};
 ///
 /// Batches exist only in protocol revision 2025-03-26; decode with
 /// `allow_batch` set only on connections that negotiated it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[expect(clippy::exhaustive_enums, reason = "a frame is one message or a batch")]
 pub enum Incoming {
     /// One message.

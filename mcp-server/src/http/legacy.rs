@@ -2,35 +2,40 @@
 //! POSTs carry its messages, GET opens its stream of server messages,
 //! DELETE ends it. What a session is lives in the [`SessionStore`]; its
 //! connection and streams live with the instance serving it.
-//!
-//! [`SessionStore`]: super::SessionStore
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
-use mcp_core::{ErrorObject, Message, ProtocolVersion, RequestId, headers};
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::request::ClientRequest;
+use mcp_core::transport::Outgoing;
+use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId, headers};
 use tokio::sync::mpsc;
 
 use super::body::Body;
-use super::respond::{BODY_CAPACITY, accepted, sse_response};
-use super::resume::{Pump, Resumed, STANDALONE, Streams};
-use super::service::{Accepts, Inner, error, header, messages, require_sse, session_id, too_busy};
+use super::reply::{
+    Accepts, BODY_CAPACITY, accepted, error, header, json, require_sse, sse_response, too_busy,
+    unreadable,
+};
+use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
+use super::shared::{Shared, principal_of, session_id};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
 use crate::session::Connection;
 use crate::session::peer::Outbox;
+use crate::store::{EventStore, SessionStore};
 
 /// A legacy session as this instance serves it.
-pub(super) struct Session<H: Handler> {
-    pub(super) conn: Arc<Connection<H>>,
+struct Session<H: Handler> {
+    conn: Arc<Connection<H>>,
     /// Server messages outside any request, until the first GET takes them.
-    standalone: Mutex<Option<mpsc::Receiver<Bytes>>>,
-    pub(super) streams: Arc<Streams>,
+    standalone: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    streams: Arc<Streams>,
     last_seen: Mutex<Instant>,
     /// The change count of the connection's state last written to the store.
     saved: AtomicU64,
@@ -44,18 +49,19 @@ pub(super) struct Session<H: Handler> {
 impl<H: Handler> Session<H> {
     /// Whether its SSE streams start with a priming event: clients of
     /// 2025-11-25 and later expect one (earlier ones may choke on it).
-    pub(super) fn primes(&self) -> bool {
+    fn primes(&self) -> bool {
         self.conn
             .legacy_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V2025_11_25.as_str())
     }
 
     fn touch(&self) {
-        *self
-            .last_seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        *lock(&self.last_seen) = Instant::now();
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn not_found() -> Response<Body> {
@@ -75,13 +81,6 @@ fn unavailable(e: &crate::Error) -> Response<Body> {
     )
 }
 
-/// The caller an authentication layer vouched for, if any.
-pub(super) fn principal_of(extensions: &http::Extensions) -> Option<String> {
-    extensions
-        .get::<mcp_core::transport::Principal>()
-        .map(|p| p.0.to_string())
-}
-
 fn missing_session() -> Response<Body> {
     error(
         StatusCode::BAD_REQUEST,
@@ -90,7 +89,30 @@ fn missing_session() -> Response<Body> {
     )
 }
 
-impl<H: Handler> Inner<H> {
+/// The legacy sessions of the endpoint.
+pub(super) struct Sessions<H: Handler> {
+    shared: Arc<Shared<H>>,
+    store: Arc<dyn SessionStore>,
+    events: Arc<dyn EventStore>,
+    /// Sessions this instance serves now: their connections and streams.
+    /// The store holds what they are.
+    live: Mutex<HashMap<String, Arc<Session<H>>>>,
+}
+
+impl<H: Handler> Sessions<H> {
+    pub(super) fn new(
+        shared: Arc<Shared<H>>,
+        store: Arc<dyn SessionStore>,
+        events: Arc<dyn EventStore>,
+    ) -> Self {
+        Self {
+            shared,
+            store,
+            events,
+            live: Mutex::default(),
+        }
+    }
+
     fn new_session(
         &self,
         id: &str,
@@ -101,8 +123,9 @@ impl<H: Handler> Inner<H> {
         Arc::new(Session {
             // Every session's requests share the endpoint's permits.
             conn: self
+                .shared
                 .server
-                .connection_sharing(tx, Arc::clone(&self.permits)),
+                .connection(tx, Arc::clone(&self.shared.permits)),
             standalone: Mutex::new(Some(rx)),
             streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
             last_seen: Mutex::new(Instant::now()),
@@ -119,7 +142,7 @@ impl<H: Handler> Inner<H> {
         extensions: &http::Extensions,
         id: Option<RequestId>,
     ) -> Result<Option<Slot>, Box<Response<Body>>> {
-        let Some(client) = ClientQuota::of(&self.quotas, extensions) else {
+        let Some(client) = ClientQuota::of(&self.shared.quotas, extensions) else {
             return Ok(None);
         };
         client.take(Kind::Sessions).map(Some).map_err(|limit| {
@@ -137,11 +160,7 @@ impl<H: Handler> Inner<H> {
 
     /// Forgets this instance's part of a session.
     async fn drop_local(&self, id: &str) -> bool {
-        let session = self
-            .live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+        let session = lock(&self.live).remove(id);
         let existed = session.is_some();
         if let Some(session) = session {
             session.conn.abort_all();
@@ -150,15 +169,20 @@ impl<H: Handler> Inner<H> {
         existed
     }
 
+    /// `initialize` without a session: starts one.
     pub(super) async fn initialize(
-        self: &Arc<Self>,
-        req: mcp_core::Request,
+        &self,
+        req: Request,
+        call: Result<ClientRequest, mcp_core::Error>,
         parts: Parts,
         accept: &Accepts,
     ) -> Response<Body> {
-        let id = match session_id(Some(req.id.clone())) {
-            Ok(id) => id,
-            Err(res) => return *res,
+        let Some(id) = session_id() else {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(req.id),
+                ErrorObject::internal_error("no random source for session ids"),
+            );
         };
         self.sweep().await;
         let quota = match self.session_slot(&parts.extensions, Some(req.id.clone())) {
@@ -168,13 +192,13 @@ impl<H: Handler> Inner<H> {
         let principal = principal_of(&parts.extensions);
         let session = self.new_session(&id, principal.clone(), quota);
         let (reply, rx) = Outbox::channel(64);
-        let route = self.route(reply, parts.extensions);
+        let route = self.shared.route(reply, parts.extensions);
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
-        session.conn.on_message(Message::Request(req), &route).await;
+        session.conn.on_decoded(req, call, &route).await;
         drop(route);
         let mut res = self
-            .respond_legacy(&session, rx, expected, accept, Vec::new())
+            .respond(&session, rx, expected, accept, Vec::new())
             .await;
         // A failed handshake creates no session.
         let Some((generation, mut record)) = session.conn.record() else {
@@ -196,10 +220,7 @@ impl<H: Handler> Inner<H> {
             Err(e) => return unavailable(&e),
         }
         session.saved.store(generation, Ordering::Relaxed);
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), session);
+        lock(&self.live).insert(id.clone(), session);
         if let Ok(value) = HeaderValue::from_str(&id) {
             res.headers_mut().insert(headers::SESSION_ID, value);
         }
@@ -209,24 +230,16 @@ impl<H: Handler> Inner<H> {
     /// Drops this instance's part of sessions idle past the limit (the
     /// store decides whether they still exist).
     async fn sweep(&self) {
-        let idle = self.options.session_idle;
+        let idle = self.shared.options.session_idle;
         let mut gone = Vec::new();
-        self.live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|id, s| {
-                let keep = s
-                    .last_seen
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .elapsed()
-                    < idle;
-                if !keep {
-                    s.conn.abort_all();
-                    gone.push(id.clone());
-                }
-                keep
-            });
+        lock(&self.live).retain(|id, s| {
+            let keep = lock(&s.last_seen).elapsed() < idle;
+            if !keep {
+                s.conn.abort_all();
+                gone.push(id.clone());
+            }
+            keep
+        });
         for id in gone {
             self.events.forget(&id).await;
         }
@@ -253,7 +266,7 @@ impl<H: Handler> Inner<H> {
             tracing::warn!("session id used by another principal; refused");
             return Err(not_found());
         }
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut live = lock(&self.live);
         if let Some(session) = live.get(id) {
             session.touch();
             return Ok(Arc::clone(session));
@@ -280,11 +293,15 @@ impl<H: Handler> Inner<H> {
         }
     }
 
-    pub(super) async fn post_legacy(
-        self: &Arc<Self>,
+    /// A POST of session `id`: one message, or a batch where the session's
+    /// version allows them. `call` is a single request's params decoded,
+    /// if a layer in front did it.
+    pub(super) async fn post(
+        &self,
         id: &str,
         parts: Parts,
-        bytes: &[u8],
+        incoming: Incoming,
+        call: Option<Result<ClientRequest, mcp_core::Error>>,
         accept: &Accepts,
     ) -> Response<Body> {
         let session = match self.session(id, &parts.extensions).await {
@@ -293,6 +310,7 @@ impl<H: Handler> Inner<H> {
         };
         if let Some(v) = header(&parts.headers, headers::PROTOCOL_VERSION)
             && !self
+                .shared
                 .server
                 .options()
                 .supported_versions
@@ -302,22 +320,36 @@ impl<H: Handler> Inner<H> {
             let e = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {v}"));
             return error(StatusCode::BAD_REQUEST, None, e);
         }
-        let messages = match messages(bytes, session.conn.allows_batches()) {
-            Ok(messages) => messages,
-            Err(res) => return *res,
+        let messages = match incoming {
+            Incoming::Single(message) => vec![Ok(message)],
+            Incoming::Batch(items) if session.conn.allows_batches() => items,
+            Incoming::Batch(_) => {
+                return unreadable(&mcp_core::Error::InvalidRequest {
+                    id: None,
+                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
+                });
+            }
         };
         let (reply, rx) = Outbox::channel(64);
-        let route = self.route(reply, parts.extensions);
+        let route = self.shared.route(reply, parts.extensions);
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();
+        let mut call = call;
         for message in messages {
             match message {
-                Ok(message) => {
-                    if let Message::Request(r) = &message {
-                        expected.insert(r.id.clone());
+                Ok(Message::Request(request)) => {
+                    expected.insert(request.id.clone());
+                    match call.take() {
+                        Some(call) => session.conn.on_decoded(request, call, &route).await,
+                        None => {
+                            session
+                                .conn
+                                .on_message(Message::Request(request), &route)
+                                .await;
+                        }
                     }
-                    session.conn.on_message(message, &route).await;
                 }
+                Ok(message) => session.conn.on_message(message, &route).await,
                 Err(e) => bad.extend(e.to_error_response()),
             }
         }
@@ -326,21 +358,102 @@ impl<H: Handler> Inner<H> {
             self.save(id, &session).await;
             return accepted();
         }
-        let bad: Vec<Bytes> = bad
+        let bad: Vec<Outgoing> = bad
             .into_iter()
-            .filter_map(|e| serde_json::to_vec(&Message::from(e)).ok().map(Bytes::from))
+            .filter_map(|e| {
+                let id = e.id.clone();
+                Message::from(e)
+                    .to_vec()
+                    .ok()
+                    .map(|bytes| Outgoing::response(id, Bytes::from(bytes)))
+            })
             .collect();
-        let res = self
-            .respond_legacy(&session, rx, expected, accept, bad)
-            .await;
+        let res = self.respond(&session, rx, expected, accept, bad).await;
         self.save(id, &session).await;
         res
+    }
+
+    /// Answers a POST of a legacy session: JSON when the one answer comes
+    /// first, else an SSE stream (notifications and server requests go
+    /// along). `ready` holds answers already made (unreadable batch
+    /// items).
+    async fn respond(
+        &self,
+        session: &Arc<Session<H>>,
+        mut rx: mpsc::Receiver<Outgoing>,
+        mut expected: BTreeSet<RequestId>,
+        accept: &Accepts,
+        mut ready: Vec<Outgoing>,
+    ) -> Response<Body> {
+        if accept.json && ready.is_empty() && expected.len() == 1 {
+            match rx.recv().await {
+                Some(message) => match message.answers() {
+                    Some(id) if expected.contains(id) => {
+                        return json(message.bytes, StatusCode::OK);
+                    }
+                    _ => ready.push(message),
+                },
+                None => return json(Bytes::new(), StatusCode::OK),
+            }
+        }
+        if accept.sse {
+            let stream = stream_id();
+            let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
+            let prime = session.primes().then_some(self.shared.options.sse_retry);
+            session.streams.attach(&stream, body_tx, prime, false).await;
+            let pump = Pump {
+                streams: Arc::clone(&session.streams),
+                stream,
+                keep_alive: self.shared.options.keep_alive,
+                // Closing early is only safe once the client has an event
+                // id to resume from.
+                close_after: self
+                    .shared
+                    .options
+                    .sse_close_after
+                    .filter(|_| prime.is_some()),
+            };
+            tokio::spawn(pump.run_post(rx, expected, ready));
+            return sse_response(Body::stream(body_rx));
+        }
+        // JSON only: every response, as a batch when there are several.
+        let mut responses: Vec<Bytes> = Vec::new();
+        for message in ready {
+            if let Some(id) = message.answers() {
+                expected.remove(id);
+                responses.push(message.bytes);
+            }
+        }
+        let batch = expected.len() + responses.len() > 1;
+        while !expected.is_empty() {
+            let Some(message) = rx.recv().await else {
+                break;
+            };
+            if let Some(id) = message.answers() {
+                expected.remove(id);
+                responses.push(message.bytes);
+            }
+        }
+        let body = if batch {
+            let mut out = BytesMut::from(&b"["[..]);
+            for (i, frame) in responses.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b",");
+                }
+                out.extend_from_slice(frame);
+            }
+            out.extend_from_slice(b"]");
+            out.freeze()
+        } else {
+            responses.pop().unwrap_or_default()
+        };
+        json(body, StatusCode::OK)
     }
 
     /// GET: the session's stream of server messages, or, with
     /// `Last-Event-ID`, the rest of a stream whose connection broke.
     pub(super) async fn get(
-        self: &Arc<Self>,
+        &self,
         headers_in: &HeaderMap,
         extensions: &http::Extensions,
     ) -> Response<Body> {
@@ -361,7 +474,7 @@ impl<H: Handler> Inner<H> {
                     StatusCode::BAD_REQUEST,
                     None,
                     ErrorObject::invalid_request(format!(
-                        "Last-Event-ID {last:?} is unknown, or the events after it are no \
+                        "Last-Event-ID {last:?} is unknown, or the events after it are no \\
                          longer kept; open the stream without it"
                     )),
                 ),
@@ -369,7 +482,7 @@ impl<H: Handler> Inner<H> {
             };
         }
         let (tx, rx) = mpsc::channel(BODY_CAPACITY);
-        let prime = session.primes().then_some(self.options.sse_retry);
+        let prime = session.primes().then_some(self.shared.options.sse_retry);
         if !session.streams.attach(STANDALONE, tx, prime, true).await {
             return error(
                 StatusCode::CONFLICT,
@@ -377,19 +490,15 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_request("this session's stream is already open"),
             );
         }
-        let pending = session
-            .standalone
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let pending = lock(&session.standalone).take();
         if let Some(pending) = pending {
             let pump = Pump {
                 streams: Arc::clone(&session.streams),
                 stream: STANDALONE.to_owned(),
-                keep_alive: self.options.keep_alive,
+                keep_alive: self.shared.options.keep_alive,
                 close_after: None,
             };
-            tokio::spawn(pump.run_standalone(pending, self.closing.subscribe()));
+            tokio::spawn(pump.run_standalone(pending, self.shared.closing.subscribe()));
         }
         sse_response(Body::stream(rx))
     }
@@ -413,6 +522,14 @@ impl<H: Handler> Inner<H> {
             Response::new(Body::empty())
         } else {
             not_found()
+        }
+    }
+
+    /// Shutdown: each session's requests in flight get their grace period.
+    pub(super) fn shutdown(&self, runtime: &tokio::runtime::Handle) {
+        for session in lock(&self.live).values() {
+            let conn = Arc::clone(&session.conn);
+            runtime.spawn(async move { conn.shutdown().await });
         }
     }
 }

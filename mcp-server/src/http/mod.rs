@@ -1,22 +1,24 @@
 //! Streamable HTTP: the MCP endpoint as a `tower::Service`, and a way to
 //! serve it on a TCP listener.
+//!
+//! The endpoint ([`StreamableHttp`]) reads each request once and hands it
+//! to one of three paths: stateless 2026-07-28 requests, legacy sessions,
+//! or the HTTP+SSE transport of 2024-11-05. They share the reply helpers
+//! and the endpoint's state (permits, quotas, the shutdown signal), and do
+//! not call each other.
 
 mod body;
-mod events;
 mod legacy;
 mod modern;
-mod respond;
+mod reply;
 mod resume;
 mod security;
 mod serve;
 mod service;
+mod shared;
 mod sse2024;
-mod store;
 
 pub use body::Body;
-pub use events::{EventStore, MemoryEventStore, Replay};
-pub use mcp_core::BoxFuture;
 pub use security::AllowedHosts;
 pub use serve::{ServeOptions, serve, serve_service, serve_with};
 pub use service::{HttpOptions, StreamableHttp};
-pub use store::{MemorySessionStore, SessionRecord, SessionStore};

@@ -1,21 +1,31 @@
-//! POSTs without a session: a stateless 2026-07-28 request, checked
-//! against its mirrored headers, or `initialize`, which starts a legacy
-//! session.
+//! Stateless 2026-07-28 requests: checked against their mirrored headers,
+//! admitted, and run through the dispatcher with no connection at all. The
+//! answer is JSON when it comes first, else an SSE stream (notifications
+//! go along); losing the response (the client closed the stream, or
+//! dropped the connection) cancels the request.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
 use mcp_core::meta::RequestMeta;
+use mcp_core::method::{self, Method};
+use mcp_core::request::ClientRequest;
 use mcp_core::version::negotiate;
-use mcp_core::{ErrorObject, Message, ProtocolVersion, headers};
-use tokio::sync::mpsc;
+use mcp_core::{ErrorObject, ErrorResponse, Message, ProtocolVersion, Request, headers};
+use tokio::sync::{mpsc, watch};
 
 use super::body::Body;
-use super::respond::accepted;
-use super::service::{Accepts, Inner, busy, error, header, unreadable};
+use super::reply::{
+    Accepts, BODY_CAPACITY, busy, comment, error, event, header, json, sse_response,
+};
+use super::shared::{Shared, shutting_down};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
+use crate::session::{Reply, admit};
 
 /// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
 /// `Mcp-Param-*`) that appears more than once.
@@ -31,42 +41,91 @@ fn repeated_mirror(headers: &HeaderMap) -> Option<&str> {
     })
 }
 
-impl<H: Handler> Inner<H> {
-    /// A POST without a session: `initialize` (a new legacy session) or a
-    /// stateless 2026-07-28 request.
-    pub(super) async fn post_new(
-        self: &Arc<Self>,
+/// Only `_meta`, for requests whose params do not decode for their
+/// method: enough to tell their era.
+#[derive(serde::Deserialize)]
+struct MetaOnly {
+    #[serde(rename = "_meta", default)]
+    meta: Option<RequestMeta>,
+}
+
+/// The HTTP status of a 2026-07-28 error answer, as the transport assigns
+/// it.
+fn status_of(e: &ErrorObject) -> StatusCode {
+    match e.code().0 {
+        -32601 => StatusCode::NOT_FOUND,
+        -32700 | -32600 | -32020 | -32021 | -32022 => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
+}
+
+/// The stateless path of the endpoint.
+pub(super) struct Stateless<H: Handler> {
+    shared: Arc<Shared<H>>,
+}
+
+/// Whether a stateless POST is for this path, or starts a legacy session.
+pub(super) enum Routed {
+    /// Answered.
+    Done(Response<Body>),
+    /// `initialize` without a 2026-07-28 `_meta`: a new legacy session.
+    Initialize(Box<NewSession>),
+}
+
+/// An `initialize` that starts a legacy session.
+pub(super) struct NewSession {
+    pub(super) req: Request,
+    /// Its params, decoded.
+    pub(super) call: Result<ClientRequest, mcp_core::Error>,
+    pub(super) parts: Parts,
+}
+
+impl<H: Handler> Stateless<H> {
+    pub(super) fn new(shared: Arc<Shared<H>>) -> Self {
+        Self { shared }
+    }
+
+    /// A POST without a session: a stateless request, or `initialize`.
+    /// `call` is the request's params decoded, if a layer in front did it.
+    pub(super) async fn post(
+        &self,
         parts: Parts,
-        bytes: &[u8],
+        message: Message,
+        call: Option<Result<ClientRequest, mcp_core::Error>>,
         accept: &Accepts,
-    ) -> Response<Body> {
-        let headers_in = &parts.headers;
-        let message = match Message::from_slice(bytes) {
-            Ok(message) => message,
-            Err(e) => return unreadable(&e),
-        };
+    ) -> Routed {
         let Message::Request(req) = message else {
             // Notifications and responses need no answer; a modern client
             // cancels by closing its stream, so `cancelled` is moot here.
-            return accepted();
+            return Routed::Done(super::reply::accepted());
         };
-        let peek = headers::Mirrored::of(req.params.as_deref());
-        let modern = peek
-            .meta
-            .as_ref()
-            .is_some_and(|m| m.protocol_version.is_some());
-        if req.method == "initialize" && self.options.legacy && !modern {
-            return self.initialize(req, parts, accept).await;
+        let call = call.unwrap_or_else(|| ClientRequest::decode(&req));
+        let fallback;
+        let meta = match &call {
+            Ok(call) => call.meta(),
+            Err(_) => {
+                fallback = req
+                    .params
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<MetaOnly>(p.get()).ok())
+                    .and_then(|m| m.meta);
+                fallback.as_ref()
+            }
+        };
+        let modern = meta.is_some_and(|m| m.protocol_version.is_some());
+        let shared = &self.shared;
+        if req.method == method::Initialize::NAME && shared.options.legacy && !modern {
+            return Routed::Initialize(Box::new(NewSession { req, call, parts }));
         }
-        let Some(meta) = peek.meta.as_ref().filter(|_| modern) else {
-            let message = if self.options.legacy {
+        let refused = |status, e| Routed::Done(error(status, Some(req.id.clone()), e));
+        let Some(meta) = meta.filter(|_| modern) else {
+            let message = if shared.options.legacy {
                 "Bad Request: no Mcp-Session-Id header, and no _meta protocolVersion (2026-07-28)"
             } else {
                 "Missing required _meta key \"io.modelcontextprotocol/protocolVersion\""
             };
-            return error(
+            return refused(
                 StatusCode::BAD_REQUEST,
-                Some(req.id),
                 ErrorObject::invalid_params(message),
             );
         };
@@ -75,21 +134,20 @@ impl<H: Handler> Inner<H> {
         if mcp_core::method::lookup(&req.method, mcp_core::Era::Modern).is_none()
             && mcp_core::method::lookup(&req.method, mcp_core::Era::Legacy).is_some()
         {
-            return error(
+            return refused(
                 StatusCode::NOT_FOUND,
-                Some(req.id.clone()),
                 ErrorObject::method_not_found(&req.method),
             );
         }
         if let Err(e) = RequestMeta::require_modern(Some(meta)) {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+            return refused(StatusCode::BAD_REQUEST, e);
         }
+        let headers_in = &parts.headers;
         // A mirrored header given twice could say two things; reading
         // only one of them would let the body and a proxy disagree.
         if let Some(name) = repeated_mirror(headers_in) {
-            return error(
+            return refused(
                 StatusCode::BAD_REQUEST,
-                Some(req.id),
                 ErrorObject::header_mismatch(format!("header {name} appears more than once")),
             );
         }
@@ -107,50 +165,161 @@ impl<H: Handler> Inner<H> {
             None => Some("MCP-Protocol-Version header is missing".to_owned()),
         };
         if let Some(why) = mismatch {
-            return error(
-                StatusCode::BAD_REQUEST,
-                Some(req.id),
-                ErrorObject::header_mismatch(why),
-            );
+            return refused(StatusCode::BAD_REQUEST, ErrorObject::header_mismatch(why));
         }
         if let Err(e) =
-            negotiate::server_accept_modern(&version, &self.server.options().supported_versions)
+            negotiate::server_accept_modern(&version, &shared.server.options().supported_versions)
         {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+            return refused(StatusCode::BAD_REQUEST, e);
         }
-        let name = peek.name_for(&req.method);
-        let params = match (&req.method[..], name) {
-            ("tools/call", Some(tool)) => {
-                self.server.handler().tool(tool).map_or_else(Vec::new, |t| {
-                    headers::ParamHeader::from_schema(&t.input_schema).unwrap_or_default()
-                })
+        let name = call.as_ref().ok().and_then(ClientRequest::mirrored_name);
+        let params = match (&call, name) {
+            (Ok(ClientRequest::CallTool(_)), Some(tool)) => {
+                shared.server.handler().tool_header_params(tool)
             }
-            _ => Vec::new(),
+            _ => None,
         };
+        let arguments = call.as_ref().ok().and_then(ClientRequest::tool_arguments);
         let lookup = |h: &str| header(headers_in, h);
-        if let Err(e) = headers::check(lookup, &req.method, name, &params, peek.arguments.as_ref())
-        {
-            return error(StatusCode::BAD_REQUEST, Some(req.id), e);
+        if let Err(e) = headers::check(
+            lookup,
+            &req.method,
+            name,
+            params.as_deref().unwrap_or_default(),
+            arguments,
+        ) {
+            return refused(StatusCode::BAD_REQUEST, e);
         }
-        // A connection of its own: nothing is shared between requests.
-        let (unused, _) = mpsc::channel(1);
-        let conn = self
-            .server
-            .connection_sharing(unused, Arc::clone(&self.permits));
-        let (reply, rx) = Outbox::channel(64);
-        let route = self.route(reply, parts.extensions);
-        let id = req.id.clone();
+        Routed::Done(self.run(req, call, parts.extensions, accept).await)
+    }
+
+    /// Admits and runs the request, and answers it.
+    async fn run(
+        &self,
+        req: Request,
+        call: Result<ClientRequest, mcp_core::Error>,
+        extensions: http::Extensions,
+        accept: &Accepts,
+    ) -> Response<Body> {
+        let shared = &self.shared;
+        let (reply, mut rx) = Outbox::channel(64);
+        let route = shared.route(reply, extensions);
         // Admitted here, so that a refusal is an HTTP status a client and
         // a proxy understand. Subscriptions have limits of their own.
-        if req.method == <mcp_core::method::Listen as mcp_core::method::Method>::NAME {
-            conn.on_message(Message::Request(req), &route).await;
+        let admitted = if req.method == method::Listen::NAME {
+            None
         } else {
-            match conn.admit(&route.admission).await {
-                Ok(admitted) => conn.on_admitted_request(req, &route, admitted).await,
+            let limit = shared.server.options().max_in_flight;
+            match admit(&shared.permits, &route.admission, limit).await {
+                Ok(admitted) => Some(admitted),
                 Err(refused) => return busy(refused, Some(req.id)),
             }
+        };
+        let id = req.id.clone();
+        let dispatcher = Arc::clone(shared.server.dispatcher());
+        let grace = shared.server.options().shutdown_grace;
+        let closing = shared.closing.subscribe();
+        // The request runs in this future: no task, no connection.
+        let mut answer: Pin<Box<dyn Future<Output = Reply> + Send>> = Box::pin(async move {
+            let _admitted = admitted;
+            within_grace(dispatcher.answer(&req, call, &route, None), closing, grace).await
+        });
+        let mut first = None;
+        if accept.json {
+            tokio::select! {
+                biased;
+                reply = &mut answer => match rx.try_recv() {
+                    // Nothing was sent before the answer: plain JSON.
+                    Err(_) => return answer_json(reply, &id),
+                    // Notifications came first: they go first, on a stream.
+                    Ok(message) => {
+                        first = Some(message);
+                        answer = Box::pin(std::future::ready(reply));
+                    }
+                },
+                message = rx.recv() => first = message,
+            }
+            if !accept.sse {
+                // JSON only: what comes before the answer cannot be
+                // delivered.
+                drop(rx);
+                return answer_json(answer.await, &id);
+            }
         }
-        drop(route);
-        self.respond_modern(rx, id, accept, conn).await
+        let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
+        let keep_alive = shared.options.keep_alive;
+        tokio::spawn(async move {
+            if let Some(first) = first
+                && body_tx.send(event(&first.bytes, None)).await.is_err()
+            {
+                return;
+            }
+            let mut tick = tokio::time::interval(keep_alive);
+            tick.reset();
+            let reply = loop {
+                let chunk = tokio::select! {
+                    biased;
+                    message = rx.recv() => match message {
+                        Some(message) => event(&message.bytes, None),
+                        // The route is gone: the answer is ready.
+                        None => break answer.await,
+                    },
+                    reply = &mut answer => {
+                        // What was sent before the answer goes first.
+                        while let Ok(message) = rx.try_recv() {
+                            if body_tx.send(event(&message.bytes, None)).await.is_err() {
+                                return;
+                            }
+                        }
+                        break reply;
+                    }
+                    _ = tick.tick() => comment(),
+                    // The client closed the stream: that is how a
+                    // 2026-07-28 request is cancelled (the future drops).
+                    () = body_tx.closed() => return,
+                };
+                if body_tx.send(chunk).await.is_err() {
+                    return;
+                }
+            };
+            let frame = match reply {
+                Ok(frame) => frame,
+                Err(e) => encode_error(&id, e),
+            };
+            let _ = body_tx.send(event(&frame, None)).await;
+        });
+        sse_response(Body::stream(body_rx))
+    }
+}
+
+/// `answer`, unless shutdown begins and it takes longer than `grace`
+/// after that: then an error saying so (and the request is cancelled).
+async fn within_grace(
+    answer: impl Future<Output = Reply>,
+    mut closing: watch::Receiver<bool>,
+    grace: std::time::Duration,
+) -> Reply {
+    tokio::pin!(answer);
+    tokio::select! {
+        reply = &mut answer => reply,
+        () = async {
+            shutting_down(&mut closing).await;
+            tokio::time::sleep(grace).await;
+        } => Err(ErrorObject::internal_error("the server is shutting down")),
+    }
+}
+
+fn encode_error(id: &mcp_core::RequestId, e: ErrorObject) -> Vec<u8> {
+    serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), e))).unwrap_or_default()
+}
+
+/// The answer as a JSON response, with the status its error gets.
+fn answer_json(reply: Reply, id: &mcp_core::RequestId) -> Response<Body> {
+    match reply {
+        Ok(frame) => json(Bytes::from(frame), StatusCode::OK),
+        Err(e) => {
+            let status = status_of(&e);
+            json(Bytes::from(encode_error(id, e)), status)
+        }
     }
 }

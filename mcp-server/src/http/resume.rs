@@ -8,14 +8,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use mcp_core::jsonrpc::response_id;
+use mcp_core::transport::Outgoing;
 use mcp_core::{RequestId, sse};
 use tokio::sync::{Mutex, mpsc, watch};
 
-use super::events::EventStore;
-use super::respond::{BODY_CAPACITY, comment, event};
-use super::service::shutting_down;
+use super::reply::{BODY_CAPACITY, comment, event};
+use super::shared::shutting_down;
 use crate::error::Error;
+use crate::store::EventStore;
 
 /// The stream id of the session's GET stream.
 pub(super) const STANDALONE: &str = "standalone";
@@ -179,16 +179,16 @@ impl Pump {
     /// answered (or cancelled, when its sender goes away).
     pub(super) async fn run_post(
         self,
-        mut rx: mpsc::Receiver<Bytes>,
+        mut rx: mpsc::Receiver<Outgoing>,
         mut expected: BTreeSet<RequestId>,
-        ready: Vec<Bytes>,
+        ready: Vec<Outgoing>,
     ) {
         let streams = &self.streams;
-        for frame in ready {
-            if let Some(id) = response_id(&frame) {
-                expected.remove(&id);
+        for message in ready {
+            if let Some(id) = message.answers() {
+                expected.remove(id);
             }
-            streams.emit(&self.stream, &frame).await;
+            streams.emit(&self.stream, &message.bytes).await;
         }
         let mut tick = tokio::time::interval(self.keep_alive);
         tick.reset();
@@ -197,12 +197,12 @@ impl Pump {
         let mut closed = self.close_after.is_none();
         while !expected.is_empty() {
             tokio::select! {
-                frame = rx.recv() => {
-                    let Some(frame) = frame else { break };
-                    if let Some(id) = response_id(&frame) {
-                        expected.remove(&id);
+                message = rx.recv() => {
+                    let Some(message) = message else { break };
+                    if let Some(id) = message.answers() {
+                        expected.remove(id);
                     }
-                    streams.emit(&self.stream, &frame).await;
+                    streams.emit(&self.stream, &message.bytes).await;
                 }
                 _ = tick.tick() => streams.keep_alive(&self.stream).await,
                 () = &mut close, if !closed => {
@@ -218,7 +218,7 @@ impl Pump {
     /// as long as the session lives or until shutdown.
     pub(super) async fn run_standalone(
         self,
-        mut rx: mpsc::Receiver<Bytes>,
+        mut rx: mpsc::Receiver<Outgoing>,
         mut closing: watch::Receiver<bool>,
     ) {
         let streams = &self.streams;
@@ -226,8 +226,8 @@ impl Pump {
         tick.reset();
         loop {
             tokio::select! {
-                frame = rx.recv() => match frame {
-                    Some(frame) => streams.emit(&self.stream, &frame).await,
+                message = rx.recv() => match message {
+                    Some(message) => streams.emit(&self.stream, &message.bytes).await,
                     None => break,
                 },
                 _ = tick.tick() => streams.keep_alive(&self.stream).await,

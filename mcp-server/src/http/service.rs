@@ -1,33 +1,39 @@
 //! Streamable HTTP as a `tower::Service`: 2026-07-28 requests served
 //! statelessly, legacy sessions (`Mcp-Session-Id`) on the same endpoint,
 //! and, when asked, the deprecated HTTP+SSE transport of 2024-11-05.
+//!
+//! This file reads the request (checks that apply to all, the body, once)
+//! and hands it to one of the three paths, which share the reply helpers
+//! and the [`Shared`] state and never call each other.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::header::{ACCEPT, ALLOW, CONTENT_TYPE, HOST, ORIGIN};
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE, HOST, ORIGIN};
 use http::{
     HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, Request, Response, StatusCode,
 };
 use http_body_util::BodyExt as _;
-use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, headers};
-use tokio::sync::watch;
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::request::DecodedBody;
+use mcp_core::{ErrorObject, headers};
 use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
 use super::body::Body;
-use super::events::{EventStore, MemoryEventStore};
-use super::legacy::Session;
+use super::legacy::Sessions;
+use super::modern::{NewSession, Routed, Stateless};
+use super::reply::{accepts, error, header, unreadable};
 use super::security::AllowedHosts;
-use super::sse2024::SseSession;
-use super::store::{MemorySessionStore, SessionStore};
+use super::shared::Shared;
+use super::sse2024::SseSessions;
 use crate::handler::Handler;
-use crate::quota::{ClientQuota, Limits, Quotas};
-use crate::session::peer::Outbox;
-use crate::session::{Admission, Busy, Route, Server};
+use crate::quota::{Limits, Quotas};
+use crate::session::Server;
+use crate::store::{EventStore, MemoryEventStore, MemorySessionStore, SessionStore};
 
 /// Settings of the Streamable HTTP transport.
 #[derive(Debug, Clone)]
@@ -126,28 +132,16 @@ impl<H: Handler> Clone for StreamableHttp<H> {
 impl<H: Handler> std::fmt::Debug for StreamableHttp<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamableHttp")
-            .field("options", &self.inner.options)
+            .field("options", &self.inner.shared.options)
             .finish_non_exhaustive()
     }
 }
 
-pub(super) struct Inner<H: Handler> {
-    pub(super) server: Server<H>,
-    pub(super) options: HttpOptions,
-    pub(super) store: Arc<dyn SessionStore>,
-    pub(super) events: Arc<dyn EventStore>,
-    /// Legacy sessions this instance serves now: their connections and
-    /// streams. The store holds what they are.
-    pub(super) live: Mutex<HashMap<String, Arc<Session<H>>>>,
-    /// HTTP+SSE sessions: their stream is the session, so they live here.
-    pub(super) sse: Mutex<HashMap<String, Arc<SseSession<H>>>>,
-    /// Permits to run a request, shared by every request of every
-    /// client.
-    pub(super) permits: Arc<tokio::sync::Semaphore>,
-    /// What each client holds.
-    pub(super) quotas: Arc<Quotas>,
-    /// Set when shutdown begins.
-    pub(super) closing: watch::Sender<bool>,
+struct Inner<H: Handler> {
+    shared: Arc<Shared<H>>,
+    stateless: Stateless<H>,
+    sessions: Sessions<H>,
+    sse: SseSessions<H>,
 }
 
 impl<H: Handler> StreamableHttp<H> {
@@ -174,7 +168,7 @@ impl<H: Handler> StreamableHttp<H> {
         store: Arc<dyn SessionStore>,
         events: Arc<dyn EventStore>,
     ) -> Self {
-        let inner = Arc::new(Inner {
+        let shared = Arc::new(Shared {
             permits: server.permits(),
             quotas: Quotas::new(Limits {
                 sessions: options.max_sessions_per_client,
@@ -182,14 +176,16 @@ impl<H: Handler> StreamableHttp<H> {
                 listens: options.max_listen_per_client,
             }),
             server,
-            store,
-            events,
-            live: Mutex::default(),
-            sse: Mutex::default(),
-            closing: watch::channel(false).0,
+            closing: tokio::sync::watch::channel(false).0,
             options,
         });
-        let cors = inner.options.cors.then(|| cors(&inner));
+        let inner = Arc::new(Inner {
+            stateless: Stateless::new(Arc::clone(&shared)),
+            sessions: Sessions::new(Arc::clone(&shared), store, events),
+            sse: SseSessions::new(Arc::clone(&shared)),
+            shared,
+        });
+        let cors = inner.shared.options.cors.then(|| cors(&inner));
         Self { inner, cors }
     }
 
@@ -199,12 +195,16 @@ impl<H: Handler> StreamableHttp<H> {
     /// to finish before they are cancelled. [`serve`](super::serve) calls
     /// it when its shutdown signal fires.
     pub fn shutdown(&self) {
-        self.inner.begin_shutdown();
+        self.inner.shared.closing.send_replace(true);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            self.inner.sessions.shutdown(&runtime);
+            self.inner.sse.shutdown(&runtime);
+        }
     }
 }
 
 /// The endpoint without CORS, for the CORS layer to wrap.
-pub(super) struct Plain<H: Handler>(Arc<Inner<H>>);
+struct Plain<H: Handler>(Arc<Inner<H>>);
 
 impl<H: Handler> Clone for Plain<H> {
     fn clone(&self) -> Self {
@@ -264,7 +264,7 @@ where
 /// The CORS layer: the origins it lets read responses are exactly those
 /// the DNS-rebinding check accepts.
 fn cors<H: Handler>(inner: &Arc<Inner<H>>) -> Cors<Plain<H>> {
-    let allowed = inner.options.allowed.clone();
+    let allowed = inner.shared.options.allowed.clone();
     let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, _| {
             origin.to_str().is_ok_and(|o| allowed.origin_allowed(o))
@@ -281,21 +281,6 @@ fn cors<H: Handler>(inner: &Arc<Inner<H>>) -> Cors<Plain<H>> {
     tower_layer::Layer::layer(&layer, Plain(Arc::clone(inner)))
 }
 
-/// A response with a JSON-RPC error body.
-pub(super) fn error(
-    status: StatusCode,
-    id: Option<RequestId>,
-    error: ErrorObject,
-) -> Response<Body> {
-    let body =
-        serde_json::to_vec(&Message::from(ErrorResponse::new(id, error))).unwrap_or_default();
-    let mut res = Response::new(Body::full(body));
-    *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    res
-}
-
 /// The one value of header `name`, if any; `Err` when it is repeated or
 /// not visible ASCII.
 fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ()> {
@@ -307,33 +292,6 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a st
         return Err(());
     }
     value.to_str().map(Some).map_err(drop)
-}
-
-pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// What the client accepts.
-pub(super) struct Accepts {
-    pub(super) json: bool,
-    pub(super) sse: bool,
-}
-
-pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
-    let accept = header(headers, ACCEPT.as_str())
-        .unwrap_or("*/*")
-        .to_ascii_lowercase();
-    let any = accept.contains("*/*");
-    Accepts {
-        json: any || accept.contains("application/json"),
-        sse: any || accept.contains("text/event-stream"),
-    }
-}
-
-/// Completes once shutdown has begun.
-pub(super) async fn shutting_down(closing: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns must not live across an await.
-    let _ = closing.wait_for(|c| *c).await.is_ok();
 }
 
 /// The `sessionId` query parameter of an HTTP+SSE message POST.
@@ -349,11 +307,12 @@ impl<H: Handler> Inner<H> {
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        let options = &self.shared.options;
         let headers = req.headers();
         // A header given twice, or in bytes that are not text, could be
         // read two ways: refused, not guessed at.
         let checked = match (single(headers, &HOST), single(headers, &ORIGIN)) {
-            (Ok(host), Ok(origin)) => self.options.allowed.check(
+            (Ok(host), Ok(origin)) => options.allowed.check(
                 req.uri().authority().map(http::uri::Authority::as_str),
                 host,
                 origin,
@@ -369,22 +328,24 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_request(why),
             );
         }
-        if *self.closing.borrow() {
+        if self.shared.is_closing() {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,
                 ErrorObject::internal_error("the server is shutting down"),
             );
         }
-        let legacy = self.options.legacy;
-        let old_sse = self.options.legacy_sse;
+        let legacy = options.legacy;
+        let old_sse = options.legacy_sse;
         match *req.method() {
             HttpMethod::POST => self.post(req).await,
             HttpMethod::GET if old_sse && header(headers, headers::SESSION_ID).is_none() => {
-                self.open_sse(headers, req.extensions())
+                self.sse.open(headers, req.extensions(), &self.sessions)
             }
-            HttpMethod::GET if legacy => self.get(req.headers(), req.extensions()).await,
-            HttpMethod::DELETE if legacy => self.delete(req.headers(), req.extensions()).await,
+            HttpMethod::GET if legacy => self.sessions.get(req.headers(), req.extensions()).await,
+            HttpMethod::DELETE if legacy => {
+                self.sessions.delete(req.headers(), req.extensions()).await
+            }
             _ => {
                 let allow = match (legacy, old_sse) {
                     (true, _) => "GET, POST, DELETE",
@@ -411,7 +372,8 @@ impl<H: Handler> Inner<H> {
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let (parts, body) = req.into_parts();
+        let options = &self.shared.options;
+        let (mut parts, body) = req.into_parts();
         let content_type = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
         if !content_type
             .to_ascii_lowercase()
@@ -433,154 +395,78 @@ impl<H: Handler> Inner<H> {
                 ),
             );
         }
-        let read = http_body_util::Limited::new(body, self.options.max_body).collect();
-        let bytes = match tokio::time::timeout(self.options.body_timeout, read).await {
-            Ok(Ok(collected)) => collected.to_bytes(),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    None,
-                    ErrorObject::invalid_request(format!(
-                        "request body over {} bytes",
-                        self.options.max_body
-                    )),
-                );
-            }
-            Ok(Err(e)) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    ErrorObject::invalid_request(format!("reading the request body failed: {e}")),
-                );
-            }
-            Err(_) => {
-                return error(
-                    StatusCode::REQUEST_TIMEOUT,
-                    None,
-                    ErrorObject::invalid_request(format!(
-                        "the request body did not arrive within {} s",
-                        self.options.body_timeout.as_secs_f32()
-                    )),
-                );
-            }
+        let bytes = match read_body(body, options.max_body, options.body_timeout).await {
+            Ok(bytes) => bytes,
+            Err(res) => return *res,
         };
-        let session = header(&parts.headers, headers::SESSION_ID);
-        match (session, sse_session(&parts.uri)) {
-            (Some(id), _) if self.options.legacy => {
-                let id = id.to_owned();
-                self.post_legacy(&id, parts, &bytes, &accept).await
-            }
-            (None, Some(id)) if self.options.legacy_sse => {
-                let id = id.to_owned();
-                self.post_sse(&id, parts, &bytes).await
-            }
-            _ => self.post_new(parts, &bytes, &accept).await,
-        }
-    }
-
-    /// Shutdown: everything that waits for the server ends; sessions'
-    /// requests in flight get their grace period.
-    fn begin_shutdown(&self) {
-        self.closing.send_replace(true);
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
+        // Decoded once: by a layer in front (that read these very bytes),
+        // or here.
+        let decoded = match parts.extensions.remove::<DecodedBody>() {
+            Some(decoded) if decoded.is_of(&bytes) => decoded,
+            _ => DecodedBody::decode(bytes),
         };
-        let live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        let sse = self.sse.lock().unwrap_or_else(PoisonError::into_inner);
-        let conns = live
-            .values()
-            .map(|s| Arc::clone(&s.conn))
-            .chain(sse.values().map(|s| Arc::clone(&s.conn)));
-        for conn in conns {
-            runtime.spawn(async move { conn.shutdown().await });
+        let incoming = match decoded.incoming {
+            Ok(incoming) => incoming,
+            Err(e) => return unreadable(&e),
+        };
+        let call = decoded.request;
+        let session = header(&parts.headers, headers::SESSION_ID).map(str::to_owned);
+        match (session, sse_session(&parts.uri).map(str::to_owned)) {
+            (Some(id), _) if options.legacy => {
+                self.sessions
+                    .post(&id, parts, incoming, call, &accept)
+                    .await
+            }
+            (None, Some(id)) if options.legacy_sse => self.sse.post(&id, parts, incoming).await,
+            _ => {
+                let Incoming::Single(message) = incoming else {
+                    return unreadable(&mcp_core::Error::InvalidRequest {
+                        id: None,
+                        message: "JSON-RPC batches are not supported by this protocol revision"
+                            .into(),
+                    });
+                };
+                match self.stateless.post(parts, message, call, &accept).await {
+                    Routed::Done(res) => res,
+                    Routed::Initialize(new) => {
+                        let NewSession { req, call, parts } = *new;
+                        self.sessions.initialize(req, call, parts, &accept).await
+                    }
+                }
+            }
         }
     }
 }
 
-/// 400 with the JSON-RPC error an unreadable body is owed.
-pub(super) fn unreadable(e: &mcp_core::Error) -> Response<Body> {
-    let response = e
-        .to_error_response()
-        .unwrap_or_else(|| ErrorResponse::new(None, ErrorObject::invalid_request(e.to_string())));
-    error(StatusCode::BAD_REQUEST, response.id, response.error)
-}
-
-/// The messages of a session's POST: one, or a batch where the session's
-/// version allows them; `Err` is the answer to an unreadable body.
-pub(super) fn messages(
-    bytes: &[u8],
-    batches: bool,
-) -> Result<Vec<Result<Message, mcp_core::Error>>, Box<Response<Body>>> {
-    match mcp_core::jsonrpc::Incoming::from_slice(bytes, batches) {
-        Ok(mcp_core::jsonrpc::Incoming::Single(message)) => Ok(vec![Ok(message)]),
-        Ok(mcp_core::jsonrpc::Incoming::Batch(items)) => Ok(items),
-        Err(e) => Err(Box::new(unreadable(&e))),
-    }
-}
-
-/// A new session id: 128 random bits, hex, unguessable and header-safe.
-/// Without a random source no id is safe to hand out: `Err` is the 503
-/// answer to the request (`id`) that wanted one.
-pub(super) fn session_id(id: Option<RequestId>) -> Result<String, Box<Response<Body>>> {
-    let mut bytes = [0u8; 16];
-    if let Err(e) = getrandom::fill(&mut bytes) {
-        tracing::error!(error = %e, "no random source for session ids");
-        return Err(Box::new(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            id,
-            ErrorObject::internal_error("no random source for session ids"),
-        )));
-    }
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
-/// `Err(406)` unless the client takes an SSE stream.
-pub(super) fn require_sse(headers: &HeaderMap) -> Result<(), Box<Response<Body>>> {
-    if accepts(headers).sse {
-        return Ok(());
-    }
-    Err(Box::new(error(
-        StatusCode::NOT_ACCEPTABLE,
-        None,
-        ErrorObject::invalid_request("Accept must include text/event-stream"),
-    )))
-}
-
-/// A refusal for want of capacity, with the `Retry-After` (seconds) a
-/// client should wait before trying again.
-pub(super) fn too_busy(
-    status: StatusCode,
-    retry_after: u32,
-    id: Option<RequestId>,
-    error_object: ErrorObject,
-) -> Response<Body> {
-    let mut res = error(status, id, error_object);
-    res.headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after));
-    res
-}
-
-/// The answer to a request that was not admitted: 429 when its client is
-/// at its quota, 503 when the whole server is.
-pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
-    let status = match busy {
-        Busy::Client(_) => StatusCode::TOO_MANY_REQUESTS,
-        Busy::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+/// Reads a request body within `max` bytes and `timeout`; `Err` is the
+/// answer to a body that is too large (413), too slow (408), or broken.
+async fn read_body<B>(body: B, max: usize, timeout: Duration) -> Result<Bytes, Box<Response<Body>>>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let read = http_body_util::Limited::new(body, max).collect();
+    let (status, message) = match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(collected)) => return Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {max} bytes"),
+        ),
+        Ok(Err(e)) => (
+            StatusCode::BAD_REQUEST,
+            format!("reading the request body failed: {e}"),
+        ),
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f32()
+            ),
+        ),
     };
-    too_busy(status, 1, id, busy.error_object())
-}
-
-impl<H: Handler> Inner<H> {
-    /// The route of one POST's messages: answers go to `reply`; requests
-    /// count against the client's quota and wait for a permit.
-    pub(super) fn route(&self, reply: Outbox, extensions: http::Extensions) -> Route {
-        Route {
-            reply,
-            admission: Admission {
-                client: ClientQuota::of(&self.quotas, &extensions),
-                wait: Some(self.options.permit_timeout),
-            },
-            extensions: Arc::new(extensions),
-        }
-    }
+    Err(Box::new(error(
+        status,
+        None,
+        ErrorObject::invalid_request(message),
+    )))
 }

@@ -2,19 +2,23 @@
 //! opens the session's one stream, whose first event names where to POST
 //! messages; every answer comes back on the stream.
 
-use std::sync::{Arc, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, Response, StatusCode};
-use mcp_core::{ErrorObject, Message, sse};
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::transport::Outgoing;
+use mcp_core::{ErrorObject, sse};
 use tokio::sync::mpsc;
 
 use super::body::Body;
-use super::legacy::principal_of;
-use super::respond::{BODY_CAPACITY, accepted, comment, event, sse_response};
-use super::service::shutting_down;
-use super::service::{Inner, error, messages, require_sse, session_id, too_busy};
+use super::legacy::Sessions;
+use super::reply::{
+    BODY_CAPACITY, accepted, comment, error, event, require_sse, sse_response, too_busy, unreadable,
+};
+use super::shared::{Shared, principal_of, session_id, shutting_down};
 use crate::handler::Handler;
 use crate::quota::Slot;
 use crate::session::Connection;
@@ -22,8 +26,8 @@ use crate::session::peer::Outbox;
 
 /// An HTTP+SSE session: a connection whose every message goes to the
 /// session's stream.
-pub(super) struct SseSession<H: Handler> {
-    pub(super) conn: Arc<Connection<H>>,
+struct SseSession<H: Handler> {
+    conn: Arc<Connection<H>>,
     stream: Outbox,
     /// Who opened the stream; only they may post to it.
     principal: Option<String>,
@@ -31,33 +35,60 @@ pub(super) struct SseSession<H: Handler> {
     _quota: Option<Slot>,
 }
 
-impl<H: Handler> Inner<H> {
-    /// GET without a session: opens an HTTP+SSE session.
-    pub(super) fn open_sse(
-        self: &Arc<Self>,
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The HTTP+SSE sessions of the endpoint.
+pub(super) struct SseSessions<H: Handler> {
+    shared: Arc<Shared<H>>,
+    /// The stream is the session, so they live here only.
+    open: Arc<Mutex<HashMap<String, Arc<SseSession<H>>>>>,
+}
+
+impl<H: Handler> SseSessions<H> {
+    pub(super) fn new(shared: Arc<Shared<H>>) -> Self {
+        Self {
+            shared,
+            open: Arc::default(),
+        }
+    }
+
+    /// GET without a session: opens an HTTP+SSE session. Counts against
+    /// the client's session quota, as a legacy session does.
+    pub(super) fn open(
+        &self,
         headers_in: &HeaderMap,
         extensions: &http::Extensions,
+        sessions: &Sessions<H>,
     ) -> Response<Body> {
-        let id = match require_sse(headers_in).and_then(|()| session_id(None)) {
-            Ok(id) => id,
-            Err(res) => return *res,
+        if let Err(res) = require_sse(headers_in) {
+            return *res;
+        }
+        let Some(id) = session_id() else {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                ErrorObject::internal_error("no random source for session ids"),
+            );
         };
-        let quota = match self.session_slot(extensions, None) {
+        let quota = match sessions.session_slot(extensions, None) {
             Ok(quota) => quota,
             Err(res) => return *res,
         };
-        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         let session = Arc::new(SseSession {
             conn: self
+                .shared
                 .server
-                .connection_sharing(tx.clone(), Arc::clone(&self.permits)),
+                .connection(tx.clone(), Arc::clone(&self.shared.permits)),
             stream: Outbox::new(tx),
             principal: principal_of(extensions),
             _quota: quota,
         });
         {
-            let mut sessions = self.sse.lock().unwrap_or_else(PoisonError::into_inner);
-            if sessions.len() >= self.options.max_sessions {
+            let mut open = lock(&self.open);
+            if open.len() >= self.shared.options.max_sessions {
                 return too_busy(
                     StatusCode::SERVICE_UNAVAILABLE,
                     60,
@@ -65,7 +96,7 @@ impl<H: Handler> Inner<H> {
                     ErrorObject::internal_error("too many sessions on this server; retry later"),
                 );
             }
-            sessions.insert(id.clone(), Arc::clone(&session));
+            open.insert(id.clone(), Arc::clone(&session));
         }
         let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
         // A relative reference: the client resolves it against the URL it
@@ -76,16 +107,16 @@ impl<H: Handler> Inner<H> {
             &mut endpoint,
         );
         let _ = body_tx.try_send(endpoint.freeze());
-        let this = Arc::clone(self);
-        let keep_alive = self.options.keep_alive;
-        let mut closing = self.closing.subscribe();
+        let open = Arc::clone(&self.open);
+        let keep_alive = self.shared.options.keep_alive;
+        let mut closing = self.shared.closing.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(keep_alive);
             tick.reset();
             loop {
                 let chunk = tokio::select! {
-                    frame = rx.recv() => match frame {
-                        Some(frame) => event(&frame, None),
+                    message = rx.recv() => match message {
+                        Some(message) => event(&message.bytes, None),
                         None => break,
                     },
                     _ = tick.tick() => comment(),
@@ -97,10 +128,7 @@ impl<H: Handler> Inner<H> {
                 }
             }
             // The stream is the session: when it ends, so does the session.
-            this.sse
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&id);
+            lock(&open).remove(&id);
             session.conn.abort_all();
         });
         sse_response(Body::stream(body_rx))
@@ -108,11 +136,8 @@ impl<H: Handler> Inner<H> {
 
     /// POST `?sessionId=…`: messages of an HTTP+SSE session, answered on
     /// its stream.
-    pub(super) async fn post_sse(&self, id: &str, parts: Parts, bytes: &[u8]) -> Response<Body> {
-        let session = self
-            .sse
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    pub(super) async fn post(&self, id: &str, parts: Parts, incoming: Incoming) -> Response<Body> {
+        let session = lock(&self.open)
             .get(id)
             .cloned()
             .filter(|s| s.principal == principal_of(&parts.extensions));
@@ -123,23 +148,33 @@ impl<H: Handler> Inner<H> {
                 ErrorObject::invalid_request("Session not found"),
             );
         };
-        let messages = match messages(bytes, session.conn.allows_batches()) {
-            Ok(messages) => messages,
-            Err(res) => return *res,
+        let messages = match incoming {
+            Incoming::Single(message) => vec![Ok(message)],
+            Incoming::Batch(items) if session.conn.allows_batches() => items,
+            Incoming::Batch(_) => {
+                return unreadable(&mcp_core::Error::InvalidRequest {
+                    id: None,
+                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
+                });
+            }
         };
-        let route = self.route(session.stream.clone(), parts.extensions);
+        let route = self.shared.route(session.stream.clone(), parts.extensions);
         // In order, before acknowledging: a request's handler runs on its
         // own, so this does not wait for answers.
         for message in messages {
             match message {
                 Ok(message) => session.conn.on_message(message, &route).await,
-                Err(e) => {
-                    if let Some(response) = e.to_error_response() {
-                        let _ = route.reply.send(&Message::from(response)).await;
-                    }
-                }
+                Err(e) => session.conn.reply_to_bad_frame(&e, &route.reply).await,
             }
         }
         accepted()
+    }
+
+    /// Shutdown: each session's requests in flight get their grace period.
+    pub(super) fn shutdown(&self, runtime: &tokio::runtime::Handle) {
+        for session in lock(&self.open).values() {
+            let conn = Arc::clone(&session.conn);
+            runtime.spawn(async move { conn.shutdown().await });
+        }
     }
 }

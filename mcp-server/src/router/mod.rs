@@ -13,6 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use mcp_core::capabilities::{ListChangedCapability, ResourcesCapability};
 use mcp_core::completion::{CompleteParams, CompleteResult, Reference};
+use mcp_core::headers::ParamHeader;
 use mcp_core::prompts::{GetPromptParams, GetPromptResult, ListPromptsResult};
 use mcp_core::resources::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult,
@@ -183,7 +184,10 @@ impl Router {
     }
 
     /// Adds or replaces a tool, and announces the change.
-    pub fn add_tool(&self, route: ToolRoute) {
+    pub fn add_tool(&self, mut route: ToolRoute) {
+        route.header_params = ParamHeader::from_schema(&route.tool.input_schema)
+            .ok()
+            .map(Into::into);
         {
             let mut state = self.write();
             state.offers_tools = true;
@@ -514,6 +518,13 @@ impl Handler for Router {
 
     fn tool(&self, name: &str) -> Option<mcp_core::Tool> {
         self.read().tools.get(name).map(|r| r.tool.clone())
+    }
+
+    fn tool_header_params(&self, name: &str) -> Option<Arc<[ParamHeader]>> {
+        self.read()
+            .tools
+            .get(name)
+            .and_then(|r| r.header_params.clone())
     }
 
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use mcp_core::headers::ParamHeader;
 use mcp_core::tools::ToolAnnotations;
 use mcp_core::{CallToolResult, ContentBlock, JsonObject, Tool};
 use schemars::JsonSchema;
@@ -25,6 +26,9 @@ type CallFn = dyn Fn(RequestContext, Option<JsonObject>) -> BoxFuture<Result<Cal
 pub struct ToolRoute {
     pub(crate) tool: Tool,
     pub(crate) call: Arc<CallFn>,
+    /// The `Mcp-Param-*` headers the schema asks for, worked out when the
+    /// tool is added to a router (not per call).
+    pub(crate) header_params: Option<Arc<[ParamHeader]>>,
 }
 
 impl std::fmt::Debug for ToolRoute {
@@ -104,6 +108,7 @@ where
     ToolRoute {
         tool,
         call: Arc::new(call),
+        header_params: None,
     }
 }
 

@@ -1,8 +1,18 @@
-//! A connection to one client: reads frames, runs requests concurrently,
-//! writes responses as they finish, and speaks whichever era each request
-//! is in.
+//! Serving requests in both eras: the dispatcher every request goes
+//! through, and connections (a stdio stream, a legacy HTTP session) that
+//! run their requests concurrently and keep legacy state.
+//!
+//! Transports hand the session decoded messages and receive encoded ones
+//! that say what they are (`mcp_core::transport::{MessageRead,
+//! MessageWrite}`); a stateless 2026-07-28 request needs no connection at
+//! all: the HTTP endpoint runs it through the [`Dispatcher`] directly.
 
-mod dispatch;
+mod connection;
+mod dispatcher;
+mod events;
+mod input;
+mod lifecycle;
+mod methods;
 pub(crate) mod peer;
 mod stamp;
 mod unwind;
@@ -11,8 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use mcp_core::transport::{FrameRead, FrameWrite};
+use mcp_core::transport::{MessageRead, MessageWrite, Outgoing};
 use mcp_core::{CacheScope, ProtocolVersion};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -20,7 +29,8 @@ use crate::error::Error;
 use crate::handler::Handler;
 use crate::request_state::StateKey;
 
-pub(crate) use dispatch::{Admission, Busy, Connection, Route};
+pub(crate) use connection::Connection;
+pub(crate) use dispatcher::{Admission, Busy, Dispatcher, Reply, Route, admit};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
@@ -89,18 +99,13 @@ impl Default for ServerOptions {
 /// Cheap to clone; one server serves any number of connections.
 #[derive(Debug)]
 pub struct Server<H> {
-    handler: Arc<H>,
-    options: Arc<ServerOptions>,
-    /// Open `subscriptions/listen` streams, over all connections.
-    listens: Arc<Semaphore>,
+    dispatcher: Arc<Dispatcher<H>>,
 }
 
 impl<H> Clone for Server<H> {
     fn clone(&self) -> Self {
         Self {
-            handler: Arc::clone(&self.handler),
-            options: Arc::clone(&self.options),
-            listens: Arc::clone(&self.listens),
+            dispatcher: Arc::clone(&self.dispatcher),
         }
     }
 }
@@ -125,58 +130,53 @@ impl<H: Handler> Server<H> {
     /// A server with `options`.
     pub fn with_options(handler: H, options: ServerOptions) -> Self {
         Self {
-            handler: Arc::new(handler),
-            listens: Arc::new(Semaphore::new(
-                options.max_listen_streams.min(Semaphore::MAX_PERMITS),
-            )),
-            options: Arc::new(options),
+            dispatcher: Arc::new(Dispatcher::new(handler, options)),
         }
     }
 
     /// The handler.
     pub fn handler(&self) -> &H {
-        &self.handler
+        &self.dispatcher.handler
+    }
+
+    pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher<H>> {
+        &self.dispatcher
     }
 
     /// A connection whose connection-level messages (legacy list changes,
-    /// server requests outside any request) go to `tx`.
-    pub(crate) fn connection(&self, tx: mpsc::Sender<Bytes>) -> Arc<Connection<H>> {
-        self.connection_sharing(tx, self.permits())
-    }
-
-    /// A connection whose requests count against `permits`, shared with
-    /// other connections (stateless HTTP requests each get a connection,
-    /// but [`ServerOptions::max_in_flight`] caps them together).
-    pub(crate) fn connection_sharing(
+    /// server requests outside any request) go to `tx`, and whose requests
+    /// count against `permits`, which it may share with other connections
+    /// ([`ServerOptions::max_in_flight`] caps them together).
+    pub(crate) fn connection(
         &self,
-        tx: mpsc::Sender<Bytes>,
+        tx: mpsc::Sender<Outgoing>,
         permits: Arc<Semaphore>,
     ) -> Arc<Connection<H>> {
-        Connection::new(
-            Arc::clone(&self.handler),
-            Arc::clone(&self.options),
-            tx,
-            permits,
-            Arc::clone(&self.listens),
-        )
+        Connection::new(Arc::clone(&self.dispatcher), tx, permits)
     }
 
     /// Fresh permits for [`ServerOptions::max_in_flight`] requests.
     pub(crate) fn permits(&self) -> Arc<Semaphore> {
         Arc::new(Semaphore::new(
-            self.options.max_in_flight.clamp(1, Semaphore::MAX_PERMITS),
+            self.options()
+                .max_in_flight
+                .clamp(1, Semaphore::MAX_PERMITS),
         ))
     }
 
     pub(crate) fn options(&self) -> &ServerOptions {
-        &self.options
+        &self.dispatcher.options
     }
 
     /// Serves one connection until the client closes it.
     ///
+    /// Any message transport serves: frame transports (`FrameRead` and
+    /// `FrameWrite`, such as `LineReader` and `LineWriter`) are message
+    /// transports too.
+    ///
     /// # Errors
     /// [`Error::Transport`] when writing to the client fails.
-    pub async fn serve<R: FrameRead, W: FrameWrite>(
+    pub async fn serve<R: MessageRead, W: MessageWrite>(
         &self,
         reader: R,
         writer: W,
@@ -191,37 +191,36 @@ impl<H: Handler> Server<H> {
     ///
     /// # Errors
     /// [`Error::Transport`] when writing to the client fails.
-    pub async fn serve_until<R: FrameRead, W: FrameWrite>(
+    pub async fn serve_until<R: MessageRead, W: MessageWrite>(
         &self,
         mut reader: R,
         mut writer: W,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
-        let conn = self.connection(tx);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
+        let conn = self.connection(tx, self.permits());
         // If this future is dropped midway, stop the connection's tasks too.
         let _guard = AbortOnDrop(Arc::downgrade(&conn));
         let write = async move {
-            while let Some(frame) = rx.recv().await {
-                writer.write_frame(frame).await?;
+            while let Some(message) = rx.recv().await {
+                writer.write_message(message).await?;
             }
             writer.close().await
         };
         let read = async {
             tokio::pin!(shutdown);
             loop {
-                let frame = tokio::select! {
-                    frame = reader.read_frame() => frame,
+                let incoming = tokio::select! {
+                    incoming = reader.read_message() => incoming,
                     () = &mut shutdown => break,
                 };
-                match frame {
+                match incoming {
                     None => break,
-                    Some(Ok(frame)) => conn.on_frame(&frame).await,
                     Some(Err(e)) if e.is_fatal() => {
                         tracing::warn!(error = %e, "reading from the client failed");
                         break;
                     }
-                    Some(Err(e)) => conn.on_frame_error(&e).await,
+                    Some(incoming) => conn.on_incoming(incoming).await,
                 }
             }
             conn.shutdown().await;

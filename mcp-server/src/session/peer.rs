@@ -1,4 +1,4 @@
-//! The outbound side of a connection: frames to the client, and requests
+//! The outbound side of a connection: messages to the client, and requests
 //! the server sends to a legacy client, matched with their responses.
 
 use std::collections::HashMap;
@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use mcp_core::jsonrpc::{OutgoingNotification, OutgoingRequest};
 use mcp_core::method::{Method, Notification};
+use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, RequestId};
-use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,46 +18,49 @@ use crate::error::Error;
 
 type Reply = Result<Box<RawValue>, ErrorObject>;
 
-/// Sends frames to the client. Cheap to clone.
+/// Sends messages to the client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Outbox {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Outgoing>,
 }
 
 impl Outbox {
-    pub(crate) fn new(tx: mpsc::Sender<Bytes>) -> Self {
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>) -> Self {
         Self { tx }
     }
 
-    /// A fresh outbox and the receiving end of its frames.
-    pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Bytes>) {
+    /// A fresh outbox and the receiving end of its messages.
+    pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)
     }
 
-    pub(crate) async fn send<T: Serialize + ?Sized>(&self, message: &T) -> Result<(), Error> {
-        let frame = serde_json::to_vec(message).map_err(|e| {
-            Error::Transport(mcp_core::Error::Encode {
-                message: e.to_string(),
-            })
-        })?;
-        self.tx
-            .send(Bytes::from(frame))
-            .await
-            .map_err(|_| Error::Closed)
+    pub(crate) async fn send(&self, message: Outgoing) -> Result<(), Error> {
+        self.tx.send(message).await.map_err(|_| Error::Closed)
     }
 
-    pub(crate) async fn send_frame(&self, frame: Bytes) -> Result<(), Error> {
-        self.tx.send(frame).await.map_err(|_| Error::Closed)
+    /// Sends without waiting: for destructors, which must not block.
+    pub(crate) fn try_send(&self, message: Outgoing) {
+        let _ = self.tx.try_send(message);
     }
 
     pub(crate) async fn notify<N: Notification>(&self, params: &N::Params) -> Result<(), Error> {
-        self.send(&OutgoingNotification {
-            method: N::NAME,
-            params,
-        })
-        .await
+        self.send(notification::<N>(params)?).await
     }
+}
+
+/// Notification `N` with `params`, encoded.
+pub(crate) fn notification<N: Notification>(params: &N::Params) -> Result<Outgoing, Error> {
+    let bytes = serde_json::to_vec(&OutgoingNotification {
+        method: N::NAME,
+        params,
+    })
+    .map_err(|e| {
+        Error::Transport(mcp_core::Error::Encode {
+            message: e.to_string(),
+        })
+    })?;
+    Ok(Outgoing::notification(N::NAME, Bytes::from(bytes)))
 }
 
 /// Requests to the client (legacy sessions only) and their pending replies.
@@ -112,12 +115,18 @@ impl Peer {
             id: &id,
             answered: false,
         };
-        via.send(&OutgoingRequest {
+        let bytes = serde_json::to_vec(&OutgoingRequest {
             id: &id,
             method: M::NAME,
             params,
         })
-        .await?;
+        .map_err(|e| {
+            Error::Transport(mcp_core::Error::Encode {
+                message: e.to_string(),
+            })
+        })?;
+        via.send(Outgoing::request(id.clone(), M::NAME, Bytes::from(bytes)))
+            .await?;
         let reply = match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => {
@@ -170,12 +179,9 @@ impl Drop for PendingGuard<'_> {
         if !self.answered {
             let params = mcp_core::notifications::CancelledParams::new(self.id.clone())
                 .with_reason("the server stopped waiting");
-            if let Ok(frame) = serde_json::to_vec(&OutgoingNotification {
-                method: <mcp_core::method::Cancelled as Notification>::NAME,
-                params: &params,
-            }) {
+            if let Ok(message) = notification::<mcp_core::method::Cancelled>(&params) {
                 // Best effort from a destructor: never block here.
-                let _ = self.via.tx.try_send(Bytes::from(frame));
+                self.via.try_send(message);
             }
         }
     }

@@ -1,17 +1,18 @@
 //! Change announcements: list changes and resource updates, forwarded to
 //! legacy sessions and to 2026-07-28 `subscriptions/listen` streams.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use mcp_core::method;
 use mcp_core::mrtr::InputResponses;
 use mcp_core::notifications::NotificationParams;
 use mcp_core::resources::ResourceUpdatedParams;
 use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
-use mcp_core::{ErrorObject, Request};
+use mcp_core::{ErrorObject, RequestId};
 use tokio::sync::broadcast;
 
-use super::{Connection, Reply, Route, decode, encode};
+use super::connection::Connection;
+use super::dispatcher::{Dispatcher, Reply, Route, encode};
 use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
 use crate::quota::Kind;
@@ -19,10 +20,11 @@ use crate::quota::Kind;
 impl<H: Handler> Connection<H> {
     /// Forwards list changes and resource updates to an initialized legacy session.
     pub(super) fn start_legacy_events(self: &Arc<Self>) {
-        let Some(mut events) = self.handler.events() else {
+        let handler = &self.dispatcher().handler;
+        let Some(mut events) = handler.events() else {
             return;
         };
-        let caps = self.handler.capabilities();
+        let caps = handler.capabilities();
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
             loop {
@@ -32,30 +34,25 @@ impl<H: Handler> Connection<H> {
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
                 let empty = NotificationParams::default();
+                let outbox = this.outbox();
                 let sent = match event {
                     ServerEvent::ToolsChanged
                         if listed(caps.tools.as_ref().and_then(|c| c.list_changed)) =>
                     {
-                        this.outbox.notify::<method::ToolListChanged>(&empty).await
+                        outbox.notify::<method::ToolListChanged>(&empty).await
                     }
                     ServerEvent::PromptsChanged
                         if listed(caps.prompts.as_ref().and_then(|c| c.list_changed)) =>
                     {
-                        this.outbox
-                            .notify::<method::PromptListChanged>(&empty)
-                            .await
+                        outbox.notify::<method::PromptListChanged>(&empty).await
                     }
                     ServerEvent::ResourcesChanged
                         if listed(caps.resources.as_ref().and_then(|c| c.list_changed)) =>
                     {
-                        this.outbox
-                            .notify::<method::ResourceListChanged>(&empty)
-                            .await
+                        outbox.notify::<method::ResourceListChanged>(&empty).await
                     }
-                    ServerEvent::ResourceUpdated(uri)
-                        if this.legacy().subscriptions.iter().any(|s| covers(s, &uri)) =>
-                    {
-                        this.outbox
+                    ServerEvent::ResourceUpdated(uri) if this.subscribed_to(&uri) => {
+                        outbox
                             .notify::<method::ResourceUpdated>(&ResourceUpdatedParams::new(uri))
                             .await
                     }
@@ -66,21 +63,21 @@ impl<H: Handler> Connection<H> {
                 }
             }
         });
-        if let Some(old) = self
-            .events_task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(task.abort_handle())
-        {
-            old.abort();
-        }
+        self.set_events_task(task.abort_handle());
     }
+}
 
+impl<H: Handler> Dispatcher<H> {
     /// `subscriptions/listen`: acknowledge, then stream matching events
     /// until the client cancels or the server closes.
-    pub(super) async fn listen(self: &Arc<Self>, req: &Request, route: &Route) -> Reply {
-        let params: ListenParams = decode(req)?;
-        let served = self.serve_as::<method::Listen>(params.meta.as_ref())?;
+    pub(super) async fn listen(
+        &self,
+        id: &RequestId,
+        params: ListenParams,
+        route: &Route,
+        session: Option<&Arc<Connection<H>>>,
+    ) -> Reply {
+        let served = self.serve_as::<method::Listen>(params.meta.as_ref(), session)?;
         let max = self.options.max_subscriptions;
         let asked = params
             .notifications
@@ -94,7 +91,7 @@ impl<H: Handler> Connection<H> {
         }
         // Streams live until the client goes: each holds one of the
         // server's, and one of its client's, for as long as it runs.
-        let _open = Arc::clone(&self.listens).try_acquire_owned().map_err(|_| {
+        let _open = self.listens.try_acquire().map_err(|_| {
             ErrorObject::internal_error(format!(
                 "server busy: {} subscription streams open; retry later",
                 self.options.max_listen_streams
@@ -126,10 +123,11 @@ impl<H: Handler> Connection<H> {
             for uri in uris {
                 let ctx = self.context(
                     route,
-                    req,
+                    id,
                     &served,
                     params.meta.as_ref(),
                     InputResponses::new(),
+                    session,
                 );
                 if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
                     accepted.push(uri);
@@ -140,7 +138,7 @@ impl<H: Handler> Connection<H> {
         // Subscribe before acknowledging, so nothing after the
         // acknowledgement is missed.
         let mut events = self.handler.events();
-        let id = req.id.clone();
+        let id = id.clone();
         route
             .reply
             .notify::<method::SubscriptionsAcknowledged>(&AcknowledgedParams::new(
@@ -149,7 +147,7 @@ impl<H: Handler> Connection<H> {
             ))
             .await
             .map_err(Error::into_error_object)?;
-        let mut closing = self.closing.subscribe();
+        let mut closing = route.closing.clone();
         let tagged = NotificationParams::for_subscription(id.clone());
         loop {
             let event = tokio::select! {
@@ -198,9 +196,9 @@ impl<H: Handler> Connection<H> {
                 break;
             }
         }
-        let mut result = ListenResult::new(id);
+        let mut result = ListenResult::new(id.clone());
         result.meta.server_info = Some(self.handler.info());
-        encode(&req.id, &result)
+        encode(&id, &result)
     }
 }
 
@@ -210,7 +208,7 @@ fn listed(flag: Option<bool>) -> bool {
 
 /// Whether a subscription to `subscribed` covers an update of `uri`
 /// (the URI itself or a sub-resource of it).
-fn covers(subscribed: &str, uri: &str) -> bool {
+pub(super) fn covers(subscribed: &str, uri: &str) -> bool {
     uri == subscribed
         || uri
             .strip_prefix(subscribed)

@@ -1,0 +1,361 @@
+//! A connection to one client (a stdio stream, a legacy HTTP session):
+//! its requests run concurrently and can be cancelled, its legacy state
+//! lives here, and it can send the client requests of its own.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::method::{self, Method, Notification as _};
+use mcp_core::notifications::CancelledParams;
+use mcp_core::request::ClientRequest;
+use mcp_core::transport::Outgoing;
+use mcp_core::{ErrorObject, ErrorResponse, Message, Notification, Request, RequestId};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::dispatcher::{Admission, Admitted, Dispatcher, Route, admit};
+use super::lifecycle::Legacy;
+use super::peer::{Outbox, Peer};
+use crate::handler::Handler;
+
+/// One client connection.
+pub(crate) struct Connection<H> {
+    dispatcher: Arc<Dispatcher<H>>,
+    /// Messages outside any request's route (server requests, legacy list
+    /// changes), and everything on a single-stream transport.
+    outbox: Outbox,
+    peer: Peer,
+    pub(super) legacy: Mutex<Legacy>,
+    in_flight: Mutex<HashMap<RequestId, AbortHandle>>,
+    permits: Arc<Semaphore>,
+    /// Tells subscriptions that the connection is going away.
+    closing: watch::Sender<bool>,
+    /// Forwards change events to a legacy session once initialized.
+    events_task: Mutex<Option<AbortHandle>>,
+    /// The route of a single-stream transport: everything goes back on it.
+    stream_route: Route,
+}
+
+impl<H: Handler> Connection<H> {
+    pub(crate) fn new(
+        dispatcher: Arc<Dispatcher<H>>,
+        tx: mpsc::Sender<Outgoing>,
+        permits: Arc<Semaphore>,
+    ) -> Arc<Self> {
+        let outbox = Outbox::new(tx);
+        let peer = Peer::new(dispatcher.options.client_request_timeout);
+        let (closing, closed) = watch::channel(false);
+        let stream_route = Route {
+            reply: outbox.clone(),
+            extensions: Arc::default(),
+            admission: Admission::default(),
+            closing: closed,
+        };
+        Arc::new(Self {
+            dispatcher,
+            outbox,
+            peer,
+            legacy: Mutex::default(),
+            in_flight: Mutex::default(),
+            permits,
+            closing,
+            events_task: Mutex::new(None),
+            stream_route,
+        })
+    }
+
+    pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher<H>> {
+        &self.dispatcher
+    }
+
+    pub(super) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub(super) fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    pub(super) fn set_events_task(&self, task: AbortHandle) {
+        if let Some(old) = lock(&self.events_task).replace(task) {
+            old.abort();
+        }
+    }
+
+    /// Handles what a single-stream transport read: a message, a batch, or
+    /// one it could not read (answered when a reply is owed).
+    pub(crate) async fn on_incoming(self: &Arc<Self>, incoming: Result<Incoming, mcp_core::Error>) {
+        let route = self.stream_route.clone();
+        match incoming {
+            Ok(Incoming::Single(message)) => self.on_message(message, &route).await,
+            Ok(Incoming::Batch(items)) if self.allows_batches() => {
+                self.on_batch(items, &route).await;
+            }
+            Ok(Incoming::Batch(_)) => {
+                let e = mcp_core::Error::InvalidRequest {
+                    id: None,
+                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
+                };
+                self.reply_to_bad_frame(&e, &route.reply).await;
+            }
+            Err(e) => self.reply_to_bad_frame(&e, &route.reply).await,
+        }
+    }
+
+    /// Answers a message that could not be decoded, when a reply is owed.
+    pub(crate) async fn reply_to_bad_frame(&self, e: &mcp_core::Error, reply: &Outbox) {
+        tracing::debug!(error = %e, "bad message from client");
+        if let Some(response) = e.to_error_response()
+            && let Ok(bytes) = Message::from(response.clone()).to_vec()
+        {
+            let _ = reply
+                .send(Outgoing::response(response.id, Bytes::from(bytes)))
+                .await;
+        }
+    }
+
+    pub(crate) async fn on_message(self: &Arc<Self>, message: Message, route: &Route) {
+        match message {
+            Message::Request(req) => self.spawn_request(req, None, route.clone()).await,
+            Message::Notification(n) => self.on_notification(n).await,
+            Message::Response(r) => {
+                if !self.peer.resolve(&r.id, Ok(r.result)) {
+                    tracing::debug!(id = %r.id, "response to no pending request");
+                }
+            }
+            Message::Error(e) => match &e.id {
+                Some(id) => {
+                    let _ = self.peer.resolve(id, Err(e.error));
+                }
+                None => tracing::warn!(error = %e.error, "client reported an error"),
+            },
+        }
+    }
+
+    /// A request whose params a transport decoded already.
+    pub(crate) async fn on_decoded(
+        self: &Arc<Self>,
+        req: Request,
+        call: Result<ClientRequest, mcp_core::Error>,
+        route: &Route,
+    ) {
+        self.spawn_request(req, Some(call), route.clone()).await;
+    }
+
+    /// A permit to run one request here, and its client's slot.
+    async fn admit(&self, admission: &Admission) -> Result<Admitted, super::dispatcher::Busy> {
+        admit(
+            &self.permits,
+            admission,
+            self.dispatcher.options.max_in_flight,
+        )
+        .await
+    }
+
+    /// A 2025-03-26 batch: requests run concurrently, their responses go
+    /// back together as one batch. The batch runs in its own task so the
+    /// reader stays free (a batched request may wait for the client).
+    /// Batched requests cannot be cancelled one by one.
+    pub(crate) async fn on_batch(
+        self: &Arc<Self>,
+        items: Vec<Result<Message, mcp_core::Error>>,
+        route: &Route,
+    ) {
+        let mut requests = Vec::new();
+        let mut frames: Vec<Bytes> = Vec::new();
+        for item in items {
+            match item {
+                Ok(Message::Request(req)) => requests.push(req),
+                Ok(other) => Box::pin(self.on_message(other, route)).await,
+                Err(e) => frames.extend(
+                    e.to_error_response()
+                        .and_then(|r| Message::from(r).to_vec().ok())
+                        .map(Bytes::from),
+                ),
+            }
+        }
+        let this = Arc::clone(self);
+        let route = route.clone();
+        tokio::spawn(async move {
+            let mut replies = JoinSet::new();
+            for req in requests {
+                let id = req.id.clone();
+                let permit = match this.admit(&route.admission).await {
+                    Ok(permit) => permit,
+                    Err(busy) => {
+                        frames.extend(
+                            super::dispatcher::response(&id, Err(busy.error_object()))
+                                .map(|o| o.bytes),
+                        );
+                        continue;
+                    }
+                };
+                let dispatcher = Arc::clone(&this.dispatcher);
+                let session = Arc::clone(&this);
+                let route = route.clone();
+                replies.spawn(async move {
+                    let answer = dispatcher.run(req, None, route, Some(session)).await;
+                    drop(permit);
+                    answer
+                });
+            }
+            while let Some(joined) = replies.join_next().await {
+                if let Ok(Some(answer)) = joined {
+                    frames.push(answer.bytes);
+                }
+            }
+            if !frames.is_empty() {
+                let mut batch = b"[".to_vec();
+                batch.extend(frames.join(&b","[..]));
+                batch.push(b']');
+                let _ = route.reply.send(Outgoing::batch(Bytes::from(batch))).await;
+            }
+        });
+    }
+
+    async fn spawn_request(
+        self: &Arc<Self>,
+        req: Request,
+        call: Option<Result<ClientRequest, mcp_core::Error>>,
+        route: Route,
+    ) {
+        let id = req.id.clone();
+        if lock(&self.in_flight).contains_key(&id) {
+            let e = ErrorObject::invalid_request(format!("request id {id} is already in flight"));
+            self.refuse(&route, id, e).await;
+            return;
+        }
+        // Bounded concurrency without ever blocking a stdio reader, which
+        // must stay free to read cancellations and the client's answers.
+        // Subscriptions live long by design and have limits of their own.
+        let permit = if req.method == method::Listen::NAME {
+            None
+        } else {
+            match self.admit(&route.admission).await {
+                Ok(permit) => Some(permit),
+                Err(busy) => {
+                    self.refuse(&route, id, busy.error_object()).await;
+                    return;
+                }
+            }
+        };
+        let key = id.clone();
+        let this = Arc::clone(self);
+        let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
+        let reply = route.reply.clone();
+        let handled = tracing::Instrument::instrument(
+            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(self))),
+            span,
+        );
+        let mut task = Box::pin(async move {
+            let answer = handled.await;
+            lock(&this.in_flight).remove(&id);
+            if let Some(answer) = answer {
+                let _ = reply.send(answer).await;
+            }
+            // The permit goes back when the task ends, aborted or not.
+            drop(permit);
+        });
+        // Most requests finish without waiting on anything: run them right
+        // here, and pay for a task only when one has to wait. (A waker the
+        // first poll registered may wake this reader once, spuriously; the
+        // task's own first poll registers the right one.)
+        let finished =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(task.as_mut().poll(cx).is_ready()))
+                .await;
+        if finished {
+            return;
+        }
+        // Held across the spawn, so the task cannot finish and remove its
+        // entry before the entry exists.
+        let mut in_flight = lock(&self.in_flight);
+        let task = tokio::spawn(task);
+        in_flight.insert(key, task.abort_handle());
+    }
+
+    /// Answers request `id` with `error` at once.
+    async fn refuse(&self, route: &Route, id: RequestId, error: ErrorObject) {
+        if let Ok(bytes) = Message::from(ErrorResponse::new(Some(id.clone()), error)).to_vec() {
+            let _ = route
+                .reply
+                .send(Outgoing::response(Some(id), Bytes::from(bytes)))
+                .await;
+        }
+    }
+
+    async fn on_notification(self: &Arc<Self>, n: Notification) {
+        match n.method.as_str() {
+            method::Cancelled::NAME => {
+                let Ok(params) = n.params::<CancelledParams>() else {
+                    return;
+                };
+                if let Some(id) = params.request_id {
+                    // Dropping the task's future is the cancellation; no
+                    // response is sent for a cancelled request.
+                    if let Some(abort) = lock(&self.in_flight).remove(&id) {
+                        tracing::debug!(%id, reason = ?params.reason, "request cancelled");
+                        abort.abort();
+                    }
+                }
+            }
+            method::Initialized::NAME => {
+                if self.mark_initialized() {
+                    // Requests to the client wait for this notification.
+                    self.peer.set_ready();
+                    self.start_legacy_events();
+                }
+            }
+            // Run apart from the reader, so a slow handler delays nothing.
+            _ => {
+                let dispatcher = Arc::clone(&self.dispatcher);
+                tokio::spawn(async move { dispatcher.handler.notification(n).await });
+            }
+        }
+    }
+
+    /// Aborts every task of the connection at once.
+    pub(crate) fn abort_all(&self) {
+        self.closing.send_replace(true);
+        if let Some(task) = lock(&self.events_task).take() {
+            task.abort();
+        }
+        for (_, task) in lock(&self.in_flight).drain() {
+            task.abort();
+        }
+    }
+
+    /// Stops reading: subscriptions end, in-flight requests get the grace
+    /// period, then are cancelled.
+    pub(crate) async fn shutdown(&self) {
+        // `send_replace` stores the value even with no receiver yet, so a
+        // subscription that starts listening later still sees it.
+        self.closing.send_replace(true);
+        if let Some(task) = lock(&self.events_task).take() {
+            task.abort();
+        }
+        // Every running request holds a permit: all permits back means all
+        // requests done.
+        let options = &self.dispatcher.options;
+        let all = u32::try_from(options.max_in_flight.max(1)).unwrap_or(u32::MAX);
+        if tokio::time::timeout(options.shutdown_grace, self.permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::debug!("cancelling requests still running at shutdown");
+            let running: Vec<AbortHandle> = lock(&self.in_flight).drain().map(|(_, a)| a).collect();
+            for task in running {
+                task.abort();
+            }
+            let _ = self.permits.acquire_many(all).await;
+        }
+    }
+}
+
+/// A lock whose poisoning is ignored: every operation under these locks is
+/// a single insert, remove or replace, which a panic cannot leave half
+/// done.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,309 @@
+//! The dispatcher: what every request needs, whichever transport and era
+//! it came by. It decides the era a request is served in, builds its
+//! context, and stamps its result; the method routing is in `methods`.
+//!
+//! A stateless 2026-07-28 request is dispatched with no connection at all
+//! (`session` is `None`); a legacy session's or a stdio connection's
+//! requests pass their [`Connection`], whose state the legacy methods read
+//! and change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mcp_core::jsonrpc::OutgoingResponse;
+use mcp_core::method::{Eras, Method};
+use mcp_core::mrtr::InputResponses;
+use mcp_core::request::ClientRequest;
+use mcp_core::transport::Outgoing;
+use mcp_core::version::negotiate;
+use mcp_core::{
+    ClientCapabilities, Era, ErrorObject, ErrorResponse, Implementation, Message, ProtocolVersion,
+    Request, RequestId, RequestMeta,
+};
+use serde::Serialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::ServerOptions;
+use super::connection::Connection;
+use super::peer::Outbox;
+use super::stamp::{Modern, Stamp};
+use super::unwind::CatchUnwind;
+use crate::context::{ContextParts, RequestContext};
+use crate::handler::Handler;
+use crate::quota::{ClientQuota, Kind, Slot};
+
+/// Shared by every connection and request of one server.
+#[derive(Debug)]
+pub(crate) struct Dispatcher<H> {
+    pub(crate) handler: H,
+    pub(crate) options: ServerOptions,
+    /// Open `subscriptions/listen` streams, over all connections.
+    pub(crate) listens: Semaphore,
+}
+
+/// Where the answers to one incoming message go, and what the transport
+/// knows about it: stdio answers on its one stream; Streamable HTTP on the
+/// response stream of the POST that carried the message.
+#[derive(Clone, Debug)]
+pub(crate) struct Route {
+    /// Notifications and requests a handler sends while serving the
+    /// request (and, on connections, responses).
+    pub(crate) reply: Outbox,
+    /// What the layers in front of the server put on the request.
+    /// Shared: a request's route is cloned into its task and context.
+    pub(crate) extensions: Arc<http::Extensions>,
+    /// How its requests get their permit to run.
+    pub(crate) admission: Admission,
+    /// Set when the server (or the connection) goes away: subscription
+    /// streams end.
+    pub(crate) closing: watch::Receiver<bool>,
+}
+
+/// How a request gets its permit to run: a slot of its client's quota,
+/// if the transport knows the client, and one of the permits its
+/// transport shares.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Admission {
+    /// The client's quotas, on transports that know the client (HTTP).
+    pub(crate) client: Option<ClientQuota>,
+    /// How long a request may wait for a permit; `None` refuses at once
+    /// (a stdio reader must stay free to read cancellations).
+    pub(crate) wait: Option<Duration>,
+}
+
+/// A request's permit to run, and its client's slot; given back when
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    _permit: OwnedSemaphorePermit,
+    _slot: Option<Slot>,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Busy {
+    /// The client holds its quota of requests in flight.
+    Client(usize),
+    /// As many requests run as may.
+    Server(usize),
+}
+
+impl Busy {
+    /// The JSON-RPC error that says which limit was hit.
+    pub(crate) fn error_object(self) -> ErrorObject {
+        ErrorObject::internal_error(match self {
+            Self::Client(limit) => {
+                format!("too many requests: this client has {limit} in flight; retry later")
+            }
+            Self::Server(limit) => {
+                format!("server busy: {limit} requests in flight; retry later")
+            }
+        })
+    }
+}
+
+/// A permit from `permits` to run one request, and its client's slot.
+pub(crate) async fn admit(
+    permits: &Arc<Semaphore>,
+    admission: &Admission,
+    limit: usize,
+) -> Result<Admitted, Busy> {
+    let slot = match &admission.client {
+        Some(client) => Some(client.take(Kind::InFlight).map_err(Busy::Client)?),
+        None => None,
+    };
+    // Waiting (and its timer) only when no permit is free.
+    let permit = match (Arc::clone(permits).try_acquire_owned(), admission.wait) {
+        (Ok(permit), _) => Some(permit),
+        (Err(_), None) => None,
+        (Err(_), Some(wait)) => tokio::time::timeout(wait, Arc::clone(permits).acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok),
+    };
+    Ok(Admitted {
+        _permit: permit.ok_or(Busy::Server(limit))?,
+        _slot: slot,
+    })
+}
+
+/// The era and facts a request is served under.
+pub(crate) struct Served {
+    pub(crate) era: Era,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) client_capabilities: Arc<ClientCapabilities>,
+    pub(crate) client_info: Option<Arc<Implementation>>,
+    pub(crate) log_level: Option<mcp_core::logging::LoggingLevel>,
+}
+
+/// A complete response frame (result and id), or the error to answer with.
+pub(crate) type Reply = Result<Vec<u8>, ErrorObject>;
+
+/// Serializes the response in one go, straight from the typed result.
+pub(crate) fn encode<T: Serialize>(id: &RequestId, result: &T) -> Reply {
+    serde_json::to_vec(&OutgoingResponse { id, result })
+        .map_err(|e| ErrorObject::internal_error(e.to_string()))
+}
+
+/// The response to request `id`: its result, or its error.
+pub(crate) fn response(id: &RequestId, reply: Reply) -> Option<Outgoing> {
+    let bytes = match reply {
+        Ok(frame) => frame,
+        Err(error) => {
+            serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error))).ok()?
+        }
+    };
+    Some(Outgoing::response(Some(id.clone()), Bytes::from(bytes)))
+}
+
+/// The decoding error of a request's params, as the error to answer with.
+pub(crate) fn invalid(e: &mcp_core::Error) -> ErrorObject {
+    e.to_error_object()
+        .unwrap_or_else(|| ErrorObject::invalid_params(e.to_string()))
+}
+
+impl<H: Handler> Dispatcher<H> {
+    pub(crate) fn new(handler: H, options: ServerOptions) -> Self {
+        Self {
+            handler,
+            listens: Semaphore::new(options.max_listen_streams.min(Semaphore::MAX_PERMITS)),
+            options,
+        }
+    }
+
+    /// Runs one request (its params decoded as `call`, or decoded here):
+    /// its response.
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        req: Request,
+        call: Option<Result<ClientRequest, mcp_core::Error>>,
+        route: Route,
+        session: Option<Arc<Connection<H>>>,
+    ) -> Option<Outgoing> {
+        let call = call.unwrap_or_else(|| ClientRequest::decode(&req));
+        let reply = self.answer(&req, call, &route, session.as_ref()).await;
+        response(&req.id, reply)
+    }
+
+    /// Runs one request whose params were decoded (`call`), catching a
+    /// panicking handler: its reply.
+    pub(crate) async fn answer(
+        &self,
+        req: &Request,
+        call: Result<ClientRequest, mcp_core::Error>,
+        route: &Route,
+        session: Option<&Arc<Connection<H>>>,
+    ) -> Reply {
+        let handled = CatchUnwind::new(async {
+            let call = call.map_err(|e| invalid(&e))?;
+            self.handle(req, call, route, session).await
+        });
+        handled.await.unwrap_or_else(|panic| {
+            tracing::error!(id = %req.id, panic, "request handler panicked");
+            Err(ErrorObject::internal_error("the request handler failed"))
+        })
+    }
+
+    /// Decides the era of a request for method `M` and checks it may be
+    /// served in it.
+    pub(crate) fn serve_as<M: Method>(
+        &self,
+        meta: Option<&RequestMeta>,
+        session: Option<&Arc<Connection<H>>>,
+    ) -> Result<Served, ErrorObject> {
+        let served = self.served(meta, M::ERAS, session)?;
+        if !M::ERAS.contains(served.era) {
+            return Err(ErrorObject::method_not_found(M::NAME));
+        }
+        Ok(served)
+    }
+
+    pub(crate) fn served(
+        &self,
+        meta: Option<&RequestMeta>,
+        eras: Eras,
+        session: Option<&Arc<Connection<H>>>,
+    ) -> Result<Served, ErrorObject> {
+        // A request naming its protocol version in `_meta` is modern,
+        // whatever happened on the connection before.
+        if let Some(meta) = meta.filter(|m| m.protocol_version.is_some()) {
+            let modern = RequestMeta::require_modern(Some(meta))?;
+            let version = negotiate::server_accept_modern(
+                modern.protocol_version,
+                &self.options.supported_versions,
+            )?;
+            return Ok(Served {
+                era: Era::Modern,
+                version,
+                client_capabilities: Arc::new(modern.client_capabilities.clone()),
+                client_info: meta.client_info.clone().map(Arc::new),
+                log_level: meta.log_level,
+            });
+        }
+        if let Some(served) = session.and_then(|s| s.served_legacy()) {
+            return Ok(served);
+        }
+        Err(if eras == Eras::Legacy {
+            ErrorObject::invalid_request("the session is not initialized: send `initialize` first")
+        } else {
+            ErrorObject::invalid_params(format!(
+                "Missing required _meta key \"{}\" (2026-07-28), and no `initialize` on this connection (earlier revisions)",
+                mcp_core::meta::keys::PROTOCOL_VERSION
+            ))
+        })
+    }
+
+    pub(crate) fn context(
+        &self,
+        route: &Route,
+        id: &RequestId,
+        served: &Served,
+        meta: Option<&RequestMeta>,
+        answers: InputResponses,
+        session: Option<&Arc<Connection<H>>>,
+    ) -> RequestContext {
+        RequestContext::new(ContextParts {
+            id: id.clone(),
+            era: served.era,
+            version: served.version.clone(),
+            client_capabilities: served.client_capabilities.clone(),
+            client_info: served.client_info.clone(),
+            progress_token: meta.and_then(|m| m.progress_token.clone()),
+            log_level: served.log_level,
+            outbox: route.reply.clone(),
+            peer: session
+                .filter(|_| served.era == Era::Legacy)
+                .map(|s| s.peer().clone()),
+            extensions: route.extensions.clone(),
+            answers,
+        })
+    }
+
+    pub(crate) fn finish<T: Stamp + Serialize>(
+        &self,
+        id: &RequestId,
+        mut result: T,
+        served: &Served,
+    ) -> Reply {
+        if served.era == Era::Modern {
+            let info = self.handler.info();
+            result.stamp(Some(&Modern {
+                server_info: &info,
+                ttl_ms: self.options.cache_ttl_ms,
+                cache_scope: self.options.cache_scope,
+            }));
+        } else {
+            result.stamp(None);
+        }
+        encode(id, &result)
+    }
+
+    pub(crate) fn require(&self, offered: bool, method: &str) -> Result<(), ErrorObject> {
+        if offered {
+            Ok(())
+        } else {
+            Err(ErrorObject::method_not_found(method))
+        }
+    }
+}
