@@ -14,6 +14,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Either, Full};
 use mcp_core::BoxFuture;
+use mcp_core::request::DecodedBody;
 use sha2::{Digest, Sha256};
 
 use crate::challenge::Challenge;
@@ -347,7 +348,12 @@ impl Config {
             Ok(Err(e)) => return Err(Refusal::BadRequest(format!("reading the body failed: {e}"))),
             Err(_) => return Err(Refusal::SlowBody),
         };
-        let needed = scopes.needed_by_body(&bytes);
+        // Decoded once: the endpoint finds the decoding in the request's
+        // extensions and reads these bytes no more.
+        let decoded = DecodedBody::decode(bytes.clone());
+        let needed = scopes.needed_by_decoded(&decoded);
+        let mut parts = parts;
+        parts.extensions.insert(decoded);
         Ok((
             Request::from_parts(parts, Either::Right(Full::new(bytes))),
             needed,

@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use mcp_core::Message;
+use bytes::Bytes;
 use mcp_core::jsonrpc::Incoming;
+use mcp_core::request::{ClientRequest, DecodedBody};
 use mcp_core::target::Target;
+use mcp_core::{Message, Request};
 
 /// The scopes requests need, checked before the request reaches the MCP
 /// server (403 `insufficient_scope` naming them, so clients can step up).
@@ -102,18 +104,24 @@ impl RequiredScopes {
     ///
     /// The body is read with the decoder the MCP server decodes it with
     /// ([`Incoming::from_slice`]), and each request's targets with the
-    /// types its dispatcher uses ([`Request::targets`]), so that this
+    /// types its dispatcher uses ([`ClientRequest::decode`]), so that this
     /// check and the server see the same messages whatever the bytes. A
     /// body that decoder refuses is refused by the server too, with
     /// nothing run: it needs the [`always`](Self::always) scopes. A
     /// request whose targets cannot be read needs every scope its method
     /// could need. Batches (which only 2025-03-26 sessions accept) need
     /// what their items need together.
-    ///
-    /// [`Request::targets`]: mcp_core::Request::targets
     pub fn needed_by_body(&self, body: &[u8]) -> BTreeSet<String> {
-        match Incoming::from_slice(body, true) {
-            Ok(Incoming::Single(message)) => self.message_needs(&message),
+        self.needed_by_decoded(&DecodedBody::decode(Bytes::copy_from_slice(body)))
+    }
+
+    /// [`needed_by_body`](Self::needed_by_body) of a body decoded already.
+    pub(crate) fn needed_by_decoded(&self, body: &DecodedBody) -> BTreeSet<String> {
+        match &body.incoming {
+            Ok(Incoming::Single(message)) => match (message, &body.request) {
+                (Message::Request(request), Some(call)) => self.request_needs(request, call.as_ref()),
+                _ => self.message_needs(message),
+            },
             Ok(Incoming::Batch(items)) => items
                 .iter()
                 .flatten()
@@ -126,12 +134,23 @@ impl RequiredScopes {
 
     fn message_needs(&self, message: &Message) -> BTreeSet<String> {
         match message {
-            Message::Request(request) => match request.targets() {
-                Ok(targets) => self.needed(&request.method, &targets),
-                Err(_) => self.needed_for_any(&request.method),
-            },
+            Message::Request(request) => {
+                self.request_needs(request, ClientRequest::decode(request).as_ref())
+            }
             Message::Notification(n) => self.needed(&n.method, &[]),
             Message::Response(_) | Message::Error(_) => self.all.clone(),
+        }
+    }
+
+    /// What one request needs, its params decoded as `call`.
+    fn request_needs(
+        &self,
+        request: &Request,
+        call: Result<&ClientRequest, &mcp_core::Error>,
+    ) -> BTreeSet<String> {
+        match call {
+            Ok(call) => self.needed(&request.method, &call.targets()),
+            Err(_) => self.needed_for_any(&request.method),
         }
     }
 
