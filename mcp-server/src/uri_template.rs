@@ -245,9 +245,10 @@ impl UriTemplate {
         // are equal to it or (for `:prefix` uses) prefixes of it.
         let mut raw: BTreeMap<&str, &str> = BTreeMap::new();
         for b in &matcher.binds {
-            let slot = raw.entry(b.name).or_insert(b.value);
-            if b.value.len() > slot.len() {
-                *slot = b.value;
+            let Some(value) = b.value else { continue };
+            let slot = raw.entry(b.name).or_insert(value);
+            if value.len() > slot.len() {
+                *slot = value;
             }
         }
         raw.into_iter()
@@ -438,7 +439,8 @@ struct Exhausted;
 
 struct Bind<'a> {
     name: &'a str,
-    value: &'a str,
+    /// `None` when the variable is absent from an expression.
+    value: Option<&'a str>,
     prefixed: bool,
 }
 
@@ -477,16 +479,27 @@ impl<'a> Matcher<'a> {
 
     /// Records a binding if its value decodes (a split inside a `%XX`
     /// triplet or a multi-byte character does not) and it is consistent
-    /// with earlier bindings of the same name.
-    fn bind(&mut self, name: &'a str, value: &'a str, prefixed: bool) -> bool {
-        if value.contains('%') && percent_decode(value).is_none() {
+    /// with earlier bindings of the same name. `None` records the name as
+    /// absent: an expansion writes a defined variable into every
+    /// expression that names it, so absent in one and present in another
+    /// is no match.
+    fn bind(&mut self, name: &'a str, value: Option<&'a str>, prefixed: bool) -> bool {
+        if value.is_some_and(|v| v.contains('%') && percent_decode(v).is_none()) {
             return false;
         }
-        let consistent = self.binds.iter().filter(|b| b.name == name).all(|b| {
-            b.value == value
-                || (b.prefixed && value.starts_with(b.value))
-                || (prefixed && b.value.starts_with(value))
-        });
+        let consistent = self
+            .binds
+            .iter()
+            .filter(|b| b.name == name)
+            .all(|b| match (b.value, value) {
+                (None, None) => true,
+                (Some(old), Some(new)) => {
+                    old == new
+                        || (b.prefixed && new.starts_with(old))
+                        || (prefixed && old.starts_with(new))
+                }
+                _ => false,
+            });
         if consistent {
             self.binds.push(Bind {
                 name,
@@ -544,7 +557,7 @@ impl<'a> Matcher<'a> {
                     continue;
                 };
                 let mark = self.binds.len();
-                if self.bind(&var.name, value, var.prefix.is_some()) {
+                if self.bind(&var.name, Some(value), var.prefix.is_some()) {
                     if self.run(p, i + 1, true, end)? {
                         return Ok(true);
                     }
@@ -552,11 +565,15 @@ impl<'a> Matcher<'a> {
                 }
             }
         }
-        if e.op.optional() {
-            self.run(p, i + 1, started, pos)
-        } else {
-            Ok(false)
+        if !e.op.optional() {
+            return Ok(false);
         }
+        let mark = self.binds.len();
+        if self.bind(&var.name, None, false) && self.run(p, i + 1, started, pos)? {
+            return Ok(true);
+        }
+        self.binds.truncate(mark);
+        Ok(false)
     }
 
     /// Named operators (`;`, `?`, `&`): `name[=value]` pairs in any order, each optional.
@@ -602,7 +619,11 @@ impl<'a> Matcher<'a> {
             let mark = self.binds.len();
             let mut consistent = true;
             for &(_, var, value) in found.iter().take(k) {
-                consistent = consistent && self.bind(&var.name, value, var.prefix.is_some());
+                consistent = consistent && self.bind(&var.name, Some(value), var.prefix.is_some());
+            }
+            for var in &e.vars {
+                let present = found.iter().take(k).any(|(_, v, _)| v.name == var.name);
+                consistent = consistent && (present || self.bind(&var.name, None, false));
             }
             let end = k
                 .checked_sub(1)
@@ -777,6 +798,11 @@ mod tests {
         {/var:1,var} | /w/value | -
         {a}/{a} | x/x | a=x
         {a}/{a} | x/y | -
+        {;c}{#c} | #x | -
+        {;c}{#c} | ;c=x#x | c=x
+        {/a}{?a} | ?a=x | -
+        {/a}{?a} | /x?a=x | a=x
+        {/a}{?a} |  |
         {var:3} | value | -
         {var:2} | %C3%A9t | var=\u{e9}t
         abc | abc |
