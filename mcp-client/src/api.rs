@@ -111,10 +111,14 @@ impl Client {
     ) -> Result<T, Error>
     where
         M: Method<Result = Outcome<T>>,
-        M::Params: InputRetry + Clone,
+        M::Params: InputRetry,
     {
         for _ in 0..=self.inner.options.max_input_rounds {
-            match self.request::<M>(params.clone(), options.clone()).await? {
+            let id = self.inner.next_request_id();
+            let reply = self
+                .send_request::<M>(id, &mut params, options.clone(), self.mode())
+                .await?;
+            match reply {
                 Outcome::Complete(result) => return Ok(result),
                 Outcome::InputRequired(ir) => {
                     let answers = self

@@ -45,6 +45,14 @@ pub trait MessageWrite: Send + 'static {
     /// Signals the end of output to the peer (EOF on a pipe, the end of an
     /// HTTP session).
     fn close(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Whether this transport mirrors requests into headers (Streamable
+    /// HTTP does): senders then give requests a [`Mirror`], and clients
+    /// apply that transport's rules for tools whose `x-mcp-header`
+    /// annotations are invalid. `false` by default.
+    fn mirrors(&self) -> bool {
+        false
+    }
 }
 
 /// An encoded message on its way out, with what a transport needs to route

@@ -1,49 +1,30 @@
-//! The client handle and its connection driver.
+//! The client handle: connecting, the era probe, requests and
+//! notifications. What the server sends is handled in `reader`; what a
+//! connection holds, in `inner`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+mod inner;
+mod reader;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mcp_core::jsonrpc::{Incoming, OutgoingNotification, OutgoingRequest, OutgoingResponse};
-use mcp_core::logging::LoggingLevel;
+use mcp_core::jsonrpc::{OutgoingNotification, OutgoingRequest};
 use mcp_core::meta::HasMeta;
 use mcp_core::method::{self, Method, Notification as NotificationMethod};
-use mcp_core::notifications::{CancelledParams, ProgressParams};
-use mcp_core::subscriptions::SubscriptionFilter;
-use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{
-    ClientCapabilities, EmptyResult, Era, ErrorObject, ErrorResponse, Implementation, Message,
-    Notification, ProgressToken, ProtocolVersion, Request, RequestId, RequestMeta,
-    ServerCapabilities,
-};
-use serde_json::value::RawValue;
+use mcp_core::notifications::ProgressParams;
+use mcp_core::transport::{MessageRead, MessageWrite, Outgoing};
+use mcp_core::{Era, Implementation, ProgressToken, ProtocolVersion, RequestId, ServerCapabilities};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
-use crate::child::ChildHandle;
 use crate::error::Error;
 use crate::handler::{ClientHandler, DynHandler, NoHandler};
-use crate::notifications::ServerNotification;
+pub(crate) use inner::Inner;
+use inner::{Failure, InFlight};
 
 /// How long closing the transport may take (an HTTP session's DELETE).
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-type Reply = Result<Box<RawValue>, Failure>;
-
-/// Why a pending request ended without a result.
-#[derive(Debug)]
-enum Failure {
-    /// The server answered with an error.
-    Remote(ErrorObject),
-    /// The server cancelled it (`notifications/cancelled`).
-    Cancelled,
-    /// The server's answer was not a valid response.
-    Malformed(String),
-    /// The transport could not read the answer.
-    Transport(mcp_core::Error),
-}
 
 /// Called with each progress notification of a request.
 pub type ProgressFn = Arc<dyn Fn(ProgressParams) + Send + Sync>;
@@ -125,31 +106,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-pub(crate) struct Inner {
-    outbox: mpsc::Sender<Bytes>,
-    pending: Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>,
-    progress: Mutex<HashMap<ProgressToken, ProgressFn>>,
-    next_id: AtomicI64,
-    pub(crate) options: ClientOptions,
-    handler: Arc<dyn DynHandler>,
-    pub(crate) capabilities: ClientCapabilities,
-    pub(crate) notifications: broadcast::Sender<ServerNotification>,
-    /// Acknowledgements of `subscriptions/listen`, by subscription id.
-    pub(crate) acknowledgements: broadcast::Sender<(RequestId, SubscriptionFilter)>,
-    pub(crate) server: OnceLock<ServerInfo>,
-    pub(crate) log_level: Mutex<Option<LoggingLevel>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Tells the writer to send what is queued, then close the transport.
-    stop_writer: Arc<tokio::sync::Notify>,
-    writer: Mutex<Option<JoinHandle<()>>>,
-    /// Set once the connection is gone; new requests fail at once.
-    closed: std::sync::atomic::AtomicBool,
-    /// The server's requests being answered, by id, so the server can
-    /// cancel them.
-    serving: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
-    pub(crate) child: tokio::sync::Mutex<Option<ChildHandle>>,
-}
-
 impl Drop for Inner {
     fn drop(&mut self) {
         // The writer finishes on its own: the transport's goodbye (an HTTP
@@ -216,7 +172,7 @@ impl Client {
     /// [`Error::Incompatible`] when there is no common version;
     /// [`Error::Closed`], [`Error::Timeout`] or [`Error::Remote`] when the
     /// handshake fails.
-    pub async fn connect<R: FrameRead, W: FrameWrite>(
+    pub async fn connect<R: MessageRead, W: MessageWrite>(
         reader: R,
         writer: W,
         options: ClientOptions,
@@ -227,7 +183,7 @@ impl Client {
         Ok(client)
     }
 
-    pub(crate) fn connect_inner<R: FrameRead, W: FrameWrite>(
+    pub(crate) fn connect_inner<R: MessageRead, W: MessageWrite>(
         reader: R,
         writer: W,
         options: ClientOptions,
@@ -244,7 +200,7 @@ impl Client {
     ///
     /// # Errors
     /// As [`Client::connect`].
-    pub async fn connect_simple<R: FrameRead, W: FrameWrite>(
+    pub async fn connect_simple<R: MessageRead, W: MessageWrite>(
         reader: R,
         writer: W,
         info: Implementation,
@@ -252,13 +208,13 @@ impl Client {
         Self::connect(reader, writer, ClientOptions::new(info), NoHandler).await
     }
 
-    fn start<R: FrameRead, W: FrameWrite>(
+    fn start<R: MessageRead, W: MessageWrite>(
         mut reader: R,
         mut writer: W,
         options: ClientOptions,
         handler: Arc<dyn DynHandler>,
     ) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(256);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         let stop = Arc::new(tokio::sync::Notify::new());
         let inner = Arc::new(Inner {
             outbox: tx,
@@ -275,28 +231,30 @@ impl Client {
             tasks: Mutex::default(),
             stop_writer: Arc::clone(&stop),
             writer: Mutex::default(),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             serving: Mutex::default(),
             child: tokio::sync::Mutex::new(None),
+            mirrors: writer.mirrors(),
+            tool_headers: Mutex::default(),
         });
         let write = tokio::spawn(async move {
             let mut stopping = false;
             loop {
-                let frame = if stopping {
+                let message = if stopping {
                     rx.try_recv().ok()
                 } else {
                     tokio::select! {
-                        // Frames already queued go first.
+                        // Messages already queued go first.
                         biased;
-                        frame = rx.recv() => frame,
+                        message = rx.recv() => message,
                         () = stop.notified() => {
                             stopping = true;
                             rx.try_recv().ok()
                         }
                     }
                 };
-                let Some(frame) = frame else { break };
-                if let Err(e) = writer.write_frame(frame).await {
+                let Some(message) = message else { break };
+                if let Err(e) = writer.write_message(message).await {
                     tracing::warn!(error = %e, "writing to the server failed");
                     break;
                 }
@@ -313,16 +271,15 @@ impl Client {
         let weak = Arc::downgrade(&inner);
         let read = tokio::spawn(async move {
             loop {
-                let frame = reader.read_frame().await;
+                let incoming = reader.read_message().await;
                 let Some(inner) = weak.upgrade() else { break };
-                match frame {
+                match incoming {
                     None => break,
-                    Some(Ok(frame)) => inner.on_frame(&frame),
                     Some(Err(e)) if e.is_fatal() => {
                         tracing::warn!(error = %e, "reading from the server failed");
                         break;
                     }
-                    Some(Err(e)) => inner.reply_to_bad_frame(&e),
+                    Some(incoming) => inner.on_incoming(incoming),
                 }
             }
             if let Some(inner) = weak.upgrade() {
@@ -381,18 +338,31 @@ impl Client {
 
     pub(crate) async fn request_in<M: Method>(
         &self,
-        params: M::Params,
+        mut params: M::Params,
         options: CallOptions,
         mode: Mode,
     ) -> Result<M::Result, Error> {
         let id = self.inner.next_request_id();
-        self.request_with_id::<M>(id, params, options, mode).await
+        self.send_request::<M>(id, &mut params, options, mode).await
     }
 
     pub(crate) async fn request_with_id<M: Method>(
         &self,
         id: RequestId,
         mut params: M::Params,
+        options: CallOptions,
+        mode: Mode,
+    ) -> Result<M::Result, Error> {
+        self.send_request::<M>(id, &mut params, options, mode).await
+    }
+
+    /// Sends request `M` with `params` (whose `_meta` is filled in for
+    /// `mode`; they stay with the caller, so a retry needs no copy) and
+    /// waits for its result.
+    pub(crate) async fn send_request<M: Method>(
+        &self,
+        id: RequestId,
+        params: &mut M::Params,
         options: CallOptions,
         mode: Mode,
     ) -> Result<M::Result, Error> {
@@ -421,19 +391,23 @@ impl Client {
             token: token.as_ref(),
             done: false,
         };
-        let frame = serde_json::to_vec(&OutgoingRequest {
+        let bytes = serde_json::to_vec(&OutgoingRequest {
             id: &id,
             method: M::NAME,
-            params: &params,
+            params: &*params,
         })
         .map_err(|e| {
             Error::Transport(mcp_core::Error::Encode {
                 message: e.to_string(),
             })
         })?;
+        let mut message = Outgoing::request(id.clone(), M::NAME, Bytes::from(bytes));
+        if let Some(mirror) = inner.request_mirror(&*params, &mode) {
+            message = message.with_mirror(mirror);
+        }
         inner
             .outbox
-            .send(Bytes::from(frame))
+            .send(message)
             .await
             .map_err(|_| Error::Closed)?;
         let timeout = options.timeout.unwrap_or(inner.options.request_timeout);
@@ -462,10 +436,13 @@ impl Client {
             },
             Failure::Transport(e) => Error::Transport(e),
         })?;
-        serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
-            method: M::NAME.to_owned(),
-            message: e.to_string(),
-        })
+        let mut result: M::Result =
+            serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
+                method: M::NAME.to_owned(),
+                message: e.to_string(),
+            })?;
+        inner.check_tools(&mut result);
+        Ok(result)
     }
 
     /// Sends notification `N`.
@@ -473,7 +450,7 @@ impl Client {
     /// # Errors
     /// [`Error::Closed`] when the connection is gone.
     pub async fn notify<N: NotificationMethod>(&self, params: &N::Params) -> Result<(), Error> {
-        let frame = serde_json::to_vec(&OutgoingNotification {
+        let bytes = serde_json::to_vec(&OutgoingNotification {
             method: N::NAME,
             params,
         })
@@ -482,11 +459,15 @@ impl Client {
                 message: e.to_string(),
             })
         })?;
-        self.inner
-            .outbox
-            .send(Bytes::from(frame))
+        if self
+            .inner
+            .send(Outgoing::notification(N::NAME, Bytes::from(bytes)))
             .await
-            .map_err(|_| Error::Closed)
+        {
+            Ok(())
+        } else {
+            Err(Error::Closed)
+        }
     }
 
     /// The era probe: `server/discover`, then `initialize` for legacy servers.
@@ -628,283 +609,3 @@ impl Client {
     }
 }
 
-impl Inner {
-    pub(crate) fn next_request_id(&self) -> RequestId {
-        RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed))
-    }
-
-    fn lock_pending(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Reply>>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_serving(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, tokio::task::AbortHandle>> {
-        self.serving.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn lock_progress(&self) -> std::sync::MutexGuard<'_, HashMap<ProgressToken, ProgressFn>> {
-        self.progress.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Fills in `_meta` for the era.
-    fn stamp(&self, meta: &mut Option<RequestMeta>, mode: &Mode, token: Option<ProgressToken>) {
-        let meta = meta.get_or_insert_with(RequestMeta::default);
-        if let Mode::Modern(version) = mode {
-            meta.protocol_version = Some(version.clone());
-            meta.client_capabilities = Some(self.capabilities.clone());
-            meta.client_info = Some(self.options.info.clone());
-            if meta.log_level.is_none() {
-                meta.log_level = *self
-                    .log_level
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-        }
-        if token.is_some() {
-            meta.progress_token = token;
-        }
-    }
-
-    fn fail_all(&self) {
-        let mut pending = self.lock_pending();
-        self.closed.store(true, Ordering::Release);
-        pending.clear();
-        drop(pending);
-        self.lock_progress().clear();
-    }
-
-    fn reply_to_bad_frame(&self, e: &mcp_core::Error) {
-        tracing::debug!(error = %e, "bad frame from the server");
-        // A malformed answer fails the request it names, here and now.
-        match e {
-            mcp_core::Error::InvalidResponse {
-                id: Some(id),
-                message,
-            } => {
-                self.resolve(id, Err(Failure::Malformed(message.clone())));
-                return;
-            }
-            // The transport could not read the answer (too large, say).
-            mcp_core::Error::RequestFailed { id, reason } => {
-                self.resolve(id, Err(Failure::Transport(reason.as_ref().clone())));
-                return;
-            }
-            _ => {}
-        }
-        if let Some(reply) = e.to_error_response()
-            && let Ok(frame) = serde_json::to_vec(&Message::from(reply))
-        {
-            let _ = self.outbox.try_send(Bytes::from(frame));
-        }
-    }
-
-    fn on_frame(self: &Arc<Self>, frame: &[u8]) {
-        match Incoming::from_slice(frame, true) {
-            Ok(Incoming::Single(message)) => self.on_message(message),
-            Ok(Incoming::Batch(items)) => {
-                for item in items {
-                    match item {
-                        Ok(message) => self.on_message(message),
-                        Err(e) => self.reply_to_bad_frame(&e),
-                    }
-                }
-            }
-            Err(e) => self.reply_to_bad_frame(&e),
-        }
-    }
-
-    fn on_message(self: &Arc<Self>, message: Message) {
-        match message {
-            Message::Response(r) => self.resolve(&r.id, Ok(r.result)),
-            Message::Error(e) => match e.id {
-                Some(id) => self.resolve(&id, Err(Failure::Remote(e.error))),
-                None => tracing::warn!(error = %e.error, "the server reported an error"),
-            },
-            Message::Request(r) => self.on_request(r),
-            Message::Notification(n) => self.on_notification(n),
-        }
-    }
-
-    fn resolve(&self, id: &RequestId, reply: Reply) {
-        match self.lock_pending().remove(id) {
-            Some(tx) => {
-                let _ = tx.send(reply);
-            }
-            None => tracing::debug!(%id, "response to no pending request"),
-        }
-    }
-
-    fn on_notification(&self, n: Notification) {
-        if n.method == method::Cancelled::NAME
-            && let Some(id) = n
-                .params::<CancelledParams>()
-                .ok()
-                .and_then(|p| p.request_id)
-        {
-            // The server gave up on one of our requests (it ends a
-            // subscription this way), or withdrew one of its own.
-            if let Some(tx) = self.lock_pending().remove(&id) {
-                let _ = tx.send(Err(Failure::Cancelled));
-            }
-            if let Some(task) = self.lock_serving().remove(&id) {
-                task.abort();
-            }
-        }
-        if n.method == method::Progress::NAME {
-            if let Ok(p) = n.params::<ProgressParams>() {
-                let f = self.lock_progress().get(&p.progress_token).cloned();
-                if let Some(f) = f {
-                    f(p);
-                }
-            }
-            return;
-        }
-        if n.method == method::SubscriptionsAcknowledged::NAME {
-            if let Ok(ack) = n.params::<mcp_core::subscriptions::AcknowledgedParams>()
-                && let Some(id) = ack.meta.and_then(|m| m.subscription_id)
-            {
-                let _ = self.acknowledgements.send((id, ack.notifications));
-            }
-            return;
-        }
-        if let Some(event) = ServerNotification::from_notification(n) {
-            let _ = self.notifications.send(event);
-        }
-    }
-
-    /// A legacy server's request to the host.
-    fn on_request(self: &Arc<Self>, request: Request) {
-        let this = Arc::clone(self);
-        let id = request.id.clone();
-        // Held across the spawn so the task cannot remove its entry before
-        // it is inserted.
-        let mut serving = self.lock_serving();
-        if serving.len() >= self.options.max_server_requests || serving.contains_key(&id) {
-            drop(serving);
-            let why = if self.lock_serving().contains_key(&id) {
-                format!("request id {id} is already being answered")
-            } else {
-                format!(
-                    "client busy: {} of the server's requests are being answered",
-                    self.options.max_server_requests
-                )
-            };
-            tracing::warn!(%id, why, "server request refused");
-            let refusal = ErrorResponse::new(Some(id), ErrorObject::internal_error(why));
-            if let Ok(frame) = serde_json::to_vec(&Message::from(refusal)) {
-                let _ = self.outbox.try_send(Bytes::from(frame));
-            }
-            return;
-        }
-        let task = tokio::spawn(async move {
-            let reply = this.answer(&request).await;
-            this.lock_serving().remove(&request.id);
-            let frame = match reply {
-                Ok(result) => serde_json::to_vec(&OutgoingResponse {
-                    id: &request.id,
-                    result: &result,
-                }),
-                Err(error) => serde_json::to_vec(&Message::from(ErrorResponse::new(
-                    Some(request.id.clone()),
-                    error,
-                ))),
-            };
-            if let Ok(frame) = frame {
-                let _ = this.outbox.send(Bytes::from(frame)).await;
-            }
-        });
-        serving.insert(id, task.abort_handle());
-        drop(serving);
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-    }
-
-    async fn answer(&self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
-        fn params<P: serde::de::DeserializeOwned>(r: &Request) -> Result<P, ErrorObject> {
-            r.params::<P>().map_err(|e| {
-                e.to_error_object()
-                    .unwrap_or_else(|| ErrorObject::invalid_params(e.to_string()))
-            })
-        }
-        fn raw<T: serde::Serialize>(v: &T) -> Result<Box<RawValue>, ErrorObject> {
-            serde_json::value::to_raw_value(v)
-                .map_err(|e| ErrorObject::internal_error(e.to_string()))
-        }
-        // Modern servers never send requests; they return input requests.
-        if self.server.get().is_some_and(|s| s.era == Era::Modern) {
-            return Err(ErrorObject::invalid_request(
-                "2026-07-28 servers do not send requests",
-            ));
-        }
-        match request.method.as_str() {
-            method::Ping::NAME => raw(&EmptyResult::legacy()),
-            method::Elicit::NAME if self.capabilities.elicitation.is_some() => {
-                raw(&self.handler.elicit(params(request)?).await?)
-            }
-            method::CreateMessage::NAME if self.capabilities.sampling.is_some() => {
-                raw(&self.handler.create_message(params(request)?).await?)
-            }
-            method::ListRoots::NAME if self.capabilities.roots.is_some() => {
-                raw(&self.handler.list_roots().await?)
-            }
-            other => Err(ErrorObject::method_not_found(other)),
-        }
-    }
-
-    pub(crate) async fn fulfil(
-        &self,
-        request: mcp_core::InputRequest,
-    ) -> Result<mcp_core::InputResponse, Error> {
-        use mcp_core::{InputRequest, InputResponse};
-        Ok(match request {
-            InputRequest::Elicit(p) if self.capabilities.elicitation.is_some() => {
-                InputResponse::Elicit(self.handler.elicit(p).await.map_err(Error::Remote)?)
-            }
-            InputRequest::CreateMessage(p) if self.capabilities.sampling.is_some() => {
-                InputResponse::CreateMessage(
-                    self.handler
-                        .create_message(p)
-                        .await
-                        .map_err(Error::Remote)?,
-                )
-            }
-            InputRequest::ListRoots(_) if self.capabilities.roots.is_some() => {
-                InputResponse::ListRoots(self.handler.list_roots().await.map_err(Error::Remote)?)
-            }
-            other => return Err(Error::InputUnsupported(other.method().to_owned())),
-        })
-    }
-}
-
-/// Cancels its request if the caller stops waiting.
-struct InFlight<'a> {
-    inner: &'a Inner,
-    id: &'a RequestId,
-    token: Option<&'a ProgressToken>,
-    done: bool,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        if let Some(token) = self.token {
-            self.inner.lock_progress().remove(token);
-        }
-        if self.done {
-            return;
-        }
-        self.inner.lock_pending().remove(self.id);
-        let params =
-            CancelledParams::new(self.id.clone()).with_reason("the client stopped waiting");
-        if let Ok(frame) = serde_json::to_vec(&OutgoingNotification {
-            method: method::Cancelled::NAME,
-            params: &params,
-        }) {
-            // Best effort from a destructor: never block here.
-            let _ = self.inner.outbox.try_send(Bytes::from(frame));
-        }
-    }
-}

@@ -41,7 +41,7 @@ impl Shared {
                     if event.data.is_empty() {
                         continue;
                     }
-                    let answers = self.deliver(Bytes::from(event.data)).await;
+                    let answers = self.deliver_event(&event.data).await;
                     answered |= request.is_some() && answers.as_ref() == request;
                 }
             }
@@ -126,7 +126,7 @@ impl Shared {
                         match event {
                             Ok(event) if event.data.is_empty() => {}
                             Ok(event) => {
-                                self.deliver(Bytes::from(event.data)).await;
+                                self.deliver_event(&event.data).await;
                             }
                             // Resuming would replay the same event: the
                             // stream is given up.

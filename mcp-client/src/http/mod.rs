@@ -15,18 +15,17 @@ mod events;
 mod session;
 mod sse_fallback;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use mcp_core::headers::{self, Mirrored, ParamHeader};
-use mcp_core::jsonrpc::response_id;
-use mcp_core::tools::ListToolsResult;
-use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
+use mcp_core::headers;
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::transport::{MessageRead, MessageWrite, Outgoing, OutgoingKind};
+use mcp_core::{Era, ErrorObject, ErrorResponse, Message, ProtocolVersion, RequestId, sse};
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientOptions};
@@ -126,17 +125,13 @@ struct Shared {
     url: reqwest::Url,
     options: HttpOptions,
     session: Mutex<Session>,
-    /// The legacy version `initialize` settled on, for the version header.
+    /// The legacy version `initialize` settled on, for the version header
+    /// of the transport's own requests (the GET stream, DELETE); the client
+    /// names it in each message's mirror.
     legacy_version: Mutex<Option<String>>,
-    inbox: mpsc::Sender<Result<Bytes, mcp_core::Error>>,
-    /// `Mcp-Param-*` headers of the tools last listed.
-    tool_headers: Mutex<HashMap<String, Vec<ParamHeader>>>,
-    /// Ids of `tools/list` requests in flight, whose results get checked.
-    listing: Mutex<HashSet<RequestId>>,
-    /// Ids of `initialize` requests in flight.
-    initializing: Mutex<HashSet<RequestId>>,
-    /// The client's `initialize` and `notifications/initialized` frames,
-    /// replayed to start a new session when the server forgets one.
+    inbox: mpsc::Sender<Result<Incoming, mcp_core::Error>>,
+    /// The client's `initialize` and `notifications/initialized`, replayed
+    /// to start a new session when the server forgets one.
     handshake: Mutex<Handshake>,
     /// Held while a new session is being started, so that only one
     /// request starts it and the others wait for it.
@@ -171,13 +166,16 @@ struct Handshake {
     initialized: Option<Bytes>,
 }
 
-/// The receiving half: frames from response bodies and the GET stream.
+/// The receiving half: messages from response bodies and the GET stream,
+/// each decoded once.
 #[derive(Debug)]
 pub struct HttpReader {
-    inbox: mpsc::Receiver<Result<Bytes, mcp_core::Error>>,
+    inbox: mpsc::Receiver<Result<Incoming, mcp_core::Error>>,
 }
 
-/// The sending half: one POST per frame.
+/// The sending half: one POST per message, its headers from what the
+/// message says of itself (its method, its
+/// [`Mirror`](mcp_core::transport::Mirror)).
 pub struct HttpWriter {
     shared: Arc<Shared>,
 }
@@ -218,9 +216,6 @@ pub fn http_transport(url: &str, options: HttpOptions) -> Result<(HttpReader, Ht
         session: Mutex::default(),
         legacy_version: Mutex::default(),
         inbox,
-        tool_headers: Mutex::default(),
-        listing: Mutex::default(),
-        initializing: Mutex::default(),
         handshake: Mutex::default(),
         renewing: tokio::sync::Mutex::new(()),
         get_stream: AtomicBool::new(false),
@@ -249,29 +244,31 @@ impl Client {
     }
 }
 
-impl FrameRead for HttpReader {
-    async fn read_frame(&mut self) -> Option<Result<Bytes, mcp_core::Error>> {
+impl MessageRead for HttpReader {
+    async fn read_message(&mut self) -> Option<Result<Incoming, mcp_core::Error>> {
         self.inbox.recv().await
     }
 }
 
-impl FrameWrite for HttpWriter {
-    async fn write_frame(&mut self, frame: Bytes) -> Result<(), mcp_core::Error> {
-        let message = Message::from_slice(&frame).ok();
+impl MessageWrite for HttpWriter {
+    async fn write_message(&mut self, message: Outgoing) -> Result<(), mcp_core::Error> {
         let shared = Arc::clone(&self.shared);
-        if let Some(Message::Request(req)) = &message {
+        if let OutgoingKind::Request { id, .. } = &message.kind {
             // Each request runs on its own: a long SSE answer must not
             // hold up the requests after it.
-            let id = req.id.clone();
-            let mirrored = Mirrored::of(req.params.as_deref());
+            let id = id.clone();
             // A 2026-07-28 request's response stream is its lifetime.
-            let stateless = mirrored.protocol_version().is_some();
+            let stateless = message
+                .mirror
+                .as_ref()
+                .and_then(|m| m.protocol_version.as_deref())
+                .is_some_and(|v| ProtocolVersion::new(v.to_owned()).era() == Some(Era::Modern));
             let done = stateless.then(|| id.clone());
             // Held across the spawn, so the task cannot remove its entry
             // before it is there.
             let mut streams = Shared::lock(&self.shared.streams);
             let task = tokio::spawn(async move {
-                shared.clone().post(frame, message, mirrored).await;
+                shared.clone().post(message).await;
                 if let Some(id) = done {
                     Shared::lock(&shared.streams).remove(&id);
                 }
@@ -279,7 +276,7 @@ impl FrameWrite for HttpWriter {
             if stateless {
                 streams.insert(id, task.abort_handle());
             }
-        } else if let Some(id) = cancelled_request(message.as_ref())
+        } else if let Some(id) = cancelled_request(&message)
             && let Some(stream) = Shared::lock(&self.shared.streams).remove(&id)
         {
             // A 2026-07-28 request is cancelled by closing its response
@@ -290,7 +287,7 @@ impl FrameWrite for HttpWriter {
             // waiting keeps them in order with what follows, so that
             // `notifications/initialized` reaches the server before the
             // first request of the session.
-            shared.post(frame, message, Mirrored::default()).await;
+            shared.post(message).await;
         }
         Ok(())
     }
@@ -316,6 +313,10 @@ impl FrameWrite for HttpWriter {
         }
         Ok(())
     }
+
+    fn mirrors(&self) -> bool {
+        true
+    }
 }
 
 /// Whether a response is an SSE stream.
@@ -326,21 +327,23 @@ fn is_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"))
 }
 
-/// The request a `notifications/cancelled` frame cancels.
-fn cancelled_request(message: Option<&Message>) -> Option<RequestId> {
+/// The request a `notifications/cancelled` message cancels.
+fn cancelled_request(message: &Outgoing) -> Option<RequestId> {
     #[derive(serde::Deserialize)]
     struct Params {
         #[serde(rename = "requestId")]
         request_id: RequestId,
     }
-    let Some(Message::Notification(n)) = message else {
-        return None;
-    };
-    if n.method != "notifications/cancelled" {
+    #[derive(serde::Deserialize)]
+    struct Cancelled {
+        params: Params,
+    }
+    if message.method() != Some("notifications/cancelled") {
         return None;
     }
-    let params: Params = serde_json::from_str(n.params.as_deref()?.get()).ok()?;
-    Some(params.request_id)
+    // The one message read again here, and a small one.
+    let cancelled: Cancelled = serde_json::from_slice(&message.bytes).ok()?;
+    Some(cancelled.params.request_id)
 }
 
 impl Shared {
@@ -367,29 +370,32 @@ impl Shared {
         }
     }
 
-    /// Sends one message; `peek` holds the mirrored parts of a request's
-    /// params (empty for other messages).
-    async fn post(self: Arc<Self>, frame: Bytes, message: Option<Message>, peek: Mirrored) {
-        let request_id = match &message {
-            Some(Message::Request(req)) => Some(req.id.clone()),
+    /// Sends one message, and reads what the server answers.
+    async fn post(self: Arc<Self>, message: Outgoing) {
+        let request_id = match &message.kind {
+            OutgoingKind::Request { id, .. } => Some(id.clone()),
             _ => None,
         };
-        let method = message.as_ref().and_then(Message::method);
-        match (&message, method) {
-            (Some(Message::Request(req)), Some("tools/list")) => {
-                Self::lock(&self.listing).insert(req.id.clone());
-            }
-            (Some(Message::Request(req)), Some("initialize")) => {
-                Self::lock(&self.initializing).insert(req.id.clone());
-                Self::lock(&self.handshake).initialize = Some(frame.clone());
-            }
-            (Some(Message::Notification(_)), Some("notifications/initialized")) => {
-                Self::lock(&self.handshake).initialized = Some(frame.clone());
+        let method = message.method().map(str::to_owned);
+        match method.as_deref() {
+            Some("initialize") => Self::lock(&self.handshake).initialize = Some(message.bytes.clone()),
+            Some("notifications/initialized") => {
+                Self::lock(&self.handshake).initialized = Some(message.bytes.clone());
             }
             _ => {}
         }
+        // The client names the negotiated legacy version once it knows it;
+        // the transport's own requests (GET, DELETE) name it too.
+        if let Some(version) = message.mirror.as_ref().and_then(|m| m.protocol_version.as_ref())
+            && ProtocolVersion::new(version.clone()).era() == Some(Era::Legacy)
+        {
+            let mut known = Self::lock(&self.legacy_version);
+            if known.as_deref() != Some(version.as_str()) {
+                *known = Some(version.clone());
+            }
+        }
         if let Some(endpoint) = self.sse_endpoint.get() {
-            self.post_to_endpoint(endpoint, frame, request_id.as_ref())
+            self.post_to_endpoint(endpoint, message.bytes, request_id.as_ref())
                 .await;
             return;
         }
@@ -397,7 +403,7 @@ impl Shared {
         loop {
             let session = Self::lock(&self.session).clone();
             let response = self
-                .send(|| self.build_post(&frame, message.as_ref(), &peek, session.id.as_deref()))
+                .send(|| self.build_post(&message, session.id.as_deref()))
                 .await;
             let response = match response {
                 Ok(response) => response,
@@ -417,7 +423,7 @@ impl Shared {
             // The server forgot the session (it expired, or was ended):
             // start a new one and send the message again, once. Answers
             // to the old session's requests mean nothing to a new one.
-            let answer = matches!(message, Some(Message::Response(_) | Message::Error(_)));
+            let answer = matches!(message.kind, OutgoingKind::Response { .. } | OutgoingKind::Batch);
             if status == StatusCode::NOT_FOUND && session.id.is_some() && !renewed && !answer {
                 renewed = true;
                 drop(response);
@@ -432,7 +438,7 @@ impl Shared {
                     }
                 }
             }
-            if method == Some("initialize")
+            if method.as_deref() == Some("initialize")
                 && session.id.is_none()
                 && matches!(
                     status,
@@ -441,27 +447,21 @@ impl Shared {
                         | StatusCode::METHOD_NOT_ALLOWED
                 )
             {
-                self.fall_back_to_sse(response, frame, request_id.as_ref())
+                self.fall_back_to_sse(response, message.bytes, request_id.as_ref())
                     .await;
                 return;
             }
             self.handle_response(response, request_id.as_ref()).await;
-            if method == Some("notifications/initialized") && status.is_success() {
+            if method.as_deref() == Some("notifications/initialized") && status.is_success() {
                 self.clone().open_get_stream().await;
             }
             return;
         }
     }
 
-    /// The POST of `frame` to the Streamable HTTP endpoint, with the
+    /// The POST of `message` to the Streamable HTTP endpoint, with the
     /// headers that mirror it.
-    fn build_post(
-        &self,
-        frame: &Bytes,
-        message: Option<&Message>,
-        peek: &Mirrored,
-        session: Option<&str>,
-    ) -> reqwest::RequestBuilder {
+    fn build_post(&self, message: &Outgoing, session: Option<&str>) -> reqwest::RequestBuilder {
         let builder = self
             .http
             .post(self.url.clone())
@@ -469,35 +469,25 @@ impl Shared {
         let mut builder = Self::with_session(builder, session)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::ACCEPT, "application/json, text/event-stream");
-        let mut version = Self::lock(&self.legacy_version).clone();
-        if let Some(method) = message.and_then(Message::method) {
+        if let Some(method) = message.method() {
             builder = builder.header(headers::METHOD, headers::encode_value(method).as_ref());
         }
-        if let Some(Message::Request(req)) = message {
-            if let Some(v) = peek.protocol_version() {
-                version = Some(v.as_str().to_owned());
-            }
-            if let Some(name) = peek.name_for(&req.method) {
+        let mirror = message.mirror.as_deref();
+        if let Some(mirror) = mirror {
+            if let Some(name) = &mirror.name {
                 builder = builder.header(headers::NAME, headers::encode_value(name).as_ref());
             }
-            if req.method == "tools/call"
-                && let (Some(tool), Some(arguments)) = (&peek.name, &peek.arguments)
-            {
-                for param in Self::lock(&self.tool_headers)
-                    .get(tool)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Ok(Some(value)) = param.value_in(arguments) {
-                        builder = builder.header(param.header(), value);
-                    }
-                }
+            for (header, value) in &mirror.params {
+                builder = builder.header(header.as_str(), value.as_str());
             }
         }
+        let version = mirror
+            .and_then(|m| m.protocol_version.clone())
+            .or_else(|| Self::lock(&self.legacy_version).clone());
         if let Some(version) = &version {
             builder = builder.header(headers::PROTOCOL_VERSION, version.as_str());
         }
-        builder.body(frame.clone())
+        builder.body(message.bytes.clone())
     }
 
     /// Reads a response: JSON, an SSE stream, or an error status.
@@ -551,25 +541,20 @@ impl Shared {
         request: Option<&RequestId>,
     ) {
         let is_json = content_type.starts_with("application/json") && !body.is_empty();
-        let message = if is_json {
-            Message::from_slice(&body).ok()
+        let incoming = if is_json {
+            Incoming::from_slice(&body, true).ok()
         } else {
             None
         };
-        match (message, request) {
-            (Some(Message::Error(mut error)), Some(id)) if error.id.is_none() => {
+        match (incoming, request) {
+            (Some(Incoming::Single(Message::Error(mut error))), Some(id)) if error.id.is_none() => {
                 // A server that could not (or would not) echo the id still
                 // answered this request: the body of its POST is about it.
                 error.id = Some(id.clone());
-                if let Ok(frame) = Message::from(error).to_vec() {
-                    self.deliver(Bytes::from(frame)).await;
-                }
+                self.deliver(Incoming::Single(Message::Error(error))).await;
             }
-            (Some(_), _) => {
-                self.deliver(body).await;
-            }
-            _ if is_json && body.first() == Some(&b'[') => {
-                self.deliver(body).await;
+            (Some(incoming), _) => {
+                self.deliver(incoming).await;
             }
             _ if !status.is_success() => {
                 let text = String::from_utf8_lossy(&body);
@@ -581,61 +566,31 @@ impl Shared {
         }
     }
 
-    /// Hands a frame to the client, after the checks only the transport
-    /// can make: tools whose `x-mcp-header` annotations are invalid are
-    /// left out of `tools/list`; `initialize` settles the version header.
-    /// Returns the id the frame answers, if it is a response.
-    async fn deliver(&self, frame: Bytes) -> Option<RequestId> {
-        let id = response_id(&frame);
-        let frame = match &id {
-            Some(id) if Self::lock(&self.listing).remove(id) => self.check_tools(frame),
-            Some(id) if Self::lock(&self.initializing).remove(id) => {
-                #[derive(serde::Deserialize)]
-                struct Init {
-                    result: Option<InitResult>,
-                }
-                #[derive(serde::Deserialize)]
-                struct InitResult {
-                    #[serde(rename = "protocolVersion")]
-                    protocol_version: String,
-                }
-                if let Ok(Init { result: Some(r) }) = serde_json::from_slice::<Init>(&frame) {
-                    *Self::lock(&self.legacy_version) = Some(r.protocol_version);
-                }
-                frame
-            }
-            _ => frame,
+    /// Hands what the server sent to the client, decoded once. Returns
+    /// whether it answers request `waiting`.
+    async fn deliver(&self, incoming: Incoming) -> Option<RequestId> {
+        let answers = match &incoming {
+            Incoming::Single(Message::Response(r)) => Some(r.id.clone()),
+            Incoming::Single(Message::Error(e)) => e.id.clone(),
+            _ => None,
         };
-        let _ = self.inbox.send(Ok(frame)).await;
-        id
+        let _ = self.inbox.send(Ok(incoming)).await;
+        answers
     }
 
-    fn check_tools(&self, frame: Bytes) -> Bytes {
-        let Ok(Message::Response(response)) = Message::from_slice(&frame) else {
-            return frame;
-        };
-        let Ok(mut list) = response.result::<ListToolsResult>() else {
-            return frame;
-        };
-        let mut cache = Self::lock(&self.tool_headers);
-        list.tools
-            .retain(|tool| match ParamHeader::from_schema(&tool.input_schema) {
-                Ok(params) => {
-                    cache.insert(tool.name.clone(), params);
-                    true
-                }
-                Err(why) => {
-                    tracing::warn!(tool = %tool.name, %why, "tool left out: invalid x-mcp-header");
-                    false
-                }
-            });
-        drop(cache);
-        match mcp_core::Response::typed(response.id, &list) {
-            Ok(rebuilt) => Message::from(rebuilt)
-                .to_vec()
-                .map(Bytes::from)
-                .unwrap_or(frame),
-            Err(_) => frame,
+    /// Decodes an SSE event's data and hands it to the client; the request
+    /// it answers, if any.
+    async fn deliver_event(&self, data: &str) -> Option<RequestId> {
+        match Incoming::from_slice(data.as_bytes(), true) {
+            Ok(incoming) => self.deliver(incoming).await,
+            Err(e) => {
+                let id = match &e {
+                    mcp_core::Error::InvalidResponse { id, .. } => id.clone(),
+                    _ => None,
+                };
+                let _ = self.inbox.send(Err(e)).await;
+                id
+            }
         }
     }
 
@@ -676,9 +631,10 @@ impl Shared {
             Some(id.clone()),
             ErrorObject::internal_error(why.to_owned()),
         );
-        if let Ok(frame) = Message::from(error).to_vec() {
-            let _ = self.inbox.send(Ok(Bytes::from(frame))).await;
-        }
+        let _ = self
+            .inbox
+            .send(Ok(Incoming::Single(Message::Error(error))))
+            .await;
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use mcp_core::jsonrpc::response_id;
+use mcp_core::jsonrpc::Incoming;
 use mcp_core::{Message, RequestId, headers};
 
 use super::{Session, Shared, auth};
@@ -120,8 +120,8 @@ impl Shared {
             let body = super::read_body(response, self.options.max_message_size)
                 .await
                 .map_err(|e| format!("reading the answer to initialize: {e}"))?;
-            return match response_id(&body) {
-                Some(answered) if answered == *id => Ok(body),
+            return match Message::from_slice(&body) {
+                Ok(Message::Response(r)) if r.id == *id => Ok(body),
                 _ => Err("the answer to initialize is not a JSON-RPC response to it".into()),
             };
         }
@@ -132,11 +132,15 @@ impl Shared {
                 if event.data.is_empty() {
                     continue;
                 }
-                let data = Bytes::from(event.data);
-                if response_id(&data).as_ref() == Some(id) {
-                    return Ok(data);
+                match Incoming::from_slice(event.data.as_bytes(), true) {
+                    Ok(Incoming::Single(Message::Response(r))) if r.id == *id => {
+                        return Ok(Bytes::from(event.data));
+                    }
+                    Ok(incoming) => {
+                        self.deliver(incoming).await;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "unreadable event while starting a session"),
                 }
-                self.deliver(data).await;
             }
         }
         Err("the response stream ended before the answer to initialize".into())

@@ -152,7 +152,7 @@ impl Shared {
     async fn on_sse_event(&self, event: sse::Event) {
         match event.event.as_deref() {
             None | Some("message") if !event.data.is_empty() => {
-                self.deliver(Bytes::from(event.data)).await;
+                self.deliver_event(&event.data).await;
             }
             other => tracing::debug!(event = ?other, "SSE event ignored"),
         }

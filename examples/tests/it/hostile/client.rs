@@ -11,8 +11,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use mcp_client::{Client, ClientHandler, HttpOptions, http_transport};
 use mcp_core::elicitation::{ElicitParams, ElicitResult};
-use mcp_core::transport::{FrameRead, FrameWrite};
-use mcp_core::{ClientCapabilities, Era, ErrorObject};
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::transport::{FrameRead, FrameWrite, MessageRead, MessageWrite, Outgoing};
+use mcp_core::{ClientCapabilities, Era, ErrorObject, Message};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -127,15 +128,24 @@ async fn endless_answers_end_the_request_in_bounded_memory() {
     }
 }
 
+/// `tools/list` with id 1, as a client hands it to a transport.
+fn tools_list() -> Outgoing {
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    Outgoing::request(
+        mcp_core::RequestId::Number(1),
+        "tools/list",
+        Bytes::from(request),
+    )
+}
+
 #[tokio::test]
 async fn an_oversized_answer_is_a_typed_error() {
     let url = endless("application/json", b"[", b' ').await;
     let mut http = HttpOptions::default();
     http.max_message_size = 1024 * 1024;
     let (mut reader, mut writer) = http_transport(&url, http).unwrap();
-    let request = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
-    writer.write_frame(Bytes::from(request)).await.unwrap();
-    let failed = tokio::time::timeout(PATIENCE, reader.read_frame())
+    writer.write_message(tools_list()).await.unwrap();
+    let failed = tokio::time::timeout(PATIENCE, reader.read_message())
         .await
         .unwrap()
         .unwrap();
@@ -183,15 +193,16 @@ async fn a_servers_retry_is_capped() {
     let mut http = HttpOptions::default();
     http.max_retry = Duration::from_millis(100);
     let (mut reader, mut writer) = http_transport(&url, http).unwrap();
-    let request = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
-    writer.write_frame(Bytes::from(request)).await.unwrap();
-    let answer = tokio::time::timeout(PATIENCE, reader.read_frame())
+    writer.write_message(tools_list()).await.unwrap();
+    let answer = tokio::time::timeout(PATIENCE, reader.read_message())
         .await
         .expect("the client resumed within the capped delay")
         .unwrap()
         .unwrap();
-    let answer: Value = serde_json::from_slice(&answer).unwrap();
-    assert_eq!(answer["result"], json!({"tools": []}));
+    let Incoming::Single(Message::Response(answer)) = answer else {
+        panic!("not an answer: {answer:?}");
+    };
+    assert_eq!(answer.result.get(), r#"{"tools":[]}"#);
 }
 
 /// A host that never finishes answering an elicitation.
