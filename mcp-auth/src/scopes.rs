@@ -119,7 +119,9 @@ impl RequiredScopes {
     pub(crate) fn needed_by_decoded(&self, body: &DecodedBody) -> BTreeSet<String> {
         match &body.incoming {
             Ok(Incoming::Single(message)) => match (message, &body.request) {
-                (Message::Request(request), Some(call)) => self.request_needs(request, call.as_ref()),
+                (Message::Request(request), Some(call)) => {
+                    self.request_needs(request, call.as_ref())
+                }
                 _ => self.message_needs(message),
             },
             Ok(Incoming::Batch(items)) => items

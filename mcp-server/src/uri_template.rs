@@ -487,19 +487,19 @@ impl<'a> Matcher<'a> {
         if value.is_some_and(|v| v.contains('%') && percent_decode(v).is_none()) {
             return false;
         }
-        let consistent = self
-            .binds
-            .iter()
-            .filter(|b| b.name == name)
-            .all(|b| match (b.value, value) {
-                (None, None) => true,
-                (Some(old), Some(new)) => {
-                    old == new
-                        || (b.prefixed && new.starts_with(old))
-                        || (prefixed && old.starts_with(new))
-                }
-                _ => false,
-            });
+        let consistent =
+            self.binds
+                .iter()
+                .filter(|b| b.name == name)
+                .all(|b| match (b.value, value) {
+                    (None, None) => true,
+                    (Some(old), Some(new)) => {
+                        old == new
+                            || (b.prefixed && new.starts_with(old))
+                            || (prefixed && old.starts_with(new))
+                    }
+                    _ => false,
+                });
         if consistent {
             self.binds.push(Bind {
                 name,

@@ -149,7 +149,11 @@ impl Inner {
         if let Some(call) = params.downcast_ref::<CallToolParams>() {
             mirror.name = Some(call.name.clone());
             if let Some(arguments) = &call.arguments {
-                for param in lock(&self.tool_headers).get(&call.name).into_iter().flatten() {
+                for param in lock(&self.tool_headers)
+                    .get(&call.name)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Ok(Some(value)) = param.value_in(arguments) {
                         mirror.params.push((param.header().to_owned(), value));
                     }
@@ -242,8 +246,10 @@ impl Drop for InFlight<'_> {
             params: &params,
         }) {
             // Best effort from a destructor: never block here.
-            self.inner
-                .try_send(Outgoing::notification(method::Cancelled::NAME, Bytes::from(bytes)));
+            self.inner.try_send(Outgoing::notification(
+                method::Cancelled::NAME,
+                Bytes::from(bytes),
+            ));
         }
     }
 }

@@ -15,7 +15,9 @@ use mcp_core::meta::HasMeta;
 use mcp_core::method::{self, Method, Notification as NotificationMethod};
 use mcp_core::notifications::ProgressParams;
 use mcp_core::transport::{MessageRead, MessageWrite, Outgoing};
-use mcp_core::{Era, Implementation, ProgressToken, ProtocolVersion, RequestId, ServerCapabilities};
+use mcp_core::{
+    Era, Implementation, ProgressToken, ProtocolVersion, RequestId, ServerCapabilities,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::error::Error;
@@ -608,4 +610,3 @@ impl Client {
         }
     }
 }
-

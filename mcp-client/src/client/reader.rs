@@ -217,8 +217,13 @@ impl Inner {
 /// The answer to the server's request `id`.
 fn answer(id: &RequestId, reply: Result<Box<RawValue>, ErrorObject>) -> Option<Outgoing> {
     let bytes = match reply {
-        Ok(result) => serde_json::to_vec(&OutgoingResponse { id, result: &result }),
-        Err(error) => serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error))),
+        Ok(result) => serde_json::to_vec(&OutgoingResponse {
+            id,
+            result: &result,
+        }),
+        Err(error) => {
+            serde_json::to_vec(&Message::from(ErrorResponse::new(Some(id.clone()), error)))
+        }
     }
     .ok()?;
     Some(Outgoing::response(Some(id.clone()), Bytes::from(bytes)))

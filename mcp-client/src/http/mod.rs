@@ -378,7 +378,9 @@ impl Shared {
         };
         let method = message.method().map(str::to_owned);
         match method.as_deref() {
-            Some("initialize") => Self::lock(&self.handshake).initialize = Some(message.bytes.clone()),
+            Some("initialize") => {
+                Self::lock(&self.handshake).initialize = Some(message.bytes.clone())
+            }
             Some("notifications/initialized") => {
                 Self::lock(&self.handshake).initialized = Some(message.bytes.clone());
             }
@@ -386,7 +388,10 @@ impl Shared {
         }
         // The client names the negotiated legacy version once it knows it;
         // the transport's own requests (GET, DELETE) name it too.
-        if let Some(version) = message.mirror.as_ref().and_then(|m| m.protocol_version.as_ref())
+        if let Some(version) = message
+            .mirror
+            .as_ref()
+            .and_then(|m| m.protocol_version.as_ref())
             && ProtocolVersion::new(version.clone()).era() == Some(Era::Legacy)
         {
             let mut known = Self::lock(&self.legacy_version);
@@ -423,7 +428,10 @@ impl Shared {
             // The server forgot the session (it expired, or was ended):
             // start a new one and send the message again, once. Answers
             // to the old session's requests mean nothing to a new one.
-            let answer = matches!(message.kind, OutgoingKind::Response { .. } | OutgoingKind::Batch);
+            let answer = matches!(
+                message.kind,
+                OutgoingKind::Response { .. } | OutgoingKind::Batch
+            );
             if status == StatusCode::NOT_FOUND && session.id.is_some() && !renewed && !answer {
                 renewed = true;
                 drop(response);

@@ -139,7 +139,9 @@ impl Shared {
                     Ok(incoming) => {
                         self.deliver(incoming).await;
                     }
-                    Err(e) => tracing::debug!(error = %e, "unreadable event while starting a session"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "unreadable event while starting a session")
+                    }
                 }
             }
         }
