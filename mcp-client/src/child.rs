@@ -11,9 +11,7 @@ use mcp_core::transport::{LineReader, LineWriter};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::client::{Client, ClientOptions};
 use crate::error::Error;
-use crate::handler::ClientHandler;
 
 /// What becomes of the child's stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -25,7 +23,7 @@ pub enum Stderr {
     /// Each line logged through `tracing` (target `mcp_client::child`).
     Log,
     /// Kept in memory (the last 64 KiB); read it with
-    /// [`Client::child_stderr`].
+    /// [`Client::child_stderr`](crate::Client::child_stderr).
     Capture,
     /// Discarded.
     Discard,
@@ -223,7 +221,7 @@ const CAPTURE_LIMIT: usize = 64 * 1024;
 /// Longest stderr line kept whole; longer ones are split.
 const MAX_STDERR_LINE: u64 = 16 * 1024;
 
-/// The running child: stopped by [`Client::close`], killed on drop.
+/// The running child: stopped by `Client::close`, killed on drop.
 #[derive(Debug)]
 pub(crate) struct ChildHandle {
     child: Child,
@@ -265,7 +263,13 @@ impl ChildHandle {
         let _ = self.child.start_kill();
     }
 
-    fn stderr(&self) -> String {
+    /// The process id, while the child runs.
+    pub(crate) fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// What the child wrote to stderr (when captured).
+    pub(crate) fn stderr(&self) -> String {
         let buf = self.captured.lock().unwrap_or_else(PoisonError::into_inner);
         String::from_utf8_lossy(&buf.iter().copied().collect::<Vec<u8>>()).into_owned()
     }
@@ -277,45 +281,6 @@ impl Drop for ChildHandle {
         if matches!(self.child.try_wait(), Ok(None)) {
             self.signal_group(true);
         }
-    }
-}
-
-impl Client {
-    /// Starts `process` and connects to it over its stdin and stdout.
-    ///
-    /// # Errors
-    /// [`Error::Process`] when the process cannot be started; the errors of
-    /// [`Client::connect`].
-    pub async fn spawn(
-        process: ChildProcess,
-        options: ClientOptions,
-        handler: impl ClientHandler,
-    ) -> Result<Self, Error> {
-        let (reader, writer, handle) = process.spawn()?;
-        let client = Self::connect_inner(reader, writer, options, handler);
-        *client.inner.child.lock().await = Some(handle);
-        client.probe_public().await?;
-        Ok(client)
-    }
-
-    /// The child's process id, while it runs.
-    pub async fn child_id(&self) -> Option<u32> {
-        self.inner
-            .child
-            .lock()
-            .await
-            .as_ref()
-            .and_then(|c| c.child.id())
-    }
-
-    /// What the child wrote to stderr, when started with [`Stderr::Capture`].
-    pub async fn child_stderr(&self) -> Option<String> {
-        self.inner
-            .child
-            .lock()
-            .await
-            .as_ref()
-            .map(ChildHandle::stderr)
     }
 }
 

@@ -178,6 +178,23 @@ impl ClientRequest {
     }
 }
 
+impl Request {
+    /// The tools, prompts and resources this request acts on; empty for
+    /// methods that act on none (`tools/list`, `ping`, …) and for methods
+    /// this crate does not know.
+    ///
+    /// The params are decoded with the types the server's dispatcher
+    /// decodes them with ([`ClientRequest::decode`]): a request whose
+    /// targets cannot be read here cannot be served either.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParams`] when the params do not decode; the server
+    /// refuses such a request without running anything.
+    pub fn targets(&self) -> Result<Vec<Target>, Error> {
+        Ok(ClientRequest::decode(self)?.targets())
+    }
+}
+
 /// A request body decoded once, for every reader after the first: a layer
 /// in front of an MCP endpoint that had to read the body (to check scopes,
 /// say) puts this in the request's extensions, and the endpoint, finding
@@ -213,5 +230,55 @@ impl DecodedBody {
     /// merely equal contents, so the check costs nothing).
     pub fn is_of(&self, bytes: &Bytes) -> bool {
         self.bytes.as_ptr() == bytes.as_ptr() && self.bytes.len() == bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    fn request(json: &str) -> Request {
+        match Message::from_slice(json.as_bytes()) {
+            Ok(Message::Request(r)) => r,
+            other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn targets_by_method() {
+        let targets = |json| request(json).targets();
+        assert_eq!(
+            targets(r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"p"}}"#)
+                .unwrap(),
+            [Target::Prompt("p".into())]
+        );
+        assert_eq!(
+            targets(
+                r#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["a://1","a://2"]}}}"#
+            )
+            .unwrap(),
+            [Target::Resource("a://1".into()), Target::Resource("a://2".into())]
+        );
+        assert_eq!(
+            targets(
+                r#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"p"},"argument":{"name":"a","value":""}}}"#
+            )
+            .unwrap(),
+            [Target::Prompt("p".into())]
+        );
+        assert!(
+            targets(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+                .unwrap()
+                .is_empty()
+        );
+        // Unreadable params are an error, never "no target".
+        assert!(targets(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#).is_err());
+        assert!(
+            targets(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -17,24 +17,7 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     pub(crate) fn start(env: &[(&str, &str)]) -> Self {
-        let exe = match std::env::var("MCP_BENCH_OTHER") {
-            Ok(other) if env.iter().any(|(_, v)| *v == "bare") => other.into(),
-            _ => std::env::current_exe().unwrap(),
-        };
-        let env: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(k, v)| {
-                (
-                    *k,
-                    if *v == "bare" && std::env::var("MCP_BENCH_OTHER").is_ok() {
-                        "sdk"
-                    } else {
-                        *v
-                    },
-                )
-            })
-            .collect();
-        let mut child = Command::new(exe)
+        let mut child = Command::new(std::env::current_exe().unwrap())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

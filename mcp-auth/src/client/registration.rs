@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::cimd::ClientMetadataDocument;
+use super::cimd::{ClientMetadataDocument, check_redirect_uri};
 use super::safe_fetch::{FetchPolicy, SafeFetcher, is_loopback};
 use crate::error::Error;
 use crate::metadata::AuthorizationServerMetadata;
@@ -326,23 +326,6 @@ impl ClientConfig {
             }
         }
         request
-    }
-}
-
-/// A redirect URI the spec allows: https, or http on a loopback host; no
-/// fragment (RFC 6749 §3.1.2).
-pub(super) fn check_redirect_uri(uri: &str) -> Result<(), Error> {
-    let bad = |why: &str| Err(Error::Config(format!("redirect URI {uri:?}: {why}")));
-    let Ok(url) = Url::parse(uri) else {
-        return bad("not an absolute URL");
-    };
-    if url.fragment().is_some() {
-        return bad("it has a fragment");
-    }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&url) => Ok(()),
-        _ => bad("only https, or http on a loopback host, may receive authorization codes"),
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod inner;
 mod reader;
+mod spawn;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

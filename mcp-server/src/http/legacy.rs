@@ -51,6 +51,7 @@ impl<H: Handler> Session<H> {
     /// 2025-11-25 and later expect one (earlier ones may choke on it).
     fn primes(&self) -> bool {
         self.conn
+            .state()
             .legacy_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V2025_11_25.as_str())
     }
@@ -201,7 +202,7 @@ impl<H: Handler> Sessions<H> {
             .respond(&session, rx, expected, accept, Vec::new())
             .await;
         // A failed handshake creates no session.
-        let Some((generation, mut record)) = session.conn.record() else {
+        let Some((generation, mut record)) = session.conn.state().record() else {
             return res;
         };
         record.principal = principal;
@@ -280,10 +281,10 @@ impl<H: Handler> Sessions<H> {
 
     /// Writes the session's state to the store if a request changed it.
     async fn save(&self, id: &str, session: &Session<H>) {
-        if session.conn.generation() == session.saved.load(Ordering::Relaxed) {
+        if session.conn.state().generation() == session.saved.load(Ordering::Relaxed) {
             return;
         }
-        let Some((generation, mut record)) = session.conn.record() else {
+        let Some((generation, mut record)) = session.conn.state().record() else {
             return;
         };
         record.principal.clone_from(&session.principal);
@@ -322,7 +323,7 @@ impl<H: Handler> Sessions<H> {
         }
         let messages = match incoming {
             Incoming::Single(message) => vec![Ok(message)],
-            Incoming::Batch(items) if session.conn.allows_batches() => items,
+            Incoming::Batch(items) if session.conn.state().allows_batches() => items,
             Incoming::Batch(_) => {
                 return unreadable(&mcp_core::Error::InvalidRequest {
                     id: None,

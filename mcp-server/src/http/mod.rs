@@ -10,6 +10,7 @@
 mod body;
 mod legacy;
 mod modern;
+mod options;
 mod reply;
 mod resume;
 mod security;
@@ -19,6 +20,7 @@ mod shared;
 mod sse2024;
 
 pub use body::Body;
+pub use options::HttpOptions;
 pub use security::AllowedHosts;
 pub use serve::{ServeOptions, serve, serve_service, serve_with};
-pub use service::{HttpOptions, StreamableHttp};
+pub use service::StreamableHttp;

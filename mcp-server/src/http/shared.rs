@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::{Semaphore, watch};
 
-use super::service::HttpOptions;
+use super::options::HttpOptions;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Quotas};
 use crate::session::peer::Outbox;

@@ -150,7 +150,7 @@ impl<H: Handler> SseSessions<H> {
         };
         let messages = match incoming {
             Incoming::Single(message) => vec![Ok(message)],
-            Incoming::Batch(items) if session.conn.allows_batches() => items,
+            Incoming::Batch(items) if session.conn.state().allows_batches() => items,
             Incoming::Batch(_) => {
                 return unreadable(&mcp_core::Error::InvalidRequest {
                     id: None,

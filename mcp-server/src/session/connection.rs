@@ -3,7 +3,7 @@
 //! lives here, and it can send the client requests of its own.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use mcp_core::jsonrpc::Incoming;
@@ -16,9 +16,10 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::dispatcher::{Admission, Admitted, Dispatcher, Route, admit};
-use super::lifecycle::Legacy;
+use super::lifecycle::{SessionState, lock};
 use super::peer::{Outbox, Peer};
 use crate::handler::Handler;
+use crate::store::SessionRecord;
 
 /// One client connection.
 pub(crate) struct Connection<H> {
@@ -26,8 +27,8 @@ pub(crate) struct Connection<H> {
     /// Messages outside any request's route (server requests, legacy list
     /// changes), and everything on a single-stream transport.
     outbox: Outbox,
-    peer: Peer,
-    pub(super) legacy: Mutex<Legacy>,
+    /// What its requests read and change.
+    state: Arc<SessionState>,
     in_flight: Mutex<HashMap<RequestId, AbortHandle>>,
     permits: Arc<Semaphore>,
     /// Tells subscriptions that the connection is going away.
@@ -56,8 +57,7 @@ impl<H: Handler> Connection<H> {
         Arc::new(Self {
             dispatcher,
             outbox,
-            peer,
-            legacy: Mutex::default(),
+            state: Arc::new(SessionState::new(peer)),
             in_flight: Mutex::default(),
             permits,
             closing,
@@ -74,8 +74,18 @@ impl<H: Handler> Connection<H> {
         &self.outbox
     }
 
-    pub(super) fn peer(&self) -> &Peer {
-        &self.peer
+    /// The state its requests read and change.
+    pub(crate) fn state(&self) -> &SessionState {
+        &self.state
+    }
+
+    /// Takes up a session another instance (or an earlier connection)
+    /// started.
+    pub(crate) fn restore(self: &Arc<Self>, record: SessionRecord) {
+        if self.state.restore(record) {
+            self.state.peer().set_ready();
+            self.start_legacy_events();
+        }
     }
 
     pub(super) fn set_events_task(&self, task: AbortHandle) {
@@ -90,7 +100,7 @@ impl<H: Handler> Connection<H> {
         let route = self.stream_route.clone();
         match incoming {
             Ok(Incoming::Single(message)) => self.on_message(message, &route).await,
-            Ok(Incoming::Batch(items)) if self.allows_batches() => {
+            Ok(Incoming::Batch(items)) if self.state.allows_batches() => {
                 self.on_batch(items, &route).await;
             }
             Ok(Incoming::Batch(_)) => {
@@ -121,13 +131,13 @@ impl<H: Handler> Connection<H> {
             Message::Request(req) => self.spawn_request(req, None, route.clone()).await,
             Message::Notification(n) => self.on_notification(n).await,
             Message::Response(r) => {
-                if !self.peer.resolve(&r.id, Ok(r.result)) {
+                if !self.state.peer().resolve(&r.id, Ok(r.result)) {
                     tracing::debug!(id = %r.id, "response to no pending request");
                 }
             }
             Message::Error(e) => match &e.id {
                 Some(id) => {
-                    let _ = self.peer.resolve(id, Err(e.error));
+                    let _ = self.state.peer().resolve(id, Err(e.error));
                 }
                 None => tracing::warn!(error = %e.error, "client reported an error"),
             },
@@ -193,7 +203,7 @@ impl<H: Handler> Connection<H> {
                     }
                 };
                 let dispatcher = Arc::clone(&this.dispatcher);
-                let session = Arc::clone(&this);
+                let session = Arc::clone(&this.state);
                 let route = route.clone();
                 replies.spawn(async move {
                     let answer = dispatcher.run(req, None, route, Some(session)).await;
@@ -246,7 +256,7 @@ impl<H: Handler> Connection<H> {
         let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
         let reply = route.reply.clone();
         let handled = tracing::Instrument::instrument(
-            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(self))),
+            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(&self.state))),
             span,
         );
         let mut task = Box::pin(async move {
@@ -301,9 +311,9 @@ impl<H: Handler> Connection<H> {
                 }
             }
             method::Initialized::NAME => {
-                if self.mark_initialized() {
+                if self.state.mark_initialized() {
                     // Requests to the client wait for this notification.
-                    self.peer.set_ready();
+                    self.state.peer().set_ready();
                     self.start_legacy_events();
                 }
             }
@@ -351,11 +361,4 @@ impl<H: Handler> Connection<H> {
             let _ = self.permits.acquire_many(all).await;
         }
     }
-}
-
-/// A lock whose poisoning is ignored: every operation under these locks is
-/// a single insert, remove or replace, which a panic cannot leave half
-/// done.
-pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

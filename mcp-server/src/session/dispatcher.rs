@@ -4,8 +4,8 @@
 //!
 //! A stateless 2026-07-28 request is dispatched with no connection at all
 //! (`session` is `None`); a legacy session's or a stdio connection's
-//! requests pass their [`Connection`], whose state the legacy methods read
-//! and change.
+//! requests pass their connection's [`SessionState`], which the legacy
+//! methods read and change.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,15 +17,12 @@ use mcp_core::mrtr::InputResponses;
 use mcp_core::request::ClientRequest;
 use mcp_core::transport::Outgoing;
 use mcp_core::version::negotiate;
-use mcp_core::{
-    ClientCapabilities, Era, ErrorObject, ErrorResponse, Implementation, Message, ProtocolVersion,
-    Request, RequestId, RequestMeta,
-};
+use mcp_core::{Era, ErrorObject, ErrorResponse, Message, Request, RequestId, RequestMeta};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::ServerOptions;
-use super::connection::Connection;
+use super::lifecycle::{Served, SessionState};
 use super::peer::Outbox;
 use super::stamp::{Modern, Stamp};
 use super::unwind::CatchUnwind;
@@ -128,15 +125,6 @@ pub(crate) async fn admit(
     })
 }
 
-/// The era and facts a request is served under.
-pub(crate) struct Served {
-    pub(crate) era: Era,
-    pub(crate) version: ProtocolVersion,
-    pub(crate) client_capabilities: Arc<ClientCapabilities>,
-    pub(crate) client_info: Option<Arc<Implementation>>,
-    pub(crate) log_level: Option<mcp_core::logging::LoggingLevel>,
-}
-
 /// A complete response frame (result and id), or the error to answer with.
 pub(crate) type Reply = Result<Vec<u8>, ErrorObject>;
 
@@ -179,10 +167,10 @@ impl<H: Handler> Dispatcher<H> {
         req: Request,
         call: Option<Result<ClientRequest, mcp_core::Error>>,
         route: Route,
-        session: Option<Arc<Connection<H>>>,
+        session: Option<Arc<SessionState>>,
     ) -> Option<Outgoing> {
         let call = call.unwrap_or_else(|| ClientRequest::decode(&req));
-        let reply = self.answer(&req, call, &route, session.as_ref()).await;
+        let reply = self.answer(&req, call, &route, session.as_deref()).await;
         response(&req.id, reply)
     }
 
@@ -193,7 +181,7 @@ impl<H: Handler> Dispatcher<H> {
         req: &Request,
         call: Result<ClientRequest, mcp_core::Error>,
         route: &Route,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Reply {
         let handled = CatchUnwind::new(async {
             let call = call.map_err(|e| invalid(&e))?;
@@ -210,7 +198,7 @@ impl<H: Handler> Dispatcher<H> {
     pub(crate) fn serve_as<M: Method>(
         &self,
         meta: Option<&RequestMeta>,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Result<Served, ErrorObject> {
         let served = self.served(meta, M::ERAS, session)?;
         if !M::ERAS.contains(served.era) {
@@ -223,7 +211,7 @@ impl<H: Handler> Dispatcher<H> {
         &self,
         meta: Option<&RequestMeta>,
         eras: Eras,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Result<Served, ErrorObject> {
         // A request naming its protocol version in `_meta` is modern,
         // whatever happened on the connection before.
@@ -261,7 +249,7 @@ impl<H: Handler> Dispatcher<H> {
         served: &Served,
         meta: Option<&RequestMeta>,
         answers: InputResponses,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> RequestContext {
         RequestContext::new(ContextParts {
             id: id.clone(),

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 
 use super::connection::Connection;
 use super::dispatcher::{Dispatcher, Reply, Route, encode};
+use super::lifecycle::{SessionState, covers};
 use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
 use crate::quota::Kind;
@@ -51,7 +52,7 @@ impl<H: Handler> Connection<H> {
                     {
                         outbox.notify::<method::ResourceListChanged>(&empty).await
                     }
-                    ServerEvent::ResourceUpdated(uri) if this.subscribed_to(&uri) => {
+                    ServerEvent::ResourceUpdated(uri) if this.state().subscribed_to(&uri) => {
                         outbox
                             .notify::<method::ResourceUpdated>(&ResourceUpdatedParams::new(uri))
                             .await
@@ -75,7 +76,7 @@ impl<H: Handler> Dispatcher<H> {
         id: &RequestId,
         params: ListenParams,
         route: &Route,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Reply {
         let served = self.serve_as::<method::Listen>(params.meta.as_ref(), session)?;
         let max = self.options.max_subscriptions;
@@ -204,13 +205,4 @@ impl<H: Handler> Dispatcher<H> {
 
 fn listed(flag: Option<bool>) -> bool {
     flag == Some(true)
-}
-
-/// Whether a subscription to `subscribed` covers an update of `uri`
-/// (the URI itself or a sub-resource of it).
-pub(super) fn covers(subscribed: &str, uri: &str) -> bool {
-    uri == subscribed
-        || uri
-            .strip_prefix(subscribed)
-            .is_some_and(|rest| subscribed.ends_with('/') || rest.starts_with('/'))
 }

@@ -6,15 +6,13 @@
 //! for one request with another. The digest is computed only when needed:
 //! when a retry carries state to open, or when a handler asks for input.
 
-use std::sync::Arc;
-
 use mcp_core::meta::HasMeta;
 use mcp_core::mrtr::{InputRequiredResult, InputResponses, InputRetry};
 use mcp_core::request::ClientRequest;
 use mcp_core::{CallToolResult, Era, ErrorObject, Outcome, Request};
 
-use super::connection::Connection;
-use super::dispatcher::{Dispatcher, Reply, Route, Served, encode};
+use super::dispatcher::{Dispatcher, Reply, Route, encode};
+use super::lifecycle::{Served, SessionState};
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::handler::Handler;
@@ -46,7 +44,7 @@ impl<H: Handler> Dispatcher<H> {
         req: &Request,
         p: &P,
         served: &Served,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Result<(RequestContext, Option<String>), ErrorObject> {
         let (responses, state) = p.retry();
         // Only modern requests carry state: without it there is nothing

@@ -1,24 +1,33 @@
-//! The legacy lifecycle of a connection: `initialize` settles its version
-//! and the client's capabilities, `notifications/initialized` opens it to
-//! server requests; its log level and subscriptions live with it, and a
-//! session store keeps all of it as a [`SessionRecord`].
+//! Where a connection stands in the legacy lifecycle: `initialize`
+//! settles its version and the client's capabilities,
+//! `notifications/initialized` opens it to server requests; its log level
+//! and subscriptions live with it, and a session store keeps all of it as
+//! a [`SessionRecord`]. This is state only: the dispatcher reads and
+//! changes it, the connection owns it.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use mcp_core::lifecycle::{InitializeParams, InitializeResult};
+use mcp_core::lifecycle::InitializeParams;
 use mcp_core::logging::LoggingLevel;
 use mcp_core::version::negotiate;
-use mcp_core::{ClientCapabilities, Era, ErrorObject, Implementation, ProtocolVersion, RequestId};
+use mcp_core::{ClientCapabilities, Era, ErrorObject, Implementation, ProtocolVersion};
 
-use super::connection::{Connection, lock};
-use super::dispatcher::{Dispatcher, Reply, Served, encode};
-use crate::handler::Handler;
+use super::peer::Peer;
 use crate::store::SessionRecord;
+
+/// The era and facts a request is served under.
+pub(crate) struct Served {
+    pub(crate) era: Era,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) client_capabilities: Arc<ClientCapabilities>,
+    pub(crate) client_info: Option<Arc<Implementation>>,
+    pub(crate) log_level: Option<mcp_core::logging::LoggingLevel>,
+}
 
 /// Where a legacy session stands.
 #[derive(Debug, Default)]
-pub(crate) struct Legacy {
+struct Legacy {
     /// Set by `initialize`.
     version: Option<ProtocolVersion>,
     client_capabilities: Arc<ClientCapabilities>,
@@ -31,7 +40,26 @@ pub(crate) struct Legacy {
     generation: u64,
 }
 
-impl<H: Handler> Connection<H> {
+/// The state of one connection that requests read and change: its legacy
+/// lifecycle, and the requests it sends the client.
+pub(crate) struct SessionState {
+    legacy: Mutex<Legacy>,
+    peer: Peer,
+}
+
+impl SessionState {
+    pub(crate) fn new(peer: Peer) -> Self {
+        Self {
+            legacy: Mutex::default(),
+            peer,
+        }
+    }
+
+    /// Requests to the client, and their pending answers.
+    pub(crate) fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
     /// The session state, to change it.
     fn legacy_mut(&self) -> std::sync::MutexGuard<'_, Legacy> {
         let mut legacy = lock(&self.legacy);
@@ -41,7 +69,7 @@ impl<H: Handler> Connection<H> {
 
     /// The facts a request without a modern `_meta` is served under, once
     /// `initialize` settled them.
-    pub(super) fn served_legacy(&self) -> Option<Served> {
+    pub(crate) fn served_legacy(&self) -> Option<Served> {
         let legacy = lock(&self.legacy);
         Some(Served {
             era: Era::Legacy,
@@ -52,14 +80,13 @@ impl<H: Handler> Connection<H> {
         })
     }
 
-    /// `initialize`: settles the version and what the client is.
-    pub(super) fn initialize(
+    /// `initialize`: settles the version (one of `supported`) and what the
+    /// client is; the version agreed.
+    pub(crate) fn initialize(
         &self,
-        id: &RequestId,
         params: InitializeParams,
-        dispatcher: &Dispatcher<H>,
-    ) -> Reply {
-        let supported = &dispatcher.options.supported_versions;
+        supported: &[ProtocolVersion],
+    ) -> Result<ProtocolVersion, ErrorObject> {
         let mut legacy = self.legacy_mut();
         if legacy.version.is_some() {
             return Err(ErrorObject::invalid_request(
@@ -76,27 +103,23 @@ impl<H: Handler> Connection<H> {
         legacy.version = Some(version.clone());
         legacy.client_capabilities = Arc::new(params.capabilities);
         legacy.client_info = Some(Arc::new(params.client_info));
-        drop(legacy);
-        let handler = &dispatcher.handler;
-        let mut result = InitializeResult::new(version, handler.capabilities(), handler.info());
-        result.instructions = handler.instructions();
-        encode(id, &result)
+        Ok(version)
     }
 
     /// `notifications/initialized`: whether it opened the session now.
-    pub(super) fn mark_initialized(&self) -> bool {
+    pub(crate) fn mark_initialized(&self) -> bool {
         let mut legacy = self.legacy_mut();
         let ready = legacy.version.is_some() && !legacy.initialized;
         legacy.initialized |= ready;
         ready
     }
 
-    pub(super) fn set_log_level(&self, level: LoggingLevel) {
+    pub(crate) fn set_log_level(&self, level: LoggingLevel) {
         self.legacy_mut().log_level = Some(level);
     }
 
     /// Subscribes to `uri`, unless the session holds `max` already.
-    pub(super) fn subscribe(&self, uri: String, max: usize) -> Result<(), ErrorObject> {
+    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<(), ErrorObject> {
         let mut legacy = self.legacy_mut();
         if legacy.subscriptions.len() >= max && !legacy.subscriptions.contains(&uri) {
             return Err(ErrorObject::invalid_request(format!(
@@ -107,16 +130,16 @@ impl<H: Handler> Connection<H> {
         Ok(())
     }
 
-    pub(super) fn unsubscribe(&self, uri: &str) {
+    pub(crate) fn unsubscribe(&self, uri: &str) {
         self.legacy_mut().subscriptions.remove(uri);
     }
 
     /// Whether an update of `uri` concerns a subscription of the session.
-    pub(super) fn subscribed_to(&self, uri: &str) -> bool {
+    pub(crate) fn subscribed_to(&self, uri: &str) -> bool {
         lock(&self.legacy)
             .subscriptions
             .iter()
-            .any(|s| super::events::covers(s, uri))
+            .any(|s| covers(s, uri))
     }
 
     /// The legacy session as a store keeps it, with its change count;
@@ -135,19 +158,9 @@ impl<H: Handler> Connection<H> {
         Some((legacy.generation, record))
     }
 
-    /// The version `initialize` settled on.
-    pub(crate) fn legacy_version(&self) -> Option<ProtocolVersion> {
-        lock(&self.legacy).version.clone()
-    }
-
-    /// How many times the session state changed.
-    pub(crate) fn generation(&self) -> u64 {
-        lock(&self.legacy).generation
-    }
-
     /// Takes up a session another instance (or an earlier connection)
-    /// started.
-    pub(crate) fn restore(self: &Arc<Self>, record: SessionRecord) {
+    /// started; whether it was initialized.
+    pub(crate) fn restore(&self, record: SessionRecord) -> bool {
         let initialized = record.initialized;
         *lock(&self.legacy) = Legacy {
             version: Some(record.protocol_version),
@@ -158,10 +171,17 @@ impl<H: Handler> Connection<H> {
             subscriptions: record.subscriptions,
             generation: 0,
         };
-        if initialized {
-            self.peer().set_ready();
-            self.start_legacy_events();
-        }
+        initialized
+    }
+
+    /// The version `initialize` settled on.
+    pub(crate) fn legacy_version(&self) -> Option<ProtocolVersion> {
+        lock(&self.legacy).version.clone()
+    }
+
+    /// How many times the session state changed.
+    pub(crate) fn generation(&self) -> u64 {
+        lock(&self.legacy).generation
     }
 
     /// Whether messages may come as JSON-RPC batches (a 2025-03-26
@@ -172,4 +192,20 @@ impl<H: Handler> Connection<H> {
             .as_ref()
             .is_some_and(ProtocolVersion::allows_batches)
     }
+}
+
+/// Whether a subscription to `subscribed` covers an update of `uri`
+/// (the URI itself or a sub-resource of it).
+pub(super) fn covers(subscribed: &str, uri: &str) -> bool {
+    uri == subscribed
+        || uri
+            .strip_prefix(subscribed)
+            .is_some_and(|rest| subscribed.ends_with('/') || rest.starts_with('/'))
+}
+
+/// A lock whose poisoning is ignored: every operation under these locks is
+/// a single insert, remove or replace, which a panic cannot leave half
+/// done.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -2,9 +2,8 @@
 //! it is served in.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use mcp_core::lifecycle::DiscoverResult;
+use mcp_core::lifecycle::{DiscoverResult, InitializeResult};
 use mcp_core::meta::HasMeta;
 use mcp_core::method::{self, Eras, Method};
 use mcp_core::mrtr::InputResponses;
@@ -12,8 +11,8 @@ use mcp_core::request::ClientRequest;
 use mcp_core::{CallToolResult, ContentBlock, EmptyResult, Era, ErrorObject, Request};
 use serde::Serialize;
 
-use super::connection::Connection;
 use super::dispatcher::{Dispatcher, Reply, Route, encode};
+use super::lifecycle::SessionState;
 use super::stamp::Stamp;
 use crate::context::RequestContext;
 use crate::error::Error;
@@ -30,12 +29,19 @@ impl<H: Handler> Dispatcher<H> {
         req: &Request,
         call: ClientRequest,
         route: &Route,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
     ) -> Reply {
         let id = &req.id;
         match call {
             ClientRequest::Initialize(params) => match session {
-                Some(session) => session.initialize(id, *params, self),
+                Some(session) => {
+                    let version = session.initialize(*params, &self.options.supported_versions)?;
+                    let handler = &self.handler;
+                    let mut result =
+                        InitializeResult::new(version, handler.capabilities(), handler.info());
+                    result.instructions = handler.instructions();
+                    encode(id, &result)
+                }
                 // A stateless request has no session to start.
                 None => Err(ErrorObject::method_not_found(&req.method)),
             },
@@ -225,7 +231,7 @@ impl<H: Handler> Dispatcher<H> {
         route: &Route,
         id: &mcp_core::RequestId,
         params: M::Params,
-        session: Option<&Arc<Connection<H>>>,
+        session: Option<&SessionState>,
         offered: impl FnOnce(&mcp_core::ServerCapabilities) -> bool,
         call: impl FnOnce(RequestContext, M::Params) -> Fut,
     ) -> Reply
