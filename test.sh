@@ -22,6 +22,25 @@ if cargo tree -p mcp-core -e normal --locked | grep -E '\b(tokio|hyper|reqwest)\
     exit 1
 fi
 
+step "each crate's features build alone, and pull in only their layer"
+# refuse_in_tree CRATE FEATURES PATTERN: fails when the normal dependency
+# tree of CRATE with only FEATURES has a crate matching PATTERN.
+refuse_in_tree() {
+    if cargo tree -p "$1" --no-default-features --features "$2" -e normal --locked | grep -E "$3"; then
+        echo "error: $1 with features '$2' must not depend on the crates above" >&2
+        exit 1
+    fi
+}
+refuse_in_tree mcp-server stdio '\b(hyper|tower-http|reqwest)\b'
+refuse_in_tree mcp-client stdio '\b(reqwest|rustls)\b'
+refuse_in_tree mcp-auth server '\bmcp-client\b'
+for build in "mcp-server stdio" "mcp-server http" "mcp-client stdio" "mcp-client http" \
+             "mcp-auth server" "mcp-auth client"; do
+    set -- $build
+    cargo clippy --quiet --locked -p "$1" --no-default-features --features "$2" -- -D warnings
+done
+echo "features: stdio and http of mcp-server and mcp-client, server and client of mcp-auth, each alone"
+
 step "the examples run"
 cargo build --quiet --locked --examples
 out="$("$bin/stdio_client" --call echo --args '{"message":"flagship"}' "$bin/stdio_server" 2> /dev/null)"

@@ -20,7 +20,7 @@
 //!
 //! The client side is in [`client`]: the `WWW-Authenticate` challenge,
 //! discovery of the authorization server and client registration (fetched
-//! through an SSRF-safe [`client::SafeFetcher`]), PKCE and `state`, token
+//! through an SSRF-safe [`SafeFetcher`]), PKCE and `state`, token
 //! storage, and the authorization code, refresh and client credentials
 //! grants.
 //!
@@ -47,34 +47,30 @@
 //! # }
 //! ```
 
+// Built with neither side, only the shared parts remain, some unused.
+#![cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]
+
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/auth.md")]
 struct AuthDoctests;
 
-mod api_key;
-mod challenge;
+#[cfg(feature = "client")]
 pub mod client;
 mod error;
 mod fetch;
-mod identity;
-mod introspection;
-mod jwt;
-mod layer;
 mod metadata;
 mod metadata_service;
-mod scopes;
 mod secret;
-mod verifier;
+#[cfg(feature = "server")]
+mod server;
 
-pub use api_key::ApiKeys;
 pub use error::Error;
-pub use identity::Identity;
-pub use introspection::Introspection;
-pub use jsonwebtoken::Algorithm;
-pub use jwt::{JwtConfig, JwtVerifier};
-pub use layer::{Auth, AuthBody, AuthLayer};
+pub use fetch::{FetchPolicy, SafeFetcher};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use metadata_service::MetadataService;
-pub use scopes::RequiredScopes;
 pub use secret::Secret;
-pub use verifier::{FirstOf, TokenVerifier};
+#[cfg(feature = "server")]
+pub use server::{
+    Algorithm, ApiKeys, Auth, AuthBody, AuthLayer, FirstOf, Identity, Introspection, JwtConfig,
+    JwtVerifier, RequiredScopes, TokenVerifier,
+};

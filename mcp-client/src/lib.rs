@@ -38,18 +38,22 @@
 //! [`FrameWrite`]: mcp_core::transport::FrameWrite
 
 mod api;
+#[cfg(feature = "stdio")]
 mod child;
 mod client;
 mod error;
 mod handler;
+#[cfg(feature = "http")]
 mod http;
 mod notifications;
 
 pub use api::Subscription;
+#[cfg(feature = "stdio")]
 pub use child::{ChildProcess, Stderr};
 pub use client::{CallOptions, Client, ClientOptions, ProgressFn, ServerInfo};
 pub use error::{Error, Result};
 pub use handler::{ClientHandler, NoHandler, capabilities};
+#[cfg(feature = "http")]
 pub use http::{
     AuthChallenge, AuthProvider, BoxFuture, HttpOptions, HttpReader, HttpWriter, http_transport,
 };

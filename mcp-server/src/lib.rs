@@ -48,11 +48,15 @@
 mod context;
 mod error;
 mod handler;
+#[cfg(feature = "http")]
 pub mod http;
+// Per-client quotas apply where a transport knows its clients (HTTP).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 mod quota;
 mod request_state;
 mod router;
 mod session;
+#[cfg(feature = "stdio")]
 mod stdio;
 pub mod store;
 pub mod uri_template;

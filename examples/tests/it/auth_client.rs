@@ -16,11 +16,11 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use examples::auth::{self, Config};
 use http::{HeaderMap, StatusCode};
-use mcp_auth::Error;
 use mcp_auth::client::{
     BearerChallenge, ClientConfig, ClientCredentials, ClientMetadataDocument, Discovery,
-    FetchPolicy, RegistrationMethod, SafeFetcher, discover, discover_with, register, register_with,
+    RegistrationMethod, discover, discover_with, register, register_with,
 };
+use mcp_auth::{Error, FetchPolicy, SafeFetcher};
 use mcp_client::{Client, HttpOptions};
 use mcp_core::Era;
 use serde_json::{Value, json};

@@ -493,9 +493,10 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn what_the_server_side_builds_reads_back() {
-        let built = crate::challenge::Challenge {
+        let built = crate::server::challenge::Challenge {
             resource_metadata: "https://x/.well-known/oauth-protected-resource/mcp",
             scope: Some("mcp:read mcp:write".into()),
             error: Some("invalid_token"),

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::safe_fetch::is_loopback;
 use crate::error::Error;
+use crate::fetch::is_loopback;
 use crate::metadata_service::MetadataService;
 
 /// A Client ID Metadata Document

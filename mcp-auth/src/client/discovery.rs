@@ -7,8 +7,8 @@
 use url::Url;
 
 use super::challenge::BearerChallenge;
-use super::safe_fetch::{FetchPolicy, SafeFetcher, is_loopback};
 use crate::error::Error;
+use crate::fetch::{FetchPolicy, SafeFetcher, is_loopback};
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
 /// What [`discover`] found, every part checked.
@@ -78,7 +78,7 @@ pub async fn discover(
     server_url: &str,
     challenge: Option<&BearerChallenge>,
 ) -> Result<Discovery, Error> {
-    let fetch = SafeFetcher::new(FetchPolicy::default())?;
+    let fetch = SafeFetcher::shared()?;
     discover_with(&fetch, server_url, challenge).await
 }
 

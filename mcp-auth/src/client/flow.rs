@@ -38,13 +38,14 @@ mod token;
 
 use std::net::IpAddr;
 
-use reqwest::Url;
+use url::Url;
 
 pub use self::credentials::{ClientAuthMethod, Credentials, SigningKey};
 pub use self::loopback::LoopbackRedirect;
 use crate::client::pkce::{Pkce, S256, State};
 use crate::client::store::StoredTokens;
 use crate::error::Error;
+use crate::fetch::SafeFetcher;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
 /// The scope to ask for, as the MCP spec orders it: the `scope` of the
@@ -437,6 +438,18 @@ pub async fn complete(
     pending: &PendingAuthorization,
     callback: &CallbackParams,
 ) -> Result<StoredTokens, Error> {
+    complete_with(&SafeFetcher::shared()?, pending, callback).await
+}
+
+/// [`complete`] through `fetch`.
+///
+/// # Errors
+/// As [`complete`].
+pub async fn complete_with(
+    fetch: &SafeFetcher,
+    pending: &PendingAuthorization,
+    callback: &CallbackParams,
+) -> Result<StoredTokens, Error> {
     let code = match pending.examine(callback) {
         Verdict::Foreign => {
             return Err(Error::InvalidResponse(
@@ -447,6 +460,7 @@ pub async fn complete(
         Verdict::Code(code) => code,
     };
     let granted = token::request(
+        fetch,
         &pending.token_endpoint,
         &pending.issuer,
         &pending.credentials,
@@ -486,6 +500,20 @@ pub async fn refresh(
     tokens: &StoredTokens,
     resource: &str,
 ) -> Result<StoredTokens, Error> {
+    refresh_with(&SafeFetcher::shared()?, metadata, client, tokens, resource).await
+}
+
+/// [`refresh`] through `fetch`.
+///
+/// # Errors
+/// As [`refresh`].
+pub async fn refresh_with(
+    fetch: &SafeFetcher,
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    tokens: &StoredTokens,
+    resource: &str,
+) -> Result<StoredTokens, Error> {
     let refresh_token = tokens
         .refresh_token
         .as_ref()
@@ -493,6 +521,7 @@ pub async fn refresh(
     let endpoint = token_endpoint(metadata)?;
     checked_resource(resource)?;
     let granted = token::request(
+        fetch,
         &endpoint,
         &metadata.issuer,
         client,
@@ -530,6 +559,20 @@ pub async fn client_credentials(
     resource: &str,
     scope: Option<&str>,
 ) -> Result<StoredTokens, Error> {
+    client_credentials_with(&SafeFetcher::shared()?, metadata, client, resource, scope).await
+}
+
+/// [`client_credentials`] through `fetch`.
+///
+/// # Errors
+/// As [`client_credentials`].
+pub async fn client_credentials_with(
+    fetch: &SafeFetcher,
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    resource: &str,
+    scope: Option<&str>,
+) -> Result<StoredTokens, Error> {
     let method = client.auth_method(metadata)?;
     if method == ClientAuthMethod::None {
         return Err(Error::Config(
@@ -542,7 +585,8 @@ pub async fn client_credentials(
     if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
         params.push(("scope", scope));
     }
-    let granted = token::request(&endpoint, &metadata.issuer, client, method, &params).await?;
+    let granted =
+        token::request(fetch, &endpoint, &metadata.issuer, client, method, &params).await?;
     let mut tokens = granted.tokens;
     if !granted.scope_given
         && let Some(scope) = scope

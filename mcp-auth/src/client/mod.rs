@@ -10,7 +10,6 @@ pub mod flow;
 pub mod pkce;
 mod provider;
 mod registration;
-mod safe_fetch;
 pub mod store;
 
 pub use crate::secret::Secret;
@@ -22,4 +21,3 @@ pub use provider::OAuth;
 pub use registration::{
     ClientConfig, ClientCredentials, Registration, RegistrationMethod, register, register_with,
 };
-pub use safe_fetch::{FetchPolicy, SafeFetcher};

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::cimd::{ClientMetadataDocument, check_redirect_uri};
-use super::safe_fetch::{FetchPolicy, SafeFetcher, is_loopback};
 use crate::error::Error;
+use crate::fetch::{SafeFetcher, is_loopback};
 use crate::metadata::AuthorizationServerMetadata;
 use crate::secret::Secret;
 
@@ -340,7 +340,7 @@ pub async fn register(
     config: &ClientConfig,
     metadata: &AuthorizationServerMetadata,
 ) -> Result<Registration, Error> {
-    let fetch = SafeFetcher::new(FetchPolicy::default())?;
+    let fetch = SafeFetcher::shared()?;
     register_with(&fetch, config, metadata).await
 }
 

@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{ClientOptions, Mode, ProgressFn, ServerInfo};
+#[cfg(feature = "stdio")]
 use crate::child::ChildHandle;
 use crate::handler::DynHandler;
 use crate::notifications::ServerNotification;
@@ -66,6 +67,8 @@ pub(crate) struct Inner {
     /// The server's requests being answered, by id, so the server can
     /// cancel them.
     pub(super) serving: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
+    /// The server's process, when the client started it.
+    #[cfg(feature = "stdio")]
     pub(crate) child: tokio::sync::Mutex<Option<ChildHandle>>,
     /// Whether the transport mirrors requests into headers (Streamable
     /// HTTP): then requests carry a [`Mirror`], and tools whose

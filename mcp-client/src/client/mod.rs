@@ -4,6 +4,7 @@
 
 mod inner;
 mod reader;
+#[cfg(feature = "stdio")]
 mod spawn;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -195,10 +196,6 @@ impl Client {
         Self::start(reader, writer, options, Arc::new(handler))
     }
 
-    pub(crate) async fn probe_public(&self) -> Result<(), Error> {
-        self.probe().await
-    }
-
     /// Connects with a handler that offers the server nothing.
     ///
     /// # Errors
@@ -236,6 +233,7 @@ impl Client {
             writer: Mutex::default(),
             closed: AtomicBool::new(false),
             serving: Mutex::default(),
+            #[cfg(feature = "stdio")]
             child: tokio::sync::Mutex::new(None),
             mirrors: writer.mirrors(),
             tool_headers: Mutex::default(),
@@ -582,6 +580,7 @@ impl Client {
     /// # Errors
     /// [`Error::Process`] when stopping a child process fails.
     pub async fn close(self) -> Result<(), Error> {
+        #[cfg(feature = "stdio")]
         let child = self.inner.child.lock().await.take();
         // The writer sends what is queued, then closes the transport: EOF
         // for a child's stdin, DELETE for an HTTP session.
@@ -605,9 +604,10 @@ impl Client {
             task.abort();
         }
         self.inner.fail_all();
-        match child {
-            Some(child) => child.close().await.map(drop),
-            None => Ok(()),
+        #[cfg(feature = "stdio")]
+        if let Some(child) = child {
+            return child.close().await.map(drop);
         }
+        Ok(())
     }
 }

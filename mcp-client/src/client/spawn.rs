@@ -19,7 +19,7 @@ impl Client {
         let (reader, writer, handle) = process.spawn()?;
         let client = Self::connect_inner(reader, writer, options, handler);
         *client.inner.child.lock().await = Some(handle);
-        client.probe_public().await?;
+        client.probe().await?;
         Ok(client)
     }
 

@@ -379,7 +379,7 @@ impl Shared {
         let method = message.method().map(str::to_owned);
         match method.as_deref() {
             Some("initialize") => {
-                Self::lock(&self.handshake).initialize = Some(message.bytes.clone())
+                Self::lock(&self.handshake).initialize = Some(message.bytes.clone());
             }
             Some("notifications/initialized") => {
                 Self::lock(&self.handshake).initialized = Some(message.bytes.clone());

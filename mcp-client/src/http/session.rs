@@ -140,7 +140,7 @@ impl Shared {
                         self.deliver(incoming).await;
                     }
                     Err(e) => {
-                        tracing::debug!(error = %e, "unreadable event while starting a session")
+                        tracing::debug!(error = %e, "unreadable event while starting a session");
                     }
                 }
             }

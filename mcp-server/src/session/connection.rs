@@ -19,6 +19,7 @@ use super::dispatcher::{Admission, Admitted, Dispatcher, Route, admit};
 use super::lifecycle::{SessionState, lock};
 use super::peer::{Outbox, Peer};
 use crate::handler::Handler;
+#[cfg(feature = "http")]
 use crate::store::SessionRecord;
 
 /// One client connection.
@@ -81,6 +82,7 @@ impl<H: Handler> Connection<H> {
 
     /// Takes up a session another instance (or an earlier connection)
     /// started.
+    #[cfg(feature = "http")]
     pub(crate) fn restore(self: &Arc<Self>, record: SessionRecord) {
         if self.state.restore(record) {
             self.state.peer().set_ready();
@@ -145,6 +147,7 @@ impl<H: Handler> Connection<H> {
     }
 
     /// A request whose params a transport decoded already.
+    #[cfg(feature = "http")]
     pub(crate) async fn on_decoded(
         self: &Arc<Self>,
         req: Request,

@@ -2,7 +2,7 @@
 //! settles its version and the client's capabilities,
 //! `notifications/initialized` opens it to server requests; its log level
 //! and subscriptions live with it, and a session store keeps all of it as
-//! a [`SessionRecord`]. This is state only: the dispatcher reads and
+//! a [`SessionRecord`](crate::store::SessionRecord). This is state only: the dispatcher reads and
 //! changes it, the connection owns it.
 
 use std::collections::BTreeSet;
@@ -14,6 +14,7 @@ use mcp_core::version::negotiate;
 use mcp_core::{ClientCapabilities, Era, ErrorObject, Implementation, ProtocolVersion};
 
 use super::peer::Peer;
+#[cfg(feature = "http")]
 use crate::store::SessionRecord;
 
 /// The era and facts a request is served under.
@@ -144,6 +145,7 @@ impl SessionState {
 
     /// The legacy session as a store keeps it, with its change count;
     /// `None` before `initialize`.
+    #[cfg(feature = "http")]
     pub(crate) fn record(&self) -> Option<(u64, SessionRecord)> {
         let legacy = lock(&self.legacy);
         let record = SessionRecord {
@@ -160,6 +162,7 @@ impl SessionState {
 
     /// Takes up a session another instance (or an earlier connection)
     /// started; whether it was initialized.
+    #[cfg(feature = "http")]
     pub(crate) fn restore(&self, record: SessionRecord) -> bool {
         let initialized = record.initialized;
         *lock(&self.legacy) = Legacy {
@@ -175,11 +178,13 @@ impl SessionState {
     }
 
     /// The version `initialize` settled on.
+    #[cfg(feature = "http")]
     pub(crate) fn legacy_version(&self) -> Option<ProtocolVersion> {
         lock(&self.legacy).version.clone()
     }
 
     /// How many times the session state changed.
+    #[cfg(feature = "http")]
     pub(crate) fn generation(&self) -> u64 {
         lock(&self.legacy).generation
     }

@@ -30,7 +30,9 @@ use crate::handler::Handler;
 use crate::request_state::StateKey;
 
 pub(crate) use connection::Connection;
-pub(crate) use dispatcher::{Admission, Busy, Dispatcher, Reply, Route, admit};
+pub(crate) use dispatcher::Dispatcher;
+#[cfg(feature = "http")]
+pub(crate) use dispatcher::{Admission, Busy, Reply, Route, admit};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
@@ -139,6 +141,7 @@ impl<H: Handler> Server<H> {
         &self.dispatcher.handler
     }
 
+    #[cfg(feature = "http")]
     pub(crate) fn dispatcher(&self) -> &Arc<Dispatcher<H>> {
         &self.dispatcher
     }

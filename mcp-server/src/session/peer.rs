@@ -30,6 +30,7 @@ impl Outbox {
     }
 
     /// A fresh outbox and the receiving end of its messages.
+    #[cfg(feature = "http")]
     pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)

@@ -3,21 +3,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::{ClientAuthMethod, Credentials};
 use crate::client::Secret;
-use crate::client::safe_fetch::{FetchPolicy, client};
 use crate::client::store::StoredTokens;
 use crate::error::Error;
-use crate::fetch::form_encode;
+use crate::fetch::SafeFetcher;
 
-/// A bound on every token request.
-const TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest answer read; token responses are a few KiB.
-const MAX_BYTES: usize = 64 * 1024;
 /// Longest OAuth error text kept.
 const MAX_TEXT: usize = 300;
 
@@ -29,27 +22,22 @@ pub(super) struct Granted {
     pub(super) scope_given: bool,
 }
 
-/// POSTs `params` to the token endpoint of `issuer`, authenticating as
-/// `method`.
+/// POSTs `params` to the token endpoint of `issuer` through `fetch`,
+/// authenticating as `method`. A code or a refresh token never follows a
+/// redirect elsewhere, nor reaches an address a name was pointed at to
+/// reach (the cloud metadata service, or this machine under a public name).
 pub(super) async fn request(
+    fetch: &SafeFetcher,
     endpoint: &str,
     issuer: &str,
     credentials: &Credentials,
     method: ClientAuthMethod,
     params: &[(&str, &str)],
 ) -> Result<Granted, Error> {
-    let unavailable = |why: String| Error::Unavailable(format!("token endpoint {endpoint}: {why}"));
-    // A code or a refresh token must never follow a redirect elsewhere,
-    // nor reach an address a name was pointed at to reach (the cloud
-    // metadata service, or this machine under a public name).
-    let http = client(&FetchPolicy::default().with_timeout(TIMEOUT))?;
     let assertion;
     let mut form: Vec<(&str, &str)> = params.to_vec();
     let secret = credentials.client_secret.as_ref().map(Secret::expose);
-    let mut post = http
-        .post(endpoint)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json");
+    let mut basic = None;
     match method {
         ClientAuthMethod::None => form.push(("client_id", &credentials.client_id)),
         ClientAuthMethod::ClientSecretPost => {
@@ -57,16 +45,7 @@ pub(super) async fn request(
             form.push(("client_secret", secret.unwrap_or_default()));
         }
         ClientAuthMethod::ClientSecretBasic => {
-            // RFC 6749 §2.3.1: both form-encoded before Basic.
-            let pair = format!(
-                "{}:{}",
-                form_encode(&credentials.client_id),
-                form_encode(secret.unwrap_or_default())
-            );
-            let mut basic = http::HeaderValue::try_from(format!("Basic {}", STANDARD.encode(pair)))
-                .map_err(|e| Error::Config(format!("client credentials: {e}")))?;
-            basic.set_sensitive(true);
-            post = post.header(http::header::AUTHORIZATION, basic);
+            basic = Some((credentials.client_id.as_str(), secret.unwrap_or_default()));
         }
         ClientAuthMethod::PrivateKeyJwt => {
             let key = credentials
@@ -82,40 +61,20 @@ pub(super) async fn request(
             form.push(("client_assertion", &assertion));
         }
     }
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
     // Expiry counts from before the request: never later than the server's.
     let sent_at = SystemTime::now();
-    let mut response = post
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| unavailable(e.without_url().to_string()))?;
-    let status = response.status();
+    let answer = fetch.post_form(endpoint, &form, basic).await?;
+    let status = answer.status;
     if status.is_redirection() {
-        return Err(unavailable(format!(
-            "answered with a redirect (HTTP {status}), not followed"
+        return Err(Error::Unavailable(format!(
+            "token endpoint {endpoint}: answered with a redirect (HTTP {status}), not followed"
         )));
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| unavailable(e.without_url().to_string()))?
-    {
-        if bytes.len() + chunk.len() > MAX_BYTES {
-            return Err(unavailable(format!("answer over {MAX_BYTES} bytes")));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    let json = serde_json::from_slice::<Value>(&bytes).ok();
+    let json = serde_json::from_slice::<Value>(&answer.body).ok();
     if !status.is_success() {
         return Err(match json.as_ref().and_then(oauth_error) {
             Some(refused) => refused,
-            None => unavailable(format!("HTTP {status}")),
+            None => Error::Unavailable(format!("token endpoint {endpoint}: HTTP {status}")),
         });
     }
     let Some(json) = json else {

@@ -17,12 +17,12 @@ use mcp_core::BoxFuture;
 use mcp_core::request::DecodedBody;
 use sha2::{Digest, Sha256};
 
-use crate::challenge::Challenge;
+use super::challenge::Challenge;
+use super::identity::Identity;
+use super::scopes::RequiredScopes;
+use super::verifier::TokenVerifier;
 use crate::error::Error;
-use crate::identity::Identity;
 use crate::metadata::ProtectedResourceMetadata;
-use crate::scopes::RequiredScopes;
-use crate::verifier::TokenVerifier;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

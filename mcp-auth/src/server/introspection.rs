@@ -2,15 +2,15 @@
 //! introspection endpoint (RFC 7662). Answers are cached by
 //! [`AuthLayer`](crate::AuthLayer), never past the token's expiry.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use mcp_core::{BoxFuture, JsonObject};
 
+use super::identity::Identity;
+use super::verifier::TokenVerifier;
 use crate::error::Error;
-use crate::fetch::Fetcher;
-use crate::identity::Identity;
+use crate::fetch::{FetchPolicy, SafeFetcher};
 use crate::secret::Secret;
-use crate::verifier::TokenVerifier;
 
 /// Verifies tokens by asking the authorization server.
 #[derive(Debug, Clone)]
@@ -20,7 +20,7 @@ pub struct Introspection {
     client_secret: Secret,
     audience: Vec<String>,
     issuer: Option<String>,
-    fetcher: Fetcher,
+    fetcher: SafeFetcher,
 }
 
 impl Introspection {
@@ -41,7 +41,7 @@ impl Introspection {
             client_secret: Secret::new(client_secret.into()),
             audience: vec![audience.into()],
             issuer: None,
-            fetcher: Fetcher::new(Duration::from_secs(10))?,
+            fetcher: SafeFetcher::new(FetchPolicy::configured())?,
         })
     }
 
@@ -57,25 +57,44 @@ impl Introspection {
         client_secret: impl Into<String>,
         audience: impl Into<String>,
     ) -> Result<Self, Error> {
-        let fetcher = Fetcher::new(Duration::from_secs(10))?;
-        let metadata = crate::jwt::metadata(&fetcher, issuer).await?;
+        let fetcher = SafeFetcher::new(FetchPolicy::configured())?;
+        let metadata = super::jwt::metadata(&fetcher, issuer).await?;
         let endpoint = metadata
             .introspection_endpoint
             .ok_or_else(|| Error::Config(format!("{issuer} has no introspection_endpoint")))?;
         let mut introspection = Self::new(endpoint, client_id, client_secret, audience)?;
         introspection.issuer = Some(issuer.to_owned());
+        introspection.fetcher = fetcher;
         Ok(introspection)
     }
 
+    /// Fetches through `fetcher` instead (by default one on
+    /// [`FetchPolicy::configured`]).
+    #[must_use]
+    pub fn with_fetcher(mut self, fetcher: SafeFetcher) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
     async fn check(&self, token: &str) -> Result<Identity, Error> {
-        let answer: JsonObject = self
+        let answer = self
             .fetcher
             .post_form(
                 &self.endpoint,
                 &[("token", token), ("token_type_hint", "access_token")],
-                (&self.client_id, self.client_secret.expose()),
+                Some((&self.client_id, self.client_secret.expose())),
             )
             .await?;
+        // RFC 7662 answers 200 for any token; a 400 with an OAuth error
+        // (oidc-provider's `unsupported_token_type` for a JWT) is about the
+        // token, not an outage.
+        if answer.status == http::StatusCode::BAD_REQUEST {
+            return Err(Error::Unrecognized(format!(
+                "{} does not take this token (HTTP 400)",
+                self.endpoint
+            )));
+        }
+        let answer: JsonObject = answer.expect_json(&self.endpoint)?;
         let invalid = |why: &str| Err(Error::InvalidToken(why.to_owned()));
         if answer.get("active").and_then(serde_json::Value::as_bool) != Some(true) {
             return invalid("not active (revoked, expired or unknown)");

@@ -10,11 +10,11 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use mcp_core::{BoxFuture, JsonObject};
 
+use super::identity::Identity;
+use super::verifier::TokenVerifier;
 use crate::error::Error;
-use crate::fetch::Fetcher;
-use crate::identity::Identity;
+use crate::fetch::{FetchPolicy, SafeFetcher};
 use crate::metadata::AuthorizationServerMetadata;
-use crate::verifier::TokenVerifier;
 
 /// Settings of a [`JwtVerifier`].
 #[derive(Debug, Clone)]
@@ -41,8 +41,9 @@ pub struct JwtConfig {
     pub refresh_cooldown: Duration,
     /// Keys older than this are refetched (when the cooldown allows).
     pub max_key_age: Duration,
-    /// Time limit of each fetch.
-    pub timeout: Duration,
+    /// What fetching the metadata and the keys may reach, and its limits
+    /// (time, size): [`FetchPolicy::configured`] by default.
+    pub fetch_policy: FetchPolicy,
 }
 
 impl JwtConfig {
@@ -67,7 +68,7 @@ impl JwtConfig {
             jwks_uri: None,
             refresh_cooldown: Duration::from_secs(30),
             max_key_age: Duration::from_secs(3600),
-            timeout: Duration::from_secs(10),
+            fetch_policy: FetchPolicy::configured(),
         }
     }
 }
@@ -88,7 +89,7 @@ pub struct JwtVerifier {
 struct Inner {
     config: JwtConfig,
     jwks_uri: String,
-    fetcher: Fetcher,
+    fetcher: SafeFetcher,
     keys: RwLock<Keys>,
     /// When the keys were last fetched (or tried); held while fetching, so
     /// concurrent requests share one fetch.
@@ -119,7 +120,7 @@ impl JwtVerifier {
     /// [`Error::Config`] when the metadata's issuer differs or it has no
     /// `jwks_uri`; [`Error::Unavailable`] when nothing answers.
     pub async fn discover(config: JwtConfig) -> Result<Self, Error> {
-        let fetcher = Fetcher::new(config.timeout)?;
+        let fetcher = SafeFetcher::new(config.fetch_policy.clone())?;
         let jwks_uri = match &config.jwks_uri {
             Some(uri) => uri.clone(),
             None => discover_jwks_uri(&fetcher, &config.issuer).await?,
@@ -140,7 +141,7 @@ impl JwtVerifier {
 
 /// The `jwks_uri` of `issuer`'s metadata, checking that the metadata is
 /// the issuer's own.
-async fn discover_jwks_uri(fetcher: &Fetcher, issuer: &str) -> Result<String, Error> {
+async fn discover_jwks_uri(fetcher: &SafeFetcher, issuer: &str) -> Result<String, Error> {
     let metadata = metadata(fetcher, issuer).await?;
     metadata
         .jwks_uri
@@ -149,12 +150,12 @@ async fn discover_jwks_uri(fetcher: &Fetcher, issuer: &str) -> Result<String, Er
 
 /// The metadata of `issuer`, from the first well-known URL that answers.
 pub(crate) async fn metadata(
-    fetcher: &Fetcher,
+    fetcher: &SafeFetcher,
     issuer: &str,
 ) -> Result<AuthorizationServerMetadata, Error> {
     let mut last = None;
     for url in AuthorizationServerMetadata::candidate_urls(issuer) {
-        match fetcher.get::<AuthorizationServerMetadata>(&url).await {
+        match fetcher.get_json::<AuthorizationServerMetadata>(&url).await {
             Ok(metadata) if metadata.issuer == issuer => return Ok(metadata),
             Ok(metadata) => {
                 return Err(Error::Config(format!(
@@ -180,7 +181,7 @@ impl Inner {
             }
         }
         *fetched = Some(Instant::now());
-        let set: JwkSet = self.fetcher.get(&self.jwks_uri).await?;
+        let set: JwkSet = self.fetcher.get_json(&self.jwks_uri).await?;
         let mut keys = Keys {
             at: Some(Instant::now()),
             ..Keys::default()

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use mcp_core::BoxFuture;
 
+use super::identity::Identity;
 use crate::error::Error;
-use crate::identity::Identity;
 
 /// Turns a bearer token into the [`Identity`] it stands for, or says why
 /// not. Object-safe: [`AuthLayer`](crate::AuthLayer) holds an

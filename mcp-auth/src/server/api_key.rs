@@ -8,9 +8,9 @@ use mcp_core::BoxFuture;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::identity::Identity;
+use super::verifier::TokenVerifier;
 use crate::error::Error;
-use crate::identity::Identity;
-use crate::verifier::TokenVerifier;
 
 /// A set of API keys, sent as `Authorization: Bearer <key>`.
 ///
