@@ -15,7 +15,7 @@ use mcp_core::elicitation::{ElicitParams, ElicitValue, ElicitationSchema};
 use mcp_core::prompts::PromptMessage;
 use mcp_core::resources::{Resource, ResourceTemplate};
 use mcp_core::sampling::{CreateMessageParams, SamplingMessage};
-use mcp_core::{ContentBlock, Implementation, JsonObject, ResourceContents, Role};
+use mcp_core::{ContentBlock, JsonObject, ResourceContents, Role};
 use mcp_core::{InputRequest, InputResponse};
 use mcp_server::http::{HttpOptions, StreamableHttp, serve};
 use mcp_server::{
@@ -317,7 +317,7 @@ fn router() -> Router {
             },
         )
     };
-    let mut router = Router::new(Implementation::new("mcp-rs-conformance-server", env!("CARGO_PKG_VERSION")))
+    let mut router = Router::new("mcp-rs-conformance-server", env!("CARGO_PKG_VERSION"))
         .with_tool(simple("test_simple_text", "Returns simple text", vec![ContentBlock::text(
             "This is a simple text response for testing.",
         )]))

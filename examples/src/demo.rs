@@ -100,7 +100,7 @@ pub fn router() -> Router {
         "welcome".to_owned(),
         "Notes saved with the save_note tool appear here.".to_owned(),
     )])));
-    let router = Router::new(
+    let router = Router::from_info(
         Implementation::new("mcp-rs-demo", env!("CARGO_PKG_VERSION")).with_title("mcp-rs demo server"),
     )
     .with_instructions("A note-taking demo: save notes with save_note, read them as memo://notes/{name} resources.");

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::{Host, Url};
 
-use crate::error::Error;
+use crate::error::{Error, Reason};
 
 /// What a [`SafeFetcher`] may connect to, and how much it reads.
 ///
@@ -36,7 +36,7 @@ pub struct FetchPolicy {
     /// The risk: a server can point the client at services on the user's
     /// machine, which then receive GETs (and a registration POST) they did
     /// not expect; the answers are only read as JSON metadata and never
-    /// sent anywhere. [`discover`](super::discover) narrows this on its
+    /// sent anywhere. `discover` narrows this on its
     /// own: when the MCP server is not on loopback, nothing it points at
     /// may be. Turn it off where no loopback server is expected.
     pub allow_loopback: bool,
@@ -150,7 +150,7 @@ impl FetchPolicy {
 fn refused(url: &str, why: &str) -> Error {
     // The URL came from a server: keep it printable and short.
     let shown: String = url.chars().take(200).filter(|c| !c.is_control()).collect();
-    Error::Refused(format!("{shown}: {why}"))
+    Error::Refused(format!("{shown}: {why}").into())
 }
 
 fn host_class(url: &Url) -> Option<Class> {
@@ -317,7 +317,7 @@ fn client_with(policy: &FetchPolicy, lookup: Lookup) -> Result<reqwest::Client, 
             lookup,
         }))
         .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+        .map_err(|e| Error::Config(Reason::caused_by(format!("HTTP client: {e}"), e)))
 }
 
 /// An HTTP client that follows a [`FetchPolicy`] (see there for what it
@@ -355,7 +355,7 @@ fn basic_credentials(id: &str, secret: &str) -> Result<http::HeaderValue, Error>
         base64::engine::general_purpose::STANDARD.encode(pair)
     );
     let mut value = http::HeaderValue::try_from(value)
-        .map_err(|e| Error::Config(format!("client credentials: {e}")))?;
+        .map_err(|e| Error::Config(format!("client credentials: {e}").into()))?;
     value.set_sensitive(true);
     Ok(value)
 }
@@ -448,7 +448,7 @@ impl SafeFetcher {
         body: &impl Serialize,
     ) -> Result<T, Error> {
         let body = serde_json::to_vec(body)
-            .map_err(|e| Error::Config(format!("request body for {url}: {e}")))?;
+            .map_err(|e| Error::Config(format!("request body for {url}: {e}").into()))?;
         let body = Body {
             content_type: "application/json",
             bytes: body,
@@ -531,7 +531,7 @@ impl SafeFetcher {
                 }
                 why
             };
-            Error::Unavailable(format!("{url}: {why}"))
+            Error::Unavailable(Reason::caused_by(format!("{url}: {why}"), e))
         };
         let mut response = request.send().await.map_err(unavailable)?;
         let status = response.status();
@@ -545,7 +545,7 @@ impl SafeFetcher {
             .and_then(|v| v.to_str().ok())
             .is_some_and(is_json);
         let limit = self.policy.max_bytes;
-        let too_large = || Error::Unavailable(format!("{url}: answer over {limit} bytes"));
+        let too_large = || Error::Unavailable(format!("{url}: answer over {limit} bytes").into());
         if response
             .content_length()
             .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
@@ -575,21 +575,26 @@ impl Answer {
             return Err(self.redirect(url));
         }
         if self.status.is_server_error() {
-            return Err(Error::Unavailable(format!("{url}: HTTP {}", self.status)));
+            return Err(Error::Unavailable(
+                format!("{url}: HTTP {}", self.status).into(),
+            ));
         }
         if !self.status.is_success() {
-            return Err(Error::InvalidResponse(format!(
-                "{url}: HTTP {}",
-                self.status
-            )));
+            return Err(Error::InvalidResponse(
+                format!("{url}: HTTP {}", self.status).into(),
+            ));
         }
         if !self.json {
-            return Err(Error::InvalidResponse(format!(
-                "{url}: the answer is not JSON (Content-Type)"
-            )));
+            return Err(Error::InvalidResponse(
+                format!("{url}: the answer is not JSON (Content-Type)").into(),
+            ));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::InvalidResponse(format!("{url}: not the expected JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Error::InvalidResponse(Reason::caused_by(
+                format!("{url}: not the expected JSON: {e}"),
+                e,
+            ))
+        })
     }
 }
 
@@ -627,7 +632,7 @@ mod tests {
 
     fn verdict(policy: &FetchPolicy, url: &str) -> Result<(), String> {
         policy.check(url).map_err(|e| match e {
-            Error::Refused(why) => why,
+            Error::Refused(why) => why.to_string(),
             other => panic!("{url}: {other:?}"),
         })
     }

@@ -64,7 +64,10 @@ mod secret;
 #[cfg(feature = "server")]
 mod server;
 
-pub use error::Error;
+/// The attribute that lets implementations of this crate's traits
+/// ([`TokenVerifier`], [`client::store::TokenStore`]) use `async fn`.
+pub use async_trait::async_trait;
+pub use error::{Error, Reason};
 pub use fetch::{FetchPolicy, SafeFetcher};
 pub use metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 pub use metadata_service::MetadataService;

@@ -48,13 +48,14 @@ mod http;
 mod notifications;
 
 pub use api::Subscription;
+/// The attribute that lets [`AuthProvider`] implementations use `async fn`.
+#[cfg(feature = "http")]
+pub use async_trait::async_trait;
 #[cfg(feature = "stdio")]
 pub use child::{ChildProcess, Stderr};
 pub use client::{CallOptions, Client, ClientOptions, ProgressFn, ServerInfo};
 pub use error::{Error, Result};
 pub use handler::{ClientHandler, NoHandler, capabilities};
 #[cfg(feature = "http")]
-pub use http::{
-    AuthChallenge, AuthProvider, BoxFuture, HttpOptions, HttpReader, HttpWriter, http_transport,
-};
+pub use http::{AuthChallenge, AuthProvider, HttpOptions, HttpReader, HttpWriter, http_transport};
 pub use notifications::{Notifications, ServerNotification};

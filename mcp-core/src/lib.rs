@@ -81,6 +81,7 @@ pub mod content;
 pub mod elicitation;
 mod error;
 pub mod headers;
+pub mod hex;
 pub mod jsonrpc;
 pub mod lifecycle;
 pub mod logging;

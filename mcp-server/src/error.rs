@@ -10,6 +10,7 @@ use mcp_core::ErrorObject;
 /// |---|---|---|
 /// | [`Error::Protocol`] | JSON-RPC error | JSON-RPC error |
 /// | [`Error::Tool`] | result with `isError: true`, so the model sees it | -32603 internal error |
+/// | [`Error::Internal`] | -32603 "internal error", the cause logged, not sent | same |
 /// | input required (from [`RequestContext::elicit`] and friends) | `InputRequiredResult` on 2026-07-28 | same |
 ///
 /// Match on the variant, not on the `Display` text.
@@ -40,6 +41,13 @@ pub enum Error {
     /// A backing store (of HTTP sessions or events) failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Something failed that the client cannot act on (an I/O error, a
+    /// value that would not serialize). The client gets -32603 with a
+    /// generic message; the cause is logged on the server, never sent,
+    /// since it may describe the server's insides. I/O and JSON errors
+    /// convert to it, so `?` works on them in a handler.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
@@ -64,6 +72,10 @@ impl Error {
             Self::Timeout => ErrorObject::internal_error("the client did not answer in time"),
             Self::Transport(e) => ErrorObject::internal_error(e.to_string()),
             Self::Unavailable(why) => ErrorObject::internal_error(why),
+            Self::Internal(cause) => {
+                tracing::error!(target: "mcp_server", error = %cause, "a handler failed");
+                ErrorObject::internal_error("internal error")
+            }
         }
     }
 }
@@ -76,13 +88,33 @@ impl From<ErrorObject> for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
-        Self::Tool(e.to_string())
+        Self::Internal(Box::new(e))
     }
 }
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Self::Tool(e.to_string())
+        Self::Internal(Box::new(e))
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync>> for Error {
+    fn from(e: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self::Internal(e)
+    }
+}
+
+/// A message for the model: `Err("no such city".to_owned())` in a tool
+/// is an `isError` result saying so.
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Self::Tool(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Self::Tool(message.to_owned())
     }
 }
 

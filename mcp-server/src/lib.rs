@@ -6,8 +6,7 @@
 //! pair with [`Server::serve`].
 //!
 //! ```no_run
-//! use mcp_core::Implementation;
-//! use mcp_server::{Error, RequestContext, Router, Server, tool};
+//! use mcp_server::{Router, Server, tool};
 //!
 //! #[derive(serde::Deserialize, schemars::JsonSchema)]
 //! struct Echo {
@@ -15,14 +14,10 @@
 //!     message: String,
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Error> {
-//!     let router = Router::new(Implementation::new("echo-server", "1.0.0")).with_tool(tool(
-//!         "echo",
-//!         "Sends the message back",
-//!         |_ctx: RequestContext, args: Echo| async move { Ok::<_, Error>(args.message) },
-//!     ));
-//!     Server::new(router).serve_stdio().await
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() -> Result<(), mcp_server::Error> {
+//!     let echo = tool("echo", "Sends the message back", |args: Echo| async move { args.message });
+//!     Server::new(Router::new("echo-server", "1.0.0").with_tool(echo)).serve_stdio().await
 //! }
 //! ```
 //!
@@ -71,12 +66,22 @@ struct GettingStartedDoctests;
 #[doc = include_str!("../../docs/http.md")]
 struct HttpDoctests;
 
+/// The attribute that lets [`store::SessionStore`] and
+/// [`store::EventStore`] implementations use `async fn`.
+pub use async_trait::async_trait;
 pub use context::RequestContext;
 pub use error::{Error, Result};
 pub use handler::{Handler, ServerEvent};
+/// The protocol types a server's handlers use most, so that a first
+/// server needs this crate only; everything else is in [`mcp_core`].
+pub use mcp_core::{
+    CallToolResult, ContentBlock, ErrorObject, Implementation, JsonObject, ResourceContents,
+    prompts::{GetPromptResult, PromptMessage},
+};
 pub use request_state::StateKey;
 pub use router::{
     IntoPromptResult, IntoToolResult, Json, NoArgs, PromptRoute, ResourceRoute, Router,
-    TemplateRoute, ToolRoute, prompt, resource, resource_not_found, resource_template, tool,
+    TemplateRoute, ToolFn, ToolRoute, WithContext, WithoutContext, prompt, resource,
+    resource_not_found, resource_template, tool,
 };
 pub use session::{Server, ServerOptions};

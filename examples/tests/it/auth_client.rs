@@ -73,7 +73,7 @@ fn expect_refused<T: std::fmt::Debug>(result: Result<T, Error>, needle: &str) ->
     match result {
         Err(Error::Refused(why)) => {
             assert!(why.contains(needle), "{needle:?} not in {why:?}");
-            why
+            why.to_string()
         }
         other => panic!("expected a refusal mentioning {needle:?}, got {other:?}"),
     }

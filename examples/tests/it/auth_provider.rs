@@ -15,7 +15,7 @@ use mcp_auth::client::flow::CallbackParams;
 use mcp_auth::client::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use mcp_auth::client::{ClientConfig, OAuth};
 use mcp_client::{Client, HttpOptions};
-use mcp_core::{BoxFuture, Era};
+use mcp_core::Era;
 use reqwest::Url;
 use serde_json::json;
 
@@ -43,25 +43,19 @@ struct Counting {
     saves: AtomicUsize,
 }
 
+#[mcp_auth::async_trait]
 impl TokenStore for Counting {
-    fn load<'a>(
-        &'a self,
-        key: &'a TokenKey,
-    ) -> BoxFuture<'a, Result<Option<StoredTokens>, AuthError>> {
-        self.inner.load(key)
+    async fn load(&self, key: &TokenKey) -> Result<Option<StoredTokens>, AuthError> {
+        self.inner.load(key).await
     }
 
-    fn save<'a>(
-        &'a self,
-        key: &'a TokenKey,
-        tokens: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), AuthError>> {
+    async fn save(&self, key: &TokenKey, tokens: &StoredTokens) -> Result<(), AuthError> {
         self.saves.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, tokens)
+        self.inner.save(key, tokens).await
     }
 
-    fn remove<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<(), AuthError>> {
-        self.inner.remove(key)
+    async fn remove(&self, key: &TokenKey) -> Result<(), AuthError> {
+        self.inner.remove(key).await
     }
 }
 
@@ -184,10 +178,10 @@ async fn a_host_that_handles_the_redirect_itself() {
         move |authorize_url: String| {
             let browser = browser.clone();
             seen.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
+            async move {
                 let query = browser.browse(&authorize_url, redirect_uri).await;
                 Ok(query.into_iter().collect::<CallbackParams>())
-            })
+            }
         },
     ));
     let client = connect(&url, Era::Modern, &oauth).await;

@@ -96,6 +96,44 @@ both_eras! {
         assert_eq!(r.is_error, Some(true));
     }
 
+    tool_shapes(era, wire) {
+        use mcp_server::{Json, tool};
+        #[derive(serde::Deserialize, schemars::JsonSchema)]
+        struct Division { a: f64, b: f64 }
+        #[derive(serde::Serialize, schemars::JsonSchema)]
+        struct Quotient { q: f64 }
+        let pair = connect(wire, era, Host::full()).await;
+        // No context, a plain value.
+        pair.router.add_tool(tool("sum", "Adds", |args: Division| async move {
+            format!("{}", args.a + args.b)
+        }));
+        // No context, a Result whose String error is for the model.
+        pair.router.add_tool(tool("divide", "Divides", |args: Division| async move {
+            if args.b == 0.0 {
+                return Err(format!("cannot divide {} by zero", args.a));
+            }
+            Ok(Json(Quotient { q: args.a / args.b }))
+        }));
+        // An I/O error through `?`: an internal error, its text kept on the server.
+        pair.router.add_tool(tool("read", "Reads a missing file", |_: mcp_server::NoArgs| async move {
+            std::fs::read_to_string("/nonexistent/secret/path")
+        }));
+        let c = &pair.client;
+        let r = c.call_tool("sum", args(json!({"a": 1, "b": 2}))).await.unwrap();
+        assert_eq!(text(&r.content), "3");
+        let tools = c.list_tools(None).await.unwrap().tools;
+        let divide = tools.iter().find(|t| t.name == "divide").unwrap();
+        assert_eq!(divide.output_schema.as_ref().unwrap()["properties"]["q"]["type"], "number");
+        let r = c.call_tool("divide", args(json!({"a": 1, "b": 4}))).await.unwrap();
+        assert_eq!(r.structured_content, Some(json!({"q": 0.25})));
+        let r = c.call_tool("divide", args(json!({"a": 1, "b": 0}))).await.unwrap();
+        assert_eq!(r.is_error, Some(true));
+        assert_eq!(text(&r.content), "cannot divide 1 by zero");
+        let Err(Error::Remote(e)) = c.call_tool("read", JsonObject::new()).await else { panic!() };
+        assert_eq!((e.code(), e.message()), (ErrorCode::INTERNAL_ERROR, "internal error"));
+        assert!(c.call_tool("sum", args(json!({"a": 0, "b": 0}))).await.is_ok());
+    }
+
     pagination(era, wire) {
         let pair = connect(wire, era, Host::full()).await;
         // Page size 100 by default; build a router with more tools.

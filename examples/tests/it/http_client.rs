@@ -16,9 +16,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_core::Stream;
 use http::{HeaderValue, StatusCode};
-use mcp_client::{
-    AuthChallenge, AuthProvider, BoxFuture, Client, Error, HttpOptions, ServerNotification,
-};
+use mcp_client::{AuthChallenge, AuthProvider, Client, Error, HttpOptions, ServerNotification};
 use mcp_core::{Era, JsonObject};
 use mcp_server::Server;
 use mcp_server::http::StreamableHttp;
@@ -326,24 +324,24 @@ impl Tokens {
     }
 }
 
+#[mcp_client::async_trait]
 impl AuthProvider for Tokens {
-    fn authorization(
+    async fn authorization(
         &self,
-    ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>> {
+    ) -> Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>> {
         let token = *self.token.lock().unwrap();
-        Box::pin(async move { Ok(Some(HeaderValue::from_str(&format!("Bearer {token}"))?)) })
+        Ok(Some(HeaderValue::from_str(&format!("Bearer {token}"))?))
     }
 
-    fn on_challenge<'a>(
-        &'a self,
-        challenge: &'a AuthChallenge,
-    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
+    async fn on_challenge(
+        &self,
+        challenge: &AuthChallenge,
+    ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
         self.challenges.lock().unwrap().push(challenge.clone());
         if let Some(fixed) = self.fixed {
             *self.token.lock().unwrap() = fixed;
         }
-        let retry = self.retry;
-        Box::pin(async move { Ok(retry) })
+        Ok(self.retry)
     }
 }
 

@@ -102,23 +102,30 @@ impl ClientMetadataDocument {
         check_metadata_document_url(&self.client_id)?;
         if self.client_name.trim().is_empty() {
             return Err(Error::Config(
-                "a Client ID Metadata Document needs a client_name".to_owned(),
+                "a Client ID Metadata Document needs a client_name"
+                    .to_owned()
+                    .into(),
             ));
         }
         if self.redirect_uris.is_empty() {
             return Err(Error::Config(
-                "a Client ID Metadata Document needs redirect_uris".to_owned(),
+                "a Client ID Metadata Document needs redirect_uris"
+                    .to_owned()
+                    .into(),
             ));
         }
         self.redirect_uris
             .iter()
             .try_for_each(|u| check_redirect_uri(u))?;
         if self.token_endpoint_auth_method.starts_with("client_secret") {
-            return Err(Error::Config(format!(
-                "a Client ID Metadata Document cannot use {}: the document is public, so \
+            return Err(Error::Config(
+                format!(
+                    "a Client ID Metadata Document cannot use {}: the document is public, so \
                  there is no shared secret",
-                self.token_endpoint_auth_method
-            )));
+                    self.token_endpoint_auth_method
+                )
+                .into(),
+            ));
         }
         Ok(())
     }
@@ -132,9 +139,9 @@ impl ClientMetadataDocument {
 
 fn check_metadata_document_url(url: &str) -> Result<Url, Error> {
     let bad = |why: &str| {
-        Err(Error::Config(format!(
-            "Client ID Metadata Document URL {url:?}: {why}"
-        )))
+        Err(Error::Config(
+            format!("Client ID Metadata Document URL {url:?}: {why}").into(),
+        ))
     };
     let Ok(parsed) = Url::parse(url) else {
         return bad("not an absolute URL");
@@ -159,7 +166,7 @@ fn check_metadata_document_url(url: &str) -> Result<Url, Error> {
 /// A redirect URI the spec allows: https, or http on a loopback host; no
 /// fragment (RFC 6749 §3.1.2).
 pub(super) fn check_redirect_uri(uri: &str) -> Result<(), Error> {
-    let bad = |why: &str| Err(Error::Config(format!("redirect URI {uri:?}: {why}")));
+    let bad = |why: &str| Err(Error::Config(format!("redirect URI {uri:?}: {why}").into()));
     let Ok(url) = Url::parse(uri) else {
         return bad("not an absolute URL");
     };

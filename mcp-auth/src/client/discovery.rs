@@ -7,7 +7,7 @@
 use url::Url;
 
 use super::challenge::BearerChallenge;
-use crate::error::Error;
+use crate::error::{Error, Reason};
 use crate::fetch::{FetchPolicy, SafeFetcher, is_loopback};
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
@@ -143,7 +143,7 @@ pub async fn discover_with(
                 return Err(Error::Refused(format!(
                     "the challenge's resource_metadata {parsed} is not on the server's origin {}",
                     server.origin().ascii_serialization()
-                )));
+                ).into()));
             }
             vec![parsed.to_string()]
         }
@@ -161,23 +161,26 @@ pub async fn discover_with(
     };
     let resource = &resource_metadata.resource;
     if !covers(resource, &server) {
-        return Err(Error::Refused(format!(
-            "the protected resource metadata at {resource_metadata_url} is for {resource:?}, \
+        return Err(Error::Refused(
+            format!(
+                "the protected resource metadata at {resource_metadata_url} is for {resource:?}, \
              not for {server}"
-        )));
+            )
+            .into(),
+        ));
     }
     let Some(issuer) = resource_metadata.authorization_servers.first().cloned() else {
         return Err(Error::InvalidResponse(format!(
             "the protected resource metadata at {resource_metadata_url} lists no authorization server"
-        )));
+        ).into()));
     };
 
     // 2. Authorization server metadata.
     let issuer_url = fetch.policy().checked(&issuer)?;
     if issuer_url.query().is_some() {
-        return Err(Error::InvalidResponse(format!(
-            "the issuer {issuer} has a query, which RFC 8414 forbids"
-        )));
+        return Err(Error::InvalidResponse(
+            format!("the issuer {issuer} has a query, which RFC 8414 forbids").into(),
+        ));
     }
     let candidates = AuthorizationServerMetadata::candidate_urls(&issuer);
     let mut misses = Misses::default();
@@ -277,8 +280,8 @@ fn default_endpoints(issuer: &str) -> AuthorizationServerMetadata {
 /// The server's URL, parsed and checked against the policy, without a
 /// fragment (never sent, and no part of a resource identifier).
 fn server(policy: &FetchPolicy, url: &str) -> Result<Url, Error> {
-    let mut parsed =
-        Url::parse(url).map_err(|e| Error::Config(format!("the server URL {url:?}: {e}")))?;
+    let mut parsed = Url::parse(url)
+        .map_err(|e| Error::Config(Reason::caused_by(format!("the server URL {url:?}: {e}"), e)))?;
     parsed.set_fragment(None);
     policy.checked(parsed.as_str())
 }
@@ -331,7 +334,7 @@ struct Misses {
 impl Misses {
     /// No `what` metadata anywhere tried.
     fn error(&self, what: &str) -> Error {
-        Error::InvalidResponse(format!("no {what} metadata ({})", self.notes.join("; ")))
+        Error::InvalidResponse(format!("no {what} metadata ({})", self.notes.join("; ")).into())
     }
 }
 
@@ -368,10 +371,13 @@ fn check_authorization_server(
 ) -> Result<(), Error> {
     // RFC 8414 §3.3: identical, no normalization; else a mix-up.
     if metadata.issuer != issuer {
-        return Err(Error::Refused(format!(
-            "the metadata at {url} names issuer {:?}, not {issuer:?}",
-            metadata.issuer
-        )));
+        return Err(Error::Refused(
+            format!(
+                "the metadata at {url} names issuer {:?}, not {issuer:?}",
+                metadata.issuer
+            )
+            .into(),
+        ));
     }
     // PKCE is how the code is bound to this client; without S256 the spec
     // says to stop.
@@ -382,14 +388,15 @@ fn check_authorization_server(
         } else {
             format!("lists only {methods:?} in code_challenge_methods_supported")
         };
-        return Err(Error::Refused(format!(
-            "the authorization server {issuer} {has}: it must support PKCE with S256"
-        )));
+        return Err(Error::Refused(
+            format!("the authorization server {issuer} {has}: it must support PKCE with S256")
+                .into(),
+        ));
     }
     if metadata.token_endpoint.is_none() {
-        return Err(Error::InvalidResponse(format!(
-            "the metadata at {url} has no token_endpoint"
-        )));
+        return Err(Error::InvalidResponse(
+            format!("the metadata at {url} has no token_endpoint").into(),
+        ));
     }
     let endpoints = [
         ("authorization_endpoint", &metadata.authorization_endpoint),
@@ -402,7 +409,7 @@ fn check_authorization_server(
     for (name, endpoint) in endpoints {
         if let Some(endpoint) = endpoint {
             policy.check(endpoint).map_err(|e| match e {
-                Error::Refused(why) => Error::Refused(format!("{name} of {issuer}: {why}")),
+                Error::Refused(why) => Error::Refused(format!("{name} of {issuer}: {why}").into()),
                 other => other,
             })?;
         }

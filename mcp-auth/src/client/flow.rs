@@ -44,7 +44,7 @@ pub use self::credentials::{ClientAuthMethod, Credentials, SigningKey};
 pub use self::loopback::LoopbackRedirect;
 use crate::client::pkce::{Pkce, S256, State};
 use crate::client::store::StoredTokens;
-use crate::error::Error;
+use crate::error::{Error, Reason};
 use crate::fetch::SafeFetcher;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
@@ -96,24 +96,26 @@ fn https_or_loopback(url: &Url) -> bool {
 /// `value`, parsed, when it is an https or loopback-http URL without a
 /// fragment.
 fn checked_url(what: &str, value: &str) -> Result<Url, Error> {
-    let url = Url::parse(value).map_err(|e| Error::Config(format!("{what} {value:?}: {e}")))?;
+    let url = Url::parse(value)
+        .map_err(|e| Error::Config(Reason::caused_by(format!("{what} {value:?}: {e}"), e)))?;
     if !https_or_loopback(&url) {
-        return Err(Error::Config(format!(
-            "{what} {value} is neither https nor http on a loopback address"
-        )));
+        return Err(Error::Config(
+            format!("{what} {value} is neither https nor http on a loopback address").into(),
+        ));
     }
     if url.fragment().is_some() {
-        return Err(Error::Config(format!("{what} {value} has a fragment")));
+        return Err(Error::Config(
+            format!("{what} {value} has a fragment").into(),
+        ));
     }
     Ok(url)
 }
 
 /// The token endpoint of `metadata`, checked.
 fn token_endpoint(metadata: &AuthorizationServerMetadata) -> Result<String, Error> {
-    let endpoint = metadata
-        .token_endpoint
-        .as_deref()
-        .ok_or_else(|| Error::Config(format!("{} has no token_endpoint", metadata.issuer)))?;
+    let endpoint = metadata.token_endpoint.as_deref().ok_or_else(|| {
+        Error::Config(format!("{} has no token_endpoint", metadata.issuer).into())
+    })?;
     checked_url("token endpoint", endpoint)?;
     Ok(endpoint.to_owned())
 }
@@ -123,9 +125,9 @@ fn token_endpoint(metadata: &AuthorizationServerMetadata) -> Result<String, Erro
 fn checked_resource(resource: &str) -> Result<(), Error> {
     match Url::parse(resource) {
         Ok(url) if url.fragment().is_none() => Ok(()),
-        _ => Err(Error::Config(format!(
-            "resource {resource:?} is not an absolute URL without a fragment"
-        ))),
+        _ => Err(Error::Config(
+            format!("resource {resource:?} is not an absolute URL without a fragment").into(),
+        )),
     }
 }
 
@@ -183,13 +185,16 @@ impl AuthorizationRequest {
             .iter()
             .any(|m| m == S256)
         {
-            return Err(Error::Config(format!(
-                "{} does not list PKCE S256 in code_challenge_methods_supported",
-                metadata.issuer
-            )));
+            return Err(Error::Config(
+                format!(
+                    "{} does not list PKCE S256 in code_challenge_methods_supported",
+                    metadata.issuer
+                )
+                .into(),
+            ));
         }
         let endpoint = metadata.authorization_endpoint.as_deref().ok_or_else(|| {
-            Error::Config(format!("{} has no authorization_endpoint", metadata.issuer))
+            Error::Config(format!("{} has no authorization_endpoint", metadata.issuer).into())
         })?;
         let endpoint = checked_url("authorization endpoint", endpoint)?;
         let token_endpoint = token_endpoint(metadata)?;
@@ -323,7 +328,7 @@ impl PendingAuthorization {
     /// the recorded issuer, by simple string comparison; absent → refused
     /// when the server advertises it), and only then `error` and `code`.
     fn examine<'a>(&self, callback: &'a CallbackParams) -> Verdict<'a> {
-        let invalid = |why: String| Verdict::Refused(Error::InvalidResponse(why));
+        let invalid = |why: String| Verdict::Refused(Error::InvalidResponse(why.into()));
         for name in ["state", "iss", "code", "error"] {
             if callback.count(name) > 1 {
                 return invalid(format!("the callback repeats `{name}`"));
@@ -453,7 +458,9 @@ pub async fn complete_with(
     let code = match pending.examine(callback) {
         Verdict::Foreign => {
             return Err(Error::InvalidResponse(
-                "the callback's state is not this request's".to_owned(),
+                "the callback's state is not this request's"
+                    .to_owned()
+                    .into(),
             ));
         }
         Verdict::Refused(e) => return Err(e),
@@ -517,7 +524,7 @@ pub async fn refresh_with(
     let refresh_token = tokens
         .refresh_token
         .as_ref()
-        .ok_or_else(|| Error::Config("no refresh token to refresh with".to_owned()))?;
+        .ok_or_else(|| Error::Config("no refresh token to refresh with".into()))?;
     let endpoint = token_endpoint(metadata)?;
     checked_resource(resource)?;
     let granted = token::request(
@@ -576,7 +583,9 @@ pub async fn client_credentials_with(
     let method = client.auth_method(metadata)?;
     if method == ClientAuthMethod::None {
         return Err(Error::Config(
-            "the client credentials grant needs a confidential client".to_owned(),
+            "the client credentials grant needs a confidential client"
+                .to_owned()
+                .into(),
         ));
     }
     let endpoint = token_endpoint(metadata)?;

@@ -22,7 +22,7 @@ const STATE_BYTES: usize = 32;
 pub(crate) fn random_b64(n: usize) -> Result<String, Error> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes)
-        .map_err(|e| Error::Unavailable(format!("no randomness from the system: {e}")))?;
+        .map_err(|e| Error::Unavailable(format!("no randomness from the system: {e}").into()))?;
     Ok(B64.encode(bytes))
 }
 
@@ -56,7 +56,9 @@ impl Pkce {
             |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
         if !(43..=128).contains(&v.len()) || !v.bytes().all(unreserved) {
             return Err(Error::Config(
-                "a PKCE verifier is 43 to 128 unreserved characters".to_owned(),
+                "a PKCE verifier is 43 to 128 unreserved characters"
+                    .to_owned()
+                    .into(),
             ));
         }
         let challenge = B64.encode(Sha256::digest(v.as_bytes()));

@@ -8,18 +8,18 @@ use std::time::{Duration, Instant};
 
 use http::HeaderValue;
 use mcp_client::{AuthChallenge, AuthProvider};
-use mcp_core::BoxFuture;
 use tokio::sync::Mutex;
 
 use super::challenge::BearerChallenge;
-use super::discovery::{Discovery, discover};
+use super::discovery::{Discovery, discover_with};
 use super::flow::{
     self, AuthorizationRequest, CallbackParams, ClientAuthMethod, Credentials, LoopbackRedirect,
     SigningKey,
 };
-use super::registration::{ClientConfig, ClientCredentials, register};
+use super::registration::{ClientConfig, ClientCredentials, register_with};
 use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use crate::error::Error;
+use crate::fetch::SafeFetcher;
 
 /// How long the user has to sign in, by default.
 const SIGN_IN: Duration = Duration::from_secs(300);
@@ -33,8 +33,9 @@ type Open = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Takes the user through authorization at a URL and returns the query of
 /// the request that came back to the host's redirect URI.
-type HandleRedirect =
-    Arc<dyn Fn(String) -> BoxFuture<'static, Result<CallbackParams, Error>> + Send + Sync>;
+type HandleRedirect = Arc<
+    dyn Fn(String) -> mcp_core::BoxFuture<'static, Result<CallbackParams, Error>> + Send + Sync,
+>;
 
 /// How tokens are obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +53,8 @@ enum Grant {
 /// spec says, and sends the tokens it gets.
 ///
 /// - **401**: discovers the authorization server (from the challenge's
-///   `resource_metadata`, see [`discover`]), gets a client ID there
-///   ([`register`]: configured credentials, a Client ID Metadata Document,
+///   `resource_metadata`, see [`discover`](super::discover)), gets a client ID there
+///   ([`register`](super::register): configured credentials, a Client ID Metadata Document,
 ///   or dynamic registration, kept per issuer for next time), and gets
 ///   tokens: the authorization code flow with PKCE, `state`, `resource` and
 ///   the scope of [`flow::select_scope`] (the user is sent to the
@@ -113,6 +114,9 @@ pub struct OAuth {
     margin: Duration,
     scope: Option<String>,
     signing_key: Option<SigningKey>,
+    /// Every request to the authorization and resource servers; `None`
+    /// for the one shared per process.
+    fetch: Option<SafeFetcher>,
     state: Mutex<State>,
 }
 
@@ -169,7 +173,28 @@ impl OAuth {
             margin: MARGIN,
             scope: None,
             signing_key: None,
+            fetch: None,
             state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Sends every request of discovery, registration and the grants
+    /// through `fetch` (by default, one on the default [`FetchPolicy`]
+    /// shared by the process): to reach an authorization server at a
+    /// private address, say.
+    ///
+    /// [`FetchPolicy`]: crate::FetchPolicy
+    #[must_use]
+    pub fn with_fetcher(mut self, fetch: SafeFetcher) -> Self {
+        self.fetch = Some(fetch);
+        self
+    }
+
+    /// The fetcher requests go through.
+    fn fetch(&self) -> Result<SafeFetcher, Error> {
+        match &self.fetch {
+            Some(fetch) => Ok(fetch.clone()),
+            None => SafeFetcher::shared(),
         }
     }
 
@@ -196,11 +221,17 @@ impl OAuth {
     /// host received there. `state` and `iss` are checked as usual, and no
     /// loopback listener is opened.
     #[must_use]
-    pub fn with_redirect_handler<F>(mut self, redirect_uri: impl Into<String>, handle: F) -> Self
+    pub fn with_redirect_handler<F, Fut>(
+        mut self,
+        redirect_uri: impl Into<String>,
+        handle: F,
+    ) -> Self
     where
-        F: Fn(String) -> BoxFuture<'static, Result<CallbackParams, Error>> + Send + Sync + 'static,
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<CallbackParams, Error>> + Send + 'static,
     {
-        self.host_redirect = Some((redirect_uri.into(), Arc::new(handle)));
+        let handle: HandleRedirect = Arc::new(move |url| Box::pin(handle(url)));
+        self.host_redirect = Some((redirect_uri.into(), handle));
         self
     }
 
@@ -279,7 +310,8 @@ impl OAuth {
         tokens: &StoredTokens,
     ) -> Result<Option<StoredTokens>, Error> {
         let metadata = &session.discovery.authorization_server;
-        match flow::refresh(
+        match flow::refresh_with(
+            &self.fetch()?,
             metadata,
             &session.client,
             tokens,
@@ -306,11 +338,18 @@ impl OAuth {
         let resource = &session.discovery.resource;
         let tokens = match self.grant {
             Grant::ClientCredentials => {
-                flow::client_credentials(metadata, &session.client, resource, scope).await?
+                flow::client_credentials_with(
+                    &self.fetch()?,
+                    metadata,
+                    &session.client,
+                    resource,
+                    scope,
+                )
+                .await?
             }
             Grant::Code if self.host_redirect.is_some() => {
                 let Some((redirect_uri, handle)) = &self.host_redirect else {
-                    return Err(Error::Config("no redirect handler".to_owned()));
+                    return Err(Error::Config("no redirect handler".into()));
                 };
                 let request = AuthorizationRequest::new(
                     metadata,
@@ -326,7 +365,7 @@ impl OAuth {
                     .map_err(|_| {
                         Error::Timeout("the host's redirect did not come back".into())
                     })??;
-                flow::complete(&pending, &callback).await?
+                flow::complete_with(&self.fetch()?, &pending, &callback).await?
             }
             Grant::Code => {
                 let redirect = self.listen().await?;
@@ -340,7 +379,7 @@ impl OAuth {
                 (self.open)(&request.url());
                 let pending = request.into_pending();
                 let callback = redirect.wait(&pending, self.sign_in).await?;
-                flow::complete(&pending, &callback).await?
+                flow::complete_with(&self.fetch()?, &pending, &callback).await?
             }
         };
         self.store.save(&session.key, &tokens).await?;
@@ -367,7 +406,8 @@ impl OAuth {
         config
             .credentials
             .extend(state.registered.get(&issuer).cloned());
-        let registration = register(&config, &discovery.authorization_server).await?;
+        let registration =
+            register_with(&self.fetch()?, &config, &discovery.authorization_server).await?;
         registration.credentials.check_issuer(&issuer)?;
         let client = credentials(&registration.credentials, self.signing_key.as_ref());
         state
@@ -410,7 +450,7 @@ impl OAuth {
         if state.renewed.is_some_and(|at| at > arrived) {
             return Ok(());
         }
-        let discovery = discover(&self.server_url, challenge).await?;
+        let discovery = discover_with(&self.fetch()?, &self.server_url, challenge).await?;
         match &state.session {
             Some(session) if session.discovery.issuer == discovery.issuer => {}
             Some(session) => {
@@ -505,46 +545,41 @@ fn credentials(registered: &ClientCredentials, key: Option<&SigningKey>) -> Cred
     }
 }
 
+#[async_trait::async_trait]
 impl AuthProvider for OAuth {
-    fn authorization(
+    async fn authorization(
         &self,
-    ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>> {
-        Box::pin(async move {
-            let Some(tokens) = self.access_token().await? else {
-                return Ok(None);
-            };
-            let mut value =
-                HeaderValue::try_from(format!("Bearer {}", tokens.access_token.expose()))?;
-            value.set_sensitive(true);
-            Ok(Some(value))
-        })
+    ) -> Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>> {
+        let Some(tokens) = self.access_token().await? else {
+            return Ok(None);
+        };
+        let mut value = HeaderValue::try_from(format!("Bearer {}", tokens.access_token.expose()))?;
+        value.set_sensitive(true);
+        Ok(Some(value))
     }
 
-    fn on_challenge<'a>(
-        &'a self,
-        challenge: &'a AuthChallenge,
-    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
-        Box::pin(async move {
-            let arrived = Instant::now();
-            let bearer =
-                BearerChallenge::parse(challenge.www_authenticate.iter().map(String::as_str));
-            let outcome = match challenge.status.as_u16() {
-                401 => self
-                    .unauthorized(bearer.as_ref(), arrived)
-                    .await
-                    .map(|()| true),
-                403 => match &bearer {
-                    Some(b) if b.error.as_deref() == Some("insufficient_scope") => {
-                        self.step_up(b).await
-                    }
-                    _ => Ok(false),
-                },
+    async fn on_challenge(
+        &self,
+        challenge: &AuthChallenge,
+    ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>> {
+        let arrived = Instant::now();
+        let bearer = BearerChallenge::parse(challenge.www_authenticate.iter().map(String::as_str));
+        let outcome = match challenge.status.as_u16() {
+            401 => self
+                .unauthorized(bearer.as_ref(), arrived)
+                .await
+                .map(|()| true),
+            403 => match &bearer {
+                Some(b) if b.error.as_deref() == Some("insufficient_scope") => {
+                    self.step_up(b).await
+                }
                 _ => Ok(false),
-            };
-            outcome.map_err(|e| {
-                tracing::warn!(target: "mcp_auth", url = %challenge.url, "authorization failed: {e}");
-                Box::new(e) as Box<dyn std::error::Error + Send + Sync>
-            })
+            },
+            _ => Ok(false),
+        };
+        outcome.map_err(|e| {
+            tracing::warn!(target: "mcp_auth", url = %challenge.url, "authorization failed: {e}");
+            Box::new(e) as Box<dyn std::error::Error + Send + Sync>
         })
     }
 }

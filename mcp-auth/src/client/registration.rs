@@ -122,11 +122,14 @@ impl ClientCredentials {
         if self.issuer == issuer {
             Ok(())
         } else {
-            Err(Error::Refused(format!(
-                "client {} belongs to {}, not to {issuer}: credentials are never sent to \
+            Err(Error::Refused(
+                format!(
+                    "client {} belongs to {}, not to {issuer}: credentials are never sent to \
                  another authorization server",
-                self.client_id, self.issuer
-            )))
+                    self.client_id, self.issuer
+                )
+                .into(),
+            ))
         }
     }
 }
@@ -251,7 +254,9 @@ impl ClientConfig {
     pub fn metadata_document(&self) -> Result<ClientMetadataDocument, Error> {
         let Some(url) = &self.metadata_document_url else {
             return Err(Error::Config(
-                "no metadata_document_url for a Client ID Metadata Document".to_owned(),
+                "no metadata_document_url for a Client ID Metadata Document"
+                    .to_owned()
+                    .into(),
             ));
         };
         let mut document = ClientMetadataDocument::new(url, &self.client_name, &self.redirect_uris);
@@ -293,7 +298,9 @@ impl ClientConfig {
             && self.grant_types.iter().any(|g| g == "authorization_code")
         {
             return Err(Error::Config(
-                "the authorization code grant needs a redirect URI".to_owned(),
+                "the authorization code grant needs a redirect URI"
+                    .to_owned()
+                    .into(),
             ));
         }
         self.redirect_uris
@@ -330,7 +337,7 @@ impl ClientConfig {
 }
 
 /// Gets a client ID at the authorization server described by `metadata`,
-/// through a [`SafeFetcher`] on the default [`FetchPolicy`].
+/// through a [`SafeFetcher`] on the default [`FetchPolicy`](crate::FetchPolicy).
 ///
 /// See [`register_with`].
 ///
@@ -404,15 +411,18 @@ pub async fn register_with(
     }
 
     let Some(endpoint) = &metadata.registration_endpoint else {
-        return Err(Error::Config(format!(
-            "no way to get a client ID at {issuer}: no credentials for it are configured, it \
+        return Err(Error::Config(
+            format!(
+                "no way to get a client ID at {issuer}: no credentials for it are configured, it \
              does not take Client ID Metadata Documents{}, and it has no registration endpoint",
-            if config.metadata_document_url.is_none() {
-                " (nor does the client have one)"
-            } else {
-                ""
-            }
-        )));
+                if config.metadata_document_url.is_none() {
+                    " (nor does the client have one)"
+                } else {
+                    ""
+                }
+            )
+            .into(),
+        ));
     };
     let answer: RegistrationResponse = fetch
         .post_json(endpoint, &config.registration_request())
@@ -441,9 +451,9 @@ impl RegistrationResponse {
         config: &ClientConfig,
     ) -> Result<Registration, Error> {
         if self.client_id.is_empty() {
-            return Err(Error::InvalidResponse(format!(
-                "{endpoint}: an empty client_id"
-            )));
+            return Err(Error::InvalidResponse(
+                format!("{endpoint}: an empty client_id").into(),
+            ));
         }
         if let Some(registered) = &self.redirect_uris {
             let mut got: Vec<&str> = registered.iter().map(String::as_str).collect();
@@ -453,10 +463,13 @@ impl RegistrationResponse {
             sent.sort_unstable();
             sent.dedup();
             if got != sent {
-                return Err(Error::Refused(format!(
-                    "{endpoint} registered the redirect URIs {registered:?}, not {:?}",
-                    config.redirect_uris
-                )));
+                return Err(Error::Refused(
+                    format!(
+                        "{endpoint} registered the redirect URIs {registered:?}, not {:?}",
+                        config.redirect_uris
+                    )
+                    .into(),
+                ));
             }
         }
         let method = self

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_core::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
+use crate::error::{Error, Reason};
 use crate::secret::Secret;
 
 /// What tokens are for: one MCP server (its canonical resource URL) at one
@@ -104,30 +103,27 @@ impl StoredTokens {
 ///
 /// A store replaces the tokens of a key as a whole: after a refresh that
 /// rotated the refresh token, the old one is gone.
+#[async_trait::async_trait]
 pub trait TokenStore: Send + Sync + 'static {
     /// The tokens for `key`, if any.
     ///
     /// # Errors
     /// [`Error::Storage`] when the store cannot be read or holds something
     /// corrupt for this key.
-    fn load<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<Option<StoredTokens>, Error>>;
+    async fn load(&self, key: &TokenKey) -> Result<Option<StoredTokens>, Error>;
 
     /// Keeps `tokens` for `key`, replacing what was there.
     ///
     /// # Errors
     /// [`Error::Storage`] when the store cannot be written.
-    fn save<'a>(
-        &'a self,
-        key: &'a TokenKey,
-        tokens: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), Error>>;
+    async fn save(&self, key: &TokenKey, tokens: &StoredTokens) -> Result<(), Error>;
 
     /// Forgets the tokens for `key` (after `invalid_grant`, or on sign
     /// out). Forgetting nothing is not an error.
     ///
     /// # Errors
     /// [`Error::Storage`] when the store cannot be written.
-    fn remove<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<(), Error>>;
+    async fn remove(&self, key: &TokenKey) -> Result<(), Error>;
 }
 
 /// Tokens in memory, gone with the process.
@@ -149,24 +145,20 @@ impl MemoryTokenStore {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenStore for MemoryTokenStore {
-    fn load<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<Option<StoredTokens>, Error>> {
-        let found = self.map().get(key).cloned();
-        Box::pin(async move { Ok(found) })
+    async fn load(&self, key: &TokenKey) -> Result<Option<StoredTokens>, Error> {
+        Ok(self.map().get(key).cloned())
     }
 
-    fn save<'a>(
-        &'a self,
-        key: &'a TokenKey,
-        tokens: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), Error>> {
+    async fn save(&self, key: &TokenKey, tokens: &StoredTokens) -> Result<(), Error> {
         self.map().insert(key.clone(), tokens.clone());
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 
-    fn remove<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<(), Error>> {
+    async fn remove(&self, key: &TokenKey) -> Result<(), Error> {
         self.map().remove(key);
-        Box::pin(async { Ok(()) })
+        Ok(())
     }
 }
 
@@ -225,13 +217,16 @@ impl FileTokenStore {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part.as_bytes());
         }
-        let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let hex = mcp_core::hex::encode(&hash.finalize());
         self.dir.join(format!("tokens-{hex}.json"))
     }
 }
 
-fn storage(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("{}: {what}: {e}", path.display()))
+fn storage(path: &Path, what: &str, e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Storage(Reason::caused_by(
+        format!("{}: {what}: {e}", path.display()),
+        e,
+    ))
 }
 
 /// Runs blocking file work off the async threads.
@@ -240,7 +235,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Storage(format!("file task failed: {e}")))?
+        .map_err(|e| Error::Storage(Reason::caused_by(format!("file task failed: {e}"), e)))?
 }
 
 fn read(path: &Path, key: &TokenKey) -> Result<Option<StoredTokens>, Error> {
@@ -251,10 +246,18 @@ fn read(path: &Path, key: &TokenKey) -> Result<Option<StoredTokens>, Error> {
     };
     let record: Record = serde_json::from_slice(&bytes).map_err(|e| storage(path, "corrupt", e))?;
     if record.version != 1 {
-        return Err(storage(path, "unknown version", record.version));
+        return Err(Error::Storage(
+            format!("{}: unknown version {}", path.display(), record.version).into(),
+        ));
     }
     if record.resource != key.resource || record.issuer != key.issuer {
-        return Err(storage(path, "corrupt", "holds the tokens of another key"));
+        return Err(Error::Storage(
+            format!(
+                "{}: corrupt: holds the tokens of another key",
+                path.display()
+            )
+            .into(),
+        ));
     }
     Ok(Some(StoredTokens {
         access_token: Secret::new(record.access_token),
@@ -326,31 +329,29 @@ fn write(dir: &Path, path: &Path, key: &TokenKey, tokens: &StoredTokens) -> Resu
     Ok(())
 }
 
+#[async_trait::async_trait]
 impl TokenStore for FileTokenStore {
-    fn load<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<Option<StoredTokens>, Error>> {
+    async fn load(&self, key: &TokenKey) -> Result<Option<StoredTokens>, Error> {
         let path = self.path_for(key);
         let key = key.clone();
-        Box::pin(blocking(move || read(&path, &key)))
+        blocking(move || read(&path, &key)).await
     }
 
-    fn save<'a>(
-        &'a self,
-        key: &'a TokenKey,
-        tokens: &'a StoredTokens,
-    ) -> BoxFuture<'a, Result<(), Error>> {
+    async fn save(&self, key: &TokenKey, tokens: &StoredTokens) -> Result<(), Error> {
         let (dir, path) = (self.dir.clone(), self.path_for(key));
         let (key, tokens) = (key.clone(), tokens.clone());
-        Box::pin(blocking(move || write(&dir, &path, &key, &tokens)))
+        blocking(move || write(&dir, &path, &key, &tokens)).await
     }
 
-    fn remove<'a>(&'a self, key: &'a TokenKey) -> BoxFuture<'a, Result<(), Error>> {
+    async fn remove(&self, key: &TokenKey) -> Result<(), Error> {
         let path = self.path_for(key);
-        Box::pin(blocking(move || match std::fs::remove_file(&path) {
+        blocking(move || match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(storage(&path, "cannot remove", e))
             }
             _ => Ok(()),
-        }))
+        })
+        .await
     }
 }
 

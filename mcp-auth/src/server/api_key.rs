@@ -4,7 +4,6 @@
 
 use std::sync::{PoisonError, RwLock};
 
-use mcp_core::BoxFuture;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -32,10 +31,7 @@ impl ApiKeys {
     /// The hash under which `key` is stored, hex-encoded (for
     /// configuration files).
     pub fn hash(key: &str) -> String {
-        Sha256::digest(key.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        mcp_core::hex::encode(&Sha256::digest(key.as_bytes()))
     }
 
     /// Accepts `key` as `identity`.
@@ -48,15 +44,8 @@ impl ApiKeys {
     /// # Errors
     /// [`Error::Config`] when `hex` is not 64 hex digits.
     pub fn insert_hash(&self, hex: &str, identity: Identity) -> Result<(), Error> {
-        let bad = || Error::Config("an API key hash is 64 hex digits".to_owned());
-        if hex.len() != 64 {
-            return Err(bad());
-        }
-        let mut digest = [0u8; 32];
-        for (i, byte) in digest.iter_mut().enumerate() {
-            let pair = hex.get(i * 2..i * 2 + 2).ok_or_else(bad)?;
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| bad())?;
-        }
+        let digest = mcp_core::hex::decode(hex)
+            .ok_or_else(|| Error::Config("an API key hash is 64 hex digits".into()))?;
         self.insert_digest(digest, identity);
         Ok(())
     }
@@ -86,8 +75,9 @@ impl ApiKeys {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenVerifier for ApiKeys {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
+    async fn verify(&self, token: &str) -> Result<Identity, Error> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
         // Every stored hash is compared, and in constant time, so timing
@@ -99,8 +89,7 @@ impl TokenVerifier for ApiKeys {
             }
         }
         drop(keys);
-        let result = found.ok_or_else(|| Error::Unrecognized("not a known API key".to_owned()));
-        Box::pin(std::future::ready(result))
+        found.ok_or_else(|| Error::Unrecognized("not a known API key".into()))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use mcp_core::{BoxFuture, JsonObject};
+use mcp_core::JsonObject;
 
 use super::identity::Identity;
 use super::verifier::TokenVerifier;
@@ -59,9 +59,9 @@ impl Introspection {
     ) -> Result<Self, Error> {
         let fetcher = SafeFetcher::new(FetchPolicy::configured())?;
         let metadata = super::jwt::metadata(&fetcher, issuer).await?;
-        let endpoint = metadata
-            .introspection_endpoint
-            .ok_or_else(|| Error::Config(format!("{issuer} has no introspection_endpoint")))?;
+        let endpoint = metadata.introspection_endpoint.ok_or_else(|| {
+            Error::Config(format!("{issuer} has no introspection_endpoint").into())
+        })?;
         let mut introspection = Self::new(endpoint, client_id, client_secret, audience)?;
         introspection.issuer = Some(issuer.to_owned());
         introspection.fetcher = fetcher;
@@ -89,13 +89,12 @@ impl Introspection {
         // (oidc-provider's `unsupported_token_type` for a JWT) is about the
         // token, not an outage.
         if answer.status == http::StatusCode::BAD_REQUEST {
-            return Err(Error::Unrecognized(format!(
-                "{} does not take this token (HTTP 400)",
-                self.endpoint
-            )));
+            return Err(Error::Unrecognized(
+                format!("{} does not take this token (HTTP 400)", self.endpoint).into(),
+            ));
         }
         let answer: JsonObject = answer.expect_json(&self.endpoint)?;
-        let invalid = |why: &str| Err(Error::InvalidToken(why.to_owned()));
+        let invalid = |why: &str| Err(Error::InvalidToken(why.to_owned().into()));
         if answer.get("active").and_then(serde_json::Value::as_bool) != Some(true) {
             return invalid("not active (revoked, expired or unknown)");
         }
@@ -132,8 +131,9 @@ impl Introspection {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenVerifier for Introspection {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
-        Box::pin(self.check(token))
+    async fn verify(&self, token: &str) -> Result<Identity, Error> {
+        self.check(token).await
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
-use mcp_core::{BoxFuture, JsonObject};
+use mcp_core::JsonObject;
 
 use super::identity::Identity;
 use super::verifier::TokenVerifier;
@@ -145,7 +145,7 @@ async fn discover_jwks_uri(fetcher: &SafeFetcher, issuer: &str) -> Result<String
     let metadata = metadata(fetcher, issuer).await?;
     metadata
         .jwks_uri
-        .ok_or_else(|| Error::Config(format!("the metadata of {issuer} has no jwks_uri")))
+        .ok_or_else(|| Error::Config(format!("the metadata of {issuer} has no jwks_uri").into()))
 }
 
 /// The metadata of `issuer`, from the first well-known URL that answers.
@@ -158,15 +158,14 @@ pub(crate) async fn metadata(
         match fetcher.get_json::<AuthorizationServerMetadata>(&url).await {
             Ok(metadata) if metadata.issuer == issuer => return Ok(metadata),
             Ok(metadata) => {
-                return Err(Error::Config(format!(
-                    "{url} names issuer {}, not {issuer}",
-                    metadata.issuer
-                )));
+                return Err(Error::Config(
+                    format!("{url} names issuer {}, not {issuer}", metadata.issuer).into(),
+                ));
             }
             Err(e) => last = Some(e),
         }
     }
-    Err(last.unwrap_or_else(|| Error::Unavailable(format!("no metadata for {issuer}"))))
+    Err(last.unwrap_or_else(|| Error::Unavailable(format!("no metadata for {issuer}").into())))
 }
 
 impl Inner {
@@ -243,15 +242,18 @@ impl Inner {
         // A key not seen yet: the issuer may have rotated its keys.
         self.refresh(true).await?;
         self.find(kid, alg).map(|(k, _)| k).ok_or_else(|| {
-            Error::InvalidToken(match kid {
-                Some(kid) => format!("unknown signing key {kid:?}"),
-                None => "no signing key for a token without kid".to_owned(),
-            })
+            Error::InvalidToken(
+                match kid {
+                    Some(kid) => format!("unknown signing key {kid:?}"),
+                    None => "no signing key for a token without kid".to_owned(),
+                }
+                .into(),
+            )
         })
     }
 
     async fn verify(&self, token: &str) -> Result<Identity, Error> {
-        let invalid = |why: String| Error::InvalidToken(why);
+        let invalid = |why: String| Error::InvalidToken(why.into());
         let header = jsonwebtoken::decode_header(token).map_err(|e| {
             // A JWT whose algorithm this library does not even name
             // (`none`, made-up ones) is refused as such; anything else is
@@ -261,7 +263,7 @@ impl Inner {
                 // The decoder's own text can quote the token's bytes.
                 None => {
                     tracing::debug!(target: "mcp_auth", kind = ?e.kind(), "not a JWT");
-                    Error::Unrecognized("not a JWT with a supported algorithm".to_owned())
+                    Error::Unrecognized("not a JWT with a supported algorithm".into())
                 }
             }
         })?;
@@ -336,8 +338,9 @@ fn describe(kind: &ErrorKind) -> String {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenVerifier for JwtVerifier {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
-        Box::pin(self.inner.verify(token))
+    async fn verify(&self, token: &str) -> Result<Identity, Error> {
+        self.inner.verify(token).await
     }
 }

@@ -267,7 +267,7 @@ impl Config {
         let identity = match self.identity(token).await {
             Ok(identity) => identity,
             Err(Error::InvalidToken(why) | Error::Unrecognized(why)) => {
-                return refuse(Refusal::Invalid(why));
+                return refuse(Refusal::Invalid(why.to_string()));
             }
             Err(e) => return refuse(Refusal::Unavailable(e.to_string())),
         };

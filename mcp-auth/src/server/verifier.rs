@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use mcp_core::BoxFuture;
-
 use super::identity::Identity;
 use crate::error::Error;
 
@@ -14,13 +12,14 @@ use crate::error::Error;
 /// Implementations: [`JwtVerifier`](crate::JwtVerifier),
 /// [`Introspection`](crate::Introspection), [`ApiKeys`](crate::ApiKeys),
 /// and [`FirstOf`] to accept several kinds.
+#[async_trait::async_trait]
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies `token`.
     ///
     /// # Errors
     /// [`Error::InvalidToken`] for a token that is not acceptable,
     /// [`Error::Unavailable`] when the verifier cannot tell right now.
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>>;
+    async fn verify(&self, token: &str) -> Result<Identity, Error>;
 }
 
 /// Accepts a token any of its verifiers accepts (API keys for agents and
@@ -41,30 +40,29 @@ impl FirstOf {
     }
 }
 
+#[async_trait::async_trait]
 impl TokenVerifier for FirstOf {
-    fn verify<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Identity, Error>> {
-        Box::pin(async move {
-            // The most telling refusal wins: a verifier that recognized the
-            // token and refused it, then an outage (the token may be one
-            // the unreachable verifier would accept), then "not mine".
-            let rank = |e: &Error| match e {
-                Error::InvalidToken(_)
-                | Error::Config(_)
-                | Error::Refused(_)
-                | Error::OAuth { .. }
-                | Error::InvalidResponse(_) => 2,
-                Error::Unavailable(_) | Error::Timeout(_) | Error::Storage(_) => 1,
-                Error::Unrecognized(_) => 0,
-            };
-            let mut refusal = Error::Unrecognized("no verifier configured".to_owned());
-            for verifier in &self.0 {
-                match verifier.verify(token).await {
-                    Ok(identity) => return Ok(identity),
-                    Err(e) if rank(&e) > rank(&refusal) || rank(&refusal) == 0 => refusal = e,
-                    Err(_) => {}
-                }
+    async fn verify(&self, token: &str) -> Result<Identity, Error> {
+        // The most telling refusal wins: a verifier that recognized the
+        // token and refused it, then an outage (the token may be one the
+        // unreachable verifier would accept), then "not mine".
+        let rank = |e: &Error| match e {
+            Error::InvalidToken(_)
+            | Error::Config(_)
+            | Error::Refused(_)
+            | Error::OAuth { .. }
+            | Error::InvalidResponse(_) => 2,
+            Error::Unavailable(_) | Error::Timeout(_) | Error::Storage(_) => 1,
+            Error::Unrecognized(_) => 0,
+        };
+        let mut refusal = Error::Unrecognized("no verifier configured".into());
+        for verifier in &self.0 {
+            match verifier.verify(token).await {
+                Ok(identity) => return Ok(identity),
+                Err(e) if rank(&e) > rank(&refusal) || rank(&refusal) == 0 => refusal = e,
+                Err(_) => {}
             }
-            Err(refusal)
-        })
+        }
+        Err(refusal)
     }
 }

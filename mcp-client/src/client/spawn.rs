@@ -33,7 +33,7 @@ impl Client {
             .and_then(ChildHandle::id)
     }
 
-    /// What the child wrote to stderr, when started with [`Stderr::Capture`].
+    /// What the child wrote to stderr, when started with [`Stderr::Capture`](crate::Stderr::Capture).
     pub async fn child_stderr(&self) -> Option<String> {
         self.inner
             .child

@@ -4,7 +4,6 @@
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use mcp_core::BoxFuture;
 
 use super::Shared;
 
@@ -29,25 +28,23 @@ use super::Shared;
 /// A fixed bearer token:
 ///
 /// ```
-/// use mcp_client::{AuthChallenge, AuthProvider, BoxFuture};
+/// use mcp_client::{AuthChallenge, AuthProvider, async_trait};
 /// use http::HeaderValue;
 ///
 /// #[derive(Debug)]
 /// struct Bearer(HeaderValue);
 ///
+/// type BoxError = Box<dyn std::error::Error + Send + Sync>;
+///
+/// #[async_trait]
 /// impl AuthProvider for Bearer {
-///     fn authorization(
-///         &self,
-///     ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>> {
-///         Box::pin(async move { Ok(Some(self.0.clone())) })
+///     async fn authorization(&self) -> Result<Option<HeaderValue>, BoxError> {
+///         Ok(Some(self.0.clone()))
 ///     }
 ///
-///     fn on_challenge<'a>(
-///         &'a self,
-///         _: &'a AuthChallenge,
-///     ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>> {
+///     async fn on_challenge(&self, _: &AuthChallenge) -> Result<bool, BoxError> {
 ///         // Nothing better to offer: let the request fail.
-///         Box::pin(async { Ok(false) })
+///         Ok(false)
 ///     }
 /// }
 ///
@@ -55,6 +52,7 @@ use super::Shared;
 /// token.set_sensitive(true);
 /// let options = mcp_client::HttpOptions::default().with_auth(std::sync::Arc::new(Bearer(token)));
 /// ```
+#[async_trait::async_trait]
 pub trait AuthProvider: Send + Sync {
     /// The `Authorization` header value for the next request, or `None` to
     /// send the request without one.
@@ -62,9 +60,9 @@ pub trait AuthProvider: Send + Sync {
     /// # Errors
     /// When no credentials can be had (a refresh failed, say); the request
     /// then fails with this error's text, and is not sent.
-    fn authorization(
+    async fn authorization(
         &self,
-    ) -> BoxFuture<'_, Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>>;
+    ) -> Result<Option<HeaderValue>, Box<dyn std::error::Error + Send + Sync>>;
 
     /// The server refused a request with `challenge`; returns whether to
     /// send that request once more (with a fresh
@@ -76,10 +74,10 @@ pub trait AuthProvider: Send + Sync {
     /// authorization server refused…): the request fails with this
     /// error's text rather than with the bare 401/403, so the user learns
     /// why.
-    fn on_challenge<'a>(
-        &'a self,
-        challenge: &'a AuthChallenge,
-    ) -> BoxFuture<'a, Result<bool, Box<dyn std::error::Error + Send + Sync>>>;
+    async fn on_challenge(
+        &self,
+        challenge: &AuthChallenge,
+    ) -> Result<bool, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// What the server said when it refused a request for want of credentials.

@@ -33,7 +33,6 @@ use crate::error::Error;
 use crate::handler::ClientHandler;
 
 pub use auth::{AuthChallenge, AuthProvider};
-pub use mcp_core::BoxFuture;
 
 /// Settings of the HTTP transport.
 #[derive(Clone)]

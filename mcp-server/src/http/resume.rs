@@ -29,7 +29,7 @@ pub(super) fn stream_id() -> String {
         let mut bytes = [0u8; 6];
         // A clash only mixes up replays; the session id is the secret.
         let _ = getrandom::fill(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        mcp_core::hex::encode(&bytes)
     });
     format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::Frame;
 use hyper::body::Incoming;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::service::TowerToHyperService;
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -270,11 +270,23 @@ async fn connection<S, B>(
         inner: stream,
         activity: Arc::clone(&activity),
     };
-    let service = Tracked {
-        inner: service,
-        activity: Arc::clone(&activity),
-        peer,
-    };
+    let tracked = Arc::clone(&activity);
+    // Each request carries who connected (quotas, security logs) and is
+    // counted in flight until its response body is sent or dropped.
+    let service = service_fn(move |mut req: http::Request<Incoming>| {
+        tracked.request_started();
+        let guard = InFlight(Arc::clone(&tracked));
+        req.extensions_mut().insert(peer);
+        let mut inner = service.clone();
+        async move {
+            std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+            let res = inner.call(req).await?;
+            Ok::<_, S::Error>(res.map(|body| TrackedBody {
+                inner: body,
+                _guard: guard,
+            }))
+        }
+    });
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http2()
@@ -283,8 +295,7 @@ async fn connection<S, B>(
         // Finds peers that vanished without closing: their streams end.
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
-    let conn =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut draining = false;
     loop {
@@ -483,72 +494,12 @@ impl Drop for InFlight {
     }
 }
 
-/// The service of one connection: puts the peer's address in each
-/// request's extensions, and tracks requests for [`Activity`].
-#[derive(Clone)]
-struct Tracked<S> {
-    inner: S,
-    activity: Arc<Activity>,
-    peer: SocketAddr,
-}
-
-impl<S, B> tower_service::Service<http::Request<Incoming>> for Tracked<S>
-where
-    S: tower_service::Service<http::Request<Incoming>, Response = http::Response<B>>,
-{
-    type Response = http::Response<TrackedBody<B>>;
-    type Error = S::Error;
-    type Future = TrackedFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<Incoming>) -> Self::Future {
-        self.activity.request_started();
-        let guard = InFlight(Arc::clone(&self.activity));
-        // Layers and handlers see who connected (quotas, security logs).
-        req.extensions_mut().insert(self.peer);
-        TrackedFuture {
-            inner: self.inner.call(req),
-            guard: Some(guard),
-        }
-    }
-}
-
-pin_project! {
-    /// The response future of [`Tracked`]: hands the in-flight guard to
-    /// the body (or drops it with the future).
-    struct TrackedFuture<F> {
-        #[pin]
-        inner: F,
-        guard: Option<InFlight>,
-    }
-}
-
-impl<F, B, E> Future for TrackedFuture<F>
-where
-    F: Future<Output = Result<http::Response<B>, E>>,
-{
-    type Output = Result<http::Response<TrackedBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let res = std::task::ready!(this.inner.poll(cx))?;
-        let guard = this.guard.take();
-        Poll::Ready(Ok(res.map(|body| TrackedBody {
-            inner: body,
-            _guard: guard,
-        })))
-    }
-}
-
 pin_project! {
     /// A response body that ends its request's time in flight when done.
     struct TrackedBody<B> {
         #[pin]
         inner: B,
-        _guard: Option<InFlight>,
+        _guard: InFlight,
     }
 }
 

@@ -63,5 +63,5 @@ pub(super) fn session_id() -> Option<String> {
         tracing::error!(error = %e, "no random source for session ids");
         return None;
     }
-    Some(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Some(mcp_core::hex::encode(&bytes))
 }

@@ -27,7 +27,9 @@ use tokio::sync::broadcast;
 
 pub use prompt::{IntoPromptResult, PromptRoute, prompt};
 pub use resource::{ResourceRoute, TemplateRoute, resource, resource_template};
-pub use tool::{IntoToolResult, Json, NoArgs, ToolRoute, tool};
+pub use tool::{
+    IntoToolResult, Json, NoArgs, ToolFn, ToolRoute, WithContext, WithoutContext, tool,
+};
 
 use crate::context::RequestContext;
 use crate::error::Error;
@@ -47,7 +49,7 @@ use crate::handler::{Handler, ServerEvent};
 /// #[derive(serde::Deserialize, schemars::JsonSchema)]
 /// struct Echo { message: String }
 ///
-/// let router = Router::new(Implementation::new("demo", "1.0.0"))
+/// let router = Router::new("demo", "1.0.0")
 ///     .with_tool(tool("echo", "Sends the message back", |_: RequestContext, a: Echo| async move {
 ///         Ok::<_, Error>(a.message)
 ///     }));
@@ -82,8 +84,15 @@ struct Registry {
 }
 
 impl Router {
-    /// An empty router for the server described by `info`.
-    pub fn new(info: Implementation) -> Self {
+    /// An empty router for the server `name` at `version`, as the server
+    /// introduces itself to clients.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self::from_info(Implementation::new(name, version))
+    }
+
+    /// An empty router for the server described by `info` (with a title,
+    /// icons or a website besides name and version).
+    pub fn from_info(info: Implementation) -> Self {
         Self {
             inner: Arc::new(Inner {
                 info,

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 
 use crate::error::Error;
-use mcp_core::BoxFuture;
 
 /// The events of one stream after a given event, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,27 +34,19 @@ impl Replay {
 ///
 /// Event ids must be unique within a session and must say which stream
 /// they belong to, since a resuming client names only the event.
+#[async_trait::async_trait]
 pub trait EventStore: Send + Sync + 'static {
     /// Keeps `message` (empty for a priming event) as the next event of
     /// `stream` in `session`; returns its event id.
-    fn append<'a>(
-        &'a self,
-        session: &'a str,
-        stream: &'a str,
-        message: Bytes,
-    ) -> BoxFuture<'a, Result<String, Error>>;
+    async fn append(&self, session: &str, stream: &str, message: Bytes) -> Result<String, Error>;
 
     /// The events of `last_event_id`'s stream that came after it. `None`
     /// when the id is unknown, or when events after it are no longer kept
     /// (replaying the rest would hide the loss).
-    fn replay<'a>(
-        &'a self,
-        session: &'a str,
-        last_event_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Replay>, Error>>;
+    async fn replay(&self, session: &str, last_event_id: &str) -> Result<Option<Replay>, Error>;
 
     /// Forgets a session's events (it ended).
-    fn forget<'a>(&'a self, session: &'a str) -> BoxFuture<'a, ()>;
+    async fn forget(&self, session: &str);
 }
 
 /// Events in this process's memory, within three limits: the last
@@ -199,13 +190,9 @@ fn parse(event_id: &str) -> Option<(&str, u64)> {
     Some((stream, seq.parse().ok()?))
 }
 
+#[async_trait::async_trait]
 impl EventStore for MemoryEventStore {
-    fn append<'a>(
-        &'a self,
-        session: &'a str,
-        stream: &'a str,
-        message: Bytes,
-    ) -> BoxFuture<'a, Result<String, Error>> {
+    async fn append(&self, session: &str, stream: &str, message: Bytes) -> Result<String, Error> {
         let mut state = self.lock();
         let state = &mut *state;
         let order = state.next;
@@ -226,7 +213,7 @@ impl EventStore for MemoryEventStore {
             }
         };
         let Some(events) = events else {
-            return Box::pin(std::future::ready(Ok(String::new())));
+            return Ok(String::new());
         };
         if events.events.is_empty() {
             state.oldest.insert(order, Arc::clone(&key));
@@ -249,14 +236,10 @@ impl EventStore for MemoryEventStore {
             };
             state.drop_oldest(&oldest);
         }
-        Box::pin(std::future::ready(Ok(format!("{stream}:{seq}"))))
+        Ok(format!("{stream}:{seq}"))
     }
 
-    fn replay<'a>(
-        &'a self,
-        session: &'a str,
-        last_event_id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Replay>, Error>> {
+    async fn replay(&self, session: &str, last_event_id: &str) -> Result<Option<Replay>, Error> {
         let state = self.lock();
         let found = parse(last_event_id).and_then(|(stream, after)| {
             let events = state.sessions.get(session)?;
@@ -279,10 +262,10 @@ impl EventStore for MemoryEventStore {
                 .collect();
             Some(Replay::new(stream, missed))
         });
-        Box::pin(std::future::ready(Ok(found)))
+        Ok(found)
     }
 
-    fn forget<'a>(&'a self, session: &'a str) -> BoxFuture<'a, ()> {
+    async fn forget(&self, session: &str) {
         let mut state = self.lock();
         if let Some(events) = state.sessions.remove(session) {
             state.bytes -= events.bytes;
@@ -290,7 +273,6 @@ impl EventStore for MemoryEventStore {
                 state.oldest.remove(&front.order);
             }
         }
-        Box::pin(std::future::ready(()))
     }
 }
 

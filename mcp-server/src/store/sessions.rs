@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use mcp_core::logging::LoggingLevel;
-use mcp_core::{BoxFuture, ClientCapabilities, Implementation, ProtocolVersion};
+use mcp_core::{ClientCapabilities, Implementation, ProtocolVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -48,27 +48,23 @@ pub struct SessionRecord {
 ///
 /// Expiry is the store's business: a session idle too long is simply not
 /// found any more, and its client gets 404 and starts over.
+#[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session; `false` when the store holds as many as it
     /// may.
     ///
     /// Backends report their failures as [`Error::Unavailable`].
-    fn insert<'a>(
-        &'a self,
-        id: &'a str,
-        record: SessionRecord,
-    ) -> BoxFuture<'a, Result<bool, Error>>;
+    async fn insert(&self, id: &str, record: SessionRecord) -> Result<bool, Error>;
 
     /// The session `id`, marking it used now; `None` when unknown or
     /// expired.
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionRecord>, Error>>;
+    async fn get(&self, id: &str) -> Result<Option<SessionRecord>, Error>;
 
     /// Replaces the record of session `id`, after a request changed it.
-    fn update<'a>(&'a self, id: &'a str, record: SessionRecord)
-    -> BoxFuture<'a, Result<(), Error>>;
+    async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error>;
 
     /// Ends session `id`; whether it existed.
-    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, Error>>;
+    async fn remove(&self, id: &str) -> Result<bool, Error>;
 }
 
 /// Sessions in this process's memory, with idle expiry and a cap.
@@ -94,12 +90,9 @@ impl MemorySessionStore {
     }
 }
 
+#[async_trait::async_trait]
 impl SessionStore for MemorySessionStore {
-    fn insert<'a>(
-        &'a self,
-        id: &'a str,
-        record: SessionRecord,
-    ) -> BoxFuture<'a, Result<bool, Error>> {
+    async fn insert(&self, id: &str, record: SessionRecord) -> Result<bool, Error> {
         let mut sessions = self.sessions();
         // Expired sessions only go when room is needed: lookups already
         // ignore them.
@@ -110,10 +103,10 @@ impl SessionStore for MemorySessionStore {
         if room {
             sessions.insert(id.to_owned(), (record, Instant::now()));
         }
-        Box::pin(std::future::ready(Ok(room)))
+        Ok(room)
     }
 
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<SessionRecord>, Error>> {
+    async fn get(&self, id: &str) -> Result<Option<SessionRecord>, Error> {
         let mut sessions = self.sessions();
         let found = match sessions.get_mut(id) {
             Some((_, seen)) if seen.elapsed() >= self.idle => {
@@ -126,23 +119,18 @@ impl SessionStore for MemorySessionStore {
             }
             None => None,
         };
-        Box::pin(std::future::ready(Ok(found)))
+        Ok(found)
     }
 
-    fn update<'a>(
-        &'a self,
-        id: &'a str,
-        record: SessionRecord,
-    ) -> BoxFuture<'a, Result<(), Error>> {
+    async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error> {
         if let Some(entry) = self.sessions().get_mut(id) {
             *entry = (record, Instant::now());
         }
-        Box::pin(std::future::ready(Ok(())))
+        Ok(())
     }
 
-    fn remove<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<bool, Error>> {
-        let existed = self.sessions().remove(id).is_some();
-        Box::pin(std::future::ready(Ok(existed)))
+    async fn remove(&self, id: &str) -> Result<bool, Error> {
+        Ok(self.sessions().remove(id).is_some())
     }
 }
 

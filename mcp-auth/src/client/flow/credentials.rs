@@ -3,7 +3,7 @@
 use jsonwebtoken::Algorithm;
 
 use crate::client::Secret;
-use crate::error::Error;
+use crate::error::{Error, Reason};
 use crate::metadata::AuthorizationServerMetadata;
 
 /// How the client authenticates at the token endpoint.
@@ -75,15 +75,17 @@ impl SigningKey {
             Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_der(der),
             Algorithm::EdDSA => EncodingKey::from_ed_der(der),
             other => {
-                return Err(Error::Config(format!(
-                    "{other:?} is not an algorithm for private_key_jwt"
-                )));
+                return Err(Error::Config(
+                    format!("{other:?} is not an algorithm for private_key_jwt").into(),
+                ));
             }
         };
         // Signing once now turns a bad key into an error here, not at the
         // token endpoint.
-        jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &(), &key)
-            .map_err(|e| Error::Config(format!("the key does not sign with {algorithm:?}: {e}")))?;
+        jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &(), &key).map_err(|e| {
+            let why = format!("the key does not sign with {algorithm:?}: {e}");
+            Error::Config(Reason::caused_by(why, e))
+        })?;
         Ok(Self {
             key,
             algorithm,
@@ -116,8 +118,12 @@ impl SigningKey {
         });
         let mut header = jsonwebtoken::Header::new(self.algorithm);
         header.kid.clone_from(&self.kid);
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| Error::Config(format!("cannot sign the client assertion: {e}")))
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| {
+            Error::Config(Reason::caused_by(
+                format!("cannot sign the client assertion: {e}"),
+                e,
+            ))
+        })
     }
 }
 
@@ -213,10 +219,13 @@ impl Credentials {
             return if usable(method) {
                 Ok(method)
             } else {
-                Err(Error::Config(format!(
-                    "{} needs a client secret or key these credentials lack",
-                    method.name()
-                )))
+                Err(Error::Config(
+                    format!(
+                        "{} needs a client secret or key these credentials lack",
+                        method.name()
+                    )
+                    .into(),
+                ))
             };
         }
         if self.client_secret.is_none() && self.signing_key.is_none() {
@@ -231,10 +240,13 @@ impl Credentials {
             .into_iter()
             .find(|&m| usable(m) && listed(m))
             .ok_or_else(|| {
-                Error::Config(format!(
-                    "{} supports no client authentication these credentials can do",
-                    metadata.issuer
-                ))
+                Error::Config(
+                    format!(
+                        "{} supports no client authentication these credentials can do",
+                        metadata.issuer
+                    )
+                    .into(),
+                )
             })
     }
 }

@@ -2,23 +2,29 @@
 //! listener on 127.0.0.1 that takes the one authorization response meant
 //! for it.
 
-use std::future::poll_fn;
-use std::task::Poll;
+use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{CallbackParams, PendingAuthorization, Verdict};
-use crate::error::Error;
+use crate::error::{Error, Reason};
 
 /// The path answers come to.
 const PATH: &str = "/callback";
 /// Largest request head read; a callback's query is well under this.
 const MAX_HEAD: usize = 8 * 1024;
-/// Connections read at once; more are dropped.
+/// Connections served at once; more are closed unread.
 const MAX_CONNECTIONS: usize = 16;
 /// A bound on reading one request and writing one answer, so a connection
 /// that says nothing (a browser's preconnect) never holds the others up.
@@ -39,16 +45,50 @@ pub struct LoopbackRedirect {
     redirect_uri: String,
 }
 
-/// What the accept loop is woken by.
+/// A callback's query, sent from a connection to [`LoopbackRedirect::wait`],
+/// which alone can judge it, with the way back for the page to show.
+type Callback = (String, oneshot::Sender<Page>);
+
+/// What the wait loop is woken by.
 enum Event {
-    Accepted(std::io::Result<TcpStream>),
-    Read(Result<(TcpStream, Option<Head>), tokio::task::JoinError>),
+    Accepted(std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)>),
+    Callback(Callback),
 }
 
-/// The request line of one request.
-struct Head {
-    method: String,
-    target: String,
+/// What the browser is shown.
+struct Page {
+    status: StatusCode,
+    text: String,
+}
+
+impl Page {
+    fn new(status: StatusCode, text: impl Into<String>) -> Self {
+        Self {
+            status,
+            text: text.into(),
+        }
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let body = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Authorization</title></head>\
+             <body><p>{}</p></body></html>\n",
+            self.text
+        );
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+        ] {
+            headers.insert(name, http::HeaderValue::from_static(value));
+        }
+        response
+    }
 }
 
 impl LoopbackRedirect {
@@ -67,7 +107,10 @@ impl LoopbackRedirect {
     /// [`Error::Unavailable`] when the port cannot be bound.
     pub async fn bind_port(port: u16) -> Result<Self, Error> {
         let unavailable = |e: std::io::Error| {
-            Error::Unavailable(format!("cannot listen on 127.0.0.1:{port}: {e}"))
+            Error::Unavailable(Reason::caused_by(
+                format!("cannot listen on 127.0.0.1:{port}: {e}"),
+                e,
+            ))
         };
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
@@ -102,129 +145,107 @@ impl LoopbackRedirect {
         timeout: Duration,
     ) -> Result<CallbackParams, Error> {
         if pending.redirect_uri() != self.redirect_uri {
-            return Err(Error::Config(format!(
-                "the request was made for {}, not {}",
-                pending.redirect_uri(),
-                self.redirect_uri
-            )));
+            return Err(Error::Config(
+                format!(
+                    "the request was made for {}, not {}",
+                    pending.redirect_uri(),
+                    self.redirect_uri
+                )
+                .into(),
+            ));
         }
         let deadline = Instant::now() + timeout;
-        let mut reads = JoinSet::new();
+        let (callbacks, mut arrived) = mpsc::channel::<Callback>(MAX_CONNECTIONS);
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         loop {
-            let event = poll_fn(|cx| {
-                if let Poll::Ready(accepted) = self.listener.poll_accept(cx) {
-                    return Poll::Ready(Event::Accepted(accepted.map(|(s, _)| s)));
+            let event = tokio::select! {
+                accepted = self.listener.accept() => Event::Accepted(accepted),
+                Some(callback) = arrived.recv() => Event::Callback(callback),
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::Timeout(format!(
+                        "no authorization response at {} within {timeout:?}",
+                        self.redirect_uri
+                    ).into()));
                 }
-                match reads.poll_join_next(cx) {
-                    Poll::Ready(Some(read)) => Poll::Ready(Event::Read(read)),
-                    _ => Poll::Pending,
-                }
-            });
-            let Ok(event) = tokio::time::timeout_at(deadline, event).await else {
-                return Err(Error::Timeout(format!(
-                    "no authorization response at {} within {timeout:?}",
-                    self.redirect_uri
-                )));
             };
             match event {
-                Event::Accepted(Ok(stream)) => {
-                    if reads.len() < MAX_CONNECTIONS {
-                        reads.spawn(read_head(stream));
+                Event::Accepted(Ok((stream, _))) => {
+                    // Over the cap the connection is closed unread.
+                    if let Ok(slot) = Arc::clone(&slots).try_acquire_owned() {
+                        tokio::spawn(serve(stream, callbacks.clone(), slot));
                     }
                 }
                 Event::Accepted(Err(e)) => {
-                    return Err(Error::Unavailable(format!(
-                        "the listener at {} failed: {e}",
-                        self.redirect_uri
-                    )));
+                    return Err(Error::Unavailable(
+                        format!("the listener at {} failed: {e}", self.redirect_uri).into(),
+                    ));
                 }
-                Event::Read(Ok((stream, Some(head)))) => {
-                    if let Some(outcome) = answer(stream, pending, &head).await {
+                Event::Callback((query, reply)) => {
+                    let (page, outcome) = judge(pending, &query);
+                    // The connection writes the page on its own, within
+                    // its bound, after the wait has returned.
+                    let _ = reply.send(page);
+                    if let Some(outcome) = outcome {
                         return outcome;
                     }
                 }
-                // Unreadable requests were answered or dropped already.
-                Event::Read(_) => {}
             }
         }
     }
 }
 
-/// Reads one request head and returns its request line (`None` when the
-/// request is malformed, too big or too slow; it is answered 400 when it
-/// got that far).
-async fn read_head(mut stream: TcpStream) -> (TcpStream, Option<Head>) {
-    let read = tokio::time::timeout(PER_CONNECTION, async {
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut chunk).await.ok()?;
-            if n == 0 || buf.len() + n > MAX_HEAD {
-                return None;
-            }
-            buf.extend_from_slice(chunk.get(..n)?);
-        }
-        Some(buf)
-    })
-    .await;
-    let head = read.ok().flatten().and_then(|buf| {
-        let line = buf.split(|&b| b == b'\r').next()?;
-        let line = std::str::from_utf8(line).ok()?;
-        let mut parts = line.split(' ');
-        let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-        (parts.next().is_none() && version.starts_with("HTTP/1.")).then(|| Head {
-            method: method.to_owned(),
-            target: target.to_owned(),
-        })
+/// Serves one connection: one request, read and answered within
+/// [`PER_CONNECTION`]. Callbacks go to the wait loop for judgement.
+async fn serve(
+    stream: tokio::net::TcpStream,
+    callbacks: mpsc::Sender<Callback>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    let service = service_fn(move |request: Request<Incoming>| {
+        let callbacks = callbacks.clone();
+        async move { Ok::<_, Infallible>(route(&request, &callbacks).await.into_response()) }
     });
-    if head.is_none() {
-        respond(
-            &mut stream,
-            400,
-            "Bad Request",
-            "This request could not be read.",
-        )
-        .await;
-    }
-    (stream, head)
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(PER_CONNECTION)
+        .max_buf_size(MAX_HEAD)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    let _ = tokio::time::timeout(PER_CONNECTION, connection).await;
 }
 
-/// Answers one request; `Some` when it ends the wait.
-async fn answer(
-    mut stream: TcpStream,
+/// The page for one request; callbacks are judged by the wait loop.
+async fn route(request: &Request<Incoming>, callbacks: &mpsc::Sender<Callback>) -> Page {
+    if request.uri().path() != PATH {
+        return Page::new(StatusCode::NOT_FOUND, "Nothing here.");
+    }
+    if request.method() != Method::GET {
+        return Page::new(StatusCode::METHOD_NOT_ALLOWED, "Only GET is served here.");
+    }
+    let query = request.uri().query().unwrap_or_default().to_owned();
+    let (reply, page) = oneshot::channel();
+    if callbacks.send((query, reply)).await.is_err() {
+        return Page::new(StatusCode::GONE, "No authorization is in progress.");
+    }
+    page.await
+        .unwrap_or_else(|_| Page::new(StatusCode::GONE, "No authorization is in progress."))
+}
+
+/// Judges one callback: the page to show, and the outcome when it ends
+/// the wait.
+fn judge(
     pending: &PendingAuthorization,
-    head: &Head,
-) -> Option<Result<CallbackParams, Error>> {
-    let (path, query) = head
-        .target
-        .split_once('?')
-        .unwrap_or((head.target.as_str(), ""));
-    if path != PATH {
-        respond(&mut stream, 404, "Not Found", "Nothing here.").await;
-        return None;
-    }
-    if head.method != "GET" {
-        respond(
-            &mut stream,
-            405,
-            "Method Not Allowed",
-            "Only GET is served here.",
-        )
-        .await;
-        return None;
-    }
+    query: &str,
+) -> (Page, Option<Result<CallbackParams, Error>>) {
     let params = CallbackParams::from_query(query);
-    let outcome = match pending.examine(&params) {
-        Verdict::Foreign => {
-            respond(
-                &mut stream,
-                400,
-                "Bad Request",
+    match pending.examine(&params) {
+        Verdict::Foreign => (
+            Page::new(
+                StatusCode::BAD_REQUEST,
                 "This answer does not belong to the authorization in progress.",
-            )
-            .await;
-            return None;
-        }
+            ),
+            None,
+        ),
         Verdict::Refused(e) => {
             let text = match &e {
                 Error::OAuth { error, .. } => format!(
@@ -234,46 +255,16 @@ async fn answer(
                 _ => "The authorization response could not be verified. You can close this page."
                     .to_owned(),
             };
-            respond(&mut stream, 200, "OK", &text).await;
-            Err(e)
+            (Page::new(StatusCode::OK, text), Some(Err(e)))
         }
-        Verdict::Code(_) => {
-            respond(
-                &mut stream,
-                200,
-                "OK",
+        Verdict::Code(_) => (
+            Page::new(
+                StatusCode::OK,
                 "Authorization complete. You can close this page and return to the application.",
-            )
-            .await;
-            Ok(())
-        }
-    };
-    Some(outcome.map(|()| params))
-}
-
-/// Writes a small HTML page and closes; a client gone already is no
-/// matter.
-async fn respond(stream: &mut TcpStream, status: u16, reason: &str, text: &str) {
-    let body = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Authorization</title></head>\
-         <body><p>{text}</p></body></html>\n"
-    );
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\n\
-         content-type: text/html; charset=utf-8\r\n\
-         content-length: {}\r\n\
-         cache-control: no-store\r\n\
-         referrer-policy: no-referrer\r\n\
-         x-content-type-options: nosniff\r\n\
-         content-security-policy: default-src 'none'\r\n\
-         connection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(PER_CONNECTION, async {
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
-    })
-    .await;
+            ),
+            Some(Ok(params)),
+        ),
+    }
 }
 
 /// `text` safe inside HTML.

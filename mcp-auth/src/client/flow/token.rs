@@ -51,7 +51,7 @@ pub(super) async fn request(
             let key = credentials
                 .signing_key
                 .as_ref()
-                .ok_or_else(|| Error::Config("private_key_jwt needs a signing key".to_owned()))?;
+                .ok_or_else(|| Error::Config("private_key_jwt needs a signing key".into()))?;
             assertion = key.assertion(&credentials.client_id, issuer)?;
             form.push(("client_id", &credentials.client_id));
             form.push((
@@ -66,21 +66,24 @@ pub(super) async fn request(
     let answer = fetch.post_form(endpoint, &form, basic).await?;
     let status = answer.status;
     if status.is_redirection() {
-        return Err(Error::Unavailable(format!(
-            "token endpoint {endpoint}: answered with a redirect (HTTP {status}), not followed"
-        )));
+        return Err(Error::Unavailable(
+            format!(
+                "token endpoint {endpoint}: answered with a redirect (HTTP {status}), not followed"
+            )
+            .into(),
+        ));
     }
     let json = serde_json::from_slice::<Value>(&answer.body).ok();
     if !status.is_success() {
         return Err(match json.as_ref().and_then(oauth_error) {
             Some(refused) => refused,
-            None => Error::Unavailable(format!("token endpoint {endpoint}: HTTP {status}")),
+            None => Error::Unavailable(format!("token endpoint {endpoint}: HTTP {status}").into()),
         });
     }
     let Some(json) = json else {
-        return Err(Error::InvalidResponse(format!(
-            "token endpoint {endpoint}: the answer is not JSON"
-        )));
+        return Err(Error::InvalidResponse(
+            format!("token endpoint {endpoint}: the answer is not JSON").into(),
+        ));
     };
     parse(&json, sent_at)
 }
@@ -112,7 +115,7 @@ pub(super) fn refused(error: &str, description: Option<&str>) -> Error {
 /// present, `expires_in` a whole number of seconds and `refresh_token` and
 /// `scope` strings.
 pub(super) fn parse(v: &Value, sent_at: SystemTime) -> Result<Granted, Error> {
-    let invalid = |why: &str| Error::InvalidResponse(format!("token response: {why}"));
+    let invalid = |why: &str| Error::InvalidResponse(format!("token response: {why}").into());
     let Some(object) = v.as_object() else {
         return Err(invalid("not a JSON object"));
     };

@@ -1,0 +1,57 @@
+//! Lower-case hexadecimal, the one spelling the SDK uses for random ids
+//! and digests (session ids, stream ids, API key hashes, token file
+//! names), so that each crate writes and reads them alike.
+
+use std::fmt::Write as _;
+
+/// `bytes` as lower-case hex, two digits per byte.
+///
+/// ```
+/// assert_eq!(mcp_core::hex::encode(&[0x0f, 0xa0]), "0fa0");
+/// ```
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The bytes that `text` spells in hex (either case), exactly `N` of them;
+/// `None` when `text` is not `2 * N` hex digits.
+///
+/// ```
+/// assert_eq!(mcp_core::hex::decode::<2>("0fA0"), Some([0x0f, 0xa0]));
+/// assert_eq!(mcp_core::hex::decode::<2>("0fa"), None);
+/// ```
+pub fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let digits = text.as_bytes();
+    if digits.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let &[high, low] = pair else { return None };
+        let high = char::from(high).to_digit(16)?;
+        let low = char::from(low).to_digit(16)?;
+        *byte = u8::try_from(high << 4 | low).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let text = encode(&bytes);
+        assert_eq!(text.len(), 512);
+        let back: [u8; 256] = decode(&text).unwrap();
+        assert_eq!(back.as_slice(), bytes.as_slice());
+        assert_eq!(decode::<1>("g0"), None);
+        assert_eq!(decode::<1>("+1"), None);
+    }
+}
