@@ -46,6 +46,39 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Features
+//!
+//! - `server` (on): verifiers, [`AuthLayer`] and scopes, for a resource
+//!   server. It does not compile `mcp-client`.
+//! - `client` (on): [`client`]: discovery, registration, grants, token
+//!   stores and the `OAuth` provider for `mcp-client`.
+//!
+//! # Dependencies, and why
+//!
+//! - `jsonwebtoken`: JWT signature and claim checks (and the client's
+//!   `private_key_jwt` assertions), with the algorithms pinned per key.
+//! - `reqwest`: every fetch (metadata, JWKS, introspection, registration,
+//!   tokens) goes through one [`SafeFetcher`] on a reqwest client whose
+//!   resolver refuses private and loopback addresses as policy says.
+//! - `url`: URL parsing, and the form encoding of token requests.
+//! - `sha2`, `subtle`, `base64`, `getrandom`: PKCE S256, API keys compared
+//!   by hash in constant time, random `state` and verifiers.
+//! - `hyper`, `hyper-util` (with `client`): the loopback redirect listener
+//!   of a native app is a one-request HTTP/1 server.
+//! - `tower-layer`, `tower-service`, `http`, `http-body(-util)`, `bytes`:
+//!   the layer wraps any tower `Service`; bodies are read once, bounded.
+//! - `async-trait`: [`TokenVerifier`] and [`client::store::TokenStore`]
+//!   take `async fn` and stay object-safe.
+//! - `tokio`, `serde`, `serde_json`, `tracing`.
+//!
+//! Why not the `oauth2` crate: MCP needs what it leaves to the caller —
+//! RFC 9728 resource metadata discovery, RFC 8707 resource indicators on
+//! every request, RFC 9207 `iss` checks, client ID metadata documents,
+//! SSRF rules for URLs a server chose, and bounded responses — and its
+//! HTTP client abstraction would sit beside ours rather than replace it.
+//! What it would save (building a token request, parsing the response) is
+//! the smallest part.
 
 // Built with neither side, only the shared parts remain, some unused.
 #![cfg_attr(not(any(feature = "server", feature = "client")), allow(dead_code))]

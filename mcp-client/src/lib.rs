@@ -36,6 +36,25 @@
 //!
 //! [`FrameRead`]: mcp_core::transport::FrameRead
 //! [`FrameWrite`]: mcp_core::transport::FrameWrite
+//!
+//! # Features
+//!
+//! - `stdio` (on): [`Client::spawn`] of a server as a child process (with
+//!   `nix` to stop its process group on Unix).
+//! - `http` (on): Streamable HTTP, with the legacy-session and HTTP+SSE
+//!   fallbacks and the [`AuthProvider`] hook. Off, the tree has no reqwest
+//!   or TLS stack.
+//!
+//! # Dependencies, and why
+//!
+//! - `tokio`, `tokio-stream`, `futures-core`: the runtime, and streams of
+//!   notifications and subscriptions.
+//! - `serde`, `serde_json`, `bytes`: the protocol's JSON, shared buffers.
+//! - `reqwest` (with `http`): a maintained HTTP client with rustls, HTTP/2,
+//!   proxies and streaming bodies; `http` for its types, `async-trait` for
+//!   [`AuthProvider`].
+//! - `thiserror`, `tracing`: the error enum, and events any subscriber
+//!   can take.
 
 mod api;
 #[cfg(feature = "stdio")]

@@ -67,6 +67,23 @@
 //!
 //! New protocol revisions add fields and variants; thanks to
 //! `#[non_exhaustive]` that is a minor release.
+//!
+//! # Features
+//!
+//! - `tokio` (off): `LineReader` and `LineWriter`, the newline framing of
+//!   stdio and sockets over tokio's `AsyncRead`/`AsyncWrite`.
+//!
+//! # Dependencies, and why
+//!
+//! - `serde`, `serde_json`: the protocol is JSON; every type derives its
+//!   wire form, and the envelope decoder is built on `serde_json`'s.
+//! - `bytes`: frames and encoded messages are shared, not copied, between
+//!   a codec, a session and a transport.
+//! - `base64`: binary content (images, audio, blobs) is base64 in JSON.
+//! - `thiserror`: the one error enum, without hand-written `Display`.
+//! - `tokio` (feature `tokio` only): the line codec's async I/O traits.
+//!   Without it this crate has no runtime, so any transport or runtime can
+//!   build on the types.
 
 // Every public spec type is `#[non_exhaustive]` unless it says why not.
 #![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]

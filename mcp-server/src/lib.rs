@@ -39,6 +39,36 @@
 //!
 //! [`FrameRead`]: mcp_core::transport::FrameRead
 //! [`FrameWrite`]: mcp_core::transport::FrameWrite
+//!
+//! # Features
+//!
+//! - `stdio` (on): [`Server::serve_stdio`] and process signals.
+//! - `http` (on): Streamable HTTP ([`http`]): the endpoint as a tower
+//!   `Service` and a hardened hyper listener. Off, the tree has no hyper,
+//!   tower or HTTP body crates.
+//!
+//! # Dependencies, and why
+//!
+//! - `tokio`: the runtime every MCP transport here runs on; requests run
+//!   as tasks so they can be cancelled.
+//! - `schemars`: a tool's input and output JSON Schemas come from its Rust
+//!   types, so the schema cannot disagree with the decoder.
+//! - `serde`, `serde_json`, `bytes`: the protocol's JSON, shared buffers.
+//! - `hmac`, `sha2`, `getrandom`, `base64`: a 2026-07-28
+//!   `requestState` is sealed with HMAC-SHA256 under a random key; session
+//!   ids are random. RustCrypto crates: pure Rust, audited, small.
+//! - `async-trait`: the store traits users implement take `async fn` and
+//!   stay object-safe (`Arc<dyn SessionStore>`).
+//! - `tracing`: spans and events that any subscriber (logs, OpenTelemetry)
+//!   can take.
+//! - `thiserror`, `pin-project-lite`: the error enum, and pinned futures
+//!   and bodies without `unsafe`.
+//! - `http` always (the extensions a handler reads are `http::Extensions`).
+//!   With `http`: `hyper` and `hyper-util` (HTTP/1 and HTTP/2 with the
+//!   timeouts and limits of `serve`), `tower-service`/`tower-layer` (the
+//!   endpoint mounts in axum or any tower stack), `http-body`/
+//!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
+//!   (raising the descriptor limit that the connection cap is sized by).
 
 mod context;
 mod error;
