@@ -8,6 +8,13 @@
 //! 2026-07-28 (stateless, JSON answers) and legacy (a 2025-11-25 session,
 //! answers as SSE: the client accepts only `text/event-stream`). Reported: requests/s and the ratio to bare, p50/p99
 //! latency, and server CPU time per request (from /proc).
+//!
+//! The in-process reqwest load generator costs as much CPU per request as
+//! the servers, so at concurrency 32 it saturates first and hides their
+//! cost. When `wrk` and `taskset` are installed, a second part measures
+//! what matters for capacity: server CPU per request with `wrk` on one
+//! core and the server pinned to the other, 32 connections
+//! (`MCP_BENCH_ONLY=wrk` runs only that part).
 
 #![allow(
     missing_docs,
@@ -23,6 +30,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use common::http::{ServerProcess, load};
+use common::median;
 use common::{Round, paired_ratio, report};
 use serde::Deserialize;
 use serde_json::Value;
@@ -201,6 +209,93 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("MCP_BENCH_ONLY").as_deref() != Ok("wrk") {
+        with_reqwest(&runtime);
+    }
+    if common::wrk::available() {
+        with_wrk(&runtime);
+    } else {
+        println!("(wrk or taskset not installed: server CPU under wrk not measured)");
+    }
+}
+
+/// Rounds of `wrk`, alternating between the servers.
+const WRK_ROUNDS: usize = 5;
+/// Seconds per `wrk` round.
+const WRK_SECONDS: u32 = 4;
+
+fn with_wrk(runtime: &tokio::runtime::Runtime) {
+    println!(
+        "server CPU per request under wrk (1 core each, 32 connections, {WRK_ROUNDS} x {WRK_SECONDS} s, medians):"
+    );
+    for mode in [Mode::Modern, Mode::Legacy] {
+        let bare = common::wrk::pinned_server(&[(ROLE, "bare")]);
+        let sdk = common::wrk::pinned_server(&[(ROLE, "sdk")]);
+        let http = reqwest::Client::new();
+        let headers = |session: &'static str| -> Vec<(&'static str, &'static str)> {
+            match mode {
+                Mode::Modern => vec![
+                    ("content-type", "application/json"),
+                    ("accept", "application/json, text/event-stream"),
+                    ("mcp-protocol-version", "2026-07-28"),
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "echo"),
+                ],
+                // JSON answers, as the bare handler gives (the reqwest
+                // part above measures SSE answers).
+                Mode::Legacy => vec![
+                    ("content-type", "application/json"),
+                    ("accept", "application/json, text/event-stream"),
+                    ("mcp-protocol-version", "2025-11-25"),
+                    ("mcp-session-id", session),
+                ],
+            }
+        };
+        let session = |server: &ServerProcess| -> &'static str {
+            match mode {
+                Mode::Legacy => runtime.block_on(open_session(&http, &server.url)).leak(),
+                Mode::Modern => "",
+            }
+        };
+        let (ours_headers, bare_headers) = (headers(session(&sdk)), headers(session(&bare)));
+        let request = body(mode, 1);
+        let (mut ours, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..WRK_ROUNDS {
+            let (n_ours, us_ours) =
+                common::wrk::run(&sdk, 32, WRK_SECONDS, &ours_headers, &request);
+            let (n_bare, us_bare) =
+                common::wrk::run(&bare, 32, WRK_SECONDS, &bare_headers, &request);
+            ours.push((n_ours, us_ours));
+            base.push((n_bare, us_bare));
+            ratios.push(us_ours / us_bare);
+        }
+        let per_s = |v: &[(u64, f64)]| {
+            median(v.iter().map(|r| r.0 as f64).collect()) / f64::from(WRK_SECONDS)
+        };
+        let cpu = |v: &[(u64, f64)]| median(v.iter().map(|r| r.1).collect());
+        let label = match mode {
+            Mode::Modern => "2026-07-28 JSON",
+            Mode::Legacy => "2025-11-25 session JSON",
+        };
+        println!("{label}:");
+        println!(
+            "  mcp-server  {:>9.0} req/s  {:>6.2} us CPU/request",
+            per_s(&ours),
+            cpu(&ours)
+        );
+        println!(
+            "  bare hyper  {:>9.0} req/s  {:>6.2} us CPU/request",
+            per_s(&base),
+            cpu(&base)
+        );
+        println!(
+            "  ratio       {:.2}x bare CPU per request (median of paired rounds)",
+            median(ratios)
+        );
+    }
+}
+
+fn with_reqwest(runtime: &tokio::runtime::Runtime) {
     let bare = ServerProcess::start(&[(ROLE, "bare")]);
     let sdk = ServerProcess::start(&[(ROLE, "sdk")]);
     println!(

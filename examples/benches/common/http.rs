@@ -17,7 +17,21 @@ pub(crate) struct ServerProcess {
 
 impl ServerProcess {
     pub(crate) fn start(env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        Self::start_with(None, env)
+    }
+
+    /// [`start`](Self::start), run by `wrapper` (`taskset -c 1`, say).
+    pub(crate) fn start_with(wrapper: Option<&[&str]>, env: &[(&str, &str)]) -> Self {
+        let exe = std::env::current_exe().unwrap();
+        let mut command = match wrapper {
+            Some([program, args @ ..]) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(exe);
+                c
+            }
+            _ => Command::new(exe),
+        };
+        let mut child = command
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each benchmark uses a part of the helpers")]
 
 pub(crate) mod http;
+pub(crate) mod wrk;
 
 use std::time::Duration;
 

@@ -220,10 +220,7 @@ impl<H: Handler> Stateless<H> {
         let grace = shared.server.options().shutdown_grace;
         let closing = shared.closing.subscribe();
         // The request runs in this future: no task, no connection.
-        let mut answer: Pin<Box<dyn Future<Output = Reply> + Send>> = Box::pin(async move {
-            let _admitted = admitted;
-            within_grace(dispatcher.answer(&req, call, &route, None), closing, grace).await
-        });
+        let mut answer = answering(dispatcher, req, call, route, admitted, closing, grace);
         let mut first = None;
         if accept.json {
             tokio::select! {
@@ -290,6 +287,24 @@ impl<H: Handler> Stateless<H> {
         });
         sse_response(Body::stream(body_rx))
     }
+}
+
+/// The dispatcher's answer to `req`, boxed by a plain function: built in
+/// an async one, the unboxed future (large: every method's handling)
+/// would count in that function's own future too, and be copied with it.
+fn answering<H: Handler>(
+    dispatcher: Arc<crate::session::Dispatcher<H>>,
+    req: Request,
+    call: Result<ClientRequest, mcp_core::Error>,
+    route: crate::session::Route,
+    admitted: Option<crate::session::Admitted>,
+    closing: watch::Receiver<bool>,
+    grace: std::time::Duration,
+) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
+    Box::pin(async move {
+        let _admitted = admitted;
+        within_grace(dispatcher.answer(&req, call, &route, None), closing, grace).await
+    })
 }
 
 /// `answer`, unless shutdown begins and it takes longer than `grace`

@@ -264,9 +264,14 @@ impl<H: Handler> Inner<H> {
             HttpMethod::GET if old_sse && header(headers, headers::SESSION_ID).is_none() => {
                 self.sse.open(headers, req.extensions(), &self.sessions)
             }
-            HttpMethod::GET if legacy => self.sessions.get(req.headers(), req.extensions()).await,
+            // The legacy paths' futures are large: boxed, they do not
+            // make every request's future (copied into a box per request)
+            // as large as theirs.
+            HttpMethod::GET if legacy => {
+                Box::pin(self.sessions.get(req.headers(), req.extensions())).await
+            }
             HttpMethod::DELETE if legacy => {
-                self.sessions.delete(req.headers(), req.extensions()).await
+                Box::pin(self.sessions.delete(req.headers(), req.extensions())).await
             }
             _ => {
                 let allow = match (legacy, old_sse) {
@@ -335,11 +340,11 @@ impl<H: Handler> Inner<H> {
         let session = header(&parts.headers, headers::SESSION_ID).map(str::to_owned);
         match (session, sse_session(&parts.uri).map(str::to_owned)) {
             (Some(id), _) if options.legacy => {
-                self.sessions
-                    .post(&id, parts, incoming, call, &accept)
-                    .await
+                Box::pin(self.sessions.post(&id, parts, incoming, call, &accept)).await
             }
-            (None, Some(id)) if options.legacy_sse => self.sse.post(&id, parts, incoming).await,
+            (None, Some(id)) if options.legacy_sse => {
+                Box::pin(self.sse.post(&id, parts, incoming)).await
+            }
             _ => {
                 let Incoming::Single(message) = incoming else {
                     return unreadable(&mcp_core::Error::InvalidRequest {
@@ -352,7 +357,7 @@ impl<H: Handler> Inner<H> {
                     Routed::Done(res) => res,
                     Routed::Initialize(new) => {
                         let NewSession { req, call, parts } = *new;
-                        self.sessions.initialize(req, call, parts, &accept).await
+                        Box::pin(self.sessions.initialize(req, call, parts, &accept)).await
                     }
                 }
             }

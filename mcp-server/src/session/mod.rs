@@ -32,7 +32,7 @@ use crate::request_state::StateKey;
 pub(crate) use connection::Connection;
 pub(crate) use dispatcher::Dispatcher;
 #[cfg(feature = "http")]
-pub(crate) use dispatcher::{Admission, Busy, Reply, Route, admit};
+pub(crate) use dispatcher::{Admission, Admitted, Busy, Reply, Route, admit};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
