@@ -5,7 +5,8 @@
 //! Run with `cargo bench -p examples --bench stdio_echo`. Both servers are
 //! this binary run again as a child process; rounds alternate between
 //! them so machine noise hits both. Reported: calls/s (and its ratio),
-//! p50/p99 latency, and server CPU time per call (from /proc).
+//! p50/p99 latency, and server CPU time per call (from /proc). Twice: with
+//! a 9-byte message, and with a 100 KB one (where copies show).
 
 #![allow(
     missing_docs,
@@ -29,6 +30,8 @@ const ROLE: &str = "MCP_BENCH_ROLE";
 const WARMUP: usize = 300;
 const CALLS: usize = 3000;
 const ROUNDS: usize = 7;
+/// Calls per round with 100 KB messages.
+const BIG_CALLS: usize = 400;
 
 /// The bare server: one line in, one line out.
 fn bare_server() {
@@ -91,7 +94,7 @@ fn sdk_server() {
         .unwrap();
 }
 
-async fn round(role: &str, era: Era) -> Round {
+async fn round(role: &str, era: Era, message: &str, calls: usize) -> Round {
     let exe = std::env::current_exe().unwrap();
     let child = ChildProcess::new(exe)
         .env(ROLE, role)
@@ -105,18 +108,18 @@ async fn round(role: &str, era: Era) -> Round {
     let client = Client::spawn(child, options, NoHandler).await.unwrap();
     let pid = client.child_id().await.unwrap();
     let mut args = JsonObject::new();
-    args.insert("message".into(), Value::String("hello mcp".into()));
-    for _ in 0..WARMUP {
+    args.insert("message".into(), Value::String(message.into()));
+    for _ in 0..WARMUP.min(calls) {
         client.call_tool("echo", args.clone()).await.unwrap();
     }
     let cpu_before = cpu_ns(pid);
-    let mut latencies = Vec::with_capacity(CALLS);
+    let mut latencies = Vec::with_capacity(calls);
     let start = Instant::now();
-    for _ in 0..CALLS {
+    for _ in 0..calls {
         let t = Instant::now();
         let r = client.call_tool("echo", args.clone()).await.unwrap();
         latencies.push(t.elapsed());
-        assert_eq!(r.content[0].as_text(), Some("hello mcp"));
+        assert_eq!(r.content[0].as_text(), Some(message));
     }
     let elapsed = start.elapsed();
     let cpu_after = cpu_ns(pid);
@@ -138,16 +141,26 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let big = "x".repeat(100 * 1024);
+    for (message, calls, label) in [
+        ("hello mcp", CALLS, "a 9-byte message"),
+        (big.as_str(), BIG_CALLS, "a 100 KB message"),
+    ] {
+        compare(&runtime, message, calls, label);
+    }
+}
+
+fn compare(runtime: &tokio::runtime::Runtime, message: &str, calls: usize, label: &str) {
     let mut sdk = Vec::new();
     let mut modern = Vec::new();
     let mut bare = Vec::new();
     for _ in 0..ROUNDS {
-        sdk.push(runtime.block_on(round("sdk", Era::Legacy)));
-        bare.push(runtime.block_on(round("bare", Era::Legacy)));
-        modern.push(runtime.block_on(round("sdk", Era::Modern)));
+        sdk.push(runtime.block_on(round("sdk", Era::Legacy, message, calls)));
+        bare.push(runtime.block_on(round("bare", Era::Legacy, message, calls)));
+        modern.push(runtime.block_on(round("sdk", Era::Modern, message, calls)));
     }
     println!(
-        "sequential tools/call echo over stdio, {CALLS} calls x {ROUNDS} rounds (medians), same client, 2025-11-25:"
+        "sequential tools/call echo over stdio, {label}, {calls} calls x {ROUNDS} rounds (medians), same client, 2025-11-25:"
     );
     let ours = report("mcp-server", "call", &sdk);
     let base = report("bare", "call", &bare);

@@ -29,9 +29,33 @@ pub enum Era {
 ///
 /// Any string round-trips; [`ProtocolVersion::is_known`] tells whether this
 /// crate has the revision's types.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct ProtocolVersion(Cow<'static, str>);
+
+/// Known versions decode to the constants (no allocation: a version is
+/// read, compared and copied on every 2026-07-28 request).
+impl<'de> Deserialize<'de> for ProtocolVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ProtocolVersion;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a protocol version string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ProtocolVersion, E> {
+                Ok(ProtocolVersion::KNOWN
+                    .iter()
+                    .find(|known| known.as_str() == v)
+                    .cloned()
+                    .unwrap_or_else(|| ProtocolVersion(Cow::Owned(v.to_owned()))))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
 
 impl ProtocolVersion {
     /// 2026-07-28, the first modern revision.

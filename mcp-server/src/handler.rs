@@ -50,7 +50,8 @@ fn not_found<T>(method: &str) -> Result<T, Error> {
 /// [`Router`](crate::Router) implements this trait for the common case of
 /// registered tools, resources and prompts.
 pub trait Handler: Send + Sync + 'static {
-    /// The server's name and version.
+    /// The server's name and version; read once, when the server is
+    /// built.
     fn info(&self) -> Implementation;
 
     /// What the server offers. Checked before requests reach the handler.

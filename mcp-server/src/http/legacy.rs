@@ -12,7 +12,6 @@ use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use mcp_core::jsonrpc::Incoming;
-use mcp_core::request::ClientRequest;
 use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId, headers};
 use tokio::sync::mpsc;
@@ -26,6 +25,7 @@ use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
+use crate::session::Call;
 use crate::session::Connection;
 use crate::session::peer::Outbox;
 use crate::store::{EventStore, SessionStore};
@@ -174,7 +174,7 @@ impl<H: Handler> Sessions<H> {
     pub(super) async fn initialize(
         &self,
         req: Request,
-        call: Result<ClientRequest, mcp_core::Error>,
+        call: Call,
         parts: Parts,
         accept: &Accepts,
     ) -> Response<Body> {
@@ -302,7 +302,7 @@ impl<H: Handler> Sessions<H> {
         id: &str,
         parts: Parts,
         incoming: Incoming,
-        call: Option<Result<ClientRequest, mcp_core::Error>>,
+        call: Option<Call>,
         accept: &Accepts,
     ) -> Response<Body> {
         let session = match self.session(id, &parts.extensions).await {

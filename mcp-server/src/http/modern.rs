@@ -25,6 +25,7 @@ use super::reply::{
 use super::shared::{Shared, shutting_down};
 use crate::handler::Handler;
 use crate::session::peer::Outbox;
+use crate::session::{Call, decode_call};
 use crate::session::{Reply, admit};
 
 /// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
@@ -76,7 +77,7 @@ pub(super) enum Routed {
 pub(super) struct NewSession {
     pub(super) req: Request,
     /// Its params, decoded.
-    pub(super) call: Result<ClientRequest, mcp_core::Error>,
+    pub(super) call: Call,
     pub(super) parts: Parts,
 }
 
@@ -91,7 +92,7 @@ impl<H: Handler> Stateless<H> {
         &self,
         parts: Parts,
         message: Message,
-        call: Option<Result<ClientRequest, mcp_core::Error>>,
+        call: Option<Call>,
         accept: &Accepts,
     ) -> Routed {
         let Message::Request(req) = message else {
@@ -99,7 +100,7 @@ impl<H: Handler> Stateless<H> {
             // cancels by closing its stream, so `cancelled` is moot here.
             return Routed::Done(super::reply::accepted());
         };
-        let call = call.unwrap_or_else(|| ClientRequest::decode(&req));
+        let call = call.unwrap_or_else(|| decode_call(&req));
         let fallback;
         let meta = match &call {
             Ok(call) => call.meta(),
@@ -172,14 +173,14 @@ impl<H: Handler> Stateless<H> {
         {
             return refused(StatusCode::BAD_REQUEST, e);
         }
-        let name = call.as_ref().ok().and_then(ClientRequest::mirrored_name);
-        let params = match (&call, name) {
+        let name = call.as_deref().ok().and_then(ClientRequest::mirrored_name);
+        let params = match (call.as_deref(), name) {
             (Ok(ClientRequest::CallTool(_)), Some(tool)) => {
                 shared.server.handler().tool_header_params(tool)
             }
             _ => None,
         };
-        let arguments = call.as_ref().ok().and_then(ClientRequest::tool_arguments);
+        let arguments = call.as_deref().ok().and_then(ClientRequest::tool_arguments);
         let lookup = |h: &str| header(headers_in, h);
         if let Err(e) = headers::check(
             lookup,
@@ -197,7 +198,7 @@ impl<H: Handler> Stateless<H> {
     async fn run(
         &self,
         req: Request,
-        call: Result<ClientRequest, mcp_core::Error>,
+        call: Call,
         extensions: http::Extensions,
         accept: &Accepts,
     ) -> Response<Body> {
@@ -295,7 +296,7 @@ impl<H: Handler> Stateless<H> {
 fn answering<H: Handler>(
     dispatcher: Arc<crate::session::Dispatcher<H>>,
     req: Request,
-    call: Result<ClientRequest, mcp_core::Error>,
+    call: Call,
     route: crate::session::Route,
     admitted: Option<crate::session::Admitted>,
     closing: watch::Receiver<bool>,

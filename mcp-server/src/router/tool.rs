@@ -97,11 +97,13 @@ where
     let mut tool = Tool::new(name.clone(), schema_of::<A>()).with_description(description);
     tool.output_schema = F::output_schema();
     let f = Arc::new(f);
+    // Shared, not copied per call: it is only read when arguments are bad.
+    let name: Arc<str> = name.into();
     let call = move |ctx: RequestContext,
                      args: Option<JsonObject>|
           -> BoxFuture<Result<CallToolResult, Error>> {
         let f = Arc::clone(&f);
-        let name = name.clone();
+        let name = Arc::clone(&name);
         Box::pin(async move {
             let args: A = serde_json::from_value(Value::Object(args.unwrap_or_default()))
                 .map_err(|e| Error::Tool(format!("Invalid arguments for tool {name}: {e}")))?;

@@ -9,12 +9,12 @@ use bytes::Bytes;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::method::{self, Method, Notification as _};
 use mcp_core::notifications::CancelledParams;
-use mcp_core::request::ClientRequest;
 use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, ErrorResponse, Message, Notification, Request, RequestId};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
+use super::Call;
 use super::dispatcher::{Admission, Admitted, Dispatcher, Route, admit};
 use super::lifecycle::{SessionState, lock};
 use super::peer::{Outbox, Peer};
@@ -148,12 +148,7 @@ impl<H: Handler> Connection<H> {
 
     /// A request whose params a transport decoded already.
     #[cfg(feature = "http")]
-    pub(crate) async fn on_decoded(
-        self: &Arc<Self>,
-        req: Request,
-        call: Result<ClientRequest, mcp_core::Error>,
-        route: &Route,
-    ) {
+    pub(crate) async fn on_decoded(self: &Arc<Self>, req: Request, call: Call, route: &Route) {
         self.spawn_request(req, Some(call), route.clone()).await;
     }
 
@@ -228,12 +223,7 @@ impl<H: Handler> Connection<H> {
         });
     }
 
-    async fn spawn_request(
-        self: &Arc<Self>,
-        req: Request,
-        call: Option<Result<ClientRequest, mcp_core::Error>>,
-        route: Route,
-    ) {
+    async fn spawn_request(self: &Arc<Self>, req: Request, call: Option<Call>, route: Route) {
         let id = req.id.clone();
         if lock(&self.in_flight).contains_key(&id) {
             let e = ErrorObject::invalid_request(format!("request id {id} is already in flight"));

@@ -30,10 +30,22 @@ use crate::context::{ContextParts, RequestContext};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
 
+/// A request's params decoded for its method, boxed: the decoded request
+/// is large, and moves through several futures on its way to the handler.
+pub(crate) type Call = Result<Box<ClientRequest>, mcp_core::Error>;
+
+/// Decodes `req`'s params for its method.
+pub(crate) fn decode_call(req: &Request) -> Call {
+    ClientRequest::decode(req).map(Box::new)
+}
+
 /// Shared by every connection and request of one server.
 #[derive(Debug)]
 pub(crate) struct Dispatcher<H> {
     pub(crate) handler: H,
+    /// The handler's [`Handler::info`], read once: it goes into every
+    /// 2026-07-28 result.
+    pub(crate) info: mcp_core::Implementation,
     pub(crate) options: ServerOptions,
     /// Open `subscriptions/listen` streams, over all connections.
     pub(crate) listens: Semaphore,
@@ -154,6 +166,7 @@ pub(crate) fn invalid(e: &mcp_core::Error) -> ErrorObject {
 impl<H: Handler> Dispatcher<H> {
     pub(crate) fn new(handler: H, options: ServerOptions) -> Self {
         Self {
+            info: handler.info(),
             handler,
             listens: Semaphore::new(options.max_listen_streams.min(Semaphore::MAX_PERMITS)),
             options,
@@ -165,11 +178,11 @@ impl<H: Handler> Dispatcher<H> {
     pub(crate) async fn run(
         self: Arc<Self>,
         req: Request,
-        call: Option<Result<ClientRequest, mcp_core::Error>>,
+        call: Option<Call>,
         route: Route,
         session: Option<Arc<SessionState>>,
     ) -> Option<Outgoing> {
-        let call = call.unwrap_or_else(|| ClientRequest::decode(&req));
+        let call = call.unwrap_or_else(|| decode_call(&req));
         let reply = self.answer(&req, call, &route, session.as_deref()).await;
         response(&req.id, reply)
     }
@@ -179,13 +192,13 @@ impl<H: Handler> Dispatcher<H> {
     pub(crate) async fn answer(
         &self,
         req: &Request,
-        call: Result<ClientRequest, mcp_core::Error>,
+        call: Call,
         route: &Route,
         session: Option<&SessionState>,
     ) -> Reply {
         let handled = CatchUnwind::new(async {
             let call = call.map_err(|e| invalid(&e))?;
-            self.handle(req, call, route, session).await
+            self.handle(req, *call, route, session).await
         });
         handled.await.unwrap_or_else(|panic| {
             tracing::error!(id = %req.id, panic, "request handler panicked");
@@ -275,9 +288,8 @@ impl<H: Handler> Dispatcher<H> {
         served: &Served,
     ) -> Reply {
         if served.era == Era::Modern {
-            let info = self.handler.info();
             result.stamp(Some(&Modern {
-                server_info: &info,
+                server_info: &self.info,
                 ttl_ms: self.options.cache_ttl_ms,
                 cache_scope: self.options.cache_scope,
             }));

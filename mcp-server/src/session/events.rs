@@ -198,7 +198,7 @@ impl<H: Handler> Dispatcher<H> {
             }
         }
         let mut result = ListenResult::new(id.clone());
-        result.meta.server_info = Some(self.handler.info());
+        result.meta.server_info = Some(self.info.clone());
         encode(&id, &result)
     }
 }

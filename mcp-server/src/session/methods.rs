@@ -38,7 +38,7 @@ impl<H: Handler> Dispatcher<H> {
                     let version = session.initialize(*params, &self.options.supported_versions)?;
                     let handler = &self.handler;
                     let mut result =
-                        InitializeResult::new(version, handler.capabilities(), handler.info());
+                        InitializeResult::new(version, handler.capabilities(), self.info.clone());
                     result.instructions = handler.instructions();
                     encode(id, &result)
                 }

@@ -30,9 +30,9 @@ use crate::handler::Handler;
 use crate::request_state::StateKey;
 
 pub(crate) use connection::Connection;
-pub(crate) use dispatcher::Dispatcher;
 #[cfg(feature = "http")]
 pub(crate) use dispatcher::{Admission, Admitted, Busy, Reply, Route, admit};
+pub(crate) use dispatcher::{Call, Dispatcher, decode_call};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
