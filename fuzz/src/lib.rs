@@ -194,8 +194,11 @@ pub fn uri_template(data: &[u8]) {
     let _ = template.variables().count();
     if let Some(vars) = template.matches(uri) {
         let expanded = template.expand(&vars);
+        // Percent-encoding can make the expansion several times longer
+        // than what matched, and a search over it can run out of its work
+        // budget: that is a refusal, not a mismatch.
         assert!(
-            template.matches(&expanded).is_some(),
+            !matches!(template.try_match(&expanded), Ok(None)),
             "{template:?} matched {uri:?} as {vars:?}, but not its expansion {expanded:?}"
         );
     }

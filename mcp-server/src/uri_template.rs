@@ -224,6 +224,17 @@ impl UriTemplate {
     /// parameters) are not in the map. Returns `None` on no match, on invalid
     /// percent-escapes, or when the search exceeds its work budget.
     pub fn matches(&self, uri: &str) -> Option<BTreeMap<String, String>> {
+        self.try_match(uri).ok().flatten()
+    }
+
+    /// As [`matches`](Self::matches), but a search that ran out of its work
+    /// budget (a long URI against a template that names a variable more
+    /// than once, say) is an error rather than `None`, for callers that
+    /// tell "no such resource" from "too costly to decide".
+    ///
+    /// # Errors
+    /// [`BudgetExceeded`] when the search took more steps than allowed.
+    pub fn try_match(&self, uri: &str) -> Result<Option<BTreeMap<String, String>>, BudgetExceeded> {
         let mut runs: Vec<(u128, Vec<usize>)> = Vec::new();
         for e in self.parts.iter().filter_map(Part::expr) {
             if runs.iter().all(|(m, _)| *m != e.stop) {
@@ -238,8 +249,11 @@ impl UriTemplate {
             failed: (!self.repeated_names).then(HashSet::new),
             binds: Vec::new(),
         };
-        if !matcher.run(0, 0, false, 0).ok()? {
-            return None;
+        if !matcher
+            .run(0, 0, false, 0)
+            .map_err(|Exhausted| BudgetExceeded)?
+        {
+            return Ok(None);
         }
         // For repeated names the longest binding is the full value; the others
         // are equal to it or (for `:prefix` uses) prefixes of it.
@@ -251,9 +265,10 @@ impl UriTemplate {
                 *slot = value;
             }
         }
-        raw.into_iter()
+        Ok(raw
+            .into_iter()
             .map(|(k, v)| Some((k.to_owned(), percent_decode(v)?)))
-            .collect()
+            .collect())
     }
 
     /// Expands with the given values (missing variables expand to nothing, as
@@ -436,6 +451,20 @@ fn prefix_limit(uri: &[u8], start: usize, max_chars: usize) -> usize {
 
 /// Signals that the step budget ran out.
 struct Exhausted;
+
+/// A URI template match that took more steps than allowed; see
+/// [`UriTemplate::try_match`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BudgetExceeded;
+
+impl fmt::Display for BudgetExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "matching the URI took more than {MAX_STEPS} steps")
+    }
+}
+
+impl std::error::Error for BudgetExceeded {}
 
 struct Bind<'a> {
     name: &'a str,
