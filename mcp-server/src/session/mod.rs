@@ -31,8 +31,8 @@ use crate::request_state::StateKey;
 
 pub(crate) use connection::Connection;
 #[cfg(feature = "http")]
-pub(crate) use dispatcher::{Admission, Admitted, Busy, Reply, Route, admit};
-pub(crate) use dispatcher::{Call, Dispatcher, decode_call};
+pub(crate) use dispatcher::{Admission, Admitted, Busy, Reply, Route, admit, decode_call};
+pub(crate) use dispatcher::{Call, Dispatcher};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]
