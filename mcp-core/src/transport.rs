@@ -131,6 +131,23 @@ impl Outgoing {
         )
     }
 
+    /// Notification `N` with `params`, encoded.
+    ///
+    /// # Errors
+    /// [`Error::Encode`] when `params` do not serialize.
+    pub fn encode_notification<N: crate::method::Notification>(
+        params: &N::Params,
+    ) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(&crate::jsonrpc::OutgoingNotification {
+            method: N::NAME,
+            params,
+        })
+        .map_err(|e| Error::Encode {
+            message: e.to_string(),
+        })?;
+        Ok(Self::notification(N::NAME, Bytes::from(bytes)))
+    }
+
     /// A response (or error response) to request `id`.
     pub fn response(id: Option<RequestId>, bytes: Bytes) -> Self {
         Self::new(bytes, OutgoingKind::Response { id })

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mcp_core::jsonrpc::{OutgoingNotification, OutgoingRequest};
+use mcp_core::jsonrpc::OutgoingRequest;
 use mcp_core::meta::HasMeta;
 use mcp_core::method::{self, Method, Notification as NotificationMethod};
 use mcp_core::notifications::ProgressParams;
@@ -451,20 +451,8 @@ impl Client {
     /// # Errors
     /// [`Error::Closed`] when the connection is gone.
     pub async fn notify<N: NotificationMethod>(&self, params: &N::Params) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(&OutgoingNotification {
-            method: N::NAME,
-            params,
-        })
-        .map_err(|e| {
-            Error::Transport(mcp_core::Error::Encode {
-                message: e.to_string(),
-            })
-        })?;
-        if self
-            .inner
-            .send(Outgoing::notification(N::NAME, Bytes::from(bytes)))
-            .await
-        {
+        let message = Outgoing::encode_notification::<N>(params).map_err(Error::Transport)?;
+        if self.inner.send(message).await {
             Ok(())
         } else {
             Err(Error::Closed)

@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::reply::{
-    Accepts, BODY_CAPACITY, accepted, error, header, json, require_sse, sse_response, too_busy,
-    unreadable,
+    Accepts, BODY_CAPACITY, accepted, error, header, json, require_sse, session_messages,
+    sse_response, too_busy,
 };
 use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
@@ -321,15 +321,9 @@ impl<H: Handler> Sessions<H> {
             let e = ErrorObject::invalid_request(format!("Unsupported MCP-Protocol-Version: {v}"));
             return error(StatusCode::BAD_REQUEST, None, e);
         }
-        let messages = match incoming {
-            Incoming::Single(message) => vec![Ok(message)],
-            Incoming::Batch(items) if session.conn.state().allows_batches() => items,
-            Incoming::Batch(_) => {
-                return unreadable(&mcp_core::Error::InvalidRequest {
-                    id: None,
-                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
-                });
-            }
+        let messages = match session_messages(incoming, session.conn.state().allows_batches()) {
+            Ok(messages) => messages,
+            Err(res) => return res,
         };
         let (reply, rx) = Outbox::channel(64);
         let route = self.shared.route(reply, parts.extensions);

@@ -53,6 +53,21 @@ pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
 }
 
 /// 400 with the JSON-RPC error an unreadable body is owed.
+/// The messages of a POST body to a session; a batch is answered 400
+/// unless the session's revision has batches.
+pub(super) fn session_messages(
+    incoming: mcp_core::jsonrpc::Incoming,
+    allows_batches: bool,
+) -> Result<Vec<Result<Message, mcp_core::Error>>, Response<Body>> {
+    match incoming {
+        mcp_core::jsonrpc::Incoming::Single(message) => Ok(vec![Ok(message)]),
+        mcp_core::jsonrpc::Incoming::Batch(items) if allows_batches => Ok(items),
+        mcp_core::jsonrpc::Incoming::Batch(_) => {
+            Err(unreadable(&crate::session::batches_unsupported()))
+        }
+    }
+}
+
 pub(super) fn unreadable(e: &mcp_core::Error) -> Response<Body> {
     let response = e
         .to_error_response()

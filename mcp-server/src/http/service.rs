@@ -348,11 +348,7 @@ impl<H: Handler> Inner<H> {
             }
             _ => {
                 let Incoming::Single(message) = incoming else {
-                    return unreadable(&mcp_core::Error::InvalidRequest {
-                        id: None,
-                        message: "JSON-RPC batches are not supported by this protocol revision"
-                            .into(),
-                    });
+                    return unreadable(&crate::session::batches_unsupported());
                 };
                 match self.stateless.post(parts, message, call, &accept).await {
                     Routed::Done(res) => res,

@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 use super::body::Body;
 use super::legacy::Sessions;
 use super::reply::{
-    BODY_CAPACITY, accepted, comment, error, event, require_sse, sse_response, too_busy, unreadable,
+    BODY_CAPACITY, accepted, comment, error, event, require_sse, session_messages, sse_response,
+    too_busy,
 };
 use super::shared::{Shared, principal_of, session_id, shutting_down};
 use crate::handler::Handler;
@@ -148,15 +149,9 @@ impl<H: Handler> SseSessions<H> {
                 ErrorObject::invalid_request("Session not found"),
             );
         };
-        let messages = match incoming {
-            Incoming::Single(message) => vec![Ok(message)],
-            Incoming::Batch(items) if session.conn.state().allows_batches() => items,
-            Incoming::Batch(_) => {
-                return unreadable(&mcp_core::Error::InvalidRequest {
-                    id: None,
-                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
-                });
-            }
+        let messages = match session_messages(incoming, session.conn.state().allows_batches()) {
+            Ok(messages) => messages,
+            Err(res) => return res,
         };
         let route = self.shared.route(session.stream.clone(), parts.extensions);
         // In order, before acknowledging: a request's handler runs on its

@@ -106,11 +106,8 @@ impl<H: Handler> Connection<H> {
                 self.on_batch(items, &route).await;
             }
             Ok(Incoming::Batch(_)) => {
-                let e = mcp_core::Error::InvalidRequest {
-                    id: None,
-                    message: "JSON-RPC batches are not supported by this protocol revision".into(),
-                };
-                self.reply_to_bad_frame(&e, &route.reply).await;
+                self.reply_to_bad_frame(&super::batches_unsupported(), &route.reply)
+                    .await;
             }
             Err(e) => self.reply_to_bad_frame(&e, &route.reply).await,
         }

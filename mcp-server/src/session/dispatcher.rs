@@ -157,6 +157,14 @@ pub(crate) fn response(id: &RequestId, reply: Reply) -> Option<Outgoing> {
     Some(Outgoing::response(Some(id.clone()), Bytes::from(bytes)))
 }
 
+/// A batch where the protocol revision has none (all but 2025-03-26).
+pub(crate) fn batches_unsupported() -> mcp_core::Error {
+    mcp_core::Error::InvalidRequest {
+        id: None,
+        message: "JSON-RPC batches are not supported by this protocol revision".into(),
+    }
+}
+
 /// The decoding error of a request's params, as the error to answer with.
 pub(crate) fn invalid(e: &mcp_core::Error) -> ErrorObject {
     e.to_error_object()

@@ -32,7 +32,7 @@ use crate::request_state::StateKey;
 pub(crate) use connection::Connection;
 #[cfg(feature = "http")]
 pub(crate) use dispatcher::{Admission, Admitted, Busy, Reply, Route, admit, decode_call};
-pub(crate) use dispatcher::{Call, Dispatcher};
+pub(crate) use dispatcher::{Call, Dispatcher, batches_unsupported};
 
 /// Settings of a [`Server`].
 #[derive(Debug, Clone)]

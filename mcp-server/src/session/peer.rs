@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use mcp_core::jsonrpc::{OutgoingNotification, OutgoingRequest};
+use mcp_core::jsonrpc::OutgoingRequest;
 use mcp_core::method::{Method, Notification};
 use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, RequestId};
@@ -52,16 +52,7 @@ impl Outbox {
 
 /// Notification `N` with `params`, encoded.
 pub(crate) fn notification<N: Notification>(params: &N::Params) -> Result<Outgoing, Error> {
-    let bytes = serde_json::to_vec(&OutgoingNotification {
-        method: N::NAME,
-        params,
-    })
-    .map_err(|e| {
-        Error::Transport(mcp_core::Error::Encode {
-            message: e.to_string(),
-        })
-    })?;
-    Ok(Outgoing::notification(N::NAME, Bytes::from(bytes)))
+    Ok(Outgoing::encode_notification::<N>(params)?)
 }
 
 /// Requests to the client (legacy sessions only) and their pending replies.
