@@ -323,7 +323,7 @@ impl<H: Handler> Sessions<H> {
         }
         let messages = match session_messages(incoming, session.conn.state().allows_batches()) {
             Ok(messages) => messages,
-            Err(res) => return res,
+            Err(res) => return *res,
         };
         let (reply, rx) = Outbox::channel(64);
         let route = self.shared.route(reply, parts.extensions);

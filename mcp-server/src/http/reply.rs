@@ -58,12 +58,12 @@ pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
 pub(super) fn session_messages(
     incoming: mcp_core::jsonrpc::Incoming,
     allows_batches: bool,
-) -> Result<Vec<Result<Message, mcp_core::Error>>, Response<Body>> {
+) -> Result<Vec<Result<Message, mcp_core::Error>>, Box<Response<Body>>> {
     match incoming {
         mcp_core::jsonrpc::Incoming::Single(message) => Ok(vec![Ok(message)]),
         mcp_core::jsonrpc::Incoming::Batch(items) if allows_batches => Ok(items),
         mcp_core::jsonrpc::Incoming::Batch(_) => {
-            Err(unreadable(&crate::session::batches_unsupported()))
+            Err(Box::new(unreadable(&crate::session::batches_unsupported())))
         }
     }
 }

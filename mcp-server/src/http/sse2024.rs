@@ -151,7 +151,7 @@ impl<H: Handler> SseSessions<H> {
         };
         let messages = match session_messages(incoming, session.conn.state().allows_batches()) {
             Ok(messages) => messages,
-            Err(res) => return res,
+            Err(res) => return *res,
         };
         let route = self.shared.route(session.stream.clone(), parts.extensions);
         // In order, before acknowledging: a request's handler runs on its
