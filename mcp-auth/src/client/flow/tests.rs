@@ -805,6 +805,41 @@ async fn the_listener_takes_only_its_answer() {
 }
 
 #[tokio::test]
+async fn an_oversized_request_is_refused_and_the_listener_goes_on() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let redirect = LoopbackRedirect::bind().await.unwrap();
+    let base = origin(redirect.redirect_uri());
+    let pending = loopback_request(&redirect);
+    let good = callback(&pending, &[]);
+    let browser = async {
+        // A request head far over the 8 KiB the listener reads.
+        let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "GET /callback?{} HTTP/1.1\r\nhost: x\r\n\r\n",
+            "a".repeat(64 * 1024)
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+            "{answer}"
+        );
+        let (status, _) = get(&base, &format!("/callback{}", query(&good))).await;
+        assert_eq!(status, 200);
+    };
+    let (got, ()) = tokio::time::timeout(PATIENCE, async {
+        tokio::join!(redirect.wait(&pending, PATIENCE), browser)
+    })
+    .await
+    .unwrap();
+    assert_eq!(got.unwrap(), good);
+}
+
+#[tokio::test]
 async fn the_listener_reports_refusals() {
     for (extra, check) in [
         (
