@@ -63,8 +63,9 @@ meta_object! {
 meta_object! {
     /// `_meta` of a result.
     pub struct ResultMeta {
-        /// The server's self-description (2026-07-28, recommended on every result).
-        server_info: Implementation = keys::SERVER_INFO,
+        /// The server's self-description (2026-07-28, recommended on every
+        /// result). Shared: a server puts the same one on every result.
+        server_info: std::sync::Arc<Implementation> = keys::SERVER_INFO,
         /// On a `subscriptions/listen` result: the subscription it ends.
         subscription_id: RequestId = keys::SUBSCRIPTION_ID,
     }

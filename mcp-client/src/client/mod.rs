@@ -494,7 +494,10 @@ impl Client {
                         era: Era::Modern,
                         protocol_version: version,
                         capabilities: discovered.capabilities,
-                        implementation: discovered.meta.and_then(|m| m.server_info),
+                        implementation: discovered
+                            .meta
+                            .and_then(|m| m.server_info)
+                            .map(std::sync::Arc::unwrap_or_clone),
                         instructions: discovered.instructions,
                         supported_versions: discovered.supported_versions,
                     });

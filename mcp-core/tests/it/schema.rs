@@ -357,7 +357,10 @@ fn build(rev: &Rev, c: &mut Checker<'_>) {
         );
         d.instructions = Some("Use get_weather.".into());
         let mut rm = mcp_core::ResultMeta::default();
-        rm.server_info = Some(Implementation::new("test-server", "1.0.0"));
+        rm.server_info = Some(std::sync::Arc::new(Implementation::new(
+            "test-server",
+            "1.0.0",
+        )));
         d.meta = Some(rm);
         c.result("DiscoverResult", &d);
     } else {

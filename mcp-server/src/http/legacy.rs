@@ -13,12 +13,12 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::transport::Outgoing;
-use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId, headers};
+use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId};
 use tokio::sync::mpsc;
 
 use super::body::Body;
 use super::reply::{
-    Accepts, BODY_CAPACITY, accepted, error, header, json, require_sse, session_messages,
+    Accepts, BODY_CAPACITY, accepted, error, header, json, names, require_sse, session_messages,
     sse_response, too_busy,
 };
 use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
@@ -223,7 +223,7 @@ impl<H: Handler> Sessions<H> {
         session.saved.store(generation, Ordering::Relaxed);
         lock(&self.live).insert(id.clone(), session);
         if let Ok(value) = HeaderValue::from_str(&id) {
-            res.headers_mut().insert(headers::SESSION_ID, value);
+            res.headers_mut().insert(names::SESSION_ID, value);
         }
         res
     }
@@ -309,7 +309,7 @@ impl<H: Handler> Sessions<H> {
             Ok(session) => session,
             Err(res) => return res,
         };
-        if let Some(v) = header(&parts.headers, headers::PROTOCOL_VERSION)
+        if let Some(v) = header(&parts.headers, names::PROTOCOL_VERSION)
             && !self
                 .shared
                 .server
@@ -455,14 +455,14 @@ impl<H: Handler> Sessions<H> {
         if let Err(res) = require_sse(headers_in) {
             return *res;
         }
-        let Some(id) = header(headers_in, headers::SESSION_ID) else {
+        let Some(id) = header(headers_in, names::SESSION_ID) else {
             return missing_session();
         };
         let session = match self.session(id, extensions).await {
             Ok(session) => session,
             Err(res) => return res,
         };
-        if let Some(last) = header(headers_in, "last-event-id") {
+        if let Some(last) = header(headers_in, names::LAST_EVENT_ID) {
             return match session.streams.resume(last).await {
                 Ok(Resumed::Body(rx)) => sse_response(Body::stream(rx)),
                 Ok(Resumed::Unknown) => error(
@@ -503,7 +503,7 @@ impl<H: Handler> Sessions<H> {
         headers_in: &HeaderMap,
         extensions: &http::Extensions,
     ) -> Response<Body> {
-        let Some(id) = header(headers_in, headers::SESSION_ID) else {
+        let Some(id) = header(headers_in, names::SESSION_ID) else {
             return missing_session();
         };
         if let Err(res) = self.session(id, extensions).await {

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::body::Body;
 use super::reply::{
-    Accepts, BODY_CAPACITY, busy, comment, error, event, header, json, sse_response,
+    Accepts, BODY_CAPACITY, busy, comment, error, event, header, json, names, sse_response,
 };
 use super::shared::{Shared, shutting_down};
 use crate::handler::Handler;
@@ -31,10 +31,15 @@ use crate::session::{Reply, admit};
 /// A mirrored header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
 /// `Mcp-Param-*`) that appears more than once.
 fn repeated_mirror(headers: &HeaderMap) -> Option<&str> {
+    // Nothing is repeated at all: the common case, known without a lookup.
+    if headers.len() == headers.keys_len() {
+        return None;
+    }
     headers.keys().map(http::HeaderName::as_str).find(|name| {
-        let mirrored = name.eq_ignore_ascii_case(headers::PROTOCOL_VERSION)
-            || name.eq_ignore_ascii_case(headers::METHOD)
-            || name.eq_ignore_ascii_case(headers::NAME)
+        // Header names are lowercase once parsed.
+        let mirrored = *name == names::PROTOCOL_VERSION
+            || *name == names::METHOD
+            || *name == names::NAME
             || name
                 .get(..headers::PARAM_PREFIX.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(headers::PARAM_PREFIX));
@@ -158,7 +163,7 @@ impl<H: Handler> Stateless<H> {
             .protocol_version
             .clone()
             .unwrap_or_else(|| ProtocolVersion::new(""));
-        let mismatch = match header(headers_in, headers::PROTOCOL_VERSION) {
+        let mismatch = match header(headers_in, names::PROTOCOL_VERSION) {
             Some(v) if v == version.as_str() => None,
             Some(v) => Some(format!(
                 "MCP-Protocol-Version header value '{v}' does not match body value '{version}'"
@@ -181,7 +186,11 @@ impl<H: Handler> Stateless<H> {
             _ => None,
         };
         let arguments = call.as_deref().ok().and_then(ClientRequest::tool_arguments);
-        let lookup = |h: &str| header(headers_in, h);
+        let lookup = |h: &str| match h {
+            headers::METHOD => header(headers_in, names::METHOD),
+            headers::NAME => header(headers_in, names::NAME),
+            other => header(headers_in, other),
+        };
         if let Err(e) = headers::check(
             lookup,
             &req.method,
@@ -203,7 +212,7 @@ impl<H: Handler> Stateless<H> {
         accept: &Accepts,
     ) -> Response<Body> {
         let shared = &self.shared;
-        let (reply, mut rx) = Outbox::channel(64);
+        let (reply, mut rx) = Outbox::deferred(64);
         let route = shared.route(reply, extensions);
         // Admitted here, so that a refusal is an HTTP status a client and
         // a proxy understand. Subscriptions have limits of their own.
@@ -228,9 +237,9 @@ impl<H: Handler> Stateless<H> {
                 biased;
                 reply = &mut answer => match rx.try_recv() {
                     // Nothing was sent before the answer: plain JSON.
-                    Err(_) => return answer_json(reply, &id),
+                    None => return answer_json(reply, &id),
                     // Notifications came first: they go first, on a stream.
-                    Ok(message) => {
+                    Some(message) => {
                         first = Some(message);
                         answer = Box::pin(std::future::ready(reply));
                     }
@@ -264,7 +273,7 @@ impl<H: Handler> Stateless<H> {
                     },
                     reply = &mut answer => {
                         // What was sent before the answer goes first.
-                        while let Ok(message) = rx.try_recv() {
+                        while let Some(message) = rx.try_recv() {
                             if body_tx.send(event(&message.bytes, None)).await.is_err() {
                                 return;
                             }

@@ -117,8 +117,38 @@ pub(super) fn comment() -> Bytes {
     out.freeze()
 }
 
-pub(super) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The names of the MCP headers the endpoint reads, parsed once: a
+/// lookup by `&str` parses and lowercases the name on every request.
+pub(super) mod names {
+    use http::HeaderName;
+
+    pub(in crate::http) const PROTOCOL_VERSION: HeaderName =
+        HeaderName::from_static("mcp-protocol-version");
+    pub(in crate::http) const METHOD: HeaderName = HeaderName::from_static("mcp-method");
+    pub(in crate::http) const NAME: HeaderName = HeaderName::from_static("mcp-name");
+    pub(in crate::http) const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+    pub(in crate::http) const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+    #[cfg(test)]
+    mod tests {
+        use mcp_core::headers;
+
+        #[test]
+        fn the_names_are_the_spec_headers() {
+            for (parsed, spec) in [
+                (super::PROTOCOL_VERSION, headers::PROTOCOL_VERSION),
+                (super::METHOD, headers::METHOD),
+                (super::NAME, headers::NAME),
+                (super::SESSION_ID, headers::SESSION_ID),
+            ] {
+                assert_eq!(parsed, http::HeaderName::try_from(spec).unwrap());
+            }
+        }
+    }
 }
 
 /// What the client accepts.
@@ -128,14 +158,31 @@ pub(super) struct Accepts {
 }
 
 pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
-    let accept = header(headers, ACCEPT.as_str())
-        .unwrap_or("*/*")
-        .to_ascii_lowercase();
-    let any = accept.contains("*/*");
-    Accepts {
-        json: any || accept.contains("application/json"),
-        sse: any || accept.contains("text/event-stream"),
+    let mut accepts = Accepts {
+        json: false,
+        sse: false,
+    };
+    let Some(accept) = header(headers, ACCEPT) else {
+        // No Accept header: anything goes.
+        return Accepts {
+            json: true,
+            sse: true,
+        };
+    };
+    for range in accept.split(',') {
+        // A media range, then its parameters (`q=`, ignored).
+        let media = range.split(';').next().unwrap_or_default().trim();
+        let is = |m: &str| media.eq_ignore_ascii_case(m);
+        if is("*/*") {
+            return Accepts {
+                json: true,
+                sse: true,
+            };
+        }
+        accepts.json |= is("application/json") || is("application/*");
+        accepts.sse |= is("text/event-stream") || is("text/*");
     }
+    accepts
 }
 
 /// `Err(406)` unless the client takes an SSE stream.
@@ -148,4 +195,34 @@ pub(super) fn require_sse(headers: &HeaderMap) -> Result<(), Box<Response<Body>>
         None,
         ErrorObject::invalid_request("Accept must include text/event-stream"),
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepting(value: Option<&str>) -> (bool, bool) {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(ACCEPT, http::HeaderValue::from_str(value).unwrap());
+        }
+        let a = accepts(&headers);
+        (a.json, a.sse)
+    }
+
+    #[test]
+    fn accept_is_read_as_media_ranges() {
+        assert_eq!(accepting(None), (true, true));
+        assert_eq!(
+            accepting(Some("application/json, text/event-stream")),
+            (true, true)
+        );
+        assert_eq!(accepting(Some("Application/JSON;q=0.9")), (true, false));
+        assert_eq!(accepting(Some("text/*")), (false, true));
+        assert_eq!(accepting(Some("application/*, text/plain")), (true, false));
+        assert_eq!(accepting(Some("*/*;q=0.1")), (true, true));
+        // Another type that merely starts with the same letters.
+        assert_eq!(accepting(Some("application/json-seq")), (false, false));
+        assert_eq!(accepting(Some("")), (false, false));
+    }
 }

@@ -18,16 +18,16 @@ use http::{
     HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, Request, Response, StatusCode,
 };
 use http_body_util::BodyExt as _;
+use mcp_core::ErrorObject;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::request::DecodedBody;
-use mcp_core::{ErrorObject, headers};
 use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
 use super::body::Body;
 use super::legacy::Sessions;
 use super::modern::{NewSession, Routed, Stateless};
 use super::options::HttpOptions;
-use super::reply::{accepts, error, header, unreadable};
+use super::reply::{accepts, error, header, names, unreadable};
 use super::shared::Shared;
 use super::sse2024::SseSessions;
 use crate::handler::Handler;
@@ -261,7 +261,7 @@ impl<H: Handler> Inner<H> {
         let old_sse = options.legacy_sse;
         match *req.method() {
             HttpMethod::POST => self.post(req).await,
-            HttpMethod::GET if old_sse && header(headers, headers::SESSION_ID).is_none() => {
+            HttpMethod::GET if old_sse && header(headers, names::SESSION_ID).is_none() => {
                 self.sse.open(headers, req.extensions(), &self.sessions)
             }
             // The legacy paths' futures are large: boxed, they do not
@@ -301,10 +301,10 @@ impl<H: Handler> Inner<H> {
     {
         let options = &self.shared.options;
         let (mut parts, body) = req.into_parts();
-        let content_type = header(&parts.headers, CONTENT_TYPE.as_str()).unwrap_or_default();
+        let content_type = header(&parts.headers, CONTENT_TYPE).unwrap_or_default();
         if !content_type
-            .to_ascii_lowercase()
-            .starts_with("application/json")
+            .get(.."application/json".len())
+            .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
         {
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -338,7 +338,7 @@ impl<H: Handler> Inner<H> {
         };
         // Boxed once here: it moves through several futures from here on.
         let call = decoded.request.map(|call| call.map(Box::new));
-        let session = header(&parts.headers, headers::SESSION_ID).map(str::to_owned);
+        let session = header(&parts.headers, names::SESSION_ID).map(str::to_owned);
         match (session, sse_session(&parts.uri).map(str::to_owned)) {
             (Some(id), _) if options.legacy => {
                 Box::pin(self.sessions.post(&id, parts, incoming, call, &accept)).await

@@ -45,7 +45,9 @@ pub(crate) struct Dispatcher<H> {
     pub(crate) handler: H,
     /// The handler's [`Handler::info`], read once: it goes into every
     /// 2026-07-28 result.
-    pub(crate) info: mcp_core::Implementation,
+    pub(crate) info: Arc<mcp_core::Implementation>,
+    /// `"_meta":{"io.modelcontextprotocol/serverInfo":…}`, encoded once.
+    server_meta: Box<[u8]>,
     pub(crate) options: ServerOptions,
     /// Open `subscriptions/listen` streams, over all connections.
     pub(crate) listens: Semaphore,
@@ -142,8 +144,41 @@ pub(crate) type Reply = Result<Vec<u8>, ErrorObject>;
 
 /// Serializes the response in one go, straight from the typed result.
 pub(crate) fn encode<T: Serialize>(id: &RequestId, result: &T) -> Reply {
-    serde_json::to_vec(&OutgoingResponse { id, result })
-        .map_err(|e| ErrorObject::internal_error(e.to_string()))
+    // Most responses fit: growing from empty would copy them five times.
+    let mut frame = Vec::with_capacity(512);
+    serde_json::to_writer(&mut frame, &OutgoingResponse { id, result })
+        .map_err(|e| ErrorObject::internal_error(e.to_string()))?;
+    Ok(frame)
+}
+
+/// `"_meta":{…}` holding `info`, as [`with_meta`] adds it.
+fn server_meta(info: &Arc<mcp_core::Implementation>) -> Box<[u8]> {
+    let mut meta = mcp_core::ResultMeta::default();
+    meta.server_info = Some(Arc::clone(info));
+    let mut encoded = b"\"_meta\":".to_vec();
+    // A map of strings: encoding cannot fail.
+    let _ = serde_json::to_writer(&mut encoded, &meta);
+    encoded.into_boxed_slice()
+}
+
+/// Adds `member` (an encoded `"key":value`) as the last member of the
+/// result in `frame`, an encoded response whose result is an object that
+/// does not have that key: `…"result":{…}}` becomes
+/// `…"result":{…,member}}`. `encode` writes compact JSON with the result
+/// last, so the result's closing brace is the next to last byte.
+fn with_meta(mut frame: Vec<u8>, member: &[u8]) -> Vec<u8> {
+    let Some(at) = frame.len().checked_sub(2) else {
+        return frame;
+    };
+    debug_assert!(frame.ends_with(b"}}"), "not an encoded response");
+    let empty = frame.get(at.wrapping_sub(1)) == Some(&b'{');
+    let tail = frame.split_off(at);
+    if !empty {
+        frame.push(b',');
+    }
+    frame.extend_from_slice(member);
+    frame.extend_from_slice(&tail);
+    frame
 }
 
 /// The response to request `id`: its result, or its error.
@@ -173,8 +208,10 @@ pub(crate) fn invalid(e: &mcp_core::Error) -> ErrorObject {
 
 impl<H: Handler> Dispatcher<H> {
     pub(crate) fn new(handler: H, options: ServerOptions) -> Self {
+        let info = Arc::new(handler.info());
         Self {
-            info: handler.info(),
+            server_meta: server_meta(&info),
+            info,
             handler,
             listens: Semaphore::new(options.max_listen_streams.min(Semaphore::MAX_PERMITS)),
             options,
@@ -295,16 +332,24 @@ impl<H: Handler> Dispatcher<H> {
         mut result: T,
         served: &Served,
     ) -> Reply {
-        if served.era == Era::Modern {
-            result.stamp(Some(&Modern {
-                server_info: &self.info,
-                ttl_ms: self.options.cache_ttl_ms,
-                cache_scope: self.options.cache_scope,
-            }));
-        } else {
+        if served.era != Era::Modern {
             result.stamp(None);
+            return encode(id, &result);
         }
-        encode(id, &result)
+        // The server info is the same on every result: encoded once, and
+        // added to the encoded result unless it has a `_meta` of its own.
+        let add_meta = !result.has_meta();
+        result.stamp(Some(&Modern {
+            server_info: (!add_meta).then_some(&self.info),
+            ttl_ms: self.options.cache_ttl_ms,
+            cache_scope: self.options.cache_scope,
+        }));
+        let frame = encode(id, &result)?;
+        Ok(if add_meta {
+            with_meta(frame, &self.server_meta)
+        } else {
+            frame
+        })
     }
 
     pub(crate) fn require(&self, offered: bool, method: &str) -> Result<(), ErrorObject> {
@@ -313,5 +358,56 @@ impl<H: Handler> Dispatcher<H> {
         } else {
             Err(ErrorObject::method_not_found(method))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_core::{CallToolResult, ContentBlock, EmptyResult, Implementation};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// What `finish` writes for `result`, read back.
+    fn finished<T: Stamp + Serialize>(result: T) -> Value {
+        let dispatcher = Dispatcher::new(
+            crate::Router::from_info(Implementation::new("s", "1").with_title("S")),
+            ServerOptions::default(),
+        );
+        let served = Served {
+            era: Era::Modern,
+            version: mcp_core::ProtocolVersion::new("2026-07-28"),
+            client_capabilities: Arc::default(),
+            client_info: None,
+            log_level: None,
+        };
+        let frame = dispatcher
+            .finish(&RequestId::Number(7), result, &served)
+            .unwrap();
+        serde_json::from_slice(&frame).unwrap()
+    }
+
+    #[test]
+    fn the_server_info_is_added_to_every_modern_result() {
+        let info = json!({"name": "s", "version": "1", "title": "S"});
+        let meta = json!({"io.modelcontextprotocol/serverInfo": info});
+        assert_eq!(
+            finished(EmptyResult::default()),
+            json!({"jsonrpc": "2.0", "id": 7, "result": {"resultType": "complete", "_meta": meta}})
+        );
+        let text = CallToolResult::success(vec![ContentBlock::text("hi")]);
+        assert_eq!(
+            finished(text)["result"],
+            json!({"content": [{"type": "text", "text": "hi"}], "resultType": "complete", "_meta": meta})
+        );
+        // A result with a `_meta` of its own keeps it, and gets the info.
+        let mut own = CallToolResult::default();
+        let mut theirs = mcp_core::ResultMeta::default();
+        theirs.other.insert("trace".into(), json!("t"));
+        own.meta = Some(theirs);
+        assert_eq!(
+            finished(own)["result"]["_meta"],
+            json!({"io.modelcontextprotocol/serverInfo": info, "trace": "t"})
+        );
     }
 }

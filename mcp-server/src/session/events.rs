@@ -198,7 +198,7 @@ impl<H: Handler> Dispatcher<H> {
             }
         }
         let mut result = ListenResult::new(id.clone());
-        result.meta.server_info = Some(self.info.clone());
+        result.meta.server_info = Some(Arc::clone(&self.info));
         encode(&id, &result)
     }
 }

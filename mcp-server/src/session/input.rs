@@ -103,7 +103,7 @@ impl<H: Handler> Dispatcher<H> {
                 .seal(digest, input.answers, pending, self.options.state_ttl);
         let mut result = InputRequiredResult::new(input.asked).with_request_state(token);
         let mut meta = mcp_core::ResultMeta::default();
-        meta.server_info = Some(self.info.clone());
+        meta.server_info = Some(std::sync::Arc::clone(&self.info));
         result.meta = Some(meta);
         encode(&req.id, &Outcome::<CallToolResult>::InputRequired(result))
     }

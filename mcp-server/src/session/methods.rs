@@ -37,8 +37,11 @@ impl<H: Handler> Dispatcher<H> {
                 Some(session) => {
                     let version = session.initialize(*params, &self.options.supported_versions)?;
                     let handler = &self.handler;
-                    let mut result =
-                        InitializeResult::new(version, handler.capabilities(), self.info.clone());
+                    let mut result = InitializeResult::new(
+                        version,
+                        handler.capabilities(),
+                        (*self.info).clone(),
+                    );
                     result.instructions = handler.instructions();
                     encode(id, &result)
                 }

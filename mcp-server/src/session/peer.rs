@@ -21,32 +21,133 @@ type Reply = Result<Box<RawValue>, ErrorObject>;
 /// Sends messages to the client. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    tx: Tx,
+}
+
+#[derive(Clone, Debug)]
+enum Tx {
+    /// A channel made up front.
+    Open(mpsc::Sender<Outgoing>),
+    /// A channel made by the first message.
+    #[cfg(feature = "http")]
+    Deferred(Arc<Deferred>),
+}
+
+/// A channel that exists once a message is sent: most stateless requests
+/// send none, and a channel costs more than the rest of their routing.
+#[cfg(feature = "http")]
+#[derive(Debug)]
+struct Deferred {
+    capacity: usize,
+    tx: std::sync::OnceLock<mpsc::Sender<Outgoing>>,
+    /// The receiving end, until the [`Inbox`] takes it.
+    rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
+    opened: tokio::sync::Notify,
 }
 
 impl Outbox {
     pub(crate) fn new(tx: mpsc::Sender<Outgoing>) -> Self {
-        Self { tx }
+        Self { tx: Tx::Open(tx) }
     }
 
     /// A fresh outbox and the receiving end of its messages.
     #[cfg(feature = "http")]
     pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
         let (tx, rx) = mpsc::channel(capacity);
-        (Self { tx }, rx)
+        (Self::new(tx), rx)
+    }
+
+    /// An outbox whose channel is made when the first message is sent,
+    /// and the receiving end of its messages.
+    #[cfg(feature = "http")]
+    pub(crate) fn deferred(capacity: usize) -> (Self, Inbox) {
+        let deferred = Arc::new(Deferred {
+            capacity,
+            tx: std::sync::OnceLock::new(),
+            rx: Mutex::new(None),
+            opened: tokio::sync::Notify::new(),
+        });
+        let inbox = Inbox {
+            deferred: Arc::clone(&deferred),
+            rx: None,
+        };
+        (
+            Self {
+                tx: Tx::Deferred(deferred),
+            },
+            inbox,
+        )
+    }
+
+    fn sender(&self) -> &mpsc::Sender<Outgoing> {
+        match &self.tx {
+            Tx::Open(tx) => tx,
+            #[cfg(feature = "http")]
+            Tx::Deferred(deferred) => deferred.tx.get_or_init(|| {
+                let (tx, rx) = mpsc::channel(deferred.capacity);
+                *deferred
+                    .rx
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rx);
+                // Stored as a permit if the inbox is not waiting yet.
+                deferred.opened.notify_one();
+                tx
+            }),
+        }
     }
 
     pub(crate) async fn send(&self, message: Outgoing) -> Result<(), Error> {
-        self.tx.send(message).await.map_err(|_| Error::Closed)
+        self.sender().send(message).await.map_err(|_| Error::Closed)
     }
 
     /// Sends without waiting: for destructors, which must not block.
     pub(crate) fn try_send(&self, message: Outgoing) {
-        let _ = self.tx.try_send(message);
+        let _ = self.sender().try_send(message);
     }
 
     pub(crate) async fn notify<N: Notification>(&self, params: &N::Params) -> Result<(), Error> {
         self.send(notification::<N>(params)?).await
+    }
+}
+
+/// The receiving end of a deferred [`Outbox`].
+#[cfg(feature = "http")]
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    deferred: Arc<Deferred>,
+    rx: Option<mpsc::Receiver<Outgoing>>,
+}
+
+#[cfg(feature = "http")]
+impl Inbox {
+    /// The next message. This never ends with `None`, even once every
+    /// outbox is gone (the channel's sender is kept for whoever sends
+    /// first): whoever waits here also waits for the answer, which ends
+    /// the exchange.
+    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
+        loop {
+            if let Some(rx) = self.opened() {
+                return rx.recv().await;
+            }
+            self.deferred.opened.notified().await;
+        }
+    }
+
+    /// A message sent and not yet received, if any.
+    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
+        self.opened()?.try_recv().ok()
+    }
+
+    fn opened(&mut self) -> Option<&mut mpsc::Receiver<Outgoing>> {
+        if self.rx.is_none() {
+            self.rx = self
+                .deferred
+                .rx
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+        }
+        self.rx.as_mut()
     }
 }
 
@@ -176,5 +277,35 @@ impl Drop for PendingGuard<'_> {
                 self.via.try_send(message);
             }
         }
+    }
+}
+
+#[cfg(all(test, feature = "http"))]
+mod tests {
+    use super::*;
+
+    fn message(n: u8) -> Outgoing {
+        Outgoing::response(None, Bytes::from(vec![n]))
+    }
+
+    #[tokio::test]
+    async fn a_deferred_outbox_delivers_what_is_sent_before_and_after_the_inbox_waits() {
+        let (outbox, mut inbox) = Outbox::deferred(4);
+        assert!(inbox.try_recv().is_none(), "nothing sent yet");
+        outbox.send(message(1)).await.unwrap();
+        assert_eq!(inbox.try_recv().unwrap().bytes, [1][..]);
+        // Waiting first, then a send from another task (a clone).
+        let (outbox, mut inbox) = Outbox::deferred(4);
+        let sender = outbox.clone();
+        let waiting = tokio::spawn(async move { inbox.recv().await });
+        tokio::task::yield_now().await;
+        sender.send(message(2)).await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap().bytes, [2][..]);
+        // What was sent stays for the inbox when every outbox is gone.
+        let (outbox, mut inbox) = Outbox::deferred(4);
+        outbox.try_send(message(3));
+        drop(outbox);
+        assert_eq!(inbox.recv().await.unwrap().bytes, [3][..]);
+        assert!(inbox.try_recv().is_none());
     }
 }

@@ -2,6 +2,8 @@
 //! names the server and, when cacheable, how long it may be cached; a
 //! legacy result carries none of that.
 
+use std::sync::Arc;
+
 use mcp_core::completion::CompleteResult;
 use mcp_core::lifecycle::DiscoverResult;
 use mcp_core::prompts::{GetPromptResult, ListPromptsResult};
@@ -12,7 +14,9 @@ use mcp_core::{CacheScope, CallToolResult, EmptyResult, Implementation, ResultMe
 /// How to stamp results of a modern request.
 #[derive(Debug, Clone)]
 pub(crate) struct Modern<'a> {
-    pub(crate) server_info: &'a Implementation,
+    /// Put into `_meta`; `None` when the encoder adds it (see
+    /// `Dispatcher::finish`).
+    pub(crate) server_info: Option<&'a Arc<Implementation>>,
     pub(crate) ttl_ms: u64,
     pub(crate) cache_scope: CacheScope,
 }
@@ -20,10 +24,15 @@ pub(crate) struct Modern<'a> {
 pub(crate) trait Stamp {
     /// Adds what 2026-07-28 requires; `None` strips it for legacy.
     fn stamp(&mut self, modern: Option<&Modern<'_>>);
+
+    /// Whether the result has a `_meta` of its own.
+    fn has_meta(&self) -> bool;
 }
 
-fn server_meta(meta: &mut Option<ResultMeta>, info: &Implementation) {
-    meta.get_or_insert_with(ResultMeta::default).server_info = Some(info.clone());
+fn server_meta(meta: &mut Option<ResultMeta>, info: Option<&Arc<Implementation>>) {
+    if let Some(info) = info {
+        meta.get_or_insert_with(ResultMeta::default).server_info = Some(Arc::clone(info));
+    }
 }
 
 macro_rules! stamp {
@@ -44,6 +53,10 @@ macro_rules! stamp {
                     }
                 }
             }
+
+            fn has_meta(&self) -> bool {
+                self.meta.is_some()
+            }
         }
     )*};
     (plain: $($ty:ty),*) => {$(
@@ -56,6 +69,10 @@ macro_rules! stamp {
                     }
                     None => self.result_type = None,
                 }
+            }
+
+            fn has_meta(&self) -> bool {
+                self.meta.is_some()
             }
         }
     )*};
