@@ -186,7 +186,7 @@ refused="$("$bin/http_client" "$url" 2>&1 > /dev/null)" || true
 out="$(MCP_AUTHORIZATION="Bearer $key" "$bin/http_client" --call whoami "$url" 2> /dev/null)" || true
 kill "$auth_pid" "$as_pid" 2> /dev/null || true
 exec 4<&- 5<&-
-grep -qF "HTTP 401 Unauthorized (WWW-Authenticate: Bearer resource_metadata=\"${url%/mcp}/.well-known/oauth-protected-resource/mcp\"" <<< "$refused" \
+grep -qF "HTTP 401 (WWW-Authenticate: Bearer resource_metadata=\"${url%/mcp}/.well-known/oauth-protected-resource/mcp\"" <<< "$refused" \
     || { echo "error: auth_server (issuer '$issuer', url '$url') did not refuse a call without a token: $refused" >&2; exit 1; }
 grep -qF '"subject":"test-sh"' <<< "$out" \
     || { echo "error: auth_server did not accept its API key: $out" >&2; exit 1; }

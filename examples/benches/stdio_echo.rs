@@ -7,6 +7,8 @@
 //! them so machine noise hits both. Reported: calls/s (and its ratio),
 //! p50/p99 latency, and server CPU time per call (from /proc). Twice: with
 //! a 9-byte message, and with a 100 KB one (where copies show).
+//! `MCP_BENCH_SDK_SERVER=<path>` runs another build of this benchmark as
+//! our server, to compare two versions of it with the same client.
 
 #![allow(
     missing_docs,
@@ -27,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 const ROLE: &str = "MCP_BENCH_ROLE";
+const SDK_SERVER: &str = "MCP_BENCH_SDK_SERVER";
 const WARMUP: usize = 300;
 const CALLS: usize = 3000;
 const ROUNDS: usize = 7;
@@ -95,7 +98,13 @@ fn sdk_server() {
 }
 
 async fn round(role: &str, era: Era, message: &str, calls: usize) -> Round {
-    let exe = std::env::current_exe().unwrap();
+    // `MCP_BENCH_SDK_SERVER` names another build of this benchmark to run
+    // as our server (an older commit's, say): same client, same bare
+    // server, two versions of the SDK's server compared in one run.
+    let exe = match std::env::var_os(SDK_SERVER) {
+        Some(other) if role == "sdk" => std::path::PathBuf::from(other),
+        _ => std::env::current_exe().unwrap(),
+    };
     let child = ChildProcess::new(exe)
         .env(ROLE, role)
         .stderr(Stderr::Discard);

@@ -47,10 +47,9 @@ async fn main() -> std::io::Result<()> {
     // `axum::serve` would do too, without the connection cap and the
     // header and idle timeouts that keep slow clients from holding the
     // server.
-    serve_service(listener, app, ServeOptions::default(), async move {
-        let _ = tokio::signal::ctrl_c().await;
-        // Ends open SSE streams, so the drain does not wait for them.
-        mcp.shutdown();
-    })
-    .await
+    // On Ctrl-C the endpoint ends its open SSE streams, so the drain does
+    // not wait for them. With `axum::serve`, hand the same future to
+    // `with_graceful_shutdown`.
+    let shutdown = mcp.shutdown_on(tokio::signal::ctrl_c());
+    serve_service(listener, app, ServeOptions::default(), shutdown).await
 }

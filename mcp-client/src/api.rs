@@ -14,7 +14,7 @@ use mcp_core::resources::{
 use mcp_core::result::RequestParams;
 use mcp_core::subscriptions::{ListenParams, SubscriptionFilter};
 use mcp_core::tools::ListToolsResult;
-use mcp_core::{CallToolParams, CallToolResult, Era, JsonObject, Outcome, PaginatedParams, Tool};
+use mcp_core::{CallToolParams, CallToolResult, Era, Outcome, PaginatedParams, Tool};
 
 use crate::client::{CallOptions, Client};
 use crate::error::Error;
@@ -71,21 +71,51 @@ impl Client {
     /// the host handler and the call retried, up to
     /// [`max_input_rounds`](crate::ClientOptions::max_input_rounds).
     ///
-    /// A tool that fails returns `Ok` with `is_error: Some(true)`.
+    /// `arguments` is anything that serializes to a JSON object: a
+    /// struct, a map, `serde_json::json!({...})`, or `()` for none.
+    ///
+    /// A tool that fails returns `Ok` with `is_error: Some(true)`; its
+    /// message is in [`CallToolResult::text`].
+    ///
+    /// ```no_run
+    /// # async fn run(client: mcp_client::Client) -> Result<(), mcp_client::Error> {
+    /// let result = client
+    ///     .call_tool("echo", serde_json::json!({"message": "hi"}))
+    ///     .await?;
+    /// if result.is_error == Some(true) {
+    ///     eprintln!("the tool failed: {:?}", result.text());
+    /// } else {
+    ///     println!("{}", result.text().unwrap_or_default());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
-    /// The errors of [`Client::request`]; [`Error::TooManyInputRounds`];
-    /// [`Error::InputUnsupported`].
+    /// [`Error::Transport`] with [`mcp_core::Error::Encode`] when
+    /// `arguments` is not an object; the errors of [`Client::request`];
+    /// [`Error::TooManyInputRounds`]; [`Error::InputUnsupported`].
     pub async fn call_tool(
         &self,
         name: &str,
-        arguments: JsonObject,
+        arguments: impl serde::Serialize,
     ) -> Result<CallToolResult, Error> {
-        self.call_tool_with(
-            CallToolParams::new(name).with_arguments(arguments),
-            CallOptions::default(),
-        )
-        .await
+        let mut params = CallToolParams::new(name);
+        match serde_json::to_value(arguments) {
+            Ok(serde_json::Value::Object(arguments)) => params = params.with_arguments(arguments),
+            Ok(serde_json::Value::Null) => {}
+            Ok(other) => {
+                return Err(Error::Transport(mcp_core::Error::Encode {
+                    message: format!("tool arguments must be a JSON object, not {other}"),
+                }));
+            }
+            Err(e) => {
+                return Err(Error::Transport(mcp_core::Error::Encode {
+                    message: e.to_string(),
+                }));
+            }
+        }
+        self.call_tool_with(params, CallOptions::default()).await
     }
 
     /// [`call_tool`](Client::call_tool) with full params and options

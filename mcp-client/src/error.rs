@@ -4,15 +4,31 @@ use mcp_core::ErrorObject;
 
 /// A failed client operation.
 ///
-/// [`Error::Remote`] is the only variant that came from the server; every
-/// other one happened on this side (a timeout is never mistaken for a
-/// server's answer). Match on the variant, not on the `Display` text.
+/// [`Error::Remote`] (a JSON-RPC error) and [`Error::Http`] (an HTTP
+/// refusal) came from the server; every other one happened on this side or
+/// on the way (a timeout, a broken connection: [`Error::Transport`]), and
+/// is never mistaken for a server's answer. Match on the variant, not on
+/// the `Display` text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with a JSON-RPC error.
     #[error("server error: {0}")]
     Remote(ErrorObject),
+    /// The server refused the request at the HTTP level, with no JSON-RPC
+    /// answer: 401 or 403 when it wants other credentials (the challenges
+    /// say which), another status when it, or something in front of it,
+    /// would not serve the request.
+    #[error("HTTP {status}{}: {body}", challenges(www_authenticate))]
+    Http {
+        /// The status code.
+        status: u16,
+        /// The `WWW-Authenticate` challenges, as sent (for example
+        /// `Bearer resource_metadata="https://…", scope="files:read"`).
+        www_authenticate: Vec<String>,
+        /// The response body, as text.
+        body: String,
+    },
     /// No answer within the request's timeout; the request was cancelled.
     #[error("{method} timed out")]
     Timeout {
@@ -33,7 +49,7 @@ pub enum Error {
     Closed,
     /// Reading or writing the transport failed.
     #[error("transport: {0}")]
-    Transport(#[from] mcp_core::Error),
+    Transport(#[source] mcp_core::Error),
     /// The server's answer did not match the method's result type.
     #[error("invalid result for {method}: {message}")]
     InvalidResult {
@@ -61,6 +77,32 @@ pub enum Error {
     /// Starting or stopping a child process failed.
     #[error("process: {0}")]
     Process(#[source] std::io::Error),
+}
+
+/// ` (WWW-Authenticate: …)` for an error's text, or nothing.
+fn challenges(www_authenticate: &[String]) -> String {
+    if www_authenticate.is_empty() {
+        String::new()
+    } else {
+        format!(" (WWW-Authenticate: {})", www_authenticate.join(", "))
+    }
+}
+
+impl From<mcp_core::Error> for Error {
+    fn from(e: mcp_core::Error) -> Self {
+        match e {
+            mcp_core::Error::HttpStatus {
+                status,
+                www_authenticate,
+                body,
+            } => Self::Http {
+                status,
+                www_authenticate,
+                body,
+            },
+            other => Self::Transport(other),
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

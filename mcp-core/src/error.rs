@@ -337,6 +337,27 @@ pub enum Error {
         /// Why.
         reason: Box<Self>,
     },
+    /// An HTTP peer answered with an error status and no JSON-RPC answer
+    /// (401 or 403 when it wants other credentials).
+    #[error("HTTP {status}{}: {body}", challenges(www_authenticate))]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The `WWW-Authenticate` challenges, as sent (for example
+        /// `Bearer resource_metadata="https://…", scope="files:read"`).
+        www_authenticate: Vec<String>,
+        /// The response body, as text (what the peer said was wrong).
+        body: String,
+    },
+}
+
+/// ` (WWW-Authenticate: …)` for an error's text, or nothing.
+fn challenges(www_authenticate: &[String]) -> String {
+    if www_authenticate.is_empty() {
+        String::new()
+    } else {
+        format!(" (WWW-Authenticate: {})", www_authenticate.join(", "))
+    }
 }
 
 impl From<std::io::Error> for Error {
@@ -376,6 +397,7 @@ impl Error {
             Self::InvalidUtf8 { .. } => ErrorObject::parse_error(self),
             Self::InvalidResult { .. }
             | Self::RequestFailed { .. }
+            | Self::HttpStatus { .. }
             | Self::InvalidResponse { .. }
             | Self::Encode { .. }
             | Self::Truncated { .. }

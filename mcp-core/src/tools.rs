@@ -250,4 +250,26 @@ impl CallToolResult {
         self.structured_content = Some(value);
         self
     }
+
+    /// The text of its text blocks, one per line; `None` when it has none.
+    /// For a failed call (`is_error`), what the tool said went wrong.
+    pub fn text(&self) -> Option<String> {
+        let mut texts = self.content.iter().filter_map(ContentBlock::as_text);
+        let first = texts.next()?;
+        Some(texts.fold(first.to_owned(), |mut all, text| {
+            all.push('\n');
+            all.push_str(text);
+            all
+        }))
+    }
+
+    /// Its structured content decoded as `T` (the type a server's
+    /// `Json<T>` tool returned); `None` when it has none.
+    pub fn structured<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Option<Result<T, serde_json::Error>> {
+        self.structured_content
+            .as_ref()
+            .map(|value| T::deserialize(value))
+    }
 }

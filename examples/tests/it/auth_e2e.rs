@@ -62,10 +62,10 @@ async fn get_json(url: &str) -> Value {
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
-/// The text of an error the transport made of an HTTP refusal.
-fn refusal(e: &Error) -> &str {
+/// The text of an HTTP refusal: status, challenges and body.
+fn refusal(e: &Error) -> String {
     match e {
-        Error::Remote(e) => e.message(),
+        Error::Http { .. } => e.to_string(),
         other => panic!("not a refusal: {other:?}"),
     }
 }

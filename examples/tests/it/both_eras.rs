@@ -173,6 +173,29 @@ both_eras! {
         assert_eq!(done.completion.values, ["welcome"]);
     }
 
+    a_read_carries_the_mime_type_its_listing_gave(era, wire) {
+        use mcp_core::ResourceContents;
+        use mcp_core::resources::Resource;
+        let pair = connect(wire, era, Host::full()).await;
+        pair.router.add_resource(mcp_server::resource(
+            Resource::new("memo://typed", "typed").with_mime_type("text/markdown"),
+            |_ctx, uri| async move {
+                Ok(vec![
+                    ResourceContents::text(uri, "# untyped"),
+                    // Another URI's contents, and a type the handler chose: kept.
+                    ResourceContents::text("memo://other", "x"),
+                ])
+            },
+        ));
+        let read = pair.client.read_resource("memo://typed").await.unwrap();
+        let mime = |i: usize| match &read.contents[i] {
+            ResourceContents::Text(t) => t.mime_type.clone(),
+            _ => panic!("not text"),
+        };
+        assert_eq!(mime(0).as_deref(), Some("text/markdown"));
+        assert_eq!(mime(1), None);
+    }
+
     prompts(era, wire) {
         let pair = connect(wire, era, Host::full()).await;
         let c = &pair.client;

@@ -265,10 +265,10 @@ async fn a_failed_new_session_fails_the_request_and_is_tried_again_later() {
     let Forgotten { client, log, .. } = connect_then_forget(gate).await;
     refuse.store(true, Ordering::SeqCst);
 
-    let Err(Error::Remote(e)) = echo(&client, "two").await else {
+    let Err(Error::Transport(mcp_core::Error::Io { message, .. })) = echo(&client, "two").await
+    else {
         panic!("the call should fail")
     };
-    let message = e.message();
     assert!(
         message.contains("ended the session (HTTP 404)")
             && message.contains("503 Service Unavailable")
@@ -406,17 +406,21 @@ async fn auth_that_never_succeeds_fails_with_the_challenge() {
     // retried once, no more.
     let tokens = Tokens::new("bad", None, true);
     let http = HttpOptions::default().with_auth(tokens.clone());
-    let Err(Error::Remote(e)) =
-        Client::connect_http(&url, options(Era::Modern), http, Host::default()).await
+    let Err(e) = Client::connect_http(&url, options(Era::Modern), http, Host::default()).await
     else {
         panic!("connecting should fail")
     };
+    let Error::Http {
+        status,
+        www_authenticate,
+        ..
+    } = &e
+    else {
+        panic!("not an HTTP refusal: {e:?}")
+    };
     assert!(
-        e.message().contains("HTTP 401 Unauthorized")
-            && e.message()
-                .contains(&format!("WWW-Authenticate: {CHALLENGE}")),
-        "{}",
-        e.message()
+        *status == 401 && www_authenticate == &[CHALLENGE.to_owned()],
+        "{e}"
     );
     // server/discover, then initialize: each refused twice.
     let methods: Vec<_> = log
@@ -448,13 +452,13 @@ async fn revoked_credentials_fail_each_request_promptly() {
     assert_eq!(echo(&client, "hi").await.unwrap(), "hi");
     *tokens.token.lock().unwrap() = "revoked";
     for _ in 0..2 {
-        let Err(Error::Remote(e)) = echo(&client, "hi").await else {
+        let Err(e) = echo(&client, "hi").await else {
             panic!("the call should fail")
         };
         assert!(
-            e.message().contains("HTTP 401 Unauthorized") && e.message().contains(CHALLENGE),
-            "{}",
-            e.message()
+            matches!(&e, Error::Http { status: 401, www_authenticate, .. }
+                if www_authenticate.iter().any(|c| c == CHALLENGE)),
+            "{e:?}"
         );
     }
     assert_eq!(tokens.challenges().len(), 2);
@@ -596,7 +600,7 @@ async fn falls_back_to_http_sse() {
 #[tokio::test]
 async fn an_endpoint_on_another_origin_is_refused() {
     let (url, server) = serve_old("http://localhost:{port}/mcp?sessionId=s1").await;
-    let Err(Error::Remote(e)) = Client::connect_http(
+    let Err(Error::Transport(mcp_core::Error::Io { message, .. })) = Client::connect_http(
         &url,
         options(Era::Legacy),
         HttpOptions::default(),
@@ -606,7 +610,6 @@ async fn an_endpoint_on_another_origin_is_refused() {
     else {
         panic!("connecting should fail")
     };
-    let message = e.message();
     assert!(
         message.contains("initialize got HTTP 405 Method Not Allowed")
             && message.contains("HTTP+SSE stream is unusable")

@@ -339,7 +339,7 @@ async fn shutdown_drains_requests_in_flight() {
             Client::connect_http(&url, options(era), ClientHttp::default(), Host::default())
                 .await
                 .unwrap();
-        calls.spawn(async move { client.call_tool("gate", Default::default()).await });
+        calls.spawn(async move { client.call_tool("gate", ()).await });
     }
     started.recv().await.unwrap();
     started.recv().await.unwrap();
@@ -522,7 +522,7 @@ async fn the_client_falls_back_from_modern_to_legacy_to_http_sse() {
         let result = client.call_tool("echo", args).await.unwrap();
         assert_eq!(result.content[0].as_text(), Some("any era"));
         // Server-to-client requests reach the host on every transport.
-        let roots = client.call_tool("show_roots", Default::default()).await;
+        let roots = client.call_tool("show_roots", ()).await;
         let roots = roots.unwrap();
         let text = roots.content[0].as_text().unwrap_or_default();
         assert!(text.contains("file:///projects/demo"), "{era:?}: {roots:?}");
@@ -596,4 +596,34 @@ async fn a_session_belongs_to_the_principal_that_started_it() {
     assert_eq!(stream.status(), 404);
     // The owner is unaffected.
     raw.echoes("still mine").await;
+}
+
+#[tokio::test]
+async fn axum_graceful_shutdown_ends_open_streams_with_shutdown_on() {
+    let mcp = endpoint(test_router().0, HttpOptions::default());
+    let app = axum::Router::new().route_service("/mcp", mcp.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(mcp.shutdown_on(stopped))
+            .await
+    });
+    let raw = Raw::open(&url, "2025-11-25").await;
+    // A GET stream waits for server messages: without the endpoint's
+    // shutdown, axum's drain would wait for it forever.
+    let mut stream = raw.get().send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    stop.send(()).unwrap();
+    let finished = async {
+        while stream.chunk().await.unwrap().is_some() {}
+        server.await
+    };
+    // Bounded only so that a regression fails instead of hanging.
+    tokio::time::timeout(std::time::Duration::from_secs(30), finished)
+        .await
+        .expect("the stream did not end, or axum did not finish its graceful shutdown")
+        .unwrap()
+        .unwrap();
 }

@@ -230,10 +230,7 @@ async fn the_client_reports_a_misbehaving_server_and_keeps_working() {
         panic!()
     };
     assert_eq!(method, "tools/list");
-    let r = client
-        .call_tool("anything", Default::default())
-        .await
-        .unwrap();
+    let r = client.call_tool("anything", ()).await.unwrap();
     assert_eq!(r.content[0].as_text(), Some("ok"));
     drop(client);
     server.await.unwrap();

@@ -41,8 +41,36 @@ async fn run(era: Era) {
         .await
         .unwrap();
     assert_eq!(r.content[0].as_text(), Some("over stdio"));
-    let r = client.call_tool("greet", Default::default()).await.unwrap();
-    assert_eq!(r.content[0].as_text(), Some("Hello, Ada!"));
+    let r = client.call_tool("greet", ()).await.unwrap();
+    assert_eq!(r.text().as_deref(), Some("Hello, Ada!"));
+    // Arguments from any serializable type; structured results typed.
+    #[derive(serde::Serialize)]
+    struct Add {
+        a: f64,
+        b: f64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Sum {
+        sum: f64,
+    }
+    let r = client
+        .call_tool("add", Add { a: 2.0, b: 3.5 })
+        .await
+        .unwrap();
+    assert_eq!(r.structured::<Sum>().unwrap().unwrap().sum, 5.5);
+    // A tool that fails is a result, with what went wrong as its text.
+    let r = client.call_tool("add", json!({"a": "two"})).await.unwrap();
+    assert_eq!(r.is_error, Some(true));
+    assert!(r.text().is_some_and(|t| !t.is_empty()), "{r:?}");
+    // Arguments that are not an object never leave the client.
+    let e = client.call_tool("add", 5).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            mcp_client::Error::Transport(mcp_core::Error::Encode { .. })
+        ),
+        "{e:?}"
+    );
     // Logs went to stderr, never to the protocol stream.
     let stderr = client.child_stderr().await.unwrap();
     assert!(stderr.contains("demo server ready"), "{stderr}");
@@ -64,4 +92,56 @@ async fn example_server_over_stdio_modern() {
 #[tokio::test]
 async fn example_server_over_stdio_legacy() {
     run(Era::Legacy).await;
+}
+
+/// With every level of logging on, stdout still carries protocol messages
+/// only: the examples' logging setup writes to stderr.
+#[test]
+fn logging_at_every_level_never_reaches_stdout() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(example("stdio_server"))
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let lines = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}"#,
+        // Malformed: logged (at debug), and answered with a parse error.
+        "{not json",
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"bye"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+    ];
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut answered = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let message: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout carried a line that is not JSON ({e}): {line}"));
+        assert_eq!(message["jsonrpc"], "2.0", "{line}");
+        answered.push(message["id"].clone());
+        if message["id"] == 3 {
+            break;
+        }
+    }
+    assert_eq!(answered, [json!(1), json!(2), json!(null), json!(3)]);
+    // EOF: the server exits, and its logs are all on stderr.
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(stderr.contains("INFO"), "{stderr}");
+    assert!(stderr.contains("DEBUG"), "{stderr}");
 }

@@ -435,7 +435,7 @@ impl Client {
                 method: M::NAME.to_owned(),
                 message,
             },
-            Failure::Transport(e) => Error::Transport(e),
+            Failure::Transport(e) => Error::from(e),
         })?;
         let mut result: M::Result =
             serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {

@@ -105,7 +105,7 @@ impl AuthChallenge {
 }
 
 /// The `WWW-Authenticate` values of a response, as text.
-fn challenges(headers: &HeaderMap) -> Vec<String> {
+pub(super) fn challenges(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(WWW_AUTHENTICATE)
         .iter()

@@ -25,7 +25,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use mcp_core::headers;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::transport::{MessageRead, MessageWrite, Outgoing, OutgoingKind};
-use mcp_core::{Era, ErrorObject, ErrorResponse, Message, ProtocolVersion, RequestId, sse};
+use mcp_core::{Era, Message, ProtocolVersion, RequestId, sse};
 use tokio::sync::mpsc;
 
 use crate::client::{Client, ClientOptions};
@@ -517,10 +517,8 @@ impl Shared {
             self.read_events(response, request).await;
             return;
         }
-        let described = auth::describe_status(status, response.headers());
-        let challenged = response
-            .headers()
-            .contains_key(http::header::WWW_AUTHENTICATE);
+        let headers = response.headers().clone();
+        let challenged = headers.contains_key(http::header::WWW_AUTHENTICATE);
         let body = match read_body(response, self.options.max_message_size).await {
             Ok(body) => body,
             Err(e) => {
@@ -531,9 +529,7 @@ impl Shared {
         if challenged && !status.is_success() {
             // Credentials refused: whatever the body says, the caller needs
             // the status and the challenge to do something about it.
-            let text = String::from_utf8_lossy(&body);
-            self.fail(request, &format!("{described}: {}", text.trim()))
-                .await;
+            self.refused(request, status, &headers, &body).await;
             return;
         }
         self.handle_body(status, &content_type, body, request).await;
@@ -564,9 +560,7 @@ impl Shared {
                 self.deliver(incoming).await;
             }
             _ if !status.is_success() => {
-                let text = String::from_utf8_lossy(&body);
-                let status = auth::describe_status(status, &HeaderMap::new());
-                self.fail(request, &format!("{status}: {}", text.trim()))
+                self.refused(request, status, &HeaderMap::new(), &body)
                     .await;
             }
             _ => {}
@@ -628,20 +622,32 @@ impl Shared {
         let _ = self.inbox.send(Err(failed)).await;
     }
 
-    /// Fails request `id` locally, so its caller does not wait for nothing.
+    /// Fails request `id` locally with a transport error saying `why`
+    /// (the server could not be reached, a stream broke), so its caller
+    /// does not wait for nothing.
     async fn fail(&self, id: Option<&RequestId>, why: &str) {
-        let Some(id) = id else {
-            tracing::warn!(why, "HTTP transport error");
-            return;
+        let error = mcp_core::Error::Io {
+            kind: std::io::ErrorKind::Other,
+            message: why.to_owned(),
         };
-        let error = ErrorResponse::new(
-            Some(id.clone()),
-            ErrorObject::internal_error(why.to_owned()),
-        );
-        let _ = self
-            .inbox
-            .send(Ok(Incoming::Single(Message::Error(error))))
-            .await;
+        self.fail_with(id, error).await;
+    }
+
+    /// Fails request `id` with the HTTP error status `response` carries
+    /// (its body read within the message size limit).
+    async fn refused(
+        &self,
+        id: Option<&RequestId>,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) {
+        let error = mcp_core::Error::HttpStatus {
+            status: status.as_u16(),
+            www_authenticate: auth::challenges(headers),
+            body: String::from_utf8_lossy(body).trim().to_owned(),
+        };
+        self.fail_with(id, error).await;
     }
 }
 

@@ -179,8 +179,10 @@ impl Shared {
             Ok(response) if response.status().is_success() => return,
             Ok(response) => {
                 let status: StatusCode = response.status();
-                let status = auth::describe_status(status, response.headers());
-                format!("{status}: {}", super::error_text(response).await)
+                let headers = response.headers().clone();
+                let text = super::error_text(response).await;
+                self.refused(id, status, &headers, text.as_bytes()).await;
+                return;
             }
             Err(why) => why,
         };

@@ -131,8 +131,9 @@ pub async fn serve_with<H: Handler>(
 /// is, until `shutdown` completes. Each request carries the client's
 /// `SocketAddr` in its extensions.
 ///
-/// Call [`StreamableHttp::shutdown`] in `shutdown`, before it completes,
-/// so that open SSE streams end and the drain does not wait for them.
+/// Pass `endpoint.shutdown_on(signal)` ([`StreamableHttp::shutdown_on`])
+/// as `shutdown`, so that open SSE streams end and the drain does not wait
+/// for them.
 ///
 /// # Errors
 /// As [`serve`].

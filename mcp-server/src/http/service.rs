@@ -123,6 +123,34 @@ impl<H: Handler> StreamableHttp<H> {
             self.inner.sse.shutdown(&runtime);
         }
     }
+
+    /// Waits for `signal`, then begins this endpoint's [`shutdown`]: give
+    /// it to the graceful shutdown of the server the endpoint is mounted
+    /// in. Without it, an open SSE stream (a legacy session's GET) is a
+    /// response in flight, and the server's drain waits for it forever.
+    ///
+    /// ```no_run
+    /// # async fn run(mcp: mcp_server::http::StreamableHttp<mcp_server::Router>) -> std::io::Result<()> {
+    /// let app = axum::Router::new().route_service("/mcp", mcp.clone());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(mcp.shutdown_on(tokio::signal::ctrl_c()))
+    ///     .await
+    /// # }
+    /// ```
+    ///
+    /// [`shutdown`]: Self::shutdown
+    pub fn shutdown_on<F>(&self, signal: F) -> impl Future<Output = ()> + Send + 'static
+    where
+        F: Future + Send + 'static,
+    {
+        let endpoint = self.clone();
+        async move {
+            // Whatever the signal says (ctrl_c's error, say), it is time.
+            let _ = signal.await;
+            endpoint.shutdown();
+        }
+    }
 }
 
 /// The endpoint without CORS, for the CORS layer to wrap.

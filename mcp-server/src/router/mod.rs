@@ -21,7 +21,7 @@ use mcp_core::resources::{
 use mcp_core::tools::ListToolsResult;
 use mcp_core::{
     CallToolParams, CallToolResult, ErrorObject, Implementation, JsonObject, PaginatedParams,
-    ServerCapabilities,
+    ResourceContents, ServerCapabilities,
 };
 use tokio::sync::broadcast;
 
@@ -419,28 +419,37 @@ impl Handler for Router {
         ctx: RequestContext,
         params: ReadResourceParams,
     ) -> Result<ReadResourceResult, Error> {
-        let (fixed, templated) = {
+        // The MIME type the listing gives is the read's default.
+        let (fixed, templated, mime_type) = {
             let state = self.read();
             let fixed = state
                 .resources
                 .get(&params.uri)
-                .map(|r| Arc::clone(&r.read));
+                .map(|r| (Arc::clone(&r.read), r.resource.mime_type.clone()));
             let templated = if fixed.is_none() {
                 state.templates.values().find_map(|t| {
                     t.parsed
                         .matches(&params.uri)
-                        .map(|vars| (Arc::clone(&t.read), vars))
+                        .map(|vars| (Arc::clone(&t.read), vars, t.template.mime_type.clone()))
                 })
             } else {
                 None
             };
-            (fixed, templated)
+            match (fixed, templated) {
+                (Some((read, mime)), _) => (Some(read), None, mime),
+                (None, Some((read, vars, mime))) => (None, Some((read, vars)), mime),
+                (None, None) => (None, None, None),
+            }
         };
-        let contents = match (fixed, templated) {
+        let uri = params.uri.clone();
+        let mut contents = match (fixed, templated) {
             (Some(read), _) => read(ctx, params.uri).await?,
             (None, Some((read, vars))) => read(ctx, params.uri, vars).await?,
             (None, None) => return Err(resource_not_found(&params.uri)),
         };
+        if let Some(mime_type) = mime_type {
+            default_mime_type(&mut contents, &uri, &mime_type);
+        }
         Ok(ReadResourceResult::new(contents))
     }
 
@@ -538,5 +547,20 @@ impl Handler for Router {
 
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         Some(self.inner.events.subscribe())
+    }
+}
+
+/// Gives the contents of `uri` that name no MIME type `mime_type`: the
+/// type its listing announced, unless the handler said otherwise.
+fn default_mime_type(contents: &mut [ResourceContents], uri: &str, mime_type: &str) {
+    for item in contents {
+        let (item_uri, slot) = match item {
+            ResourceContents::Text(t) => (&t.uri, &mut t.mime_type),
+            ResourceContents::Blob(b) => (&b.uri, &mut b.mime_type),
+            _ => continue,
+        };
+        if item_uri == uri && slot.is_none() {
+            *slot = Some(mime_type.to_owned());
+        }
     }
 }
