@@ -16,7 +16,6 @@ use mcp_server::http::{AllowedHosts, HttpOptions, ServeOptions, StreamableHttp, 
 use mcp_server::{Error, Json, NoArgs, RequestContext, Router, Server, tool};
 use schemars::JsonSchema;
 use serde::Serialize;
-use tower_layer::Layer as _;
 
 /// The scope every request needs.
 pub const READ: &str = "mcp:read";
@@ -174,7 +173,7 @@ pub async fn app(
         options.allowed = AllowedHosts::loopback().with_host(host);
     }
     let endpoint = StreamableHttp::new(Server::new(router()), options);
-    let mut app = axum::Router::new().route_service("/mcp", auth.layer(endpoint.clone()));
+    let mut app = axum::Router::new().route_service("/mcp", endpoint.clone().layer(auth));
     let [suffixed, root] = metadata.well_known_paths();
     if root != suffixed {
         app = app.route_service(&root, metadata.service());

@@ -36,6 +36,18 @@ pub struct ProtectedResourceMetadata {
 }
 
 impl ProtectedResourceMetadata {
+    /// Metadata for the MCP endpoint at `resource` whose credentials are
+    /// handed out some other way (API keys): it names no authorization
+    /// server, which RFC 9728 allows. An OAuth client learns from it that
+    /// it cannot get a token by itself, instead of being sent to an
+    /// authorization server that would not issue one.
+    pub fn without_authorization_servers(resource: impl Into<String>) -> Self {
+        Self {
+            authorization_servers: Vec::new(),
+            ..Self::new(resource, String::new())
+        }
+    }
+
     /// Metadata for the MCP endpoint at `resource`, whose tokens come from
     /// the authorization server `issuer`; tokens go in the header only.
     pub fn new(resource: impl Into<String>, issuer: impl Into<String>) -> Self {

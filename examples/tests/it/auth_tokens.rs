@@ -1411,3 +1411,75 @@ async fn cors_preflights_pass_the_auth_layer() {
         answer.headers()
     );
 }
+
+/// A server that takes API keys only: its metadata names no authorization
+/// server, a key serves a real client in both eras, and an OAuth client
+/// is told there is nowhere to get a token.
+#[tokio::test]
+async fn api_keys_only_without_an_authorization_server() {
+    let keys = Arc::new(ApiKeys::new());
+    let key = "test-only-agent-key-5e6f7a8b9c0d1e2f";
+    keys.insert(key, Identity::new("build-agent", ["mcp:read".to_owned()]));
+    let listener = bind().await;
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let metadata = ProtectedResourceMetadata::without_authorization_servers(url.clone());
+    let endpoint = StreamableHttp::new(Server::new(router()), Default::default());
+    let [suffixed, root] = metadata.well_known_paths();
+    let app = axum::Router::new()
+        // `layer` on the endpoint: no tower trait to import.
+        .route_service("/mcp", endpoint.layer(AuthLayer::new(keys, &metadata)))
+        .route_service(&suffixed, metadata.service())
+        .route_service(&root, metadata.service());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let document = reqwest::get(metadata.url()).await.unwrap();
+    let document: Value = serde_json::from_slice(&document.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        document,
+        json!({"resource": url, "bearer_methods_supported": ["header"]})
+    );
+    for era in [Era::Modern, Era::Legacy] {
+        let http = HttpOptions::default()
+            .with_header("authorization", &format!("Bearer {key}"))
+            .unwrap();
+        let client = Client::connect_http(&url, options(era), http, Host::default())
+            .await
+            .unwrap();
+        let r = client.call_tool("whoami", ()).await.unwrap();
+        assert!(r.text().unwrap().contains("build-agent"), "{r:?}");
+    }
+    // Without a key: a typed 401 whose challenge points at the metadata.
+    let Err(mcp_client::Error::Http {
+        status,
+        www_authenticate,
+        ..
+    }) = Client::connect_http(
+        &url,
+        options(Era::Modern),
+        HttpOptions::default(),
+        Host::default(),
+    )
+    .await
+    else {
+        panic!("connecting without a key should fail")
+    };
+    assert_eq!(status, 401);
+    assert!(
+        www_authenticate[0].contains(&format!("resource_metadata=\"{}\"", metadata.url())),
+        "{www_authenticate:?}"
+    );
+    // An OAuth client finds nowhere to get a token, and says so.
+    let oauth = mcp_auth::client::OAuth::new(
+        &url,
+        mcp_auth::client::ClientConfig::new("api-key test", ["http://127.0.0.1/callback"]),
+    );
+    let http = HttpOptions::default().with_auth(Arc::new(oauth));
+    let Err(e) = Client::connect_http(&url, options(Era::Modern), http, Host::default()).await
+    else {
+        panic!("OAuth has no authorization server to use")
+    };
+    assert!(
+        e.to_string().contains("lists no authorization server"),
+        "{e}"
+    );
+}

@@ -124,6 +124,12 @@ impl<H: Handler> StreamableHttp<H> {
         }
     }
 
+    /// The endpoint wrapped in `layer` (an authorization layer, say):
+    /// `endpoint.layer(auth)` without importing `tower_layer::Layer`.
+    pub fn layer<L: tower_layer::Layer<Self>>(self, layer: L) -> L::Service {
+        layer.layer(self)
+    }
+
     /// Waits for `signal`, then begins this endpoint's [`shutdown`]: give
     /// it to the graceful shutdown of the server the endpoint is mounted
     /// in. Without it, an open SSE stream (a legacy session's GET) is a
