@@ -61,6 +61,31 @@ call_over_http() {
 call_over_http http_server over-http
 call_over_http axum_mount inside-axum
 
+step "the getting-started server builds from the guide, as printed"
+# The guide's dependency block and server, with the repository's crates
+# patched to these folders, built offline: the guide cannot drift from
+# what builds.
+scratch="$PWD/target/scratch/getting-started"
+rm -rf "$scratch"
+mkdir -p "$scratch/src"
+section() { awk -v lang="$1" '/^## A server in a few lines/ { in_section = 1 }
+    in_section && $0 ~ "^```" lang { in_block = 1; next }
+    in_block && /^```/ { exit }
+    in_block' docs/getting-started.md; }
+section rust > "$scratch/src/main.rs"
+{
+    printf '[package]\nname = "getting-started"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n'
+    section toml | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
+} > "$scratch/Cargo.toml"
+lines="$(wc -l < "$scratch/src/main.rs")"
+sdk_deps="$(grep -c '^mcp-' "$scratch/Cargo.toml" || true)"
+if [ "$lines" -gt 12 ] || [ "$sdk_deps" -ne 1 ] || grep -q 'git = ' "$scratch/Cargo.toml"; then
+    echo "error: the getting-started server must be at most 12 lines with one SDK dependency, all patched ($lines lines, $sdk_deps SDK dependencies)" >&2
+    exit 1
+fi
+CARGO_TARGET_DIR="$PWD/target" cargo build --quiet --offline --manifest-path "$scratch/Cargo.toml"
+echo "getting-started: $lines lines of Rust, one SDK dependency, builds as printed"
+
 step "interop: the MCP Inspector CLI lists and calls the example server's tools"
 # The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
 # machine's own Node version does not matter.

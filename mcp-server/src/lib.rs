@@ -96,6 +96,11 @@ struct GettingStartedDoctests;
 #[doc = include_str!("../../docs/http.md")]
 struct HttpDoctests;
 
+// And the complete server's.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/server-guide.md")]
+struct ServerGuideDoctests;
+
 /// The attribute that lets [`store::SessionStore`] and
 /// [`store::EventStore`] implementations use `async fn`.
 pub use async_trait::async_trait;
@@ -105,8 +110,9 @@ pub use handler::{Handler, ServerEvent};
 /// The protocol types a server's handlers use most, so that a first
 /// server needs this crate only; everything else is in [`mcp_core`].
 pub use mcp_core::{
-    CallToolResult, ContentBlock, ErrorObject, Implementation, JsonObject, ResourceContents,
+    CallToolResult, ContentBlock, ErrorObject, Implementation, JsonObject, ResourceContents, Role,
     prompts::{GetPromptResult, PromptMessage},
+    resources::{Resource, ResourceTemplate},
 };
 pub use request_state::StateKey;
 pub use router::{
