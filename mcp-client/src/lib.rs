@@ -77,4 +77,18 @@ pub use error::{Error, Result};
 pub use handler::{ClientHandler, NoHandler, capabilities};
 #[cfg(feature = "http")]
 pub use http::{AuthChallenge, AuthProvider, HttpOptions, HttpReader, HttpWriter, http_transport};
+/// The protocol types a client and its handler use most, so that a first
+/// client needs this crate only; everything else is in [`mcp_core`].
+pub use mcp_core::{
+    CallToolResult, ClientCapabilities, ContentBlock, Era, ErrorObject, Implementation, JsonObject,
+    ResourceContents,
+    elicitation::{ElicitAction, ElicitParams, ElicitResult, ElicitValue},
+    roots::{ListRootsResult, Root},
+    sampling::{CreateMessageParams, CreateMessageResult},
+};
 pub use notifications::{Notifications, ServerNotification};
+
+// The client guide's code blocks compile as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/client-guide.md")]
+struct ClientGuideDoctests;
