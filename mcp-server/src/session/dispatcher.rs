@@ -243,7 +243,7 @@ impl<H: Handler> Dispatcher<H> {
     ) -> Reply {
         let handled = CatchUnwind::new(async {
             let call = call.map_err(|e| invalid(&e))?;
-            self.handle(req, *call, route, session).await
+            self.handle(req, call, route, session).await
         });
         handled.await.unwrap_or_else(|panic| {
             tracing::error!(id = %req.id, panic, "request handler panicked");
