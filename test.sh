@@ -86,6 +86,47 @@ fi
 CARGO_TARGET_DIR="$PWD/target" cargo build --quiet --offline --manifest-path "$scratch/Cargo.toml"
 echo "getting-started: $lines lines of Rust, one SDK dependency, builds as printed"
 
+step "the server and client guides build as crates of their own"
+# guide_crate GUIDE NAME: a crate made of the guide alone, built offline:
+# its first toml block as the manifest (the repository's crates patched to
+# these folders), each Rust block that is not `ignore` as a module of one
+# test file, its hidden lines shown and wrapped in `main` as rustdoc does.
+guide_crate() {
+    local dir="$PWD/target/scratch/$2"
+    rm -rf "$dir"
+    mkdir -p "$dir/src" "$dir/tests"
+    : > "$dir/src/lib.rs"
+    {
+        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n' "$2"
+        awk '/^```toml/ { on = 1; next } on && /^```/ { exit } on' "$1" \
+            | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
+    } > "$dir/Cargo.toml"
+    if grep -q 'git = ' "$dir/Cargo.toml"; then
+        echo "error: $1 depends on a repository this check does not patch" >&2
+        exit 1
+    fi
+    awk '
+        /^```rust/ && !/ignore/ { on = 1; n++; code = ""; next }
+        on && /^```/ {
+            on = 0
+            print "#[allow(dead_code, unused)]\nmod block_" n " {"
+            if (code ~ /fn main/) print code; else print "pub fn main() {\n" code "}"
+            print "}"
+            next
+        }
+        on {
+            line = $0
+            if (line ~ /^[ \t]*#$/) line = ""
+            else if (line ~ /^[ \t]*# /) sub(/# /, "", line)
+            code = code line "\n"
+        }
+    ' "$1" > "$dir/tests/guide.rs"
+    CARGO_TARGET_DIR="$PWD/target" cargo test --quiet --offline --no-run --manifest-path "$dir/Cargo.toml"
+    echo "$1: $(grep -c '^mod block_' "$dir/tests/guide.rs") blocks build as a crate of their own"
+}
+guide_crate docs/server-guide.md server-guide
+guide_crate docs/client-guide.md client-guide
+
 step "interop: the MCP Inspector CLI lists and calls the example server's tools"
 # The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
 # machine's own Node version does not matter.
