@@ -517,8 +517,12 @@ impl Shared {
             self.read_events(response, request).await;
             return;
         }
-        let headers = response.headers().clone();
-        let challenged = headers.contains_key(http::header::WWW_AUTHENTICATE);
+        // Read before the body consumes the response; only refusals have any.
+        let challenges = if status.is_success() {
+            Vec::new()
+        } else {
+            auth::challenges(response.headers())
+        };
         let body = match read_body(response, self.options.max_message_size).await {
             Ok(body) => body,
             Err(e) => {
@@ -526,10 +530,10 @@ impl Shared {
                 return;
             }
         };
-        if challenged && !status.is_success() {
+        if !challenges.is_empty() {
             // Credentials refused: whatever the body says, the caller needs
             // the status and the challenge to do something about it.
-            self.refused(request, status, &headers, &body).await;
+            self.refused(request, status, challenges, &body).await;
             return;
         }
         self.handle_body(status, &content_type, body, request).await;
@@ -560,8 +564,7 @@ impl Shared {
                 self.deliver(incoming).await;
             }
             _ if !status.is_success() => {
-                self.refused(request, status, &HeaderMap::new(), &body)
-                    .await;
+                self.refused(request, status, Vec::new(), &body).await;
             }
             _ => {}
         }
@@ -633,18 +636,18 @@ impl Shared {
         self.fail_with(id, error).await;
     }
 
-    /// Fails request `id` with the HTTP error status `response` carries
-    /// (its body read within the message size limit).
+    /// Fails request `id` with an HTTP error `status`, its challenges and
+    /// its body (read within the message size limit).
     async fn refused(
         &self,
         id: Option<&RequestId>,
         status: StatusCode,
-        headers: &HeaderMap,
+        www_authenticate: Vec<String>,
         body: &[u8],
     ) {
         let error = mcp_core::Error::HttpStatus {
             status: status.as_u16(),
-            www_authenticate: auth::challenges(headers),
+            www_authenticate,
             body: String::from_utf8_lossy(body).trim().to_owned(),
         };
         self.fail_with(id, error).await;

@@ -179,9 +179,9 @@ impl Shared {
             Ok(response) if response.status().is_success() => return,
             Ok(response) => {
                 let status: StatusCode = response.status();
-                let headers = response.headers().clone();
+                let challenges = auth::challenges(response.headers());
                 let text = super::error_text(response).await;
-                self.refused(id, status, &headers, text.as_bytes()).await;
+                self.refused(id, status, challenges, text.as_bytes()).await;
                 return;
             }
             Err(why) => why,

@@ -4,6 +4,7 @@
 use bytes::{Bytes, BytesMut};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use mcp_core::jsonrpc::Incoming;
 use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
 
 use super::body::Body;
@@ -56,15 +57,13 @@ pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
 /// The messages of a POST body to a session; a batch is answered 400
 /// unless the session's revision has batches.
 pub(super) fn session_messages(
-    incoming: mcp_core::jsonrpc::Incoming,
+    incoming: Incoming,
     allows_batches: bool,
 ) -> Result<Vec<Result<Message, mcp_core::Error>>, Box<Response<Body>>> {
     match incoming {
-        mcp_core::jsonrpc::Incoming::Single(message) => Ok(vec![Ok(message)]),
-        mcp_core::jsonrpc::Incoming::Batch(items) if allows_batches => Ok(items),
-        mcp_core::jsonrpc::Incoming::Batch(_) => {
-            Err(Box::new(unreadable(&crate::session::batches_unsupported())))
-        }
+        Incoming::Single(message) => Ok(vec![Ok(message)]),
+        Incoming::Batch(items) if allows_batches => Ok(items),
+        Incoming::Batch(_) => Err(Box::new(unreadable(&crate::session::batches_unsupported()))),
     }
 }
 

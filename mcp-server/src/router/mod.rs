@@ -419,33 +419,32 @@ impl Handler for Router {
         ctx: RequestContext,
         params: ReadResourceParams,
     ) -> Result<ReadResourceResult, Error> {
-        // The MIME type the listing gives is the read's default.
-        let (fixed, templated, mime_type) = {
+        // Found under the lock, called after it is released (a handler may
+        // change the router). The listing's MIME type is the read's default.
+        let (reader, mime_type) = {
             let state = self.read();
-            let fixed = state
-                .resources
-                .get(&params.uri)
-                .map(|r| (Arc::clone(&r.read), r.resource.mime_type.clone()));
-            let templated = if fixed.is_none() {
-                state.templates.values().find_map(|t| {
-                    t.parsed
-                        .matches(&params.uri)
-                        .map(|vars| (Arc::clone(&t.read), vars, t.template.mime_type.clone()))
+            if let Some(r) = state.resources.get(&params.uri) {
+                (
+                    Reader::Fixed(Arc::clone(&r.read)),
+                    r.resource.mime_type.clone(),
+                )
+            } else if let Some(found) = state.templates.values().find_map(|t| {
+                t.parsed.matches(&params.uri).map(|vars| {
+                    (
+                        Reader::Templated(Arc::clone(&t.read), vars),
+                        t.template.mime_type.clone(),
+                    )
                 })
+            }) {
+                found
             } else {
-                None
-            };
-            match (fixed, templated) {
-                (Some((read, mime)), _) => (Some(read), None, mime),
-                (None, Some((read, vars, mime))) => (None, Some((read, vars)), mime),
-                (None, None) => (None, None, None),
+                return Err(resource_not_found(&params.uri));
             }
         };
-        let uri = params.uri.clone();
-        let mut contents = match (fixed, templated) {
-            (Some(read), _) => read(ctx, params.uri).await?,
-            (None, Some((read, vars))) => read(ctx, params.uri, vars).await?,
-            (None, None) => return Err(resource_not_found(&params.uri)),
+        let uri = params.uri;
+        let mut contents = match reader {
+            Reader::Fixed(read) => read(ctx, uri.clone()).await?,
+            Reader::Templated(read, vars) => read(ctx, uri.clone(), vars).await?,
         };
         if let Some(mime_type) = mime_type {
             default_mime_type(&mut contents, &uri, &mime_type);
@@ -548,6 +547,12 @@ impl Handler for Router {
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         Some(self.inner.events.subscribe())
     }
+}
+
+/// How the resource asked for is read.
+enum Reader {
+    Fixed(Arc<resource::ReadFn>),
+    Templated(Arc<resource::TemplateReadFn>, BTreeMap<String, String>),
 }
 
 /// Gives the contents of `uri` that name no MIME type `mime_type`: the

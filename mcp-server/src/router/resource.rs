@@ -12,9 +12,9 @@ use crate::context::RequestContext;
 use crate::error::Error;
 use crate::uri_template::{TemplateError, UriTemplate};
 
-type ReadFn =
+pub(super) type ReadFn =
     dyn Fn(RequestContext, String) -> BoxFuture<Result<Vec<ResourceContents>, Error>> + Send + Sync;
-type TemplateReadFn = dyn Fn(
+pub(super) type TemplateReadFn = dyn Fn(
         RequestContext,
         String,
         BTreeMap<String, String>,

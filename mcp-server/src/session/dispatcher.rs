@@ -167,17 +167,16 @@ fn server_meta(info: &Arc<mcp_core::Implementation>) -> Box<[u8]> {
 /// `…"result":{…,member}}`. `encode` writes compact JSON with the result
 /// last, so the result's closing brace is the next to last byte.
 fn with_meta(mut frame: Vec<u8>, member: &[u8]) -> Vec<u8> {
-    let Some(at) = frame.len().checked_sub(2) else {
+    if !frame.ends_with(b"}}") {
+        debug_assert!(false, "not an encoded response");
         return frame;
-    };
-    debug_assert!(frame.ends_with(b"}}"), "not an encoded response");
-    let empty = frame.get(at.wrapping_sub(1)) == Some(&b'{');
-    let tail = frame.split_off(at);
-    if !empty {
+    }
+    frame.truncate(frame.len() - 2);
+    if frame.last() != Some(&b'{') {
         frame.push(b',');
     }
     frame.extend_from_slice(member);
-    frame.extend_from_slice(&tail);
+    frame.extend_from_slice(b"}}");
     frame
 }
 
