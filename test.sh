@@ -61,34 +61,45 @@ call_over_http() {
 call_over_http http_server over-http
 call_over_http axum_mount inside-axum
 
-step "the getting-started server builds from the guide, as printed"
-# The guide's dependency block and server, with the repository's crates
-# patched to these folders, built offline: the guide cannot drift from
-# what builds.
+step "the getting-started programs build from the guide, as printed"
+# printed_crate GUIDE N NAME: the guide's N-th dependency block and the Rust
+# block after it, as a crate of its own with the repository's crates patched
+# to these folders and the rest fetched as a newcomer's build would: the
+# guide cannot drift from what builds.
+printed_crate() {
+    local dir="$PWD/target/scratch/$3"
+    rm -rf "$dir"
+    mkdir -p "$dir/src"
+    block() { awk -v lang="$1" -v n="$2" '/^```toml/ { t++ }
+        t == n && $0 ~ "^```" lang { on = 1; next }
+        on && /^```/ { exit }
+        on' "$GUIDE"; }
+    GUIDE="$1" block rust "$2" > "$dir/src/main.rs"
+    {
+        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n' "$3"
+        GUIDE="$1" block toml "$2" | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
+    } > "$dir/Cargo.toml"
+    if grep -q 'git = ' "$dir/Cargo.toml" || [ ! -s "$dir/src/main.rs" ]; then
+        echo "error: $1 block $2: no program, or a dependency this check does not patch" >&2
+        exit 1
+    fi
+    CARGO_TARGET_DIR="$PWD/target" cargo build --quiet --manifest-path "$dir/Cargo.toml"
+}
+printed_crate docs/getting-started.md 1 getting-started
 scratch="$PWD/target/scratch/getting-started"
-rm -rf "$scratch"
-mkdir -p "$scratch/src"
-section() { awk -v lang="$1" '/^## A server in a few lines/ { in_section = 1 }
-    in_section && $0 ~ "^```" lang { in_block = 1; next }
-    in_block && /^```/ { exit }
-    in_block' docs/getting-started.md; }
-section rust > "$scratch/src/main.rs"
-{
-    printf '[package]\nname = "getting-started"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n'
-    section toml | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
-} > "$scratch/Cargo.toml"
 lines="$(wc -l < "$scratch/src/main.rs")"
 sdk_deps="$(grep -c '^mcp-' "$scratch/Cargo.toml" || true)"
-if [ "$lines" -gt 12 ] || [ "$sdk_deps" -ne 1 ] || grep -q 'git = ' "$scratch/Cargo.toml"; then
-    echo "error: the getting-started server must be at most 12 lines with one SDK dependency, all patched ($lines lines, $sdk_deps SDK dependencies)" >&2
+if [ "$lines" -gt 12 ] || [ "$sdk_deps" -ne 1 ]; then
+    echo "error: the getting-started server must be at most 12 lines with one SDK dependency ($lines lines, $sdk_deps SDK dependencies)" >&2
     exit 1
 fi
-CARGO_TARGET_DIR="$PWD/target" cargo build --quiet --offline --manifest-path "$scratch/Cargo.toml"
 echo "getting-started: $lines lines of Rust, one SDK dependency, builds as printed"
+printed_crate docs/getting-started.md 2 getting-started-axum
+echo "getting-started: the server mounted in axum builds as printed"
 
-step "the server and client guides build as crates of their own"
-# guide_crate GUIDE NAME: a crate made of the guide alone, built offline:
-# its first toml block as the manifest (the repository's crates patched to
+step "the server, client and auth guides build as crates of their own"
+# guide_crate GUIDE NAME: a crate made of the guide alone: its first toml
+# block as the manifest (the repository's crates patched to
 # these folders), each Rust block that is not `ignore` as a module of one
 # test file, its hidden lines shown and wrapped in `main` as rustdoc does.
 guide_crate() {
@@ -121,11 +132,12 @@ guide_crate() {
             code = code line "\n"
         }
     ' "$1" > "$dir/tests/guide.rs"
-    CARGO_TARGET_DIR="$PWD/target" cargo test --quiet --offline --no-run --manifest-path "$dir/Cargo.toml"
+    CARGO_TARGET_DIR="$PWD/target" cargo test --quiet --no-run --manifest-path "$dir/Cargo.toml"
     echo "$1: $(grep -c '^mod block_' "$dir/tests/guide.rs") blocks build as a crate of their own"
 }
 guide_crate docs/server-guide.md server-guide
 guide_crate docs/client-guide.md client-guide
+guide_crate docs/auth.md auth-guide
 
 step "interop: the MCP Inspector CLI lists and calls the example server's tools"
 # The Inspector needs Node 22.19+; a pinned Node 22 comes from npm, so the
