@@ -48,6 +48,10 @@ impl ErrorCode {
     /// The request needs the user to complete a URL-mode elicitation first
     /// (2025-11-25 only; modern peers must not emit it).
     pub const URL_ELICITATION_REQUIRED: Self = Self(-32042);
+    /// The caller is over a rate limit; `data` names the limit and when to
+    /// retry. Not a spec code: an application code outside the ranges
+    /// JSON-RPC and MCP reserve, with HTTP's 429 in its digits.
+    pub const RATE_LIMITED: Self = Self(-31429);
 
     /// The code's name, for the codes this crate knows.
     pub const fn name(self) -> Option<&'static str> {
@@ -62,6 +66,7 @@ impl ErrorCode {
             -32021 => "missing required client capability",
             -32022 => "unsupported protocol version",
             -32042 => "URL elicitation required",
+            -31429 => "rate limited",
             _ => return None,
         })
     }
@@ -232,6 +237,31 @@ impl ErrorObject {
             "This request requires more information.",
         )
         .with_data(serde_json::json!({ "elicitations": elicitations }))
+    }
+
+    /// -31429: over the rate limit `policy`, with `data.policy` and
+    /// `data.retryAfter` (whole seconds, rounded up; absent when waiting
+    /// would not help, as for a request that costs more than the quota).
+    pub fn rate_limited(policy: &str, retry_after: Option<std::time::Duration>) -> Self {
+        let secs = retry_after.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
+        let message = match secs {
+            Some(secs) => format!("Rate limited by policy '{policy}': retry in {secs} s"),
+            None => format!("Rate limited by policy '{policy}': this request exceeds its quota"),
+        };
+        let data = match secs {
+            Some(secs) => serde_json::json!({ "policy": policy, "retryAfter": secs }),
+            None => serde_json::json!({ "policy": policy }),
+        };
+        Self::new(ErrorCode::RATE_LIMITED, message).with_data(data)
+    }
+
+    /// For a -31429 error, how long the server asks to wait.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        if self.code() != ErrorCode::RATE_LIMITED {
+            return None;
+        }
+        let secs = self.data()?.get("retryAfter")?.as_u64()?;
+        Some(std::time::Duration::from_secs(secs))
     }
 
     /// For a -32022 error, the versions the server says it supports.

@@ -244,6 +244,18 @@ pub trait FrameWrite: Send + 'static {
 )]
 pub struct Principal(pub std::sync::Arc<str>);
 
+/// What kind of caller a [`Principal`] is, as the layer that vouched for
+/// it says: `"user"` for an OAuth user, `"api-key"` for an API key's
+/// owner, or any name an application's own verifier gives. Put in an HTTP
+/// request's extensions beside the principal; servers choose rate-limit
+/// quotas by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(
+    clippy::exhaustive_structs,
+    reason = "a newtype key: its one field is the point"
+)]
+pub struct CallerClass(pub std::sync::Arc<str>);
+
 #[cfg(feature = "tokio")]
 pub use self::lines::{LineReader, LineWriter};
 

@@ -70,12 +70,14 @@
 //!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
 //!   (raising the descriptor limit that the connection cap is sized by).
 
+pub mod clock;
 mod context;
 mod error;
 mod handler;
 #[cfg(feature = "http")]
 pub mod http;
 // Per-client quotas apply where a transport knows its clients (HTTP).
+pub mod limit;
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 mod quota;
 mod request_state;

@@ -23,6 +23,7 @@ mod http_client;
 mod http_sessions;
 mod http_status;
 mod oidc;
+mod rate_limits;
 mod raw;
 mod stdio;
 mod support;

@@ -11,7 +11,13 @@ use super::identity::Identity;
 use super::verifier::TokenVerifier;
 use crate::error::Error;
 
+/// The caller class of API keys' identities that were given none.
+const API_KEY: &str = "api-key";
+
 /// A set of API keys, sent as `Authorization: Bearer <key>`.
+/// Their identities are of the caller class `"api-key"` unless given
+/// another ([`Identity::with_class`]), so rate limits can treat them apart
+/// from users.
 ///
 /// Only SHA-256 hashes are kept, so a memory dump or a configuration file
 /// ([`ApiKeys::insert_hash`]) does not reveal keys. Keys should be long
@@ -51,6 +57,7 @@ impl ApiKeys {
     }
 
     fn insert_digest(&self, digest: [u8; 32], identity: Identity) {
+        let identity = identity.or_class(API_KEY);
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.retain(|(d, _)| *d != digest);
         keys.push((digest, identity));
@@ -69,7 +76,10 @@ impl ApiKeys {
     pub fn replace(&self, keys: impl IntoIterator<Item = (String, Identity)>) {
         let new: Vec<_> = keys
             .into_iter()
-            .map(|(key, identity)| (Sha256::digest(key.as_bytes()).into(), identity))
+            .map(|(key, identity)| {
+                let digest = Sha256::digest(key.as_bytes()).into();
+                (digest, identity.or_class(API_KEY))
+            })
             .collect();
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = new;
     }

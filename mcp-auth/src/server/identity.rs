@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use mcp_core::JsonObject;
-use mcp_core::transport::Principal;
+use mcp_core::transport::{CallerClass, Principal};
 
 /// The verified caller of a request, put in the request's extensions by
 /// [`AuthLayer`](crate::AuthLayer): handlers read it with
@@ -16,7 +16,7 @@ use mcp_core::transport::Principal;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity(Arc<Inner>);
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Inner {
     subject: Option<String>,
     client_id: Option<String>,
@@ -25,6 +25,9 @@ struct Inner {
     issuer: Option<String>,
     claims: JsonObject,
     principal: Principal,
+    /// `"user"` unless someone said otherwise (`class_set`).
+    class: CallerClass,
+    class_set: bool,
 }
 
 impl Identity {
@@ -97,6 +100,8 @@ impl Identity {
             issuer,
             claims,
             principal,
+            class: CallerClass(Arc::from("user")),
+            class_set: false,
         }))
     }
 
@@ -134,6 +139,32 @@ impl Identity {
     /// subject (or client id).
     pub fn principal(&self) -> &Principal {
         &self.0.principal
+    }
+
+    /// This identity with the caller class `class`: what rate-limit
+    /// policies choose quotas by. Verifiers of tokens say `"user"` (the
+    /// default), [`ApiKeys`](crate::ApiKeys) says `"api-key"` for the
+    /// identities it holds unless they were given a class.
+    #[must_use]
+    pub fn with_class(mut self, class: impl Into<String>) -> Self {
+        let inner = Arc::make_mut(&mut self.0);
+        inner.class = CallerClass(class.into().into());
+        inner.class_set = true;
+        self
+    }
+
+    /// The caller class (`"user"` unless set).
+    pub fn class(&self) -> &CallerClass {
+        &self.0.class
+    }
+
+    /// This identity classed as `class` unless it was classed already.
+    pub(crate) fn or_class(self, class: &str) -> Self {
+        if self.0.class_set {
+            self
+        } else {
+            self.with_class(class)
+        }
     }
 
     /// Whether every scope of `needed` was granted.

@@ -282,8 +282,10 @@ impl Config {
         if !identity.has_scopes(&needed) {
             return refuse(Refusal::Scope(needed));
         }
-        // The server binds sessions to the principal.
+        // The server binds sessions to the principal and picks rate-limit
+        // quotas by its class.
         req.extensions_mut().insert(identity.principal().clone());
+        req.extensions_mut().insert(identity.class().clone());
         req.extensions_mut().insert(identity);
         std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
         let res = inner.call(req).await?;

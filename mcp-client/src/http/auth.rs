@@ -137,13 +137,53 @@ fn is_refusal(status: StatusCode) -> bool {
 
 impl Shared {
     /// Sends the request `make` builds, with the provider's credentials,
-    /// and once more when the provider answers a 401/403 challenge with
-    /// `true`. `make` is called for each attempt (a request body cannot be
-    /// sent twice). Any status comes back as the response; only failing to
-    /// get credentials or to reach the server is an error.
+    /// once more when the provider answers a 401/403 challenge with
+    /// `true`, and again after a 429 or 503 whose `Retry-After` is within
+    /// [`HttpOptions::max_retry_after`](super::HttpOptions::max_retry_after)
+    /// (twice at most). `make` is called for each attempt (a request body
+    /// cannot be sent twice). Any status comes back as the response; only
+    /// failing to get credentials or to reach the server is an error.
     pub(super) async fn send(
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, String> {
+        let mut waits = 0;
+        loop {
+            let response = self.send_authorized(&make).await?;
+            let status = response.status();
+            if waits == 2
+                || !matches!(
+                    status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                )
+            {
+                return Ok(response);
+            }
+            // Delay-seconds only: an HTTP date would need the server's
+            // clock to agree with ours.
+            let wait = response
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_secs);
+            match wait {
+                Some(wait) if wait <= self.options.max_retry_after => {
+                    tracing::debug!(%status, ?wait, "server asked to retry later; waiting");
+                    drop(response);
+                    tokio::time::sleep(wait).await;
+                    waits += 1;
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// [`send`](Self::send) without the waiting: credentials, and the
+    /// challenge round.
+    async fn send_authorized(
+        &self,
+        make: &impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, String> {
         let mut retried = false;
         loop {

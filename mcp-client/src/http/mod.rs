@@ -62,6 +62,11 @@ pub struct HttpOptions {
     /// The longest reconnection delay a server's SSE `retry` field may
     /// ask for.
     pub max_retry: Duration,
+    /// The longest `Retry-After` of a 429 or 503 answer that the client
+    /// waits out before sending the request again (at most twice); a
+    /// longer wait, or a third refusal, fails the request with
+    /// [`Error::Http`](crate::Error::Http). Zero never waits.
+    pub max_retry_after: Duration,
 }
 
 impl Default for HttpOptions {
@@ -75,6 +80,7 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             max_retry: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(10),
         }
     }
 }

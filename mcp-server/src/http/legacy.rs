@@ -25,9 +25,9 @@ use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
-use crate::session::Call;
 use crate::session::Connection;
 use crate::session::peer::Outbox;
+use crate::session::{Call, decode_call};
 use crate::store::{EventStore, SessionStore};
 
 /// A legacy session as this instance serves it.
@@ -178,6 +178,13 @@ impl<H: Handler> Sessions<H> {
         parts: Parts,
         accept: &Accepts,
     ) -> Response<Body> {
+        if let Err(refused) = self
+            .shared
+            .check_rates(&parts.extensions, &req, &call)
+            .await
+        {
+            return refused;
+        }
         let Some(id) = session_id() else {
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -193,7 +200,8 @@ impl<H: Handler> Sessions<H> {
         let principal = principal_of(&parts.extensions);
         let session = self.new_session(&id, principal.clone(), quota);
         let (reply, rx) = Outbox::channel(64);
-        let route = self.shared.route(reply, parts.extensions);
+        let mut route = self.shared.route(reply, parts.extensions);
+        route.admission.rates_checked = true;
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
         session.conn.on_decoded(req, call, &route).await;
@@ -325,11 +333,30 @@ impl<H: Handler> Sessions<H> {
             Ok(messages) => messages,
             Err(res) => return *res,
         };
+        // A POST of one request is refused with an HTTP status when over
+        // its rate limits; requests of a batch get JSON-RPC errors inside
+        // it (the connection checks them).
+        let single = messages.len() == 1;
+        let mut call = call;
+        if single
+            && self.shared.server.options().rate_limits.is_some()
+            && let Some(Ok(Message::Request(request))) = messages.first()
+        {
+            let decoded = call.take().unwrap_or_else(|| decode_call(request));
+            if let Err(refused) = self
+                .shared
+                .check_rates(&parts.extensions, request, &decoded)
+                .await
+            {
+                return refused;
+            }
+            call = Some(decoded);
+        }
         let (reply, rx) = Outbox::channel(64);
-        let route = self.shared.route(reply, parts.extensions);
+        let mut route = self.shared.route(reply, parts.extensions);
+        route.admission.rates_checked = single;
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();
-        let mut call = call;
         for message in messages {
             match message {
                 Ok(Message::Request(request)) => {

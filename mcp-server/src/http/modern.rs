@@ -212,6 +212,9 @@ impl<H: Handler> Stateless<H> {
         accept: &Accepts,
     ) -> Response<Body> {
         let shared = &self.shared;
+        if let Err(refused) = shared.check_rates(&extensions, &req, &call).await {
+            return refused;
+        }
         let (reply, mut rx) = Outbox::deferred(64);
         let route = shared.route(reply, extensions);
         // Admitted here, so that a refusal is an HTTP status a client and

@@ -8,6 +8,7 @@ use mcp_core::jsonrpc::Incoming;
 use mcp_core::{ErrorObject, ErrorResponse, Message, RequestId, sse};
 
 use super::body::Body;
+use crate::limit::Refusal;
 use crate::session::Busy;
 
 /// Room for events between a pump and a client reading slowly; a legacy
@@ -51,6 +52,29 @@ pub(super) fn busy(busy: Busy, id: Option<RequestId>) -> Response<Body> {
         Busy::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     too_busy(status, 1, id, busy.error_object())
+}
+
+/// The answer to a request its rate limits refused: 429 with
+/// `Retry-After` and the `RateLimit-Policy` and `RateLimit` fields, or
+/// 503 when the limits could not be checked.
+pub(super) fn limited(refusal: &Refusal, id: Option<RequestId>) -> Response<Body> {
+    let status = match refusal {
+        Refusal::Limited(_) => StatusCode::TOO_MANY_REQUESTS,
+        Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    let mut res = error(status, id, refusal.error_object());
+    let headers = res.headers_mut();
+    if let Some(secs) = refusal.retry_after() {
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some((policy, now)) = refusal.fields() {
+        for (name, value) in [("ratelimit-policy", policy), ("ratelimit", now)] {
+            if let Ok(value) = HeaderValue::try_from(value) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    res
 }
 
 /// 400 with the JSON-RPC error an unreadable body is owed.

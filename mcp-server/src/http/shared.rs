@@ -3,13 +3,17 @@
 
 use std::sync::Arc;
 
+use http::Response;
+use mcp_core::Request;
 use tokio::sync::{Semaphore, watch};
 
+use super::body::Body;
 use super::options::HttpOptions;
+use super::reply::limited;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Quotas};
 use crate::session::peer::Outbox;
-use crate::session::{Admission, Route, Server};
+use crate::session::{Admission, Call, Route, Server};
 
 pub(super) struct Shared<H: Handler> {
     pub(super) server: Server<H>,
@@ -31,10 +35,28 @@ impl<H: Handler> Shared<H> {
             admission: Admission {
                 client: ClientQuota::of(&self.quotas, &extensions),
                 wait: Some(self.options.permit_timeout),
+                rates_checked: false,
             },
             extensions: Arc::new(extensions),
             closing: self.closing.subscribe(),
         }
+    }
+
+    /// Spends what request `req` costs from its caller's rate limits;
+    /// `Err` is the refusal to answer with.
+    pub(super) async fn check_rates(
+        &self,
+        extensions: &http::Extensions,
+        req: &Request,
+        call: &Call,
+    ) -> Result<(), Response<Body>> {
+        let Some(limits) = &self.server.options().rate_limits else {
+            return Ok(());
+        };
+        limits
+            .check(extensions, &req.method, call.as_deref().ok())
+            .await
+            .map_err(|refusal| limited(&refusal, Some(req.id.clone())))
     }
 
     pub(super) fn is_closing(&self) -> bool {

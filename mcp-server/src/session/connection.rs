@@ -149,6 +149,31 @@ impl<H: Handler> Connection<H> {
         self.spawn_request(req, Some(call), route.clone()).await;
     }
 
+    /// Spends what `req` costs from its caller's rate limits, unless the
+    /// transport did. The request's params are decoded here when a
+    /// policy needs to see them, and passed on: they are decoded once.
+    async fn check_rates(
+        &self,
+        req: &Request,
+        call: Option<Call>,
+        route: &Route,
+    ) -> Result<Option<Call>, ErrorObject> {
+        let Some(limits) = &self.dispatcher.options.rate_limits else {
+            return Ok(call);
+        };
+        if route.admission.rates_checked {
+            return Ok(call);
+        }
+        let call = call.unwrap_or_else(|| super::dispatcher::decode_call(req));
+        match limits
+            .check(&route.extensions, &req.method, call.as_deref().ok())
+            .await
+        {
+            Ok(()) => Ok(Some(call)),
+            Err(refused) => Err(refused.error_object()),
+        }
+    }
+
     /// A permit to run one request here, and its client's slot.
     async fn admit(&self, admission: &Admission) -> Result<Admitted, super::dispatcher::Busy> {
         admit(
@@ -187,6 +212,13 @@ impl<H: Handler> Connection<H> {
             let mut replies = JoinSet::new();
             for req in requests {
                 let id = req.id.clone();
+                let call = match this.check_rates(&req, None, &route).await {
+                    Ok(call) => call,
+                    Err(e) => {
+                        frames.extend(super::dispatcher::response(&id, Err(e)).map(|o| o.bytes));
+                        continue;
+                    }
+                };
                 let permit = match this.admit(&route.admission).await {
                     Ok(permit) => permit,
                     Err(busy) => {
@@ -201,7 +233,7 @@ impl<H: Handler> Connection<H> {
                 let session = Arc::clone(&this.state);
                 let route = route.clone();
                 replies.spawn(async move {
-                    let answer = dispatcher.run(req, None, route, Some(session)).await;
+                    let answer = dispatcher.run(req, call, route, Some(session)).await;
                     drop(permit);
                     answer
                 });
@@ -227,6 +259,13 @@ impl<H: Handler> Connection<H> {
             self.refuse(&route, id, e).await;
             return;
         }
+        let call = match self.check_rates(&req, call, &route).await {
+            Ok(call) => call,
+            Err(e) => {
+                self.refuse(&route, id, e).await;
+                return;
+            }
+        };
         // Bounded concurrency without ever blocking a stdio reader, which
         // must stay free to read cancellations and the client's answers.
         // Subscriptions live long by design and have limits of their own.

@@ -81,6 +81,9 @@ pub(crate) struct Admission {
     /// How long a request may wait for a permit; `None` refuses at once
     /// (a stdio reader must stay free to read cancellations).
     pub(crate) wait: Option<Duration>,
+    /// The transport checked the rate limits already (so that it could
+    /// answer a refusal with its own status); else the connection does.
+    pub(crate) rates_checked: bool,
 }
 
 /// A request's permit to run, and its client's slot; given back when

@@ -74,6 +74,8 @@ pub struct ServerOptions {
     pub cache_scope: CacheScope,
     /// `ttlMs` of the `server/discover` result.
     pub discover_ttl_ms: u64,
+    /// Rate limits per caller, on every transport; none by default.
+    pub rate_limits: Option<crate::limit::RateLimits>,
 }
 
 impl Default for ServerOptions {
@@ -92,6 +94,7 @@ impl Default for ServerOptions {
             cache_ttl_ms: 0,
             cache_scope: CacheScope::Private,
             discover_ttl_ms: 60_000,
+            rate_limits: None,
         }
     }
 }
