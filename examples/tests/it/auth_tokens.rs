@@ -1483,3 +1483,61 @@ async fn api_keys_only_without_an_authorization_server() {
         "{e}"
     );
 }
+
+/// A verifier that loads its keys when first needed lets the server start
+/// while the authorization server is down; its readiness fails until the
+/// keys are there, tokens meanwhile get 503, and both recover by
+/// themselves once the JWKS answers.
+#[tokio::test]
+async fn a_deferred_verifier_is_not_ready_until_its_keys_load() {
+    let key = SigningKey::rsa();
+    let auth = AuthServer::start(vec![key.jwk()]).await;
+    auth.jwks_down.store(true, Ordering::SeqCst);
+    let listener = bind().await;
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let mut config = JwtConfig::new(auth.issuer.clone(), url.clone());
+    config.refresh_cooldown = Duration::ZERO;
+    let verifier = JwtVerifier::deferred(config).unwrap();
+    assert_eq!(auth.metadata_fetches() + auth.jwks_fetches(), 0);
+    let metadata = ProtectedResourceMetadata::new(url.clone(), auth.issuer.clone());
+    let layer = AuthLayer::new(Arc::new(verifier), &metadata);
+    let endpoint = StreamableHttp::new(Server::new(router()), Default::default());
+    let health = endpoint.health().with_check("auth", {
+        let layer = layer.clone();
+        move || {
+            let layer = layer.clone();
+            async move { layer.ready().await }
+        }
+    });
+    let app = axum::Router::new()
+        .route_service("/mcp", endpoint.layer(layer))
+        .route_service("/readyz", health.readiness());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let ready = url.replace("/mcp", "/readyz");
+
+    let answer = reqwest::get(&ready).await.unwrap();
+    assert_eq!(answer.status(), 503);
+    let body: Value = serde_json::from_slice(&answer.bytes().await.unwrap()).unwrap();
+    assert!(
+        body["failing"]["auth"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable"),
+        "{body}"
+    );
+    let p = Protected {
+        url: url.clone(),
+        origin: url.replace("/mcp", ""),
+        prm: metadata.url(),
+        well_known: metadata.well_known_paths(),
+        auth: Arc::clone(&auth),
+        http: reqwest::Client::new(),
+    };
+    let token = key.sign(&p.claims());
+    let refused = send(p.echo(Some(&token))).await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+
+    auth.jwks_down.store(false, Ordering::SeqCst);
+    assert_eq!(reqwest::get(&ready).await.unwrap().status(), 200);
+    p.accepts(&token).await;
+}

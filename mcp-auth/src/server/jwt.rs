@@ -88,7 +88,8 @@ pub struct JwtVerifier {
 #[derive(Debug)]
 struct Inner {
     config: JwtConfig,
-    jwks_uri: String,
+    /// Set on first use when the configuration leaves it to discovery.
+    jwks_uri: tokio::sync::OnceCell<String>,
     fetcher: SafeFetcher,
     keys: RwLock<Keys>,
     /// When the keys were last fetched (or tried); held while fetching, so
@@ -120,12 +121,23 @@ impl JwtVerifier {
     /// [`Error::Config`] when the metadata's issuer differs or it has no
     /// `jwks_uri`; [`Error::Unavailable`] when nothing answers.
     pub async fn discover(config: JwtConfig) -> Result<Self, Error> {
+        let verifier = Self::deferred(config)?;
+        verifier.inner.refresh(true).await?;
+        Ok(verifier)
+    }
+
+    /// A verifier for `config` that finds and loads the keys when first
+    /// needed, for servers that must start while the authorization server
+    /// is not up yet. Until the keys are loaded, [`TokenVerifier::ready`]
+    /// fails (so a readiness probe keeps traffic away) and tokens are
+    /// refused as unavailable (503).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the fetch policy cannot be applied.
+    pub fn deferred(config: JwtConfig) -> Result<Self, Error> {
         let fetcher = SafeFetcher::new(config.fetch_policy.clone())?;
-        let jwks_uri = match &config.jwks_uri {
-            Some(uri) => uri.clone(),
-            None => discover_jwks_uri(&fetcher, &config.issuer).await?,
-        };
-        let verifier = Self {
+        let jwks_uri = tokio::sync::OnceCell::new_with(config.jwks_uri.clone());
+        Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 jwks_uri,
@@ -133,9 +145,7 @@ impl JwtVerifier {
                 keys: RwLock::default(),
                 fetched: tokio::sync::Mutex::new(None),
             }),
-        };
-        verifier.inner.refresh(true).await?;
-        Ok(verifier)
+        })
     }
 }
 
@@ -180,7 +190,11 @@ impl Inner {
             }
         }
         *fetched = Some(Instant::now());
-        let set: JwkSet = self.fetcher.get_json(&self.jwks_uri).await?;
+        let jwks_uri = self
+            .jwks_uri
+            .get_or_try_init(|| discover_jwks_uri(&self.fetcher, &self.config.issuer))
+            .await?;
+        let set: JwkSet = self.fetcher.get_json(jwks_uri).await?;
         let mut keys = Keys {
             at: Some(Instant::now()),
             ..Keys::default()
@@ -209,9 +223,14 @@ impl Inner {
                 None => keys.anonymous.push(key),
             }
         }
-        tracing::debug!(uri = %self.jwks_uri, keys = set.keys.len(), "JWKS fetched");
+        tracing::debug!(uri = %jwks_uri, keys = set.keys.len(), "JWKS fetched");
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
         Ok(())
+    }
+
+    fn has_keys(&self) -> bool {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        !keys.by_kid.is_empty() || !keys.anonymous.is_empty()
     }
 
     fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<(Arc<Key>, bool)> {
@@ -342,5 +361,19 @@ fn describe(kind: &ErrorKind) -> String {
 impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<Identity, Error> {
         self.inner.verify(token).await
+    }
+
+    /// Ready once signing keys are loaded; while there are none, each
+    /// probe tries to load them (at most once per refresh cooldown).
+    async fn ready(&self) -> Result<(), Error> {
+        if self.inner.has_keys() {
+            return Ok(());
+        }
+        self.inner.refresh(true).await?;
+        if self.inner.has_keys() {
+            Ok(())
+        } else {
+            Err(Error::Unavailable("no signing keys loaded yet".into()))
+        }
     }
 }

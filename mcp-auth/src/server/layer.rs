@@ -55,6 +55,15 @@ impl std::fmt::Debug for AuthLayer {
 }
 
 impl AuthLayer {
+    /// Whether the layer's verifier can verify tokens now
+    /// ([`TokenVerifier::ready`]): a readiness check.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] saying why not.
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.verifier.ready().await
+    }
+
     /// Tokens checked by `verifier`; challenges point at `metadata`'s
     /// well-known URL.
     pub fn new(verifier: Arc<dyn TokenVerifier>, metadata: &ProtectedResourceMetadata) -> Self {

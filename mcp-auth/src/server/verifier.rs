@@ -20,6 +20,15 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// [`Error::InvalidToken`] for a token that is not acceptable,
     /// [`Error::Unavailable`] when the verifier cannot tell right now.
     async fn verify(&self, token: &str) -> Result<Identity, Error>;
+
+    /// Whether the verifier can verify tokens now (a JWT verifier has its
+    /// keys), for readiness probes. Ready unless a verifier says otherwise.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] saying why not.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Accepts a token any of its verifiers accepts (API keys for agents and
@@ -42,6 +51,15 @@ impl FirstOf {
 
 #[async_trait::async_trait]
 impl TokenVerifier for FirstOf {
+    /// Ready when every verifier is: callers of one that is not would be
+    /// refused.
+    async fn ready(&self) -> Result<(), Error> {
+        for verifier in &self.0 {
+            verifier.ready().await?;
+        }
+        Ok(())
+    }
+
     async fn verify(&self, token: &str) -> Result<Identity, Error> {
         // The most telling refusal wins: a verifier that recognized the
         // token and refused it, then an outage (the token may be one the

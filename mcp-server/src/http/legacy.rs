@@ -114,6 +114,19 @@ impl<H: Handler> Sessions<H> {
         }
     }
 
+    /// Whether the session and event stores can be used now; the first
+    /// failure, named.
+    pub(super) async fn stores_ready(&self) -> Result<(), String> {
+        self.store
+            .ready()
+            .await
+            .map_err(|e| format!("session store: {e}"))?;
+        self.events
+            .ready()
+            .await
+            .map_err(|e| format!("event store: {e}"))
+    }
+
     fn new_session(
         &self,
         id: &str,

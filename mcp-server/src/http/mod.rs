@@ -8,6 +8,7 @@
 //! not call each other.
 
 mod body;
+mod health;
 mod legacy;
 mod modern;
 mod options;
@@ -20,7 +21,8 @@ mod shared;
 mod sse2024;
 
 pub use body::Body;
+pub use health::{Health, HealthService};
 pub use options::HttpOptions;
 pub use security::AllowedHosts;
-pub use serve::{ServeOptions, serve, serve_service, serve_with};
+pub use serve::{LIVENESS_PATH, READINESS_PATH, ServeOptions, serve, serve_service, serve_with};
 pub use service::StreamableHttp;

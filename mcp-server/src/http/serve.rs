@@ -24,6 +24,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::health::Health;
 use super::service::StreamableHttp;
 use crate::handler::Handler;
 
@@ -86,8 +87,9 @@ fn default_max_connections() -> usize {
 /// the default [`ServeOptions`], until `shutdown` completes; then stops
 /// accepting, shuts the endpoint down ([`StreamableHttp::shutdown`]) and
 /// returns once the requests in flight are answered (or the drain timeout
-/// passed). Requests to other paths get 404. Each request carries the
-/// client's `SocketAddr` in its extensions.
+/// passed). [`LIVENESS_PATH`] and [`READINESS_PATH`] answer with the
+/// endpoint's [`health`](StreamableHttp::health); other paths get 404.
+/// Each request carries the client's `SocketAddr` in its extensions.
 ///
 /// # Errors
 /// None today: accepting connections is retried whatever fails (file
@@ -116,6 +118,7 @@ pub async fn serve_with<H: Handler>(
     let service = AtPath {
         path: Arc::from(path),
         endpoint: endpoint.clone(),
+        health: endpoint.health(),
     };
     let shutdown = async move {
         shutdown.await;
@@ -524,10 +527,17 @@ impl<B: http_body::Body> http_body::Body for TrackedBody<B> {
     }
 }
 
-/// The endpoint at one path; 404 elsewhere.
+/// The liveness path [`serve`] answers beside the endpoint's.
+pub const LIVENESS_PATH: &str = "/healthz";
+/// The readiness path [`serve`] answers beside the endpoint's.
+pub const READINESS_PATH: &str = "/readyz";
+
+/// The endpoint at one path and its health at the probe paths; 404
+/// elsewhere.
 struct AtPath<H: Handler> {
     path: Arc<str>,
     endpoint: StreamableHttp<H>,
+    health: Health,
 }
 
 impl<H: Handler> Clone for AtPath<H> {
@@ -535,6 +545,7 @@ impl<H: Handler> Clone for AtPath<H> {
         Self {
             path: Arc::clone(&self.path),
             endpoint: self.endpoint.clone(),
+            health: self.health.clone(),
         }
     }
 }
@@ -549,6 +560,16 @@ impl<H: Handler> tower_service::Service<http::Request<Incoming>> for AtPath<H> {
     }
 
     fn call(&mut self, req: http::Request<Incoming>) -> Self::Future {
+        // The endpoint's own path wins should it be one of the probes'.
+        let path = req.uri().path();
+        if path != &*self.path && (path == LIVENESS_PATH || path == READINESS_PATH) {
+            let mut probe = if path == LIVENESS_PATH {
+                self.health.liveness()
+            } else {
+                self.health.readiness()
+            };
+            return tower_service::Service::call(&mut probe, req);
+        }
         if req.uri().path() != &*self.path {
             let mut res = http::Response::new(super::Body::full("not found"));
             *res.status_mut() = http::StatusCode::NOT_FOUND;

@@ -24,6 +24,7 @@ use mcp_core::request::DecodedBody;
 use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
 use super::body::Body;
+use super::health::Health;
 use super::legacy::Sessions;
 use super::modern::{NewSession, Routed, Stateless};
 use super::options::HttpOptions;
@@ -122,6 +123,42 @@ impl<H: Handler> StreamableHttp<H> {
             self.inner.sessions.shutdown(&runtime);
             self.inner.sse.shutdown(&runtime);
         }
+    }
+
+    /// The endpoint's health: ready unless it is shutting down, its session
+    /// or event store cannot be reached, or its rate-limit store cannot.
+    /// Add checks of your own with [`Health::with_check`]; [`serve`]
+    /// answers `/healthz` and `/readyz` with it.
+    ///
+    /// [`serve`]: super::serve
+    pub fn health(&self) -> Health {
+        let inner = Arc::clone(&self.inner);
+        let closing = Arc::clone(&self.inner);
+        let limits = Arc::clone(&self.inner);
+        Health::new()
+            .with_check("shutdown", move || {
+                let closing = closing.shared.is_closing();
+                async move {
+                    if closing {
+                        Err("shutting down")
+                    } else {
+                        Ok(())
+                    }
+                }
+            })
+            .with_check("stores", move || {
+                let inner = Arc::clone(&inner);
+                async move { inner.sessions.stores_ready().await }
+            })
+            .with_check("rate_limits", move || {
+                let limits = limits.shared.server.options().rate_limits.clone();
+                async move {
+                    match limits {
+                        Some(limits) => limits.ready().await,
+                        None => Ok(()),
+                    }
+                }
+            })
     }
 
     /// The endpoint wrapped in `layer` (an authorization layer, say):

@@ -310,6 +310,11 @@ impl RateLimits {
         self
     }
 
+    /// Whether the bucket store can be used now.
+    pub(crate) async fn ready(&self) -> Result<(), crate::Error> {
+        self.store.ready().await
+    }
+
     /// The policies, in the order they were added.
     pub fn policies(&self) -> &[Policy] {
         &self.policies

@@ -95,6 +95,14 @@ pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
     /// [`Error::Unavailable`] when the store cannot be reached: the request
     /// is refused as unavailable (503), never let through unchecked.
     async fn spend(&self, spends: &[Spend<'_>], now: SystemTime) -> Result<Vec<Decision>, Error>;
+
+    /// Whether the store can be used now, for readiness probes.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] saying why not.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 const SHARDS: usize = 16;

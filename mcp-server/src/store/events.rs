@@ -47,6 +47,15 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Forgets a session's events (it ended).
     async fn forget(&self, session: &str);
+
+    /// Whether the store can be used now, for readiness probes. Stores
+    /// over a network check their connection; memory is always ready.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] saying why not.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Events in this process's memory, within three limits: the last

@@ -65,6 +65,15 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Ends session `id`; whether it existed.
     async fn remove(&self, id: &str) -> Result<bool, Error>;
+
+    /// Whether the store can be used now, for readiness probes. Stores
+    /// over a network check their connection; memory is always ready.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] saying why not.
+    async fn ready(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Sessions in this process's memory, with idle expiry and a cap.
