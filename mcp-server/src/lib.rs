@@ -82,6 +82,7 @@ pub mod limit;
 mod quota;
 mod request_state;
 mod router;
+mod security_event;
 mod session;
 #[cfg(feature = "stdio")]
 mod stdio;

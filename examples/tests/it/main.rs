@@ -26,5 +26,6 @@ mod http_status;
 mod oidc;
 mod rate_limits;
 mod raw;
+mod security_events;
 mod stdio;
 mod support;

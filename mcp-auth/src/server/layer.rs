@@ -250,7 +250,7 @@ impl Config {
         }
         let peer = req.extensions().get::<SocketAddr>().copied();
         let origin = req.headers().get(http::header::ORIGIN).cloned();
-        let refuse = |refusal| Ok(self.refuse(&refusal, peer, origin.as_ref()));
+        let refuse = |refusal| Ok(self.refuse(&refusal, peer, None, origin.as_ref()));
         // The spec forbids tokens in the URL, where logs and referrers
         // would keep them.
         if req
@@ -289,8 +289,18 @@ impl Config {
             (req.map(Either::Left), self.layer.scopes.base().clone())
         };
         if !identity.has_scopes(&needed) {
-            return refuse(Refusal::Scope(needed));
+            let refusal = Refusal::Scope(needed);
+            let principal = Some(&*identity.principal().0);
+            return Ok(self.refuse(&refusal, peer, principal, origin.as_ref()));
         }
+        tracing::debug!(
+            target: "mcp::security",
+            event = "auth_success",
+            client.address = peer.map(|p| tracing::field::display(p.ip())),
+            principal = &*identity.principal().0,
+            class = &*identity.class().0,
+            "request authenticated"
+        );
         // The server binds sessions to the principal and picks rate-limit
         // quotas by its class.
         req.extensions_mut().insert(identity.principal().clone());
@@ -375,6 +385,7 @@ impl Config {
         &self,
         refusal: &Refusal,
         peer: Option<SocketAddr>,
+        principal: Option<&str>,
         origin: Option<&HeaderValue>,
     ) -> Response<Either<RB, Full<Bytes>>> {
         let join = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(" ");
@@ -450,14 +461,31 @@ impl Config {
                 None,
             ),
         };
+        // The security event stream (target `mcp::security`, the fields
+        // mcp-server's events have): never the token, only why.
+        let event = match refusal {
+            Refusal::Missing | Refusal::Invalid(_) => "auth_failure",
+            Refusal::Scope(_) => "scope_refused",
+            Refusal::Unavailable(_) => "auth_unavailable",
+            Refusal::BadRequest(_) | Refusal::TooLarge | Refusal::SlowBody => "request_refused",
+        };
+        let address = peer.map(|p| tracing::field::display(p.ip()));
         if matches!(refusal, Refusal::Missing) {
-            tracing::debug!(target: "mcp_auth", client = ?peer, "request without a token");
+            // How every OAuth client starts: not worth a warning.
+            tracing::info!(
+                target: "mcp::security",
+                event,
+                client.address = address,
+                reason = %description,
+                "request refused"
+            );
         } else {
             tracing::warn!(
-                target: "mcp_auth",
-                client = ?peer,
+                target: "mcp::security",
+                event,
+                client.address = address,
+                principal,
                 status = status.as_u16(),
-                error,
                 reason = %description,
                 "request refused"
             );

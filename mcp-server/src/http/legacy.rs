@@ -160,7 +160,11 @@ impl<H: Handler> Sessions<H> {
             return Ok(None);
         };
         client.take(Kind::Sessions).map(Some).map_err(|limit| {
-            tracing::warn!(limit, "session refused: the client holds its quota of sessions");
+            crate::security_event::refused(
+                "quota_exceeded",
+                extensions,
+                &format_args!("the client holds its quota of {limit} sessions"),
+            );
             Box::new(too_busy(
                 StatusCode::TOO_MANY_REQUESTS,
                 60,
@@ -218,6 +222,7 @@ impl<H: Handler> Sessions<H> {
         let expected = BTreeSet::from([req.id.clone()]);
         let request_id = req.id.clone();
         session.conn.on_decoded(req, call, &route).await;
+        let extensions = Arc::clone(&route.extensions);
         drop(route);
         let mut res = self
             .respond(&session, rx, expected, accept, Vec::new())
@@ -231,7 +236,11 @@ impl<H: Handler> Sessions<H> {
             Ok(true) => {}
             Ok(false) => {
                 session.conn.abort_all();
-                tracing::warn!("session refused: the session store is full");
+                crate::security_event::refused(
+                    "limit_reached",
+                    &extensions,
+                    &"the session store holds as many sessions as it may",
+                );
                 return too_busy(
                     StatusCode::SERVICE_UNAVAILABLE,
                     60,
@@ -285,7 +294,11 @@ impl<H: Handler> Sessions<H> {
         };
         // Someone else's session is, for this caller, no session at all.
         if record.principal != principal_of(extensions) {
-            tracing::warn!("session id used by another principal; refused");
+            crate::security_event::refused(
+                "session_principal_mismatch",
+                extensions,
+                &"a session id of another principal",
+            );
             return Err(not_found());
         }
         let mut live = lock(&self.live);

@@ -225,7 +225,10 @@ impl<H: Handler> Stateless<H> {
             let limit = shared.server.options().max_in_flight;
             match admit(&shared.permits, &route.admission, limit).await {
                 Ok(admitted) => Some(admitted),
-                Err(refused) => return busy(refused, Some(req.id)),
+                Err(refused) => {
+                    refused.report(&route.extensions);
+                    return busy(refused, Some(req.id));
+                }
             }
         };
         let id = req.id.clone();

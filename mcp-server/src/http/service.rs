@@ -314,7 +314,12 @@ impl<H: Handler> Inner<H> {
             (_, Err(())) => Err("the Origin header is repeated or not ASCII"),
         };
         if let Err(why) = checked {
-            tracing::warn!(why, "request refused (DNS rebinding protection)");
+            let event = if why.contains("Origin") {
+                "origin_refused"
+            } else {
+                "host_refused"
+            };
+            crate::security_event::refused(event, req.extensions(), &why);
             return error(
                 StatusCode::FORBIDDEN,
                 None,
@@ -395,7 +400,16 @@ impl<H: Handler> Inner<H> {
         }
         let bytes = match read_body(body, options.max_body, options.body_timeout).await {
             Ok(bytes) => bytes,
-            Err(res) => return *res,
+            Err(res) => {
+                if matches!(
+                    res.status(),
+                    StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+                ) {
+                    let reason = format_args!("request body refused with {}", res.status());
+                    crate::security_event::refused("limit_reached", &parts.extensions, &reason);
+                }
+                return *res;
+            }
         };
         // Decoded once: by a layer in front (that read these very bytes),
         // or here.

@@ -369,18 +369,14 @@ impl RateLimits {
         match refused {
             None => Ok(()),
             Some((policy, decision)) => {
-                tracing::info!(
-                    target: "mcp_server::rate_limit",
-                    policy = %policy.name,
-                    caller = %caller.key,
-                    method,
-                    "rate limited"
-                );
-                Err(Refusal::Limited(Box::new(Limited {
+                let refusal = Refusal::Limited(Box::new(Limited {
                     policy: Arc::clone(&policy.name),
                     quota: policy.quota,
                     decision: *decision,
-                })))
+                }));
+                let reason = refusal.error_object();
+                crate::security_event::refused("rate_limited", extensions, &reason.message());
+                Err(refusal)
             }
         }
     }

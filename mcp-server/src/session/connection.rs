@@ -222,6 +222,7 @@ impl<H: Handler> Connection<H> {
                 let permit = match this.admit(&route.admission).await {
                     Ok(permit) => permit,
                     Err(busy) => {
+                        busy.report(&route.extensions);
                         frames.extend(
                             super::dispatcher::response(&id, Err(busy.error_object()))
                                 .map(|o| o.bytes),
@@ -275,6 +276,7 @@ impl<H: Handler> Connection<H> {
             match self.admit(&route.admission).await {
                 Ok(permit) => Some(permit),
                 Err(busy) => {
+                    busy.report(&route.extensions);
                     self.refuse(&route, id, busy.error_object()).await;
                     return;
                 }

@@ -104,6 +104,15 @@ pub(crate) enum Busy {
 }
 
 impl Busy {
+    /// Records the refusal in the security event stream.
+    pub(crate) fn report(self, extensions: &http::Extensions) {
+        let event = match self {
+            Self::Client(_) => "quota_exceeded",
+            Self::Server(_) => "limit_reached",
+        };
+        crate::security_event::refused(event, extensions, &self.error_object().message());
+    }
+
     /// The JSON-RPC error that says which limit was hit.
     pub(crate) fn error_object(self) -> ErrorObject {
         ErrorObject::internal_error(match self {

@@ -93,16 +93,20 @@ impl<H: Handler> Dispatcher<H> {
         // Streams live until the client goes: each holds one of the
         // server's, and one of its client's, for as long as it runs.
         let _open = self.listens.try_acquire().map_err(|_| {
-            ErrorObject::internal_error(format!(
+            let e = ErrorObject::internal_error(format!(
                 "server busy: {} subscription streams open; retry later",
                 self.options.max_listen_streams
-            ))
+            ));
+            crate::security_event::refused("limit_reached", &route.extensions, &e.message());
+            e
         })?;
         let _client = match &route.admission.client {
             Some(client) => Some(client.take(Kind::Listens).map_err(|limit| {
-                ErrorObject::internal_error(format!(
+                let e = ErrorObject::internal_error(format!(
                     "too many subscription streams: this client has {limit} open; close one first"
-                ))
+                ));
+                crate::security_event::refused("quota_exceeded", &route.extensions, &e.message());
+                e
             })?),
             None => None,
         };
