@@ -15,6 +15,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Either, Full};
 use mcp_core::BoxFuture;
 use mcp_core::request::DecodedBody;
+use mcp_core::security::SecurityEvent;
 use sha2::{Digest, Sha256};
 
 use super::challenge::Challenge;
@@ -293,9 +294,10 @@ impl Config {
             let principal = Some(&*identity.principal().0);
             return Ok(self.refuse(&refusal, peer, principal, origin.as_ref()));
         }
+        SecurityEvent::AuthSuccess.count();
         tracing::debug!(
             target: "mcp::security",
-            event = "auth_success",
+            event = SecurityEvent::AuthSuccess.name(),
             client.address = peer.map(|p| tracing::field::display(p.ip())),
             principal = &*identity.principal().0,
             class = &*identity.class().0,
@@ -464,11 +466,15 @@ impl Config {
         // The security event stream (target `mcp::security`, the fields
         // mcp-server's events have): never the token, only why.
         let event = match refusal {
-            Refusal::Missing | Refusal::Invalid(_) => "auth_failure",
-            Refusal::Scope(_) => "scope_refused",
-            Refusal::Unavailable(_) => "auth_unavailable",
-            Refusal::BadRequest(_) | Refusal::TooLarge | Refusal::SlowBody => "request_refused",
+            Refusal::Missing | Refusal::Invalid(_) => SecurityEvent::AuthFailure,
+            Refusal::Scope(_) => SecurityEvent::ScopeRefused,
+            Refusal::Unavailable(_) => SecurityEvent::AuthUnavailable,
+            Refusal::BadRequest(_) | Refusal::TooLarge | Refusal::SlowBody => {
+                SecurityEvent::RequestRefused
+            }
         };
+        event.count();
+        let event = event.name();
         let address = peer.map(|p| tracing::field::display(p.ip()));
         if matches!(refusal, Refusal::Missing) {
             // How every OAuth client starts: not worth a warning.

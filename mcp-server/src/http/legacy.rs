@@ -12,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use mcp_core::jsonrpc::Incoming;
+use mcp_core::security::SecurityEvent;
 use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId};
 use tokio::sync::mpsc;
@@ -161,7 +162,7 @@ impl<H: Handler> Sessions<H> {
         };
         client.take(Kind::Sessions).map(Some).map_err(|limit| {
             crate::security_event::refused(
-                "quota_exceeded",
+                SecurityEvent::QuotaExceeded,
                 extensions,
                 &format_args!("the client holds its quota of {limit} sessions"),
             );
@@ -237,7 +238,7 @@ impl<H: Handler> Sessions<H> {
             Ok(false) => {
                 session.conn.abort_all();
                 crate::security_event::refused(
-                    "limit_reached",
+                    SecurityEvent::LimitReached,
                     &extensions,
                     &"the session store holds as many sessions as it may",
                 );
@@ -295,7 +296,7 @@ impl<H: Handler> Sessions<H> {
         // Someone else's session is, for this caller, no session at all.
         if record.principal != principal_of(extensions) {
             crate::security_event::refused(
-                "session_principal_mismatch",
+                SecurityEvent::SessionPrincipalMismatch,
                 extensions,
                 &"a session id of another principal",
             );

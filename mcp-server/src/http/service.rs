@@ -21,6 +21,7 @@ use http_body_util::BodyExt as _;
 use mcp_core::ErrorObject;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::request::DecodedBody;
+use mcp_core::security::SecurityEvent;
 use tower_http::cors::{AllowHeaders, AllowOrigin, Cors, CorsLayer};
 
 use super::body::Body;
@@ -315,9 +316,9 @@ impl<H: Handler> Inner<H> {
         };
         if let Err(why) = checked {
             let event = if why.contains("Origin") {
-                "origin_refused"
+                SecurityEvent::OriginRefused
             } else {
-                "host_refused"
+                SecurityEvent::HostRefused
             };
             crate::security_event::refused(event, req.extensions(), &why);
             return error(
@@ -406,7 +407,11 @@ impl<H: Handler> Inner<H> {
                     StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
                 ) {
                     let reason = format_args!("request body refused with {}", res.status());
-                    crate::security_event::refused("limit_reached", &parts.extensions, &reason);
+                    crate::security_event::refused(
+                        SecurityEvent::LimitReached,
+                        &parts.extensions,
+                        &reason,
+                    );
                 }
                 return *res;
             }

@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use mcp_core::ErrorObject;
 use mcp_core::request::ClientRequest;
+use mcp_core::security::SecurityEvent;
 use mcp_core::transport::CallerClass;
 
 pub use self::store::{Decision, MemoryRateLimitStore, RateLimitStore, Spend, Tat, gcra};
@@ -375,7 +376,11 @@ impl RateLimits {
                     decision: *decision,
                 }));
                 let reason = refusal.error_object();
-                crate::security_event::refused("rate_limited", extensions, &reason.message());
+                crate::security_event::refused(
+                    SecurityEvent::RateLimited,
+                    extensions,
+                    &reason.message(),
+                );
                 Err(refusal)
             }
         }

@@ -15,6 +15,7 @@ use mcp_core::jsonrpc::OutgoingResponse;
 use mcp_core::method::{Eras, Method};
 use mcp_core::mrtr::InputResponses;
 use mcp_core::request::ClientRequest;
+use mcp_core::security::SecurityEvent;
 use mcp_core::transport::Outgoing;
 use mcp_core::version::negotiate;
 use mcp_core::{Era, ErrorObject, ErrorResponse, Message, Request, RequestId, RequestMeta};
@@ -107,8 +108,8 @@ impl Busy {
     /// Records the refusal in the security event stream.
     pub(crate) fn report(self, extensions: &http::Extensions) {
         let event = match self {
-            Self::Client(_) => "quota_exceeded",
-            Self::Server(_) => "limit_reached",
+            Self::Client(_) => SecurityEvent::QuotaExceeded,
+            Self::Server(_) => SecurityEvent::LimitReached,
         };
         crate::security_event::refused(event, extensions, &self.error_object().message());
     }

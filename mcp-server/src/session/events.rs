@@ -7,6 +7,7 @@ use mcp_core::method;
 use mcp_core::mrtr::InputResponses;
 use mcp_core::notifications::NotificationParams;
 use mcp_core::resources::ResourceUpdatedParams;
+use mcp_core::security::SecurityEvent;
 use mcp_core::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, SubscriptionFilter};
 use mcp_core::{ErrorObject, RequestId};
 use tokio::sync::broadcast;
@@ -97,7 +98,11 @@ impl<H: Handler> Dispatcher<H> {
                 "server busy: {} subscription streams open; retry later",
                 self.options.max_listen_streams
             ));
-            crate::security_event::refused("limit_reached", &route.extensions, &e.message());
+            crate::security_event::refused(
+                SecurityEvent::LimitReached,
+                &route.extensions,
+                &e.message(),
+            );
             e
         })?;
         let _client = match &route.admission.client {
@@ -105,7 +110,11 @@ impl<H: Handler> Dispatcher<H> {
                 let e = ErrorObject::internal_error(format!(
                     "too many subscription streams: this client has {limit} open; close one first"
                 ));
-                crate::security_event::refused("quota_exceeded", &route.extensions, &e.message());
+                crate::security_event::refused(
+                    SecurityEvent::QuotaExceeded,
+                    &route.extensions,
+                    &e.message(),
+                );
                 e
             })?),
             None => None,
