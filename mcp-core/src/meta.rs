@@ -38,6 +38,13 @@ pub mod keys {
     pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
     /// The progress token of a request.
     pub const PROGRESS_TOKEN: &str = "progressToken";
+    /// W3C trace context: the caller's trace and span (OpenTelemetry's
+    /// MCP conventions carry it in `_meta`).
+    pub const TRACEPARENT: &str = "traceparent";
+    /// W3C trace context: vendor-specific trace state.
+    pub const TRACESTATE: &str = "tracestate";
+    /// W3C baggage: key-value pairs that travel with the trace.
+    pub const BAGGAGE: &str = "baggage";
 }
 
 meta_object! {
@@ -76,6 +83,16 @@ meta_object! {
     pub struct NotificationMeta {
         /// The `subscriptions/listen` request this notification is delivered for.
         subscription_id: RequestId = keys::SUBSCRIPTION_ID,
+    }
+}
+
+impl RequestMeta {
+    /// The value of the string key `key` among the other keys (the trace
+    /// context's [`keys::TRACEPARENT`], say); `None` when absent or not a
+    /// string. Kept loosely typed: a malformed trace context must not make
+    /// a request unreadable.
+    pub fn other_str(&self, key: &str) -> Option<&str> {
+        self.other.get(key).and_then(serde_json::Value::as_str)
     }
 }
 

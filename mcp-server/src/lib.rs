@@ -87,6 +87,7 @@ mod session;
 #[cfg(feature = "stdio")]
 mod stdio;
 pub mod store;
+pub mod telemetry;
 pub mod uri_template;
 
 // The getting-started guide's code blocks compile as doctests.

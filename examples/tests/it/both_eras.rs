@@ -11,7 +11,7 @@ use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_core::{CallToolParams, ContentBlock, Era, ErrorCode, JsonObject};
 use serde_json::json;
 
-use crate::support::{Host, Wire, args, connect, connect_with};
+use crate::support::{Host, Wire, args, connect};
 
 /// Runs `$body` once per era and transport, as four tests.
 macro_rules! both_eras {
@@ -376,7 +376,10 @@ both_eras! {
     a_busy_server_says_so_and_keeps_reading(era, wire) {
         let mut options = mcp_server::ServerOptions::default();
         options.max_in_flight = 1;
-        let mut pair = connect_with(wire, era, Host::full(), options).await;
+        // The client would wait out the 503's Retry-After and try again.
+        let mut http = mcp_client::HttpOptions::default();
+        http.max_retry_after = std::time::Duration::ZERO;
+        let mut pair = crate::support::connect_with_http(wire, era, Host::full(), options, http).await;
         let c = pair.client.clone();
         let blocked = tokio::spawn(async move { c.call_tool("block", JsonObject::new()).await });
         assert_eq!(pair.signals.recv().await, Some("started"));

@@ -29,3 +29,4 @@ mod raw;
 mod security_events;
 mod stdio;
 mod support;
+mod telemetry;

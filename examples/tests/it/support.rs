@@ -223,6 +223,17 @@ pub(crate) async fn connect_with(
     host: Host,
     server_options: ServerOptions,
 ) -> Pair {
+    connect_with_http(wire, era, host, server_options, HttpOptions::default()).await
+}
+
+/// As [`connect_with`], the client's HTTP transport set up by `http`.
+pub(crate) async fn connect_with_http(
+    wire: Wire,
+    era: Era,
+    host: Host,
+    server_options: ServerOptions,
+    http: HttpOptions,
+) -> Pair {
     let (router, signals) = test_router();
     let server = Server::with_options(router.clone(), server_options);
     let (server, client) = match wire {
@@ -237,9 +248,7 @@ pub(crate) async fn connect_with(
         }
         Wire::Http => {
             let (url, server) = serve_http(server).await;
-            let client =
-                Client::connect_http(&url, options(era), HttpOptions::default(), host.clone())
-                    .await;
+            let client = Client::connect_http(&url, options(era), http, host.clone()).await;
             (server, client)
         }
     };

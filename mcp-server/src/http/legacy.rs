@@ -137,10 +137,11 @@ impl<H: Handler> Sessions<H> {
         let (tx, rx) = mpsc::channel(256);
         Arc::new(Session {
             // Every session's requests share the endpoint's permits.
-            conn: self
-                .shared
-                .server
-                .connection(tx, Arc::clone(&self.shared.permits)),
+            conn: self.shared.server.connection(
+                tx,
+                Arc::clone(&self.shared.permits),
+                crate::telemetry::Transport::Http,
+            ),
             standalone: Mutex::new(Some(rx)),
             streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
             last_seen: Mutex::new(Instant::now()),
@@ -218,6 +219,10 @@ impl<H: Handler> Sessions<H> {
         let principal = principal_of(&parts.extensions);
         let session = self.new_session(&id, principal.clone(), quota);
         let (reply, rx) = Outbox::channel(64);
+        let mut parts = parts;
+        parts
+            .extensions
+            .insert(crate::telemetry::SessionLabel::of(&id));
         let mut route = self.shared.route(reply, parts.extensions);
         route.admission.rates_checked = true;
         let expected = BTreeSet::from([req.id.clone()]);
@@ -380,6 +385,10 @@ impl<H: Handler> Sessions<H> {
             call = Some(decoded);
         }
         let (reply, rx) = Outbox::channel(64);
+        let mut parts = parts;
+        parts
+            .extensions
+            .insert(crate::telemetry::SessionLabel::of(id));
         let mut route = self.shared.route(reply, parts.extensions);
         route.admission.rates_checked = single;
         let mut expected = BTreeSet::new();

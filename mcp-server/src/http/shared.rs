@@ -39,6 +39,7 @@ impl<H: Handler> Shared<H> {
             },
             extensions: Arc::new(extensions),
             closing: self.closing.subscribe(),
+            transport: crate::telemetry::Transport::Http,
         }
     }
 

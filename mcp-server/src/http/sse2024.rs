@@ -79,10 +79,11 @@ impl<H: Handler> SseSessions<H> {
         };
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         let session = Arc::new(SseSession {
-            conn: self
-                .shared
-                .server
-                .connection(tx.clone(), Arc::clone(&self.shared.permits)),
+            conn: self.shared.server.connection(
+                tx.clone(),
+                Arc::clone(&self.shared.permits),
+                crate::telemetry::Transport::Http,
+            ),
             stream: Outbox::new(tx),
             principal: principal_of(extensions),
             _quota: quota,

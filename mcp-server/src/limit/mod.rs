@@ -375,6 +375,7 @@ impl RateLimits {
                     quota: policy.quota,
                     decision: *decision,
                 }));
+                crate::telemetry::Metrics::global().rate_limited(&policy.name);
                 let reason = refusal.error_object();
                 crate::security_event::refused(
                     SecurityEvent::RateLimited,

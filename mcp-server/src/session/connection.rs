@@ -21,6 +21,7 @@ use super::peer::{Outbox, Peer};
 use crate::handler::Handler;
 #[cfg(feature = "http")]
 use crate::store::SessionRecord;
+use crate::telemetry::Transport;
 
 /// One client connection.
 pub(crate) struct Connection<H> {
@@ -38,6 +39,24 @@ pub(crate) struct Connection<H> {
     events_task: Mutex<Option<AbortHandle>>,
     /// The route of a single-stream transport: everything goes back on it.
     stream_route: Route,
+    /// When it opened, for the session-duration metric.
+    opened: std::time::Instant,
+}
+
+impl<H> Drop for Connection<H> {
+    /// A legacy session (or stdio connection) that was initialized ends:
+    /// its duration goes into the metrics.
+    fn drop(&mut self) {
+        if let Some(version) = self.state.legacy_version() {
+            crate::telemetry::Metrics::global().session(
+                [
+                    Some(version.as_str()),
+                    Some(self.stream_route.transport.network()),
+                ],
+                self.opened.elapsed(),
+            );
+        }
+    }
 }
 
 impl<H: Handler> Connection<H> {
@@ -45,6 +64,7 @@ impl<H: Handler> Connection<H> {
         dispatcher: Arc<Dispatcher<H>>,
         tx: mpsc::Sender<Outgoing>,
         permits: Arc<Semaphore>,
+        transport: Transport,
     ) -> Arc<Self> {
         let outbox = Outbox::new(tx);
         let peer = Peer::new(dispatcher.options.client_request_timeout);
@@ -54,6 +74,7 @@ impl<H: Handler> Connection<H> {
             extensions: Arc::default(),
             admission: Admission::default(),
             closing: closed,
+            transport,
         };
         Arc::new(Self {
             dispatcher,
@@ -64,6 +85,7 @@ impl<H: Handler> Connection<H> {
             closing,
             events_task: Mutex::new(None),
             stream_route,
+            opened: std::time::Instant::now(),
         })
     }
 
@@ -284,12 +306,9 @@ impl<H: Handler> Connection<H> {
         };
         let key = id.clone();
         let this = Arc::clone(self);
-        let span = tracing::debug_span!("request", id = %req.id, method = %req.method);
         let reply = route.reply.clone();
-        let handled = tracing::Instrument::instrument(
-            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(&self.state))),
-            span,
-        );
+        let handled =
+            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(&self.state)));
         let mut task = Box::pin(async move {
             let answer = handled.await;
             lock(&this.in_flight).remove(&id);

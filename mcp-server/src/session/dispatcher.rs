@@ -30,6 +30,7 @@ use super::unwind::CatchUnwind;
 use crate::context::{ContextParts, RequestContext};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
+use crate::telemetry::{Operation, Outcome, Transport};
 
 /// A request's params decoded for its method, boxed: the decoded request
 /// is large, and moves through several futures on its way to the handler.
@@ -70,6 +71,8 @@ pub(crate) struct Route {
     /// Set when the server (or the connection) goes away: subscription
     /// streams end.
     pub(crate) closing: watch::Receiver<bool>,
+    /// How the client is reached, for telemetry.
+    pub(crate) transport: Transport,
 }
 
 /// How a request gets its permit to run: a slot of its client's quota,
@@ -253,14 +256,35 @@ impl<H: Handler> Dispatcher<H> {
         route: &Route,
         session: Option<&SessionState>,
     ) -> Reply {
+        let version = match call.as_deref().ok().and_then(ClientRequest::meta) {
+            Some(RequestMeta {
+                protocol_version: Some(v),
+                ..
+            }) => Some(v.as_str().to_owned()),
+            _ => session
+                .and_then(SessionState::legacy_version)
+                .map(|v| v.as_str().to_owned()),
+        };
+        let operation = Operation::start(
+            req,
+            call.as_deref().ok(),
+            route.transport,
+            &route.extensions,
+            version,
+        );
+        let outcome = Outcome::default();
         let handled = CatchUnwind::new(async {
             let call = call.map_err(|e| invalid(&e))?;
-            self.handle(req, call, route, session).await
+            self.handle(req, call, route, session, &outcome).await
         });
-        handled.await.unwrap_or_else(|panic| {
-            tracing::error!(id = %req.id, panic, "request handler panicked");
-            Err(ErrorObject::internal_error("the request handler failed"))
-        })
+        let reply = tracing::Instrument::instrument(handled, operation.span().clone())
+            .await
+            .unwrap_or_else(|panic| {
+                tracing::error!(id = %req.id, panic, "request handler panicked");
+                Err(ErrorObject::internal_error("the request handler failed"))
+            });
+        operation.finish(reply.as_ref().map(|_| ()).map_err(|e| e.code().0), &outcome);
+        reply
     }
 
     /// Decides the era of a request for method `M` and checks it may be

@@ -17,6 +17,7 @@ use super::stamp::Stamp;
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::handler::Handler;
+use crate::telemetry::Outcome;
 
 impl<H: Handler> Dispatcher<H> {
     /// Runs one request, its params decoded (`call`), to its reply.
@@ -30,6 +31,7 @@ impl<H: Handler> Dispatcher<H> {
         call: Box<ClientRequest>,
         route: &Route,
         session: Option<&SessionState>,
+        outcome: &Outcome,
     ) -> Reply {
         let id = &req.id;
         // Matched out of its box: the whole request is not copied into
@@ -172,14 +174,22 @@ impl<H: Handler> Dispatcher<H> {
                 self.require(self.handler.capabilities().tools.is_some(), &req.method)?;
                 let (ctx, digest) = self.prepare_input(route, req, &p, &served, session)?;
                 match self.handler.call_tool(ctx.clone(), p).await {
-                    Ok(result) => self.finish(id, result, &served),
+                    Ok(result) => {
+                        if result.is_error == Some(true) {
+                            outcome.tool_failed();
+                        }
+                        self.finish(id, result, &served)
+                    }
                     // A tool error is for the model, unless the handler was
                     // really stopped by a request for input.
-                    Err(Error::Tool(message)) if !ctx.asked_for_input() => self.finish(
-                        id,
-                        CallToolResult::error(vec![ContentBlock::text(message)]),
-                        &served,
-                    ),
+                    Err(Error::Tool(message)) if !ctx.asked_for_input() => {
+                        outcome.tool_failed();
+                        self.finish(
+                            id,
+                            CallToolResult::error(vec![ContentBlock::text(message)]),
+                            &served,
+                        )
+                    }
                     Err(e) => self.input_or_error(req, e, &ctx, digest),
                 }
             }

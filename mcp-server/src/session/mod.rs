@@ -157,8 +157,9 @@ impl<H: Handler> Server<H> {
         &self,
         tx: mpsc::Sender<Outgoing>,
         permits: Arc<Semaphore>,
+        transport: crate::telemetry::Transport,
     ) -> Arc<Connection<H>> {
-        Connection::new(Arc::clone(&self.dispatcher), tx, permits)
+        Connection::new(Arc::clone(&self.dispatcher), tx, permits, transport)
     }
 
     /// Fresh permits for [`ServerOptions::max_in_flight`] requests.
@@ -204,7 +205,7 @@ impl<H: Handler> Server<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
-        let conn = self.connection(tx, self.permits());
+        let conn = self.connection(tx, self.permits(), crate::telemetry::Transport::Pipe);
         // If this future is dropped midway, stop the connection's tasks too.
         let _guard = AbortOnDrop(Arc::downgrade(&conn));
         let write = async move {

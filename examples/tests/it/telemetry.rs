@@ -1,0 +1,313 @@
+//! Telemetry by OpenTelemetry's MCP conventions, seen from outside: each
+//! request's span (name, kind, attributes) over stdio and HTTP in both
+//! eras, the caller's `traceparent` continued, what a handler logs
+//! carrying the request's correlation fields, and the metrics endpoint
+//! parsed by the Prometheus client library's own parser.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use mcp_core::Era;
+use mcp_server::http::{HttpOptions, StreamableHttp, serve_service};
+use mcp_server::telemetry::MetricsService;
+use mcp_server::{Error, Router, Server, tool};
+use serde_json::{Value, json};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::support::{Host, Wire, args, connect_with};
+
+type Fields = BTreeMap<String, String>;
+
+/// Spans of `mcp_server::request` with their fields, and the events
+/// logged inside them with the fields of the span they were in.
+#[derive(Clone, Default)]
+struct Capture {
+    spans: Arc<Mutex<Vec<Fields>>>,
+    inside: Arc<Mutex<Vec<Fields>>>,
+}
+
+struct Collect<'a>(&'a mut Fields);
+
+impl Visit for Collect<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+/// The fields of a span, kept in its extensions as they are recorded.
+struct Recorded(Fields);
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Capture {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = Fields::new();
+        attrs.record(&mut Collect(&mut fields));
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(Recorded(fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id)
+            && let Some(recorded) = span.extensions_mut().get_mut::<Recorded>()
+        {
+            values.record(&mut Collect(&mut recorded.0));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "handler" {
+            return;
+        }
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        if let Some(recorded) = span.extensions().get::<Recorded>() {
+            self.inside.lock().unwrap().push(recorded.0.clone());
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(&id)
+            && span.metadata().target() == "mcp_server::request"
+            && let Some(recorded) = span.extensions().get::<Recorded>()
+        {
+            self.spans.lock().unwrap().push(recorded.0.clone());
+        }
+    }
+}
+
+impl Capture {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+    }
+
+    /// The spans named `name`.
+    fn named(&self, name: &str) -> Vec<Fields> {
+        let spans = self.spans.lock().unwrap();
+        spans
+            .iter()
+            .filter(|s| s.get("otel.name").map(String::as_str) == Some(name))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Adds a tool that logs and one that fails to `router`.
+fn add_tools(router: &Router) {
+    router.add_tool(tool(
+        "telemetry_logs",
+        "Logs a line",
+        |_: mcp_server::NoArgs| async {
+            tracing::info!(target: "handler", "inside the handler");
+            "logged"
+        },
+    ));
+    router.add_tool(tool(
+        "telemetry_fails",
+        "Fails as a tool",
+        |_: mcp_server::NoArgs| async { Err::<String, _>(Error::tool("no luck")) },
+    ));
+}
+
+/// The test tools and those above.
+fn router() -> Router {
+    let router = crate::support::test_router().0;
+    add_tools(&router);
+    router
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    for wire in [Wire::Duplex, Wire::Http] {
+        for era in [Era::Modern, Era::Legacy] {
+            capture.spans.lock().unwrap().clear();
+            let pair = connect_with(wire, era, Host::default(), Default::default()).await;
+            add_tools(&pair.router);
+            pair.client
+                .call_tool("echo", args(json!({"message": "hi"})))
+                .await
+                .unwrap();
+            let failed = pair
+                .client
+                .call_tool("telemetry_fails", args(json!({})))
+                .await;
+            assert_eq!(failed.unwrap().is_error, Some(true));
+            let unknown = pair.client.call_tool("no_such_tool", args(json!({}))).await;
+            assert!(unknown.is_err());
+            drop(pair);
+
+            let context = format!("{wire:?} {era:?}");
+            let echo = capture.named("tools/call echo");
+            assert_eq!(
+                echo.len(),
+                1,
+                "{context}: {:?}",
+                capture.spans.lock().unwrap()
+            );
+            let echo = &echo[0];
+            assert_eq!(echo["otel.kind"], "server", "{context}");
+            assert_eq!(echo["mcp.method.name"], "tools/call");
+            assert_eq!(echo["gen_ai.tool.name"], "echo");
+            assert_eq!(echo["gen_ai.operation.name"], "execute_tool");
+            assert_eq!(echo["jsonrpc.protocol.version"], "2.0");
+            assert!(echo.contains_key("jsonrpc.request.id"), "{context}");
+            assert_eq!(echo["trace_id"].len(), 32, "{context}");
+            assert!(!echo.contains_key("error.type"), "{context}");
+            let version = &echo["mcp.protocol.version"];
+            match era {
+                Era::Modern => {
+                    assert_eq!(version, "2026-07-28");
+                    assert!(!echo.contains_key("mcp.session.id"), "{context}");
+                }
+                _ => assert!(version.starts_with("2025-"), "{context}: {version}"),
+            }
+            match wire {
+                Wire::Duplex => {
+                    assert_eq!(echo["network.transport"], "pipe");
+                    assert!(!echo.contains_key("client.address"));
+                }
+                Wire::Http => {
+                    assert_eq!(echo["network.transport"], "tcp");
+                    assert_eq!(echo["network.protocol.name"], "http");
+                    assert_eq!(echo["client.address"], "127.0.0.1");
+                    assert!(echo["client.port"].parse::<u16>().is_ok());
+                    if era == Era::Legacy {
+                        // A digest, not the id a reader could use.
+                        assert_eq!(echo["mcp.session.id"].len(), 16, "{context}");
+                    }
+                }
+            }
+            let failed = &capture.named("tools/call telemetry_fails")[0];
+            assert_eq!(failed["error.type"], "tool_error", "{context}");
+            let unknown = &capture.named("tools/call no_such_tool")[0];
+            assert_eq!(unknown["error.type"], "-32602", "{context}");
+            assert_eq!(unknown["rpc.response.status_code"], "-32602", "{context}");
+        }
+    }
+}
+
+/// The caller's `traceparent` names the trace; what the handler logs is
+/// inside the request's span, so it carries the trace id, the request id,
+/// the method and the principal.
+#[tokio::test(flavor = "current_thread")]
+async fn a_callers_traceparent_is_continued_and_handler_logs_carry_it() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let endpoint = StreamableHttp::new(Server::new(router()), HttpOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let app = axum::Router::new().route_service("/mcp", endpoint);
+    tokio::spawn(serve_service(
+        listener,
+        app,
+        Default::default(),
+        std::future::pending(),
+    ));
+    let body = json!({
+        "jsonrpc": "2.0", "id": "req-7", "method": "tools/call",
+        "params": {
+            "name": "telemetry_logs", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+            }
+        }
+    });
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "telemetry_logs")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let inside = capture.inside.lock().unwrap().clone();
+    assert_eq!(inside.len(), 1, "{inside:?}");
+    assert_eq!(inside[0]["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(inside[0]["jsonrpc.request.id"], "\"req-7\"");
+    assert_eq!(inside[0]["mcp.method.name"], "tools/call");
+    assert_eq!(inside[0]["otel.name"], "tools/call telemetry_logs");
+}
+
+/// The metrics endpoint, read by the parser of the Prometheus client
+/// library (`prometheus_client` for Python, from the test tools).
+#[tokio::test]
+async fn the_metrics_endpoint_parses_as_prometheus_text() {
+    let pair = connect_with(Wire::Http, Era::Modern, Host::default(), Default::default()).await;
+    for _ in 0..3 {
+        pair.client
+            .call_tool("echo", args(json!({"message": "hi"})))
+            .await
+            .unwrap();
+    }
+    drop(pair);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let app = axum::Router::new().route_service("/metrics", MetricsService::new());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let text = response.text().await.unwrap();
+    let Some(python) = std::env::var_os("MCP_TEST_PYTHON") else {
+        eprintln!("MCP_TEST_PYTHON not set: the exposition was not parsed by prometheus_client");
+        assert!(text.contains("# TYPE mcp_server_operation_duration_seconds histogram"));
+        return;
+    };
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = {}
+for family in text_string_to_metric_families(sys.stdin.read()):
+    out[family.name] = {"type": family.type, "samples": [
+        {"name": s.name, "labels": s.labels, "value": s.value} for s in family.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = tokio::process::Command::new(python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, text.as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    assert!(output.status.success(), "the parser refused:\n{text}");
+    let families: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let operations = &families["mcp_server_operation_duration_seconds"];
+    assert_eq!(operations["type"], "histogram");
+    let echo_count = operations["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["name"] == "mcp_server_operation_duration_seconds_count"
+                && s["labels"]["gen_ai_tool_name"] == "echo"
+                && s["labels"]["mcp_protocol_version"] == "2026-07-28"
+        })
+        .unwrap_or_else(|| panic!("no echo series in {operations}"));
+    assert!(echo_count["value"].as_f64().unwrap() >= 3.0);
+    assert_eq!(families["mcp_security_events"]["type"], "counter");
+    assert_eq!(
+        families["mcp_server_session_duration_seconds"]["type"],
+        "histogram"
+    );
+}

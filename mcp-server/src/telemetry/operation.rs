@@ -1,0 +1,157 @@
+//! One request's telemetry: its span, named and attributed by
+//! OpenTelemetry's MCP conventions, and its duration metric.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use mcp_core::Request;
+use mcp_core::request::ClientRequest;
+use mcp_core::transport::Principal;
+use tracing::field::Empty;
+
+use super::metrics::Metrics;
+use super::trace::{fresh_trace_id, trace_id_of};
+use super::{SessionLabel, Transport};
+
+/// What a request came to, beyond its reply: set by the dispatcher.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// A tool ran and reported failure (`isError`).
+    tool_error: AtomicBool,
+}
+
+impl Outcome {
+    pub(crate) fn tool_failed(&self) {
+        self.tool_error.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A request being handled: its span and when it started.
+pub(crate) struct Operation {
+    span: tracing::Span,
+    start: Instant,
+    /// The method, when the protocol knows it (a bounded label).
+    method: Option<&'static str>,
+    version: Option<String>,
+    /// The tool called or the prompt got: a label if the call reaches it.
+    tool: Option<String>,
+    prompt: Option<String>,
+}
+
+/// `{mcp.method.name} {target}`: the span name the conventions give.
+struct SpanName<'a>(&'a str, Option<&'a str>);
+
+impl fmt::Display for SpanName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(target) => write!(f, "{} {target}", self.0),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+/// The protocol's name for `method`, if it has one: as a `'static` str it
+/// is a label no client can multiply.
+fn known(method: &str) -> Option<&'static str> {
+    mcp_core::method::ALL
+        .iter()
+        .find(|m| m.name == method)
+        .map(|m| m.name)
+}
+
+impl Operation {
+    /// Opens the span of `req` (params decoded as `call`, if they did),
+    /// served over `transport` with what the transport put in
+    /// `extensions`, in `version`.
+    pub(crate) fn start(
+        req: &Request,
+        call: Option<&ClientRequest>,
+        transport: Transport,
+        extensions: &http::Extensions,
+        version: Option<String>,
+    ) -> Self {
+        let method = req.method.as_str();
+        let target = call.and_then(ClientRequest::mirrored_name);
+        let (tool, prompt, uri) = match call {
+            Some(ClientRequest::CallTool(p)) => (Some(p.name.as_str()), None, None),
+            Some(ClientRequest::GetPrompt(p)) => (None, Some(p.name.as_str()), None),
+            Some(ClientRequest::ReadResource(p)) => (None, None, Some(p.uri.as_str())),
+            _ => (None, None, None),
+        };
+        let peer = extensions.get::<SocketAddr>();
+        let traceparent = call
+            .and_then(ClientRequest::meta)
+            .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT));
+        let span = tracing::info_span!(
+            target: "mcp_server::request",
+            "mcp.server.request",
+            otel.name = %SpanName(method, target),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            mcp.method.name = method,
+            jsonrpc.request.id = %req.id,
+            jsonrpc.protocol.version = "2.0",
+            mcp.protocol.version = version.as_deref(),
+            mcp.session.id = extensions.get::<SessionLabel>().map(|s| &*s.0),
+            gen_ai.tool.name = tool,
+            gen_ai.prompt.name = prompt,
+            mcp.resource.uri = uri,
+            gen_ai.operation.name = tool.map(|_| "execute_tool"),
+            network.transport = transport.network(),
+            network.protocol.name = transport.protocol(),
+            client.address = peer.map(|p| tracing::field::display(p.ip())),
+            client.port = peer.map(SocketAddr::port),
+            error.type = Empty,
+            rpc.response.status_code = Empty,
+            trace_id = %traceparent.and_then(trace_id_of).unwrap_or_else(fresh_trace_id),
+            principal = extensions.get::<Principal>().map(|p| &*p.0),
+        );
+        Self {
+            span,
+            start: Instant::now(),
+            method: known(method),
+            version,
+            tool: tool.map(str::to_owned),
+            prompt: prompt.map(str::to_owned),
+        }
+    }
+
+    /// The span, to run the request in.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// Closes the operation: its outcome on the span, its duration in the
+    /// metrics. Tool and prompt names are labels only for calls that
+    /// reached one (an unknown name is an error), so clients cannot make
+    /// up label values.
+    pub(crate) fn finish(self, reply: Result<(), i32>, outcome: &Outcome) {
+        let code;
+        let error_type = match reply {
+            Err(c) => {
+                code = c.to_string();
+                self.span.record("rpc.response.status_code", code.as_str());
+                Some(code.as_str())
+            }
+            Ok(()) if outcome.tool_error.load(Ordering::Relaxed) => Some("tool_error"),
+            Ok(()) => None,
+        };
+        if let Some(error_type) = error_type {
+            self.span.record("error.type", error_type);
+            self.span.record("otel.status_code", "ERROR");
+        }
+        let reached = reply.is_ok();
+        Metrics::global().operation(
+            [
+                Some(self.method.unwrap_or("_other")),
+                self.tool.as_deref().filter(|_| reached),
+                self.prompt.as_deref().filter(|_| reached),
+                error_type,
+                self.version.as_deref(),
+            ],
+            self.start.elapsed(),
+        );
+    }
+}

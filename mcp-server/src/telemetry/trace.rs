@@ -1,0 +1,106 @@
+//! W3C trace context as MCP carries it (`params._meta.traceparent`), and
+//! the trace id every request is logged with.
+
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A trace id: the caller's, from its `traceparent`, or a fresh one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceId(pub(crate) [u8; 16]);
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+
+/// The trace id of a `traceparent` value (version 00 and the versions
+/// after it, read as 00 as the W3C recommendation says); `None` for one
+/// that is malformed or names the invalid, all-zero trace.
+pub(crate) fn trace_id_of(traceparent: &str) -> Option<TraceId> {
+    let mut parts = traceparent.trim().split('-');
+    let version = parts.next()?;
+    let trace = parts.next()?;
+    let span = parts.next()?;
+    let flags = parts.next()?;
+    let hex = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let well_formed = version.len() == 2
+        && version != "ff"
+        && hex(version)
+        && trace.len() == 32
+        && hex(trace)
+        && span.len() == 16
+        && hex(span)
+        && span.bytes().any(|b| b != b'0')
+        && flags.len() == 2
+        && hex(flags)
+        && (version != "00" || parts.next().is_none());
+    if !well_formed {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    for (i, byte) in id.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(trace.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    (id != [0; 16]).then_some(TraceId(id))
+}
+
+/// A new trace id, unique in this process and unpredictable across
+/// processes: a random seed mixed with a counter (cheaper than asking the
+/// system for randomness per request).
+pub(crate) fn fresh_trace_id() -> TraceId {
+    static SEED: LazyLock<std::hash::RandomState> = LazyLock::new(std::hash::RandomState::new);
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let high = SEED.hash_one((n, 0u8));
+    let low = SEED.hash_one((n, 1u8));
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&high.to_be_bytes());
+    id[8..].copy_from_slice(&low.to_be_bytes());
+    TraceId(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparents_are_read_as_the_recommendation_says() {
+        let id = trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        // A later version may add fields.
+        assert!(
+            trace_id_of("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz").is_some()
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fresh_ids_differ() {
+        assert_ne!(fresh_trace_id(), fresh_trace_id());
+    }
+}
