@@ -14,7 +14,9 @@
 //! cost. When `wrk` and `taskset` are installed, a second part measures
 //! what matters for capacity: server CPU per request with `wrk` on one
 //! core and the server pinned to the other, 32 connections
-//! (`MCP_BENCH_ONLY=wrk` runs only that part).
+//! (`MCP_BENCH_ONLY=wrk` runs only that part). A third part, under `wrk`
+//! too, measures what rate limiting and telemetry add
+//! (`MCP_BENCH_ONLY=operations` runs only that).
 
 #![allow(
     missing_docs,
@@ -88,13 +90,32 @@ async fn bare_server() {
     }
 }
 
-async fn sdk_server() {
-    use mcp_server::Server;
+/// The SDK's server; `with` adds what an operator would turn on:
+/// `"limits"` a rate-limit policy every request counts in (never
+/// refusing), `"telemetry"` a subscriber that records every request's
+/// span (formatted, written nowhere).
+async fn sdk_server(with: &str) {
     use mcp_server::http::{HttpOptions, StreamableHttp, serve};
+    use mcp_server::limit::{Policy, Quota, RateLimits};
+    use mcp_server::{Server, ServerOptions};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("http://{}/mcp", listener.local_addr().unwrap());
+    let mut options = ServerOptions::default();
+    if with == "limits" {
+        options.rate_limits = Some(
+            RateLimits::new()
+                .policy(Policy::new("all", Quota::per_second(u32::MAX)).for_anonymous()),
+        );
+    }
+    if with == "telemetry" {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new("info"))
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+    }
     let endpoint = StreamableHttp::new(
-        Server::new(examples::demo::router()),
+        Server::with_options(examples::demo::router(), options),
         HttpOptions::default(),
     );
     serve(listener, "/mcp", endpoint, std::future::pending())
@@ -197,7 +218,9 @@ fn main() {
             .unwrap();
         match role {
             "bare" => runtime.block_on(bare_server()),
-            _ => runtime.block_on(sdk_server()),
+            "sdk-limits" => runtime.block_on(sdk_server("limits")),
+            "sdk-telemetry" => runtime.block_on(sdk_server("telemetry")),
+            _ => runtime.block_on(sdk_server("")),
         }
         return;
     }
@@ -209,11 +232,17 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var("MCP_BENCH_ONLY").as_deref() != Ok("wrk") {
+    let only = std::env::var("MCP_BENCH_ONLY").ok();
+    if only.is_none() {
         with_reqwest(&runtime);
     }
     if common::wrk::available() {
-        with_wrk(&runtime);
+        if only.as_deref() != Some("operations") {
+            with_wrk(&runtime);
+        }
+        if only.as_deref() != Some("wrk") {
+            operations_cost();
+        }
     } else {
         println!("(wrk or taskset not installed: server CPU under wrk not measured)");
     }
@@ -293,6 +322,44 @@ fn with_wrk(runtime: &tokio::runtime::Runtime) {
             median(ratios)
         );
     }
+}
+
+/// What rate limiting and telemetry cost: the SDK's server CPU per
+/// 2026-07-28 request with each turned on, against the same server with
+/// neither, under `wrk` (32 connections), rounds alternating.
+fn operations_cost() {
+    println!(
+        "cost of rate limits and telemetry, 2026-07-28 JSON (server CPU per request under wrk, {WRK_ROUNDS} x {WRK_SECONDS} s, medians):"
+    );
+    let plain = common::wrk::pinned_server(&[(ROLE, "sdk")]);
+    let limits = common::wrk::pinned_server(&[(ROLE, "sdk-limits")]);
+    let telemetry = common::wrk::pinned_server(&[(ROLE, "sdk-telemetry")]);
+    let headers = [
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "echo"),
+    ];
+    let request = body(Mode::Modern, 1);
+    let (mut cpu, mut with_limits, mut with_telemetry) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..WRK_ROUNDS {
+        let (_, base) = common::wrk::run(&plain, 32, WRK_SECONDS, &headers, &request);
+        let (_, l) = common::wrk::run(&limits, 32, WRK_SECONDS, &headers, &request);
+        let (_, t) = common::wrk::run(&telemetry, 32, WRK_SECONDS, &headers, &request);
+        cpu.push(base);
+        with_limits.push(l / base);
+        with_telemetry.push(t / base);
+    }
+    println!("  neither        {:>6.2} us CPU/request", median(cpu));
+    println!(
+        "  rate limits    {:.3}x (median of paired rounds)",
+        median(with_limits)
+    );
+    println!(
+        "  telemetry      {:.3}x (median of paired rounds)",
+        median(with_telemetry)
+    );
 }
 
 fn with_reqwest(runtime: &tokio::runtime::Runtime) {

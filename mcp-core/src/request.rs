@@ -114,6 +114,28 @@ impl ClientRequest {
         })
     }
 
+    /// The method's wire name; `None` for [`ClientRequest::Other`].
+    pub fn method(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Initialize(_) => method::Initialize::NAME,
+            Self::Ping(_) => method::Ping::NAME,
+            Self::Discover(_) => method::Discover::NAME,
+            Self::SetLevel(_) => method::SetLevel::NAME,
+            Self::Subscribe(_) => method::Subscribe::NAME,
+            Self::Unsubscribe(_) => method::Unsubscribe::NAME,
+            Self::Listen(_) => method::Listen::NAME,
+            Self::ListTools(_) => method::ListTools::NAME,
+            Self::ListResources(_) => method::ListResources::NAME,
+            Self::ListResourceTemplates(_) => method::ListResourceTemplates::NAME,
+            Self::ListPrompts(_) => method::ListPrompts::NAME,
+            Self::Complete(_) => method::Complete::NAME,
+            Self::CallTool(_) => method::CallTool::NAME,
+            Self::GetPrompt(_) => method::GetPrompt::NAME,
+            Self::ReadResource(_) => method::ReadResource::NAME,
+            Self::Other(_) => return None,
+        })
+    }
+
     /// The request's `_meta`.
     pub fn meta(&self) -> Option<&RequestMeta> {
         match self {

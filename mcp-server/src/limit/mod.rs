@@ -228,9 +228,9 @@ impl Policy {
     }
 }
 
-/// Who is calling, for bucketing: a key and, if vouched for, a class.
+/// Who is calling, for bucketing: who, and, if vouched for, a class.
 struct Caller {
-    key: String,
+    id: Option<ClientKey>,
     class: Option<Arc<str>>,
 }
 
@@ -239,15 +239,52 @@ impl Caller {
         let class = extensions.get::<mcp_core::transport::Principal>().map(|_| {
             match extensions.get::<CallerClass>() {
                 Some(class) => Arc::clone(&class.0),
-                None => Arc::from("user"),
+                None => Arc::clone(&USER),
             }
         });
-        let key = match ClientKey::of(extensions) {
-            Some(ClientKey::Principal(p)) => format!("p:{p}"),
-            Some(ClientKey::Address(ip)) => format!("a:{ip}"),
-            None => "local".to_owned(),
-        };
-        Self { key, class }
+        Self {
+            id: ClientKey::of(extensions),
+            class,
+        }
+    }
+
+    /// The key of this caller's bucket for `policy`. Addresses as hex
+    /// digits: formatting them as text costs more than the rest of the
+    /// check.
+    fn key(&self, policy: &str) -> String {
+        let mut key = String::with_capacity(policy.len() + 40);
+        key.push_str(policy);
+        key.push('\u{0}');
+        match &self.id {
+            Some(ClientKey::Principal(p)) => {
+                key.push_str("p:");
+                key.push_str(p);
+            }
+            Some(ClientKey::Address(std::net::IpAddr::V4(ip))) => {
+                push_hex(&mut key, "a4:", &ip.octets());
+            }
+            Some(ClientKey::Address(std::net::IpAddr::V6(ip))) => {
+                push_hex(&mut key, "a6:", &ip.octets());
+            }
+            None => key.push_str("local"),
+        }
+        key
+    }
+}
+
+/// The class of principals no layer classed.
+static USER: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("user"));
+
+/// Appends `prefix` and `bytes` in hex digits to `key`.
+fn push_hex(key: &mut String, prefix: &str, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    key.push_str(prefix);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            key.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
     }
 }
 
@@ -334,33 +371,41 @@ impl RateLimits {
             _ => None,
         };
         let caller = Caller::of(extensions);
-        let counting: Vec<&Policy> = self
+        let mut applying = self
             .policies
             .iter()
-            .filter(|p| p.counts(&caller, method, tool))
-            .collect();
-        if counting.is_empty() {
+            .filter(|p| p.counts(&caller, method, tool));
+        let Some(first) = applying.next() else {
             return Ok(());
-        }
+        };
         let cost = tool.and_then(|t| self.costs.get(t)).copied().unwrap_or(1);
-        let keys: Vec<String> = counting
-            .iter()
-            .map(|p| format!("{}\u{0}{}", p.name, caller.key))
-            .collect();
-        let spends: Vec<Spend<'_>> = counting
-            .iter()
-            .zip(&keys)
-            .map(|(p, key)| Spend {
-                key,
-                quota: p.quota,
-                cost,
-            })
-            .collect();
-        let decisions = self
-            .store
-            .spend(&spends, self.clock.now())
-            .await
-            .map_err(Refusal::Unavailable)?;
+        let spend = |p: &Policy, key| Spend {
+            key,
+            quota: p.quota,
+            cost,
+        };
+        let now = self.clock.now();
+        // One policy is the common case: no lists to build for it.
+        let one;
+        let many: Vec<&Policy>;
+        let (counting, decisions): (&[&Policy], _) = match applying.next() {
+            None => {
+                let key = caller.key(&first.name);
+                one = [first];
+                (&one, self.store.spend(&[spend(first, &key)], now).await)
+            }
+            Some(second) => {
+                many = [first, second].into_iter().chain(applying).collect();
+                let keys: Vec<String> = many.iter().map(|p| caller.key(&p.name)).collect();
+                let spends: Vec<Spend<'_>> = many
+                    .iter()
+                    .zip(&keys)
+                    .map(|(p, key)| spend(p, key))
+                    .collect();
+                (&many, self.store.spend(&spends, now).await)
+            }
+        };
+        let decisions = decisions.map_err(Refusal::Unavailable)?;
         // The refusal that takes longest to clear is the one to report.
         let refused = counting
             .iter()

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -107,13 +107,39 @@ pub trait RateLimitStore: Send + Sync + fmt::Debug + 'static {
 
 const SHARDS: usize = 16;
 
+/// One shard's buckets, found by a keyed hash of their key computed once
+/// per spend (it also picks the shard); keys that share a hash sit side by
+/// side.
+type Shard = HashMap<u64, Vec<(Box<str>, Tat)>, BuildHasherDefault<Prehashed>>;
+
+/// A hasher for keys that are already keyed hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl std::hash::Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Buckets in this process's memory, in shards so that callers do not
 /// wait on one lock. Buckets that have refilled are dropped as they are
 /// found; at `max_keys` the bucket nearest to full goes first (it forgives
 /// the least).
 #[derive(Debug)]
 pub struct MemoryRateLimitStore {
-    shards: Box<[Mutex<HashMap<String, Tat>>]>,
+    shards: Box<[Mutex<Shard>]>,
     hasher: std::hash::RandomState,
     max_keys_per_shard: usize,
 }
@@ -129,8 +155,13 @@ impl MemoryRateLimitStore {
         }
     }
 
-    fn shard_of(&self, key: &str) -> usize {
-        usize::try_from(self.hasher.hash_one(key)).unwrap_or_default() % SHARDS
+    /// The keyed hash of `key`, and the shard it picks.
+    fn locate(&self, key: &str) -> (u64, usize) {
+        let hash = self.hasher.hash_one(key);
+        (
+            hash,
+            usize::try_from(hash >> 60).unwrap_or_default() % SHARDS,
+        )
     }
 }
 
@@ -145,16 +176,53 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn tat_of(shard: &Shard, hash: u64, key: &str) -> Option<Tat> {
+    shard
+        .get(&hash)
+        .and_then(|b| b.iter().find(|(k, _)| &**k == key))
+        .map(|(_, tat)| *tat)
+}
+
+impl MemoryRateLimitStore {
+    fn store(&self, shard: &mut Shard, hash: u64, key: &str, tat: Tat, now: u64) {
+        if let Some(entry) = shard
+            .get_mut(&hash)
+            .and_then(|b| b.iter_mut().find(|(k, _)| &**k == key))
+        {
+            entry.1 = tat;
+            return;
+        }
+        if shard.len() >= self.max_keys_per_shard {
+            make_room(shard, now, self.max_keys_per_shard);
+        }
+        shard.entry(hash).or_default().push((key.into(), tat));
+    }
+}
+
 #[async_trait::async_trait]
 impl RateLimitStore for MemoryRateLimitStore {
     async fn spend(&self, spends: &[Spend<'_>], now: SystemTime) -> Result<Vec<Decision>, Error> {
+        // The common case, one policy: one lock, nothing to coordinate.
+        if let [spend] = spends {
+            let (hash, shard) = self.locate(spend.key);
+            let Some(shard) = self.shards.get(shard) else {
+                return Ok(Vec::new());
+            };
+            let mut shard = lock(shard);
+            let tat = tat_of(&shard, hash, spend.key);
+            let (decision, after) = gcra(tat, now, spend.quota, spend.cost);
+            if let Some(after) = after {
+                self.store(&mut shard, hash, spend.key, after, nanos(now));
+            }
+            return Ok(vec![decision]);
+        }
+        let at: Vec<(u64, usize)> = spends.iter().map(|s| self.locate(s.key)).collect();
         // The shards involved, locked in index order so that two requests
         // never wait on each other's locks.
-        let of_spend: Vec<usize> = spends.iter().map(|s| self.shard_of(s.key)).collect();
-        let mut wanted = of_spend.clone();
+        let mut wanted: Vec<usize> = at.iter().map(|(_, shard)| *shard).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut guards: Vec<MutexGuard<'_, HashMap<String, Tat>>> = self
+        let mut guards: Vec<MutexGuard<'_, Shard>> = self
             .shards
             .iter()
             .enumerate()
@@ -162,32 +230,27 @@ impl RateLimitStore for MemoryRateLimitStore {
             .map(|(_, shard)| lock(shard))
             .collect();
         // Each spend's guard.
-        let at: Vec<usize> = of_spend
+        let guard_of: Vec<usize> = at
             .iter()
-            .map(|i| wanted.binary_search(i).unwrap_or_default())
+            .map(|(_, shard)| wanted.binary_search(shard).unwrap_or_default())
             .collect();
         let mut decisions = Vec::with_capacity(spends.len());
         let mut next = Vec::with_capacity(spends.len());
-        for (spend, &g) in spends.iter().zip(&at) {
-            let tat = guards.get(g).and_then(|map| map.get(spend.key)).copied();
+        for ((spend, &g), (hash, _)) in spends.iter().zip(&guard_of).zip(&at) {
+            let tat = guards
+                .get(g)
+                .and_then(|shard| tat_of(shard, *hash, spend.key));
             let (decision, after) = gcra(tat, now, spend.quota, spend.cost);
             decisions.push(decision);
             next.push(after);
         }
         if decisions.iter().all(|d| d.allowed) {
             let now = nanos(now);
-            for ((spend, &g), after) in spends.iter().zip(&at).zip(next) {
-                let (Some(map), Some(after)) = (guards.get_mut(g), after) else {
-                    continue;
-                };
-                if let Some(tat) = map.get_mut(spend.key) {
-                    *tat = after;
-                    continue;
+            for (((spend, &g), (hash, _)), after) in spends.iter().zip(&guard_of).zip(&at).zip(next)
+            {
+                if let (Some(shard), Some(after)) = (guards.get_mut(g), after) {
+                    self.store(shard, *hash, spend.key, after, now);
                 }
-                if map.len() >= self.max_keys_per_shard {
-                    make_room(map, now, self.max_keys_per_shard);
-                }
-                map.insert(spend.key.to_owned(), after);
             }
         }
         Ok(decisions)
@@ -196,17 +259,29 @@ impl RateLimitStore for MemoryRateLimitStore {
 
 /// Drops the buckets that are full again (their state is in the past);
 /// if that frees nothing, the one nearest to full.
-fn make_room(map: &mut HashMap<String, Tat>, now: u64, max: usize) {
-    map.retain(|_, tat| *tat > now);
-    if map.len() < max {
+fn make_room(shard: &mut Shard, now: u64, max: usize) {
+    shard.retain(|_, bucket| {
+        bucket.retain(|(_, tat)| *tat > now);
+        !bucket.is_empty()
+    });
+    if shard.len() < max {
         return;
     }
-    if let Some(nearest) = map
+    let nearest = shard
         .iter()
-        .min_by_key(|(_, tat)| **tat)
-        .map(|(k, _)| k.clone())
+        .flat_map(|(hash, bucket)| {
+            bucket
+                .iter()
+                .map(move |(key, tat)| (*tat, *hash, key.clone()))
+        })
+        .min();
+    if let Some((_, hash, key)) = nearest
+        && let Some(bucket) = shard.get_mut(&hash)
     {
-        map.remove(&nearest);
+        bucket.retain(|(k, _)| *k != key);
+        if bucket.is_empty() {
+            shard.remove(&hash);
+        }
     }
 }
 

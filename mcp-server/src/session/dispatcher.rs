@@ -260,10 +260,8 @@ impl<H: Handler> Dispatcher<H> {
             Some(RequestMeta {
                 protocol_version: Some(v),
                 ..
-            }) => Some(v.as_str().to_owned()),
-            _ => session
-                .and_then(SessionState::legacy_version)
-                .map(|v| v.as_str().to_owned()),
+            }) => Some(v.clone()),
+            _ => session.and_then(SessionState::legacy_version),
         };
         let operation = Operation::start(
             req,

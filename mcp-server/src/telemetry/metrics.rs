@@ -138,12 +138,51 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A fast hash of a few short strings (FxHash's mixing), seeded per
+/// process. Not a defence against chosen collisions, and not needed as
+/// one: label values are bounded and at most [`MAX_SERIES`] are kept.
+#[derive(Clone, Copy)]
+struct Seeded(u64);
+
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.get_mut(..chunk.len())
+                .unwrap_or_default()
+                .copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+impl BuildHasher for Seeded {
+    type Hasher = Fx;
+
+    fn build_hasher(&self) -> Fx {
+        Fx(self.0)
+    }
+}
+
+impl std::fmt::Debug for Seeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seeded")
+    }
+}
+
 /// One histogram per label set. Looked up by a hash of the values without
 /// allocating; a new label set is allocated once.
 #[derive(Debug)]
 struct Family<const N: usize> {
     names: [&'static str; N],
-    hasher: std::hash::RandomState,
+    hasher: Seeded,
     series: RwLock<HashMap<u64, Vec<Series<N>>>>,
     count: AtomicU64,
 }
@@ -169,7 +208,7 @@ impl<const N: usize> Family<N> {
     fn new(names: [&'static str; N]) -> Self {
         Self {
             names,
-            hasher: std::hash::RandomState::new(),
+            hasher: Seeded(std::hash::RandomState::new().hash_one(0u8)),
             series: RwLock::default(),
             count: AtomicU64::new(0),
         }

@@ -34,7 +34,8 @@ pub(crate) struct Operation {
     start: Instant,
     /// The method, when the protocol knows it (a bounded label).
     method: Option<&'static str>,
-    version: Option<String>,
+    /// Known versions are static strings: no allocation.
+    version: Option<mcp_core::ProtocolVersion>,
     /// The tool called or the prompt got: a label if the call reaches it.
     tool: Option<String>,
     prompt: Option<String>,
@@ -70,7 +71,7 @@ impl Operation {
         call: Option<&ClientRequest>,
         transport: Transport,
         extensions: &http::Extensions,
-        version: Option<String>,
+        version: Option<mcp_core::ProtocolVersion>,
     ) -> Self {
         let method = req.method.as_str();
         let target = call.and_then(ClientRequest::mirrored_name);
@@ -93,7 +94,7 @@ impl Operation {
             mcp.method.name = method,
             jsonrpc.request.id = %req.id,
             jsonrpc.protocol.version = "2.0",
-            mcp.protocol.version = version.as_deref(),
+            mcp.protocol.version = version.as_ref().map(mcp_core::ProtocolVersion::as_str),
             mcp.session.id = extensions.get::<SessionLabel>().map(|s| &*s.0),
             gen_ai.tool.name = tool,
             gen_ai.prompt.name = prompt,
@@ -111,7 +112,10 @@ impl Operation {
         Self {
             span,
             start: Instant::now(),
-            method: known(method),
+            // Decoded requests know their method without a search.
+            method: call
+                .and_then(ClientRequest::method)
+                .or_else(|| known(method)),
             version,
             tool: tool.map(str::to_owned),
             prompt: prompt.map(str::to_owned),
@@ -149,7 +153,7 @@ impl Operation {
                 self.tool.as_deref().filter(|_| reached),
                 self.prompt.as_deref().filter(|_| reached),
                 error_type,
-                self.version.as_deref(),
+                self.version.as_ref().map(mcp_core::ProtocolVersion::as_str),
             ],
             self.start.elapsed(),
         );
