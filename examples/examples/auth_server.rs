@@ -29,10 +29,16 @@
 //! - `--api-key-hash HEX:SUBJECT:SCOPES` (repeatable): also accept the API
 //!   key whose SHA-256 is `HEX`, as `SUBJECT` with the comma-separated
 //!   `SCOPES`.
+//! - `--rate-limit CALLERS=COUNT/PERIOD` (repeatable): `user=40/hour`,
+//!   `api-key=60/minute`, `tool:save_note=5/minute` (each caller its own
+//!   quota; over it, 429 with `Retry-After`).
+//! - `--log-json`: JSON lines on stderr (as does `LOG_FORMAT=json`).
 //!
 //! Clients discover the authorization server from the Protected Resource
 //! Metadata at `/.well-known/oauth-protected-resource/mcp` (and at the
-//! root form), which the 401 challenge points at. Refusals are logged.
+//! root form), which the 401 challenge points at. Refusals go to the
+//! security event stream (`mcp::security`). `/healthz`, `/readyz` (ready
+//! once the token verifier has keys) and `/metrics` are served beside.
 //!
 //! To try it without an authorization server of your own, run the test
 //! suite's (`npm install` in `examples/oidc` first): `node
@@ -42,7 +48,8 @@
 use examples::auth::{self, Config, IntrospectionClient};
 
 const USAGE: &str = "usage: auth_server --issuer URL [--bind ADDR] [--resource URL] \
-                     [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]...";
+                     [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]... \
+                     [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json]";
 
 /// The command line, before the address is bound.
 struct Args {
@@ -51,6 +58,8 @@ struct Args {
     resource: Option<String>,
     introspection: Option<(String, String)>,
     api_keys: Vec<String>,
+    rate_limits: Option<mcp_server::limit::RateLimits>,
+    log_json: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -61,6 +70,8 @@ fn parse_args() -> Result<Args, String> {
         resource: None,
         introspection: None,
         api_keys: Vec::new(),
+        rate_limits: None,
+        log_json: false,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -76,6 +87,11 @@ fn parse_args() -> Result<Args, String> {
                 parsed.introspection = Some((id.to_owned(), secret.to_owned()));
             }
             "--api-key-hash" => parsed.api_keys.push(value()?),
+            "--rate-limit" => {
+                let policy = examples::ops::parse_rate_limit(&value()?)?;
+                parsed.rate_limits = Some(parsed.rate_limits.unwrap_or_default().policy(policy));
+            }
+            "--log-json" => parsed.log_json = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -87,7 +103,6 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    examples::init_logging();
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -95,6 +110,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    if args.log_json {
+        examples::init_logging_as(true);
+    } else {
+        examples::init_logging();
+    }
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
@@ -120,6 +140,7 @@ async fn run(args: Args) -> Result<(), String> {
                 client_secret: mcp_auth::Secret::new(client_secret),
                 audience: resource.clone(),
             });
+    config.rate_limits = args.rate_limits;
     for spec in &args.api_keys {
         config.api_keys.push(auth::parse_api_key(spec)?);
     }

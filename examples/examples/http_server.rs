@@ -7,30 +7,37 @@
 //! cargo run --example http_server -- --bind 127.0.0.1:9000
 //! cargo run --example http_server -- --max-connections 500 --header-timeout 5 --idle-timeout 30
 //! cargo run --example http_server -- --max-event-memory 16   # MiB of SSE events kept for resumption
+//! cargo run --example http_server -- --rate-limit anonymous=60/minute --rate-limit tool:echo=5/second
+//! cargo run --example http_server -- --log-json               # JSON lines on stderr (or LOG_FORMAT=json)
+//! curl http://127.0.0.1:8000/readyz; curl http://127.0.0.1:8000/metrics
 //! ```
 //!
 //! It answers 2026-07-28 clients statelessly and legacy clients with
 //! sessions, on the same endpoint. Only loopback `Host`/`Origin` values are
 //! accepted (DNS-rebinding protection). The limits that keep misbehaving
 //! clients from holding the server (`--max-connections`, the timeouts) have
-//! defaults for the internet; `docs/security.md` lists them all. Inspect it with
+//! defaults for the internet; `docs/security.md` lists them all. Beside the
+//! endpoint: `/healthz`, `/readyz` and `/metrics` (`docs/operations.md`).
+//! Inspect it with
 //! `npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8000/mcp --method tools/list`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_server::Server;
-use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_with};
+use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_service};
+use mcp_server::limit::RateLimits;
 use mcp_server::store::{MemoryEventStore, MemorySessionStore};
+use mcp_server::{Server, ServerOptions};
 
 const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
                      [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
-                     [--max-event-memory MIB]";
+                     [--max-event-memory MIB] [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json]";
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    examples::init_logging();
     let mut args = std::env::args().skip(1);
+    let mut limits: Option<RateLimits> = None;
+    let mut json = false;
     let mut bind = "127.0.0.1:8000".to_owned();
     let mut serving = ServeOptions::default();
     let mut http = HttpOptions::default();
@@ -42,6 +49,12 @@ async fn main() -> std::io::Result<()> {
         };
         match arg.as_str() {
             "--bind" => bind = value(),
+            "--log-json" => json = true,
+            "--rate-limit" => {
+                let policy =
+                    examples::ops::parse_rate_limit(&value()).unwrap_or_else(|e| usage(&e));
+                limits = Some(limits.unwrap_or_default().policy(policy));
+            }
             "--max-connections" => {
                 serving.max_connections =
                     value().parse().unwrap_or_else(|e| usage(&format!("{e}")));
@@ -56,6 +69,11 @@ async fn main() -> std::io::Result<()> {
             other => usage(&format!("unknown argument {other}")),
         }
     }
+    if json {
+        examples::init_logging_as(true);
+    } else {
+        examples::init_logging();
+    }
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{}/mcp", listener.local_addr()?);
@@ -65,16 +83,20 @@ async fn main() -> std::io::Result<()> {
         http.max_sessions,
         http.session_idle,
     ));
+    let mut options = ServerOptions::default();
+    options.rate_limits = limits;
     let endpoint = StreamableHttp::with_stores(
-        Server::new(examples::demo::router()),
+        Server::with_options(examples::demo::router(), options),
         http,
         sessions,
         Arc::new(events),
     );
-    let shutdown = async {
+    let app = axum::Router::new().route_service("/mcp", endpoint.clone());
+    let app = examples::ops::with_ops_routes(app, &endpoint.health());
+    let shutdown = endpoint.shutdown_on(async {
         let _ = tokio::signal::ctrl_c().await;
-    };
-    serve_with(listener, "/mcp", endpoint, serving, shutdown).await
+    });
+    serve_service(listener, app, serving, shutdown).await
 }
 
 fn seconds(text: &str) -> Duration {

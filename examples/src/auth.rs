@@ -37,6 +37,8 @@ pub struct Config {
     /// How long a verified token is remembered; `None` keeps the default
     /// (a minute). A revoked token works until then.
     pub cache_ttl: Option<Duration>,
+    /// Rate limits per caller (users, API keys) and tool.
+    pub rate_limits: Option<mcp_server::limit::RateLimits>,
 }
 
 impl Config {
@@ -48,6 +50,7 @@ impl Config {
             introspection: None,
             api_keys: Vec::new(),
             cache_ttl: None,
+            rate_limits: None,
         }
     }
 }
@@ -150,8 +153,9 @@ async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::E
     Ok(Arc::new(FirstOf::new(verifiers)))
 }
 
-/// The application: the protected endpoint at `/mcp` and the metadata at
-/// both well-known paths; and the endpoint, to shut it down.
+/// The application: the protected endpoint at `/mcp`, the metadata at
+/// both well-known paths, and `/healthz`, `/readyz` (ready once the
+/// verifier has keys) and `/metrics`; and the endpoint, to shut it down.
 ///
 /// # Errors
 /// When the authorization server's metadata or keys cannot be had, or an
@@ -172,8 +176,16 @@ pub async fn app(
     if let Some(host) = uri.as_ref().and_then(axum::http::Uri::host) {
         options.allowed = AllowedHosts::loopback().with_host(host);
     }
-    let endpoint = StreamableHttp::new(Server::new(router()), options);
-    let mut app = axum::Router::new().route_service("/mcp", endpoint.clone().layer(auth));
+    let mut server_options = mcp_server::ServerOptions::default();
+    server_options.rate_limits.clone_from(&config.rate_limits);
+    let endpoint = StreamableHttp::new(Server::with_options(router(), server_options), options);
+    let verifier = auth.clone();
+    let health = endpoint.health().with_check("token verifier", move || {
+        let verifier = verifier.clone();
+        async move { verifier.ready().await }
+    });
+    let app = axum::Router::new().route_service("/mcp", endpoint.clone().layer(auth));
+    let mut app = crate::ops::with_ops_routes(app, &health);
     let [suffixed, root] = metadata.well_known_paths();
     if root != suffixed {
         app = app.route_service(&root, metadata.service());

@@ -24,6 +24,7 @@ mod http_client;
 mod http_sessions;
 mod http_status;
 mod oidc;
+mod operations;
 mod rate_limits;
 mod raw;
 mod security_events;
