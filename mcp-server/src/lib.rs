@@ -105,6 +105,11 @@ struct HttpDoctests;
 #[doc = include_str!("../../docs/server-guide.md")]
 struct ServerGuideDoctests;
 
+// And the operations guide's.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/operations.md")]
+struct OperationsDoctests;
+
 /// The attribute that lets [`store::SessionStore`] and
 /// [`store::EventStore`] implementations use `async fn`.
 pub use async_trait::async_trait;
