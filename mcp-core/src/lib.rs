@@ -112,6 +112,7 @@ pub mod resources;
 pub mod result;
 pub mod roots;
 pub mod sampling;
+pub mod secret;
 pub mod security;
 pub mod sse;
 pub mod subscriptions;

@@ -41,6 +41,10 @@ pub enum Error {
     /// A backing store (of HTTP sessions or events) failed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The server's setup is wrong (a secret missing or too short), found
+    /// at startup. Names what is wrong, never a secret's value.
+    #[error("configuration: {0}")]
+    Config(String),
     /// Something failed that the client cannot act on (an I/O error, a
     /// value that would not serialize). The client gets -32603 with a
     /// generic message; the cause is logged on the server, never sent,
@@ -72,6 +76,10 @@ impl Error {
             Self::Timeout => ErrorObject::internal_error("the client did not answer in time"),
             Self::Transport(e) => ErrorObject::internal_error(e.to_string()),
             Self::Unavailable(why) => ErrorObject::internal_error(why),
+            Self::Config(why) => {
+                tracing::error!(target: "mcp_server", error = %why, "misconfigured");
+                ErrorObject::internal_error("internal error")
+            }
             Self::Internal(cause) => {
                 tracing::error!(target: "mcp_server", error = %cause, "a handler failed");
                 ErrorObject::internal_error("internal error")

@@ -82,6 +82,7 @@ pub mod limit;
 mod quota;
 mod request_state;
 mod router;
+pub mod secrets;
 mod security_event;
 mod session;
 #[cfg(feature = "stdio")]

@@ -7,6 +7,7 @@
 //! the arguments) and to an expiry, so a client can neither forge answers
 //! nor replay one request's state against another.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -17,12 +18,22 @@ use mcp_core::mrtr::InputResponses;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The key that seals `requestState`.
+/// The key that seals `requestState`, and the one before it.
 ///
 /// Random per process by default. Servers behind a load balancer share one
-/// key across instances so a retry may land on any of them.
+/// key across instances so a retry may land on any of them
+/// ([`StateKey::from_secret`]). Rotating ([`StateKey::rotate`]) seals with
+/// the new key and still opens what the previous one sealed, so states in
+/// flight survive one rotation, and no more. Clones share the key: rotate
+/// the handle the server was given.
 #[derive(Clone)]
-pub struct StateKey([u8; 32]);
+pub struct StateKey(Arc<RwLock<Ring>>);
+
+/// The current key and the one it replaced.
+struct Ring {
+    current: [u8; 32],
+    previous: Option<[u8; 32]>,
+}
 
 impl std::fmt::Debug for StateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -33,7 +44,53 @@ impl std::fmt::Debug for StateKey {
 impl StateKey {
     /// A key from 32 secret bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self(Arc::new(RwLock::new(Ring {
+            current: bytes,
+            previous: None,
+        })))
+    }
+
+    /// A key from a shared secret (the same on every instance): its
+    /// SHA-256, so any text of at least 32 bytes will do (`openssl rand
+    /// -base64 32`).
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) when the secret is shorter
+    /// than 32 bytes: too little to resist guessing.
+    pub fn from_secret(secret: &mcp_core::secret::Secret) -> Result<Self, crate::Error> {
+        Ok(Self::new(Self::derive(secret)?))
+    }
+
+    fn derive(secret: &mcp_core::secret::Secret) -> Result<[u8; 32], crate::Error> {
+        let text = secret.expose().trim();
+        if text.len() < 32 {
+            return Err(crate::Error::Config(format!(
+                "the request-state key must be at least 32 bytes of secret text; it has {}",
+                text.len()
+            )));
+        }
+        Ok(Sha256::digest(text.as_bytes()).into())
+    }
+
+    /// Seals with `next` from now on; what the current key sealed still
+    /// opens, what the one before it sealed no longer does.
+    pub fn rotate(&self, next: [u8; 32]) {
+        let mut ring = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if ring.current != next {
+            ring.previous = Some(ring.current);
+            ring.current = next;
+        }
+    }
+
+    /// [`rotate`](Self::rotate) to the key derived from `secret`, as
+    /// [`from_secret`](Self::from_secret) derives it; rotating to the
+    /// current secret again changes nothing.
+    ///
+    /// # Errors
+    /// As [`from_secret`](Self::from_secret).
+    pub fn rotate_to(&self, secret: &mcp_core::secret::Secret) -> Result<(), crate::Error> {
+        self.rotate(Self::derive(secret)?);
+        Ok(())
     }
 
     /// A fresh random key.
@@ -47,12 +104,18 @@ impl StateKey {
         if let Err(e) = getrandom::fill(&mut bytes) {
             panic!("no random source for the request-state key: {e}");
         }
-        Self(bytes)
+        Self::new(bytes)
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
+    /// The keys to open with, current first.
+    fn keys(&self) -> ([u8; 32], Option<[u8; 32]>) {
+        let ring = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        (ring.current, ring.previous)
+    }
+
+    fn mac(key: &[u8; 32]) -> Hmac<Sha256> {
         // HMAC takes keys of any length; 32 bytes cannot fail.
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!())
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!())
     }
 }
 
@@ -120,7 +183,7 @@ impl StateKey {
             p: pending,
         };
         let body = serde_json::to_vec(&state).unwrap_or_default();
-        let mut mac = self.mac();
+        let mut mac = Self::mac(&self.keys().0);
         mac.update(&body);
         let tag = mac.finalize().into_bytes();
         format!("{}.{}", B64.encode(&body), B64.encode(tag))
@@ -133,11 +196,17 @@ impl StateKey {
         let (body, tag) = token.split_once('.').ok_or_else(|| invalid("malformed"))?;
         let body = B64.decode(body).map_err(|_| invalid("malformed"))?;
         let tag = B64.decode(tag).map_err(|_| invalid("malformed"))?;
-        let mut mac = self.mac();
-        mac.update(&body);
-        // Constant-time comparison.
-        mac.verify_slice(&tag)
-            .map_err(|_| invalid("not issued by this server"))?;
+        // Constant-time comparisons, with the current key and the one
+        // before it.
+        let (current, previous) = self.keys();
+        let verifies = |key: &[u8; 32]| {
+            let mut mac = Self::mac(key);
+            mac.update(&body);
+            mac.verify_slice(&tag).is_ok()
+        };
+        if !verifies(&current) && !previous.as_ref().is_some_and(verifies) {
+            return Err(invalid("not issued by this server"));
+        }
         let state: State = serde_json::from_slice(&body).map_err(|_| invalid("malformed"))?;
         if state.d != digest {
             return Err(invalid("issued for a different request"));
@@ -152,6 +221,31 @@ impl StateKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_survives_one_rotation_and_not_two() {
+        let key = StateKey::from_secret(&mcp_core::secret::Secret::new("a".repeat(40))).unwrap();
+        let server = key.clone();
+        let d = request_digest("tools/call", "t", &serde_json::json!({}), None);
+        let sealed = server.seal(
+            d.clone(),
+            InputResponses::default(),
+            Vec::new(),
+            Duration::from_secs(60),
+        );
+        key.rotate_to(&mcp_core::secret::Secret::new("b".repeat(40)))
+            .unwrap();
+        assert!(server.open(&sealed, &d).is_ok());
+        // Rotating to the same secret again is no rotation.
+        key.rotate_to(&mcp_core::secret::Secret::new("b".repeat(40)))
+            .unwrap();
+        assert!(server.open(&sealed, &d).is_ok());
+        key.rotate_to(&mcp_core::secret::Secret::new("c".repeat(40)))
+            .unwrap();
+        let e = server.open(&sealed, &d).unwrap_err();
+        assert!(e.message().contains("not issued by this server"), "{e}");
+        assert!(StateKey::from_secret(&mcp_core::secret::Secret::new("short")).is_err());
+    }
 
     #[test]
     fn sealed_state_opens_only_for_its_request_and_key() {
@@ -211,7 +305,7 @@ mod tests {
         assert!(state.e <= now());
         state.e = 0;
         let body = serde_json::to_vec(&state).unwrap();
-        let mut mac = key.mac();
+        let mut mac = StateKey::mac(&key.keys().0);
         mac.update(&body);
         let expired = format!(
             "{}.{}",

@@ -27,6 +27,7 @@ mod oidc;
 mod operations;
 mod rate_limits;
 mod raw;
+mod secrets;
 mod security_events;
 mod stdio;
 mod support;

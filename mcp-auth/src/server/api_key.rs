@@ -57,7 +57,7 @@ impl ApiKeys {
     }
 
     fn insert_digest(&self, digest: [u8; 32], identity: Identity) {
-        let identity = identity.or_class(API_KEY);
+        let identity = identity.or_class(API_KEY).uncached();
         let mut keys = self.keys.write().unwrap_or_else(PoisonError::into_inner);
         keys.retain(|(d, _)| *d != digest);
         keys.push((digest, identity));
@@ -78,10 +78,53 @@ impl ApiKeys {
             .into_iter()
             .map(|(key, identity)| {
                 let digest = Sha256::digest(key.as_bytes()).into();
-                (digest, identity.or_class(API_KEY))
+                (digest, identity.or_class(API_KEY).uncached())
             })
             .collect();
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = new;
+    }
+
+    /// Replaces every key with those listed in `text` (a mounted secret
+    /// file, say): one key per line as `HASH:SUBJECT[:SCOPES]`, the key's
+    /// SHA-256 in hex ([`hash`](Self::hash)), who it stands for, and its
+    /// scopes separated by commas; blank lines and `#` comments are
+    /// skipped. All or nothing: with a malformed line nothing changes.
+    /// Returns how many keys are accepted now.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the line (by number, never its content).
+    pub fn load(&self, text: &str) -> Result<usize, Error> {
+        let mut new = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad = || {
+                Error::Config(format!("API key line {} is not HASH:SUBJECT[:SCOPES]", n + 1).into())
+            };
+            let mut parts = line.splitn(3, ':');
+            let (Some(hex), Some(subject)) = (parts.next(), parts.next()) else {
+                return Err(bad());
+            };
+            let digest = mcp_core::hex::decode(hex).ok_or_else(bad)?;
+            if subject.is_empty() {
+                return Err(bad());
+            }
+            let scopes = parts
+                .next()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned);
+            new.push((
+                digest,
+                Identity::new(subject, scopes).or_class(API_KEY).uncached(),
+            ));
+        }
+        let count = new.len();
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = new;
+        Ok(count)
     }
 }
 

@@ -28,6 +28,9 @@ struct Inner {
     /// `"user"` unless someone said otherwise (`class_set`).
     class: CallerClass,
     class_set: bool,
+    /// Whether the auth layer may remember it for the token (not for
+    /// verifiers as fast as the cache, whose answers must change at once).
+    cacheable: bool,
 }
 
 impl Identity {
@@ -102,6 +105,7 @@ impl Identity {
             principal,
             class: CallerClass(Arc::from("user")),
             class_set: false,
+            cacheable: true,
         }))
     }
 
@@ -156,6 +160,19 @@ impl Identity {
     /// The caller class (`"user"` unless set).
     pub fn class(&self) -> &CallerClass {
         &self.0.class
+    }
+
+    /// Whether the auth layer may remember this identity for its token.
+    pub(crate) fn cacheable(&self) -> bool {
+        self.0.cacheable
+    }
+
+    /// This identity, never remembered for its token: its verifier is
+    /// as fast as the cache, and its answer must change as soon as the
+    /// verifier's does.
+    pub(crate) fn uncached(mut self) -> Self {
+        Arc::make_mut(&mut self.0).cacheable = false;
+        self
     }
 
     /// This identity classed as `class` unless it was classed already.

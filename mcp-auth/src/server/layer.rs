@@ -89,7 +89,9 @@ impl AuthLayer {
 
     /// Remembers verified tokens for at most `ttl` (and never past their
     /// expiry); zero verifies every request. A revoked token keeps working
-    /// for up to this long. Default: 60 s.
+    /// for up to this long. API keys are not remembered: checking them is
+    /// as fast as the cache, and a key removed or rotated out is refused
+    /// at once. Default: 60 s.
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
@@ -329,7 +331,9 @@ impl Config {
                 exp.duration_since(SystemTime::now()).unwrap_or_default()
             })
             .min(self.layer.cache_ttl);
-        if !left.is_zero() {
+        // Verifiers that answer from memory (API keys) are not cached, so
+        // that a key removed or rotated out is refused at once.
+        if !left.is_zero() && identity.cacheable() {
             let mut cache = self.cache();
             if cache.len() >= self.layer.cache_size {
                 cache.retain(|_, (_, until)| *until > now);

@@ -349,6 +349,7 @@ impl RateLimits {
     }
 
     /// Whether the bucket store can be used now.
+    #[cfg(feature = "http")]
     pub(crate) async fn ready(&self) -> Result<(), crate::Error> {
         self.store.ready().await
     }

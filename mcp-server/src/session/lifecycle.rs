@@ -178,7 +178,6 @@ impl SessionState {
     }
 
     /// The version `initialize` settled on.
-    #[cfg(feature = "http")]
     pub(crate) fn legacy_version(&self) -> Option<ProtocolVersion> {
         lock(&self.legacy).version.clone()
     }

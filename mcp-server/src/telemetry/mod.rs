@@ -24,9 +24,12 @@ mod operation;
 mod trace;
 
 use std::fmt;
+#[cfg(feature = "http")]
 use std::future::Future;
+#[cfg(feature = "http")]
 use std::pin::Pin;
 use std::sync::Arc;
+#[cfg(feature = "http")]
 use std::task::{Context, Poll};
 
 pub use self::metrics::{MAX_SERIES, Metrics};
@@ -39,6 +42,7 @@ pub(crate) enum Transport {
     #[default]
     Pipe,
     /// Streamable HTTP (or HTTP+SSE).
+    #[cfg_attr(not(feature = "http"), allow(dead_code, reason = "HTTP builds only"))]
     Http,
 }
 
@@ -67,6 +71,7 @@ impl Transport {
 pub(crate) struct SessionLabel(pub(crate) Arc<str>);
 
 impl SessionLabel {
+    #[cfg_attr(not(feature = "http"), allow(dead_code, reason = "HTTP builds only"))]
     pub(crate) fn of(session_id: &str) -> Self {
         use sha2::Digest as _;
         let digest = sha2::Sha256::digest(session_id.as_bytes());
