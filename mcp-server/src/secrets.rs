@@ -18,11 +18,13 @@
 //! options.state_key = key.clone();
 //! // A new value in the file rotates the key: states sealed with the
 //! // previous one still open.
-//! let _watch = secrets.watch("state-key", Duration::from_secs(30), move |secret| {
-//!     if let Err(e) = key.rotate_to(&secret) {
-//!         tracing::error!(error = %e, "request-state key not rotated");
-//!     }
-//! });
+//! let _watch = secrets
+//!     .watch("state-key", Duration::from_secs(30), move |secret| {
+//!         if let Err(e) = key.rotate_to(&secret) {
+//!             tracing::error!(error = %e, "request-state key not rotated");
+//!         }
+//!     })
+//!     .await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -204,11 +206,19 @@ impl Secrets {
     }
 
     /// Calls `on_change` with the secret `name` whenever its value differs
-    /// from the last one seen, checking every `every` (the value at the
-    /// time of the call counts as seen). A source that fails is logged and
-    /// tried again next time; a secret that disappears keeps its last
-    /// value. Dropping the watch stops it.
-    pub fn watch<F>(&self, name: &str, every: Duration, on_change: F) -> SecretWatch
+    /// from the last one seen, checking every `every`. The value now is
+    /// read before this returns and counts as seen. A source that fails
+    /// later is logged and tried again next time; a secret that disappears
+    /// keeps its last value. Dropping the watch stops it.
+    ///
+    /// # Errors
+    /// A source that cannot be read now.
+    pub async fn watch<F>(
+        &self,
+        name: &str,
+        every: Duration,
+        on_change: F,
+    ) -> Result<SecretWatch, Error>
     where
         F: Fn(Secret) + Send + Sync + 'static,
     {
@@ -218,10 +228,9 @@ impl Secrets {
             last: Mutex::new(None),
             on_change: Box::new(on_change),
         });
+        inner.check(false).await?;
         let poller = Arc::clone(&inner);
         let task = tokio::spawn(async move {
-            // The first look only records the value.
-            let _ = poller.check(false).await;
             let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             ticks.tick().await;
@@ -232,10 +241,10 @@ impl Secrets {
                 }
             }
         });
-        SecretWatch {
+        Ok(SecretWatch {
             inner,
             task: task.abort_handle(),
-        }
+        })
     }
 }
 

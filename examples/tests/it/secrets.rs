@@ -97,14 +97,17 @@ async fn a_rotated_api_key_file_takes_effect_without_a_restart() {
     let keys = Arc::new(ApiKeys::new());
     keys.load(secrets.require("api-keys").await.unwrap().expose())
         .unwrap();
-    let watch = secrets.watch("api-keys", Duration::from_secs(3600), {
-        let keys = Arc::clone(&keys);
-        move |secret| {
-            if let Err(e) = keys.load(secret.expose()) {
-                tracing::error!(error = %e, "API keys not reloaded");
+    let watch = secrets
+        .watch("api-keys", Duration::from_secs(3600), {
+            let keys = Arc::clone(&keys);
+            move |secret| {
+                if let Err(e) = keys.load(secret.expose()) {
+                    tracing::error!(error = %e, "API keys not reloaded");
+                }
             }
-        }
-    });
+        })
+        .await
+        .unwrap();
     let endpoint = StreamableHttp::new(Server::new(test_router().0), HttpOptions::default());
     let metadata = ProtectedResourceMetadata::without_authorization_servers("http://127.0.0.1/mcp");
     let app =
@@ -135,10 +138,13 @@ async fn a_request_state_survives_one_key_rotation_and_not_two() {
         .with(FileSecrets::new(&mount.0))
         .with(EnvSecrets::new("MCP_IT_UNSET_"));
     let key = StateKey::from_secret(&secrets.require("state-key").await.unwrap()).unwrap();
-    let watch = secrets.watch("state-key", Duration::from_secs(3600), {
-        let key = key.clone();
-        move |secret| key.rotate_to(&secret).unwrap()
-    });
+    let watch = secrets
+        .watch("state-key", Duration::from_secs(3600), {
+            let key = key.clone();
+            move |secret| key.rotate_to(&secret).unwrap()
+        })
+        .await
+        .unwrap();
     let mut options = ServerOptions::default();
     options.state_key = key;
     let endpoint = StreamableHttp::new(
