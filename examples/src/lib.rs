@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bridge;
 pub mod demo;
 pub mod ops;
+pub mod private_notes;
 pub mod terminal;
 
 /// A short MCP exchange in newline-delimited JSON, as a legacy client and

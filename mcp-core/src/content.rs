@@ -282,6 +282,14 @@ impl ResourceContents {
         })
     }
 
+    /// The text, for text contents.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(&t.text),
+            Self::Blob(_) => None,
+        }
+    }
+
     /// Binary contents from base64 data.
     pub fn blob(uri: impl Into<String>, blob: impl Into<String>) -> Self {
         Self::Blob(BlobResourceContents {

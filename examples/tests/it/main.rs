@@ -23,6 +23,7 @@ mod hostile;
 mod http_client;
 mod http_sessions;
 mod http_status;
+mod isolation;
 mod oidc;
 mod operations;
 mod rate_limits;

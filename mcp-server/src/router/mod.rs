@@ -487,7 +487,7 @@ impl Handler for Router {
 
     async fn complete(
         &self,
-        _ctx: RequestContext,
+        ctx: RequestContext,
         params: CompleteParams,
     ) -> Result<CompleteResult, Error> {
         let completer = {
@@ -514,7 +514,7 @@ impl Handler for Router {
             }
         };
         let values = completer
-            .map(|f| f(&params.argument.value))
+            .map(|f| f(&ctx, &params.argument.value))
             .unwrap_or_default();
         Ok(CompleteResult::new(values))
     }

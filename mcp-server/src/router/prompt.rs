@@ -136,9 +136,20 @@ impl PromptRoute {
     /// so far to candidates.
     #[must_use]
     pub fn complete(
-        mut self,
+        self,
         name: impl Into<String>,
         f: impl Fn(&str) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.complete_with(name, move |_, typed| f(typed))
+    }
+
+    /// As [`complete`](Self::complete), for candidates that depend on the
+    /// request (who is asking: `ctx.extensions()`).
+    #[must_use]
+    pub fn complete_with(
+        mut self,
+        name: impl Into<String>,
+        f: impl Fn(&crate::RequestContext, &str) -> Vec<String> + Send + Sync + 'static,
     ) -> Self {
         self.completers.insert(name.into(), Arc::new(f));
         self

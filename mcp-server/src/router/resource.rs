@@ -22,7 +22,7 @@ pub(super) type TemplateReadFn = dyn Fn(
     + Send
     + Sync;
 /// Completes a prefix of one argument to candidate values.
-pub(crate) type CompleteFn = dyn Fn(&str) -> Vec<String> + Send + Sync;
+pub(crate) type CompleteFn = dyn Fn(&RequestContext, &str) -> Vec<String> + Send + Sync;
 
 /// A resource at a fixed URI. Build one with [`resource`].
 #[derive(Clone)]
@@ -102,9 +102,20 @@ impl TemplateRoute {
     /// user typed so far to candidates.
     #[must_use]
     pub fn complete(
-        mut self,
+        self,
         name: impl Into<String>,
         f: impl Fn(&str) -> Vec<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.complete_with(name, move |_, typed| f(typed))
+    }
+
+    /// As [`complete`](Self::complete), for candidates that depend on the
+    /// request (who is asking: `ctx.extensions()`).
+    #[must_use]
+    pub fn complete_with(
+        mut self,
+        name: impl Into<String>,
+        f: impl Fn(&RequestContext, &str) -> Vec<String> + Send + Sync + 'static,
     ) -> Self {
         self.completers.insert(name.into(), Arc::new(f));
         self
