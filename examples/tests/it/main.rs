@@ -18,6 +18,7 @@ mod auth_provider;
 mod auth_tokens;
 mod both_eras;
 mod bridge;
+mod capture;
 mod health;
 mod hostile;
 mod http_client;

@@ -14,7 +14,7 @@ use mcp_server::limit::{Policy, Quota, RateLimits};
 use mcp_server::{Server, ServerOptions};
 use serde_json::json;
 use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::layer::Context;
 
 use crate::support::test_router;
 
@@ -90,8 +90,7 @@ fn initialize() -> String {
 #[tokio::test(flavor = "current_thread")]
 async fn every_refusal_is_one_event_with_address_principal_and_reason() {
     let capture = Capture::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(capture.clone()));
+    let _watching = crate::capture::watch(capture.clone());
     let keys = Arc::new(ApiKeys::new());
     keys.insert(KEY, Identity::new("agent", ["mcp:read".to_owned()]));
     keys.insert(OTHER_KEY, Identity::new("other", ["mcp:read".to_owned()]));

@@ -14,7 +14,7 @@ use mcp_server::{Error, Router, Server, tool};
 use serde_json::{Value, json};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing_subscriber::layer::{Context, SubscriberExt as _};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::support::{Host, Wire, args, connect_with};
@@ -83,8 +83,8 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
 }
 
 impl Capture {
-    fn install(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(self.clone()))
+    fn install(&self) -> crate::capture::Watching {
+        crate::capture::watch(self.clone())
     }
 
     /// The spans named `name`.
