@@ -53,6 +53,12 @@ pub trait MessageWrite: Send + 'static {
     fn mirrors(&self) -> bool {
         false
     }
+
+    /// The server's host and port, for transports over a network
+    /// (telemetry's `server.address` and `server.port`). `None` by default.
+    fn server_address(&self) -> Option<(String, u16)> {
+        None
+    }
 }
 
 /// An encoded message on its way out, with what a transport needs to route

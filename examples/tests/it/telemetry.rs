@@ -26,6 +26,7 @@ type Fields = BTreeMap<String, String>;
 #[derive(Clone, Default)]
 struct Capture {
     spans: Arc<Mutex<Vec<Fields>>>,
+    client_spans: Arc<Mutex<Vec<Fields>>>,
     inside: Arc<Mutex<Vec<Fields>>>,
 }
 
@@ -73,11 +74,16 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(&id)
-            && span.metadata().target() == "mcp_server::request"
-            && let Some(recorded) = span.extensions().get::<Recorded>()
-        {
-            self.spans.lock().unwrap().push(recorded.0.clone());
+        let Some(span) = ctx.span(&id) else {
+            return;
+        };
+        let kept = match span.metadata().target() {
+            "mcp_server::request" => &self.spans,
+            "mcp_client::request" => &self.client_spans,
+            _ => return,
+        };
+        if let Some(recorded) = span.extensions().get::<Recorded>() {
+            kept.lock().unwrap().push(recorded.0.clone());
         }
     }
 }
@@ -129,6 +135,7 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
     for wire in [Wire::Duplex, Wire::Http] {
         for era in [Era::Modern, Era::Legacy] {
             capture.spans.lock().unwrap().clear();
+            capture.client_spans.lock().unwrap().clear();
             let pair = connect_with(wire, era, Host::default(), Default::default()).await;
             add_tools(&pair.router);
             pair.client
@@ -190,6 +197,33 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
             let unknown = &capture.named("tools/call no_such_tool")[0];
             assert_eq!(unknown["error.type"], "-32602", "{context}");
             assert_eq!(unknown["rpc.response.status_code"], "-32602", "{context}");
+
+            // The client's side of the same calls.
+            let client = capture.client_spans.lock().unwrap().clone();
+            let named = |name: &str| {
+                client
+                    .iter()
+                    .find(|s| s["otel.name"] == name)
+                    .unwrap_or_else(|| panic!("{context}: no client span {name}: {client:?}"))
+                    .clone()
+            };
+            let echo = named("tools/call echo");
+            assert_eq!(echo["otel.kind"], "client", "{context}");
+            assert_eq!(echo["gen_ai.tool.name"], "echo");
+            assert!(!echo.contains_key("error.type"), "{context}");
+            match wire {
+                Wire::Duplex => assert_eq!(echo["network.transport"], "pipe"),
+                Wire::Http => {
+                    assert_eq!(echo["network.transport"], "tcp");
+                    assert_eq!(echo["server.address"], "127.0.0.1");
+                    assert!(echo["server.port"].parse::<u16>().is_ok());
+                }
+            }
+            assert_eq!(
+                named("tools/call telemetry_fails")["error.type"],
+                "tool_error"
+            );
+            assert_eq!(named("tools/call no_such_tool")["error.type"], "-32602");
         }
     }
 }

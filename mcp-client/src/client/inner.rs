@@ -75,6 +75,8 @@ pub(crate) struct Inner {
     /// `x-mcp-header` annotations are invalid are left out of
     /// `tools/list`, as that transport requires.
     pub(super) mirrors: bool,
+    /// The server's host and port, over a network (for spans).
+    pub(super) server_address: Option<(String, u16)>,
     /// The `Mcp-Param-*` headers of the tools last listed.
     pub(super) tool_headers: Mutex<HashMap<String, Vec<ParamHeader>>>,
 }

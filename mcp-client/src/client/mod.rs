@@ -4,6 +4,7 @@
 
 mod inner;
 mod reader;
+mod span;
 #[cfg(feature = "stdio")]
 mod spawn;
 
@@ -236,6 +237,7 @@ impl Client {
             #[cfg(feature = "stdio")]
             child: tokio::sync::Mutex::new(None),
             mirrors: writer.mirrors(),
+            server_address: writer.server_address(),
             tool_headers: Mutex::default(),
         });
         let write = tokio::spawn(async move {
@@ -361,6 +363,31 @@ impl Client {
     /// `mode`; they stay with the caller, so a retry needs no copy) and
     /// waits for its result.
     pub(crate) async fn send_request<M: Method>(
+        &self,
+        id: RequestId,
+        params: &mut M::Params,
+        options: CallOptions,
+        mode: Mode,
+    ) -> Result<M::Result, Error> {
+        let version = match &mode {
+            Mode::Modern(version) => Some(version.clone()),
+            // Before `initialize` settles it, there is none.
+            Mode::Legacy => self.inner.server.get().map(|s| s.protocol_version.clone()),
+        };
+        let span = span::request(
+            M::NAME,
+            &id,
+            &*params,
+            version.as_ref(),
+            self.inner.server_address.as_ref(),
+        );
+        let sent = self.send_in_span::<M>(id, params, options, mode);
+        let result = tracing::Instrument::instrument(sent, span.clone()).await;
+        span::outcome(&span, result.as_ref().map(|r| r as &dyn std::any::Any));
+        result
+    }
+
+    async fn send_in_span<M: Method>(
         &self,
         id: RequestId,
         params: &mut M::Params,

@@ -322,6 +322,11 @@ impl MessageWrite for HttpWriter {
     fn mirrors(&self) -> bool {
         true
     }
+
+    fn server_address(&self) -> Option<(String, u16)> {
+        let url = &self.shared.url;
+        Some((url.host_str()?.to_owned(), url.port_or_known_default()?))
+    }
 }
 
 /// Whether a response is an SSE stream.
