@@ -34,12 +34,12 @@ refuse_in_tree() {
 refuse_in_tree mcp-server stdio '\b(hyper|tower-http|reqwest)\b'
 refuse_in_tree mcp-client stdio '\b(reqwest|rustls)\b'
 refuse_in_tree mcp-auth server '\bmcp-client\b'
-for build in "mcp-server stdio" "mcp-server http" "mcp-client stdio" "mcp-client http" \
+for build in "mcp-server stdio" "mcp-server http" "mcp-server otel" "mcp-client stdio" "mcp-client http" "mcp-client otel" \
              "mcp-auth server" "mcp-auth client"; do
     set -- $build
     cargo clippy --quiet --locked -p "$1" --no-default-features --features "$2" -- -D warnings
 done
-echo "features: stdio and http of mcp-server and mcp-client, server and client of mcp-auth, each alone"
+echo "features: stdio, http and otel of mcp-server and mcp-client, server and client of mcp-auth, each alone"
 
 step "the examples run"
 cargo build --quiet --locked --examples

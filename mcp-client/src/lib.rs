@@ -55,6 +55,9 @@
 //!   [`AuthProvider`].
 //! - `thiserror`, `tracing`: the error enum, and events any subscriber
 //!   can take.
+//! - With `otel`: `opentelemetry` (its API only) and
+//!   `tracing-opentelemetry`: each request's span context is written into
+//!   its `params._meta` by the propagator the application installed.
 
 mod api;
 #[cfg(feature = "stdio")]

@@ -69,6 +69,11 @@
 //!   endpoint mounts in axum or any tower stack), `http-body`/
 //!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
 //!   (raising the descriptor limit that the connection cap is sized by).
+//! - With `otel`: `opentelemetry` (its API only: the W3C propagator the
+//!   application installed reads `params._meta`) and
+//!   `tracing-opentelemetry` (the caller's context becomes the parent of
+//!   the request's `tracing` span). Rate limits, metrics and the GCRA step
+//!   are written here: see [`limit`] and [`telemetry`] for why.
 
 pub mod clock;
 mod context;

@@ -6,9 +6,17 @@
 //! its thread too). Per-test scoped subscribers would race: a callsite
 //! first reached by another test while one is being set up can keep
 //! "nobody is interested" cached.
+//!
+//! OpenTelemetry's layer sits in that subscriber too, switched on per
+//! thread ([`watch_otel`]), exporting into one in-memory exporter: it has
+//! to be part of the subscriber itself for `tracing-opentelemetry`'s span
+//! extensions (`set_parent`, `context`) to find it.
 
-use std::cell::RefCell;
-use std::sync::{Arc, Once};
+use std::cell::{Cell, RefCell};
+use std::sync::{Arc, LazyLock, Once};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -20,7 +28,17 @@ type Watcher = Arc<dyn Layer<Registry> + Send + Sync>;
 
 thread_local! {
     static WATCHER: RefCell<Option<Watcher>> = const { RefCell::new(None) };
+    static OTEL: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Where the OpenTelemetry layer's spans go.
+static OTEL_EXPORT: LazyLock<(InMemorySpanExporter, SdkTracerProvider)> = LazyLock::new(|| {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    (exporter, provider)
+});
 
 /// Forwards to the current thread's watcher, if any.
 struct Forward;
@@ -40,7 +58,7 @@ impl Layer<Registry> for Forward {
     }
 
     fn enabled(&self, _: &Metadata<'_>, _: Context<'_, Registry>) -> bool {
-        WATCHER.with(|w| w.borrow().is_some())
+        WATCHER.with(|w| w.borrow().is_some()) || OTEL.with(Cell::get)
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, Registry>) {
@@ -69,14 +87,45 @@ impl Drop for Watching {
     }
 }
 
-/// Hands what this thread emits to `layer` until the guard is dropped.
-pub(crate) fn watch(layer: impl Layer<Registry> + Send + Sync + 'static) -> Watching {
+fn install() {
     static GLOBAL: Once = Once::new();
     GLOBAL.call_once(|| {
-        let subscriber = tracing_subscriber::registry().with(Forward);
+        let otel = tracing_opentelemetry::layer()
+            .with_tracer(OTEL_EXPORT.1.tracer("mcp-it"))
+            .with_filter(tracing_subscriber::filter::filter_fn(|_| {
+                OTEL.with(Cell::get)
+            }));
+        let subscriber = tracing_subscriber::registry().with(Forward).with(otel);
         tracing::subscriber::set_global_default(subscriber)
             .unwrap_or_else(|e| panic!("another subscriber is set: {e}"));
     });
+}
+
+/// Hands what this thread emits to `layer` until the guard is dropped.
+pub(crate) fn watch(layer: impl Layer<Registry> + Send + Sync + 'static) -> Watching {
+    install();
     WATCHER.with(|w| *w.borrow_mut() = Some(Arc::new(layer)));
     Watching(())
+}
+
+/// Stops exporting to OpenTelemetry when dropped.
+pub(crate) struct OtelOn(());
+
+impl Drop for OtelOn {
+    fn drop(&mut self) {
+        OTEL.with(|o| o.set(false));
+    }
+}
+
+/// Exports this thread's spans through OpenTelemetry (the SDK, to an
+/// in-memory exporter) until the guard is dropped; the exporter and the
+/// provider (to flush).
+pub(crate) fn watch_otel() -> (
+    OtelOn,
+    &'static InMemorySpanExporter,
+    &'static SdkTracerProvider,
+) {
+    install();
+    OTEL.with(|o| o.set(true));
+    (OtelOn(()), &OTEL_EXPORT.0, &OTEL_EXPORT.1)
 }

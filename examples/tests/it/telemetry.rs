@@ -345,3 +345,112 @@ print(json.dumps(out))
         "histogram"
     );
 }
+
+/// With OpenTelemetry installed (`tracing-opentelemetry`, the SDK, the
+/// W3C propagator), one trace runs from our client through our server into
+/// a call its tool makes to another server, in both eras: every span's
+/// parent is the span before it, across processes' worth of HTTP.
+#[tokio::test(flavor = "current_thread")]
+async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
+    use opentelemetry::trace::SpanKind;
+
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let (_otel, exporter, provider) = crate::capture::watch_otel();
+
+    // The inner server, and the outer one whose `relay` tool calls it.
+    let inner = Server::new(crate::support::test_router().0);
+    let (inner_url, _inner) = crate::support::serve_http(inner).await;
+    for era in [Era::Modern, Era::Legacy] {
+        exporter.reset();
+        let upstream = mcp_client::Client::connect_http(
+            &inner_url,
+            crate::support::options(era),
+            mcp_client::HttpOptions::default(),
+            Host::default(),
+        )
+        .await
+        .unwrap();
+        let outer = crate::support::test_router().0;
+        outer.add_tool(tool(
+            "relay",
+            "Calls echo upstream",
+            move |_: mcp_server::NoArgs| {
+                let upstream = upstream.clone();
+                async move {
+                    let r = upstream
+                        .call_tool("echo", args(json!({"message": "relayed"})))
+                        .await
+                        .map_err(Error::tool)?;
+                    Ok::<_, Error>(r.text().unwrap_or_default())
+                }
+            },
+        ));
+        let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
+        let client = mcp_client::Client::connect_http(
+            &outer_url,
+            crate::support::options(era),
+            mcp_client::HttpOptions::default(),
+            Host::default(),
+        )
+        .await
+        .unwrap();
+        let r = client.call_tool("relay", args(json!({}))).await.unwrap();
+        assert_eq!(r.text().as_deref(), Some("relayed"));
+        provider.force_flush().unwrap();
+
+        let spans = exporter.get_finished_spans().unwrap();
+        let find = |name: &str, kind: SpanKind| {
+            spans
+                .iter()
+                .find(|s| s.name == name && s.span_kind == kind)
+                .unwrap_or_else(|| {
+                    let seen: Vec<_> = spans.iter().map(|s| (&s.name, &s.span_kind)).collect();
+                    panic!("{era:?}: no {kind:?} span {name}: {seen:?}")
+                })
+        };
+        let outer_client = find("tools/call relay", SpanKind::Client);
+        let outer_server = find("tools/call relay", SpanKind::Server);
+        let inner_client = find("tools/call echo", SpanKind::Client);
+        let inner_server = find("tools/call echo", SpanKind::Server);
+        let trace = outer_client.span_context.trace_id();
+        for (child, parent) in [
+            (outer_server, outer_client),
+            (inner_client, outer_server),
+            (inner_server, inner_client),
+        ] {
+            assert_eq!(
+                child.span_context.trace_id(),
+                trace,
+                "{era:?}: {}",
+                child.name
+            );
+            assert_eq!(
+                child.parent_span_id,
+                parent.span_context.span_id(),
+                "{era:?}: the parent of {} ({:?})",
+                child.name,
+                child.span_kind
+            );
+        }
+        let attribute = |span: &opentelemetry_sdk::trace::SpanData, key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(
+            attribute(inner_server, "gen_ai.tool.name").as_deref(),
+            Some("echo")
+        );
+        assert_eq!(
+            attribute(inner_server, "mcp.method.name").as_deref(),
+            Some("tools/call")
+        );
+        assert_eq!(
+            attribute(outer_client, "server.address").as_deref(),
+            Some("127.0.0.1")
+        );
+    }
+}

@@ -381,6 +381,8 @@ impl Client {
             version.as_ref(),
             self.inner.server_address.as_ref(),
         );
+        #[cfg(feature = "otel")]
+        span::propagate(&span, params.meta_mut());
         let sent = self.send_in_span::<M>(id, params, options, mode);
         let result = tracing::Instrument::instrument(sent, span.clone()).await;
         span::outcome(&span, result.as_ref().map(|r| r as &dyn std::any::Any));

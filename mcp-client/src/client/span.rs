@@ -68,6 +68,33 @@ pub(super) fn request(
     )
 }
 
+/// With the `otel` feature: writes `span`'s W3C trace context into the
+/// request's `_meta` (`traceparent`, `tracestate`, `baggage`) through the
+/// globally installed propagator, so the server's span is its child.
+#[cfg(feature = "otel")]
+pub(super) fn propagate(span: &tracing::Span, meta: &mut Option<mcp_core::RequestMeta>) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+    /// `_meta`, as a propagator writes it.
+    struct Carrier<'a>(&'a mut mcp_core::JsonObject);
+
+    impl opentelemetry::propagation::Injector for Carrier<'_> {
+        fn set(&mut self, key: &str, value: String) {
+            self.0
+                .insert(key.to_owned(), serde_json::Value::String(value));
+        }
+    }
+
+    if span.is_disabled() {
+        return;
+    }
+    let context = span.context();
+    let meta = meta.get_or_insert_with(Default::default);
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut Carrier(&mut meta.other));
+    });
+}
+
 /// Records how the request ended on its span.
 pub(super) fn outcome(span: &tracing::Span, result: Result<&dyn Any, &Error>) {
     let error_type = match result {

@@ -109,6 +109,10 @@ impl Operation {
             trace_id = %traceparent.and_then(trace_id_of).unwrap_or_else(fresh_trace_id),
             principal = extensions.get::<Principal>().map(|p| &*p.0),
         );
+        #[cfg(feature = "otel")]
+        if let Some(meta) = call.and_then(ClientRequest::meta) {
+            super::trace::continue_trace(&span, &meta.other);
+        }
         Self {
             span,
             start: Instant::now(),
