@@ -62,8 +62,9 @@ impl Health {
     }
 
     /// Adds the check `name`: ready while `check` completes with `Ok`
-    /// within 2 s. The error's text is shown in the readiness answer, so
-    /// it must not hold secrets.
+    /// within 2 s. A failure's text goes to the log; the readiness answer
+    /// names the check only (probes are often public, and a store's error
+    /// can name internal hosts).
     #[must_use]
     pub fn with_check<F, Fut, E>(self, name: impl Into<String>, check: F) -> Self
     where
@@ -113,7 +114,8 @@ impl Health {
     }
 
     /// The readiness endpoint: 200 `{"status":"ready"}` when every check
-    /// passes, else 503 with `{"status":"unavailable","failing":{name: why}}`.
+    /// passes, else 503 with `{"status":"unavailable","failing":[names]}`
+    /// (why each failed is logged, target `mcp_server::health`).
     pub fn readiness(&self) -> HealthService {
         HealthService {
             health: Some(self.clone()),
@@ -129,9 +131,8 @@ impl Health {
         for (name, why) in &failing {
             tracing::warn!(target: "mcp_server::health", check = %name, reason = %why, "not ready");
         }
-        let failing: serde_json::Map<String, serde_json::Value> =
-            failing.into_iter().map(|(k, v)| (k, v.into())).collect();
-        let body = serde_json::json!({ "status": "unavailable", "failing": failing });
+        let names: Vec<String> = failing.into_iter().map(|(name, _)| name).collect();
+        let body = serde_json::json!({ "status": "unavailable", "failing": names });
         reply(StatusCode::SERVICE_UNAVAILABLE, body.to_string())
     }
 }
