@@ -2,8 +2,6 @@
 //! and digests (session ids, stream ids, API key hashes, token file
 //! names), so that each crate writes and reads them alike.
 
-use std::fmt::Write as _;
-
 /// `bytes` as lower-case hex, two digits per byte.
 ///
 /// ```
@@ -11,11 +9,28 @@ use std::fmt::Write as _;
 /// ```
 pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{b:02x}");
-    }
+    push(&mut out, bytes);
     out
+}
+
+/// Appends `bytes` as lower-case hex to `out` (no formatting machinery:
+/// it runs on request paths).
+///
+/// ```
+/// let mut key = String::from("a4:");
+/// mcp_core::hex::push(&mut key, &[127, 0, 0, 1]);
+/// assert_eq!(key, "a4:7f000001");
+/// ```
+pub fn push(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(bytes.len() * 2);
+    for b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
 }
 
 /// The bytes that `text` spells in hex (either case), exactly `N` of them;

@@ -152,13 +152,7 @@ pub(crate) fn request_digest(
     h.update([0]);
     // serde_json's map keeps keys sorted, so equal arguments hash equally.
     h.update(serde_json::to_vec(arguments).unwrap_or_default());
-    let mut out = String::with_capacity(64);
-    for b in h.finalize() {
-        for nibble in [b >> 4, b & 0xf] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-        }
-    }
-    out
+    mcp_core::hex::encode(&h.finalize())
 }
 
 fn now() -> u64 {

@@ -141,14 +141,7 @@ async fn without_an_identity_the_notes_are_closed() {
         Default::default(),
     );
     let (url, _task) = crate::support::serve_endpoint(endpoint, std::future::pending()).await;
-    let anonymous = Client::connect_http(
-        &url,
-        options(Era::Modern),
-        HttpOptions::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let anonymous = crate::support::http_client(&url, Era::Modern).await;
     let r = anonymous
         .call_tool("add_note", json!({"text": "x"}))
         .await

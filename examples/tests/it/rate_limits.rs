@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use mcp_auth::{ApiKeys, AuthLayer, Identity, ProtectedResourceMetadata};
-use mcp_client::{Client, HttpOptions};
 use mcp_core::{Era, ErrorCode};
 use mcp_server::clock::ManualClock;
 use mcp_server::http::{ServeOptions, StreamableHttp, serve_service};
@@ -17,7 +16,7 @@ use mcp_server::limit::{Policy, Quota, RateLimits};
 use mcp_server::{Server, ServerOptions};
 use serde_json::{Value, json};
 
-use crate::support::{Host, Wire, args, connect_with, options, serve_http, test_router};
+use crate::support::{Host, Wire, args, connect_with, serve_http, test_router};
 
 const MODERN: &str = "2026-07-28";
 
@@ -307,14 +306,7 @@ async fn the_client_waits_out_a_short_retry_after() {
         ServeOptions::default(),
         std::future::pending(),
     ));
-    let client = Client::connect_http(
-        &url,
-        options(Era::Modern),
-        HttpOptions::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let client = crate::support::http_client(&url, Era::Modern).await;
     // Two refusals with `Retry-After: 0`: waited out, the call succeeds.
     refuse.store(2, Ordering::SeqCst);
     let r = client

@@ -262,6 +262,14 @@ pub(crate) async fn connect_with_http(
     }
 }
 
+/// A client of `era` connected to the Streamable HTTP endpoint at `url`,
+/// with default transport options and no handler.
+pub(crate) async fn http_client(url: &str, era: Era) -> Client {
+    Client::connect_http(url, options(era), HttpOptions::default(), Host::default())
+        .await
+        .unwrap()
+}
+
 /// `v`, which must be a JSON object, as tool arguments.
 pub(crate) fn args(v: serde_json::Value) -> mcp_core::JsonObject {
     match v {

@@ -364,14 +364,7 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
     let (inner_url, _inner) = crate::support::serve_http(inner).await;
     for era in [Era::Modern, Era::Legacy] {
         exporter.reset();
-        let upstream = mcp_client::Client::connect_http(
-            &inner_url,
-            crate::support::options(era),
-            mcp_client::HttpOptions::default(),
-            Host::default(),
-        )
-        .await
-        .unwrap();
+        let upstream = crate::support::http_client(&inner_url, era).await;
         let outer = crate::support::test_router().0;
         outer.add_tool(tool(
             "relay",
@@ -388,14 +381,7 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
             },
         ));
         let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
-        let client = mcp_client::Client::connect_http(
-            &outer_url,
-            crate::support::options(era),
-            mcp_client::HttpOptions::default(),
-            Host::default(),
-        )
-        .await
-        .unwrap();
+        let client = crate::support::http_client(&outer_url, era).await;
         let r = client.call_tool("relay", args(json!({}))).await.unwrap();
         assert_eq!(r.text().as_deref(), Some("relayed"));
         provider.force_flush().unwrap();

@@ -42,6 +42,8 @@ struct Session<H: Handler> {
     saved: AtomicU64,
     /// Who started the session; requests from anyone else are refused.
     principal: Option<String>,
+    /// How spans name it: a digest of the id, computed once.
+    label: crate::telemetry::SessionLabel,
     /// The session's place in its client's quota, on the instance that
     /// started it.
     _quota: Option<Slot>,
@@ -147,6 +149,7 @@ impl<H: Handler> Sessions<H> {
             last_seen: Mutex::new(Instant::now()),
             saved: AtomicU64::new(0),
             principal,
+            label: crate::telemetry::SessionLabel::of(id),
             _quota: quota,
         })
     }
@@ -220,9 +223,7 @@ impl<H: Handler> Sessions<H> {
         let session = self.new_session(&id, principal.clone(), quota);
         let (reply, rx) = Outbox::channel(64);
         let mut parts = parts;
-        parts
-            .extensions
-            .insert(crate::telemetry::SessionLabel::of(&id));
+        parts.extensions.insert(session.label.clone());
         let mut route = self.shared.route(reply, parts.extensions);
         route.admission.rates_checked = true;
         let expected = BTreeSet::from([req.id.clone()]);
@@ -386,9 +387,7 @@ impl<H: Handler> Sessions<H> {
         }
         let (reply, rx) = Outbox::channel(64);
         let mut parts = parts;
-        parts
-            .extensions
-            .insert(crate::telemetry::SessionLabel::of(id));
+        parts.extensions.insert(session.label.clone());
         let mut route = self.shared.route(reply, parts.extensions);
         route.admission.rates_checked = single;
         let mut expected = BTreeSet::new();

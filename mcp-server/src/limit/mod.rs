@@ -261,10 +261,12 @@ impl Caller {
                 key.push_str(p);
             }
             Some(ClientKey::Address(std::net::IpAddr::V4(ip))) => {
-                push_hex(&mut key, "a4:", &ip.octets());
+                key.push_str("a4:");
+                mcp_core::hex::push(&mut key, &ip.octets());
             }
             Some(ClientKey::Address(std::net::IpAddr::V6(ip))) => {
-                push_hex(&mut key, "a6:", &ip.octets());
+                key.push_str("a6:");
+                mcp_core::hex::push(&mut key, &ip.octets());
             }
             None => key.push_str("local"),
         }
@@ -274,19 +276,6 @@ impl Caller {
 
 /// The class of principals no layer classed.
 static USER: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| Arc::from("user"));
-
-/// Appends `prefix` and `bytes` in hex digits to `key`.
-fn push_hex(key: &mut String, prefix: &str, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    key.push_str(prefix);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0xf] {
-            key.push(char::from(
-                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
-        }
-    }
-}
 
 /// The rate limits of a server: policies, per-tool costs, and where the
 /// buckets are kept. Cheap to clone.
@@ -480,19 +469,10 @@ impl Refusal {
         let Self::Limited(l) = self else {
             return None;
         };
-        let mut policy = String::new();
-        let _ = write!(
-            policy,
-            "{};q={};w={}",
-            SfString(&l.policy),
-            l.quota.count,
-            ceil_secs(l.quota.period)
-        );
-        let mut now = String::new();
-        let _ = write!(
-            now,
-            "{};r={};t={}",
-            SfString(&l.policy),
+        let name = SfString(&l.policy);
+        let policy = format!("{name};q={};w={}", l.quota.count, ceil_secs(l.quota.period));
+        let now = format!(
+            "{name};r={};t={}",
             l.decision.remaining,
             ceil_secs(l.decision.reset)
         );
