@@ -94,6 +94,33 @@ async fn bare_server() {
 /// `"limits"` a rate-limit policy every request counts in (never
 /// refusing), `"telemetry"` a subscriber that records every request's
 /// span (formatted, written nowhere).
+/// An OTLP/HTTP receiver that accepts everything and decodes nothing: the
+/// far end of the exporter, costing the server nothing.
+async fn otlp_sink() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("http://{}", listener.local_addr().unwrap());
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        tokio::spawn(async move {
+            let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                let _ = req.into_body().collect().await?;
+                let mut res = hyper::Response::new(Full::new(Bytes::new()));
+                res.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/x-protobuf"),
+                );
+                Ok::<_, hyper::Error>(res)
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
 async fn sdk_server(with: &str) {
     use mcp_server::http::{HttpOptions, StreamableHttp, serve};
     use mcp_server::limit::{Policy, Quota, RateLimits};
@@ -107,13 +134,13 @@ async fn sdk_server(with: &str) {
                 .policy(Policy::new("all", Quota::per_second(u32::MAX)).for_anonymous()),
         );
     }
-    if with == "telemetry" {
-        use tracing_subscriber::layer::SubscriberExt as _;
-        let subscriber = tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("info"))
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    }
+    // Exports when OTEL_EXPORTER_OTLP_ENDPOINT is set, as the examples do;
+    // held until the process is killed.
+    let _telemetry = match with {
+        "otel" => Some(examples::telemetry::init(examples::Logs::Off)),
+        "logs" => Some(examples::telemetry::init(examples::Logs::Text)),
+        _ => None,
+    };
     let endpoint = StreamableHttp::new(
         Server::with_options(examples::demo::router(), options),
         HttpOptions::default(),
@@ -219,7 +246,9 @@ fn main() {
         match role {
             "bare" => runtime.block_on(bare_server()),
             "sdk-limits" => runtime.block_on(sdk_server("limits")),
-            "sdk-telemetry" => runtime.block_on(sdk_server("telemetry")),
+            "sdk-otel" => runtime.block_on(sdk_server("otel")),
+            "sdk-logs" => runtime.block_on(sdk_server("logs")),
+            "otlp-sink" => runtime.block_on(otlp_sink()),
             _ => runtime.block_on(sdk_server("")),
         }
         return;
@@ -326,14 +355,44 @@ fn with_wrk(runtime: &tokio::runtime::Runtime) {
 
 /// What rate limiting and telemetry cost: the SDK's server CPU per
 /// 2026-07-28 request with each turned on, against the same server with
-/// neither, under `wrk` (32 connections), rounds alternating.
+/// none, under `wrk` (32 connections), rounds alternating. Telemetry is
+/// the examples' setup: spans and metrics exported over OTLP/HTTP in
+/// batches (to a sink on the load generator's core), and text logs.
 fn operations_cost() {
     println!(
         "cost of rate limits and telemetry, 2026-07-28 JSON (server CPU per request under wrk, {WRK_ROUNDS} x {WRK_SECONDS} s, medians):"
     );
+    let sink = ServerProcess::start_with(Some(&["taskset", "-c", "0"]), &[(ROLE, "otlp-sink")]);
+    let otlp = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", sink.url.as_str()),
+        ("OTEL_SERVICE_NAME", "bench"),
+    ];
     let plain = common::wrk::pinned_server(&[(ROLE, "sdk")]);
-    let limits = common::wrk::pinned_server(&[(ROLE, "sdk-limits")]);
-    let telemetry = common::wrk::pinned_server(&[(ROLE, "sdk-telemetry")]);
+    let otel_server = |extra: &[(&str, &str)]| {
+        common::wrk::pinned_server(&[&[(ROLE, "sdk-otel")][..], &otlp, extra].concat())
+    };
+    let servers = [
+        (
+            "rate limits",
+            common::wrk::pinned_server(&[(ROLE, "sdk-limits")]),
+        ),
+        (
+            "OTLP metrics",
+            otel_server(&[("OTEL_TRACES_EXPORTER", "none")]),
+        ),
+        (
+            "+ spans, 1 in 10",
+            otel_server(&[
+                ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.1"),
+            ]),
+        ),
+        ("+ spans, all", otel_server(&[])),
+        (
+            "text logs",
+            common::wrk::pinned_server(&[(ROLE, "sdk-logs")]),
+        ),
+    ];
     let headers = [
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
@@ -342,24 +401,26 @@ fn operations_cost() {
         ("mcp-name", "echo"),
     ];
     let request = body(Mode::Modern, 1);
-    let (mut cpu, mut with_limits, mut with_telemetry) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cpu = Vec::new();
+    let mut ratios = vec![Vec::new(); servers.len()];
     for _ in 0..WRK_ROUNDS {
         let (_, base) = common::wrk::run(&plain, 32, WRK_SECONDS, &headers, &request);
-        let (_, l) = common::wrk::run(&limits, 32, WRK_SECONDS, &headers, &request);
-        let (_, t) = common::wrk::run(&telemetry, 32, WRK_SECONDS, &headers, &request);
         cpu.push(base);
-        with_limits.push(l / base);
-        with_telemetry.push(t / base);
+        for ((_, server), ratios) in servers.iter().zip(&mut ratios) {
+            let (_, with) = common::wrk::run(server, 32, WRK_SECONDS, &headers, &request);
+            ratios.push(with / base);
+        }
     }
-    println!("  neither        {:>6.2} us CPU/request", median(cpu));
     println!(
-        "  rate limits    {:.3}x (median of paired rounds)",
-        median(with_limits)
+        "  none                  {:>6.2} us CPU/request",
+        median(cpu)
     );
-    println!(
-        "  telemetry      {:.3}x (median of paired rounds)",
-        median(with_telemetry)
-    );
+    for ((label, _), ratios) in servers.iter().zip(ratios) {
+        println!(
+            "  {label:<21} {:.3}x (median of paired rounds)",
+            median(ratios)
+        );
+    }
 }
 
 fn with_reqwest(runtime: &tokio::runtime::Runtime) {

@@ -110,11 +110,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    if args.log_json {
-        examples::init_logging_as(true);
+    let _telemetry = if args.log_json {
+        examples::init_logging_as(true)
     } else {
-        examples::init_logging();
-    }
+        examples::init_logging()
+    };
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {

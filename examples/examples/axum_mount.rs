@@ -22,7 +22,7 @@ use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_service}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     let mut args = std::env::args().skip(1);
     let mut bind = "127.0.0.1:8001".to_owned();
     while let Some(arg) = args.next() {

@@ -272,7 +272,7 @@ async fn run(url: &str, scenario: &str) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     let Some(url) = std::env::args().next_back() else {
         eprintln!("usage: conformance_client <server-url>");
         return ExitCode::from(2);

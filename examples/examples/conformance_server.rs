@@ -480,7 +480,7 @@ fn router() -> Router {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     let mut args = std::env::args().skip(1);
     let mut bind = "127.0.0.1:3001".to_owned();
     while let Some(arg) = args.next() {

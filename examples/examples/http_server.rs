@@ -9,6 +9,8 @@
 //! cargo run --example http_server -- --max-event-memory 16   # MiB of SSE events kept for resumption
 //! cargo run --example http_server -- --rate-limit anonymous=60/minute --rate-limit tool:echo=5/second
 //! cargo run --example http_server -- --log-json               # JSON lines on stderr (or LOG_FORMAT=json)
+//! cargo run --example http_server -- --upstream http://127.0.0.1:9000/mcp   # adds ask_upstream
+//! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run --example http_server   # OTLP export
 //! curl http://127.0.0.1:8000/readyz; curl http://127.0.0.1:8000/metrics
 //! ```
 //!
@@ -31,7 +33,8 @@ use mcp_server::{Server, ServerOptions};
 
 const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
                      [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
-                     [--max-event-memory MIB] [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json]";
+                     [--max-event-memory MIB] [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
+                     [--upstream URL]";
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -42,6 +45,7 @@ async fn main() -> std::io::Result<()> {
     let mut serving = ServeOptions::default();
     let mut http = HttpOptions::default();
     let mut events = MemoryEventStore::default();
+    let mut upstream = None;
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -50,6 +54,7 @@ async fn main() -> std::io::Result<()> {
         match arg.as_str() {
             "--bind" => bind = value(),
             "--log-json" => json = true,
+            "--upstream" => upstream = Some(value()),
             "--rate-limit" => {
                 let policy =
                     examples::ops::parse_rate_limit(&value()).unwrap_or_else(|e| usage(&e));
@@ -69,11 +74,11 @@ async fn main() -> std::io::Result<()> {
             other => usage(&format!("unknown argument {other}")),
         }
     }
-    if json {
-        examples::init_logging_as(true);
+    let _telemetry = if json {
+        examples::init_logging_as(true)
     } else {
-        examples::init_logging();
-    }
+        examples::init_logging()
+    };
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{}/mcp", listener.local_addr()?);
@@ -85,8 +90,12 @@ async fn main() -> std::io::Result<()> {
     ));
     let mut options = ServerOptions::default();
     options.rate_limits = limits;
+    let mut router = examples::demo::router();
+    if let Some(url) = upstream {
+        router = router.with_tool(examples::demo::ask_upstream(url));
+    }
     let endpoint = StreamableHttp::with_stores(
-        Server::with_options(examples::demo::router(), options),
+        Server::with_options(router, options),
         http,
         sessions,
         Arc::new(events),

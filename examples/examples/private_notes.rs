@@ -28,7 +28,7 @@ const USAGE: &str = "usage: private_notes --api-keys FILE [--bind ADDR]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     let mut args = std::env::args().skip(1);
     let (mut bind, mut keys_file) = ("127.0.0.1:8002".to_owned(), None);
     while let Some(arg) = args.next() {

@@ -79,7 +79,7 @@ fn open_browser(url: &str) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     let args = parse(std::env::args().skip(1)).unwrap_or_else(|e| {
         eprintln!("{e}\n{USAGE}");
         std::process::exit(2)

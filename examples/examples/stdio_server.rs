@@ -20,7 +20,7 @@ use mcp_server::Server;
 // handlers compute for long, or move that work to `spawn_blocking`.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), mcp_server::Error> {
-    examples::init_logging();
+    let _telemetry = examples::init_logging();
     tracing::info!("demo server ready on stdio");
     Server::new(examples::demo::router()).serve_stdio().await
 }

@@ -354,3 +354,47 @@ pub fn router() -> Router {
     router.add_tool(save);
     router
 }
+
+/// Arguments of `ask_upstream`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AskUpstreamArgs {
+    /// The upstream server's tool to call.
+    pub tool: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub arguments: mcp_core::JsonObject,
+}
+
+/// A tool, `ask_upstream`, that calls a tool of the MCP server at `url`
+/// (Streamable HTTP, either era) and returns its result: a server that is
+/// also a client. The connection is made at the first call and kept; the
+/// call's trace continues into the upstream server.
+pub fn ask_upstream(url: String) -> mcp_server::ToolRoute {
+    let client: Arc<tokio::sync::OnceCell<mcp_client::Client>> = Arc::default();
+    tool(
+        "ask_upstream",
+        "Calls a tool of the upstream MCP server",
+        move |_ctx: RequestContext, args: AskUpstreamArgs| {
+            let (client, url) = (Arc::clone(&client), url.clone());
+            async move {
+                let client = client
+                    .get_or_try_init(|| async {
+                        let info = Implementation::new("mcp-rs-demo", env!("CARGO_PKG_VERSION"));
+                        mcp_client::Client::connect_http(
+                            &url,
+                            mcp_client::ClientOptions::new(info),
+                            mcp_client::HttpOptions::default(),
+                            mcp_client::NoHandler,
+                        )
+                        .await
+                    })
+                    .await
+                    .map_err(|e| Error::tool(format!("the upstream server: {e}")))?;
+                client
+                    .call_tool(&args.tool, args.arguments)
+                    .await
+                    .map_err(|e| Error::tool(format!("the upstream server: {e}")))
+            }
+        },
+    )
+}

@@ -206,7 +206,7 @@ where
     F: FnOnce(Args) -> Fut,
     Fut: Future<Output = Result<(), mcp_client::Error>>,
 {
-    crate::init_logging();
+    let _telemetry = crate::init_logging();
     let args = match parse_args(usage) {
         Ok(args) => args,
         Err(message) => {

@@ -27,6 +27,7 @@ mod http_status;
 mod isolation;
 mod oidc;
 mod operations;
+mod otlp;
 mod rate_limits;
 mod raw;
 mod secrets;

@@ -79,6 +79,9 @@ pub(crate) struct Inner {
     pub(super) server_address: Option<(String, u16)>,
     /// The `Mcp-Param-*` headers of the tools last listed.
     pub(super) tool_headers: Mutex<HashMap<String, Vec<ParamHeader>>>,
+    /// When the connection started (for the session duration metric).
+    #[cfg(feature = "otel")]
+    pub(super) started: std::time::Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

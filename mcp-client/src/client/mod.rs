@@ -4,9 +4,9 @@
 
 mod inner;
 mod reader;
-mod span;
 #[cfg(feature = "stdio")]
 mod spawn;
+mod telemetry;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -116,6 +116,20 @@ impl Drop for Inner {
         // The writer finishes on its own: the transport's goodbye (an HTTP
         // session's DELETE) is bounded by CLOSE_WAIT.
         self.stop_writer.notify_one();
+        #[cfg(feature = "otel")]
+        {
+            // A session is what `initialize` opened, or a pipe to a server;
+            // a 2026-07-28 HTTP client holds none.
+            let version = self.server.get().map(|s| &s.protocol_version);
+            let legacy = version.is_some_and(|v| v.era() == Some(mcp_core::Era::Legacy));
+            if legacy || self.server_address.is_none() {
+                telemetry::metrics::session(
+                    version,
+                    self.server_address.as_ref(),
+                    self.started.elapsed(),
+                );
+            }
+        }
         for task in self
             .tasks
             .get_mut()
@@ -217,6 +231,8 @@ impl Client {
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         let stop = Arc::new(tokio::sync::Notify::new());
+        #[cfg(feature = "otel")]
+        telemetry::metrics::init();
         let inner = Arc::new(Inner {
             outbox: tx,
             pending: Mutex::default(),
@@ -239,6 +255,8 @@ impl Client {
             mirrors: writer.mirrors(),
             server_address: writer.server_address(),
             tool_headers: Mutex::default(),
+            #[cfg(feature = "otel")]
+            started: std::time::Instant::now(),
         });
         let write = tokio::spawn(async move {
             let mut stopping = false;
@@ -374,7 +392,7 @@ impl Client {
             // Before `initialize` settles it, there is none.
             Mode::Legacy => self.inner.server.get().map(|s| s.protocol_version.clone()),
         };
-        let span = span::request(
+        let span = telemetry::request(
             M::NAME,
             &id,
             &*params,
@@ -382,10 +400,22 @@ impl Client {
             self.inner.server_address.as_ref(),
         );
         #[cfg(feature = "otel")]
-        span::propagate(&span, params.meta_mut());
+        let start = std::time::Instant::now();
+        #[cfg(feature = "otel")]
+        telemetry::propagate(&span, params.meta_mut());
         let sent = self.send_in_span::<M>(id, params, options, mode);
         let result = tracing::Instrument::instrument(sent, span.clone()).await;
-        span::outcome(&span, result.as_ref().map(|r| r as &dyn std::any::Any));
+        let _error_type =
+            telemetry::outcome(&span, result.as_ref().map(|r| r as &dyn std::any::Any));
+        #[cfg(feature = "otel")]
+        telemetry::metrics::operation(
+            M::NAME,
+            &*params,
+            version.as_ref(),
+            self.inner.server_address.as_ref(),
+            _error_type,
+            start.elapsed(),
+        );
         result
     }
 

@@ -19,6 +19,23 @@ pub enum RequestId {
     String(String),
 }
 
+impl RequestId {
+    /// The id as text, as telemetry records it: a string id as it is (no
+    /// quotes, unlike `Display`), a number in decimal.
+    ///
+    /// ```
+    /// use mcp_core::RequestId;
+    /// assert_eq!(RequestId::from("req-7").as_text(), "req-7");
+    /// assert_eq!(RequestId::from(7).as_text(), "7");
+    /// ```
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Number(n) => std::borrow::Cow::Owned(n.to_string()),
+            Self::String(s) => std::borrow::Cow::Borrowed(s),
+        }
+    }
+}
+
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

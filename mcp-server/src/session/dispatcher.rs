@@ -223,6 +223,9 @@ pub(crate) fn invalid(e: &mcp_core::Error) -> ErrorObject {
 
 impl<H: Handler> Dispatcher<H> {
     pub(crate) fn new(handler: H, options: ServerOptions) -> Self {
+        // The metrics registry binds to the meter provider installed now
+        // (feature `otel`), not whenever the first request ends.
+        let _ = crate::telemetry::Metrics::global();
         let info = Arc::new(handler.info());
         Self {
             server_meta: server_meta(&info),

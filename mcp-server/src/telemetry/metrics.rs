@@ -7,6 +7,15 @@
 //! protocol knows them, tool and prompt names only for calls that reached
 //! a tool or prompt, and at most [`MAX_SERIES`] label sets per metric
 //! (more are counted under `_other`), so no client can grow it.
+//!
+//! With the `otel` feature every measurement is also recorded through the
+//! OpenTelemetry meter provider installed when the registry is first used
+//! (install it before building a server): the same histograms under the
+//! conventions' names (`mcp.server.operation.duration`,
+//! `mcp.server.session.duration`, in seconds, with the conventions'
+//! bucket bounds) and the counters as observable counters
+//! (`mcp.security.events`, `mcp.server.rate_limited`), for an OTLP
+//! exporter to send.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -45,18 +54,39 @@ pub struct Metrics {
 struct Registry {
     operations: Family<5>,
     sessions: Family<2>,
-    rate_limited: RwLock<HashMap<Arc<str>, AtomicU64>>,
+    rate_limited: Arc<RwLock<HashMap<Arc<str>, AtomicU64>>>,
+    #[cfg(feature = "otel")]
+    _counters: otel::Counters,
 }
 
 impl Metrics {
     /// The registry every server of this process records into.
     pub fn global() -> &'static Self {
-        static GLOBAL: LazyLock<Metrics> = LazyLock::new(|| Metrics {
-            inner: Arc::new(Registry {
-                operations: Family::new(OPERATION_LABELS),
-                sessions: Family::new(SESSION_LABELS),
-                rate_limited: RwLock::default(),
-            }),
+        static GLOBAL: LazyLock<Metrics> = LazyLock::new(|| {
+            let rate_limited = Arc::<RwLock<HashMap<Arc<str>, AtomicU64>>>::default();
+            Metrics {
+                inner: Arc::new(Registry {
+                    operations: Family::new(
+                        OPERATION_LABELS,
+                        #[cfg(feature = "otel")]
+                        otel::histogram(
+                            "mcp.server.operation.duration",
+                            "Duration of the MCP requests the server handled.",
+                        ),
+                    ),
+                    sessions: Family::new(
+                        SESSION_LABELS,
+                        #[cfg(feature = "otel")]
+                        otel::histogram(
+                            "mcp.server.session.duration",
+                            "Duration of the MCP sessions that ended.",
+                        ),
+                    ),
+                    #[cfg(feature = "otel")]
+                    _counters: otel::Counters::observe(Arc::clone(&rate_limited)),
+                    rate_limited,
+                }),
+            }
         });
         &GLOBAL
     }
@@ -185,12 +215,17 @@ struct Family<const N: usize> {
     hasher: Seeded,
     series: RwLock<HashMap<u64, Vec<Series<N>>>>,
     count: AtomicU64,
+    #[cfg(feature = "otel")]
+    otel: opentelemetry::metrics::Histogram<f64>,
 }
 
 #[derive(Debug)]
 struct Series<const N: usize> {
     values: [Option<Box<str>>; N],
     histogram: Histogram,
+    /// The label set as OpenTelemetry attributes, built once.
+    #[cfg(feature = "otel")]
+    attributes: Vec<opentelemetry::KeyValue>,
 }
 
 impl<const N: usize> Series<N> {
@@ -205,13 +240,24 @@ impl<const N: usize> Series<N> {
 const OTHER: &str = "_other";
 
 impl<const N: usize> Family<N> {
-    fn new(names: [&'static str; N]) -> Self {
+    fn new(
+        names: [&'static str; N],
+        #[cfg(feature = "otel")] otel: opentelemetry::metrics::Histogram<f64>,
+    ) -> Self {
         Self {
             names,
             hasher: Seeded(std::hash::RandomState::new().hash_one(0u8)),
             series: RwLock::default(),
             count: AtomicU64::new(0),
+            #[cfg(feature = "otel")]
+            otel,
         }
+    }
+
+    fn observe(&self, series: &Series<N>, took: Duration) {
+        series.histogram.observe(took);
+        #[cfg(feature = "otel")]
+        self.otel.record(took.as_secs_f64(), &series.attributes);
     }
 
     fn record(&self, values: [Option<&str>; N], took: Duration) {
@@ -220,7 +266,7 @@ impl<const N: usize> Family<N> {
             .get(&key)
             .and_then(|bucket| bucket.iter().find(|s| s.is(&values)))
         {
-            series.histogram.observe(took);
+            self.observe(series, took);
             return;
         }
         let full = self.count.load(Ordering::Relaxed) >= MAX_SERIES as u64;
@@ -229,14 +275,23 @@ impl<const N: usize> Family<N> {
         let mut map = write(&self.series);
         let bucket = map.entry(key).or_default();
         if let Some(series) = bucket.iter().find(|s| s.is(&values)) {
-            series.histogram.observe(took);
+            self.observe(series, took);
             return;
         }
         let series = Series {
+            #[cfg(feature = "otel")]
+            attributes: self
+                .names
+                .iter()
+                .zip(&values)
+                .filter_map(|(name, value)| {
+                    value.map(|v| opentelemetry::KeyValue::new(*name, v.to_owned()))
+                })
+                .collect(),
             values: values.map(|v| v.map(Box::from)),
             histogram: Histogram::default(),
         };
-        series.histogram.observe(took);
+        self.observe(&series, took);
         bucket.push(series);
         self.count.fetch_add(1, Ordering::Relaxed);
     }
@@ -297,6 +352,78 @@ impl Histogram {
     }
 }
 
+/// The OpenTelemetry side of the registry (feature `otel`).
+#[cfg(feature = "otel")]
+mod otel {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, RwLock};
+
+    use mcp_core::security::SecurityEvent;
+    use opentelemetry::KeyValue;
+    use opentelemetry::metrics::{Histogram, Meter, ObservableCounter};
+
+    use super::{BOUNDS, read};
+
+    fn meter() -> Meter {
+        opentelemetry::global::meter_with_scope(
+            opentelemetry::InstrumentationScope::builder("mcp-server")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        )
+    }
+
+    /// A duration histogram in seconds, with the conventions' bounds.
+    pub(super) fn histogram(name: &'static str, description: &'static str) -> Histogram<f64> {
+        meter()
+            .f64_histogram(name)
+            .with_unit("s")
+            .with_description(description)
+            .with_boundaries(BOUNDS.to_vec())
+            .build()
+    }
+
+    /// The counters, read when the meter provider collects: they are
+    /// counted once, in the registry (and in `mcp-core` for security
+    /// events), whoever reads them.
+    #[derive(Debug)]
+    pub(super) struct Counters {
+        _events: ObservableCounter<u64>,
+        _rate_limited: ObservableCounter<u64>,
+    }
+
+    impl Counters {
+        pub(super) fn observe(rate_limited: Arc<RwLock<HashMap<Arc<str>, AtomicU64>>>) -> Self {
+            let meter = meter();
+            let events = meter
+                .u64_observable_counter("mcp.security.events")
+                .with_description("Security events by kind (tracing target mcp::security).")
+                .with_callback(|counter| {
+                    for event in SecurityEvent::ALL {
+                        counter.observe(event.total(), &[KeyValue::new("event", event.name())]);
+                    }
+                })
+                .build();
+            let rate_limited = meter
+                .u64_observable_counter("mcp.server.rate_limited")
+                .with_description("Requests refused by a rate-limit policy.")
+                .with_callback(move |counter| {
+                    for (policy, n) in read(&rate_limited).iter() {
+                        counter.observe(
+                            n.load(Ordering::Relaxed),
+                            &[KeyValue::new("policy", policy.to_string())],
+                        );
+                    }
+                })
+                .build();
+            Self {
+                _events: events,
+                _rate_limited: rate_limited,
+            }
+        }
+    }
+}
+
 /// A Prometheus label value: `\`, `"` and newlines escaped.
 struct Escaped<'a>(&'a str);
 
@@ -320,7 +447,11 @@ mod tests {
 
     #[test]
     fn histograms_render_cumulative_buckets_sum_and_count() {
-        let family = Family::new(["a", "b.c"]);
+        let family = Family::new(
+            ["a", "b.c"],
+            #[cfg(feature = "otel")]
+            otel::histogram("test", "test"),
+        );
         family.record([Some("x"), None], Duration::from_millis(15));
         family.record([Some("x"), None], Duration::from_millis(400));
         family.record([Some("y\"z"), Some("w")], Duration::from_secs(1000));
@@ -344,7 +475,11 @@ mod tests {
 
     #[test]
     fn label_sets_are_capped() {
-        let family = Family::new(["tool"]);
+        let family = Family::new(
+            ["tool"],
+            #[cfg(feature = "otel")]
+            otel::histogram("test", "test"),
+        );
         for n in 0..MAX_SERIES + 50 {
             family.record([Some(&format!("t{n}"))], Duration::from_millis(1));
         }

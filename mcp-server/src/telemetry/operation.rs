@@ -1,7 +1,7 @@
 //! One request's telemetry: its span, named and attributed by
 //! OpenTelemetry's MCP conventions, and its duration metric.
 
-use std::fmt;
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -41,18 +41,6 @@ pub(crate) struct Operation {
     prompt: Option<String>,
 }
 
-/// `{mcp.method.name} {target}`: the span name the conventions give.
-struct SpanName<'a>(&'a str, Option<&'a str>);
-
-impl fmt::Display for SpanName<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.1 {
-            Some(target) => write!(f, "{} {target}", self.0),
-            None => f.write_str(self.0),
-        }
-    }
-}
-
 /// The protocol's name for `method`, if it has one: as a `'static` str it
 /// is a label no client can multiply.
 fn known(method: &str) -> Option<&'static str> {
@@ -85,15 +73,22 @@ impl Operation {
         let traceparent = call
             .and_then(ClientRequest::meta)
             .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT));
+        // Values as text made once, recorded as `&str`: a `Display` field
+        // is formatted again by every layer that reads it. The name is
+        // `{mcp.method.name} {target}`, as the conventions give it.
+        let name = match target {
+            Some(target) => Cow::Owned(format!("{method} {target}")),
+            None => Cow::Borrowed(method),
+        };
+        let id = req.id.as_text();
         let span = tracing::info_span!(
             target: "mcp_server::request",
             "mcp.server.request",
-            otel.name = %SpanName(method, target),
+            otel.name = &*name,
             otel.kind = "server",
             otel.status_code = Empty,
             mcp.method.name = method,
-            jsonrpc.request.id = %req.id,
-            jsonrpc.protocol.version = "2.0",
+            jsonrpc.request.id = &*id,
             mcp.protocol.version = version.as_ref().map(mcp_core::ProtocolVersion::as_str),
             mcp.session.id = extensions.get::<SessionLabel>().map(|s| &*s.0),
             gen_ai.tool.name = tool,
@@ -103,15 +98,25 @@ impl Operation {
             network.transport = transport.network(),
             network.protocol.name = transport.protocol(),
             client.address = peer.map(|p| tracing::field::display(p.ip())),
-            client.port = peer.map(SocketAddr::port),
+            // As i64: OpenTelemetry's layer records unsigned values as text.
+            client.port = peer.map(|p| i64::from(p.port())),
             error.type = Empty,
             rpc.response.status_code = Empty,
-            trace_id = %traceparent.and_then(trace_id_of).unwrap_or_else(fresh_trace_id),
+            trace_id = Empty,
             principal = extensions.get::<Principal>().map(|p| &*p.0),
         );
         #[cfg(feature = "otel")]
         if let Some(meta) = call.and_then(ClientRequest::meta) {
             super::trace::continue_trace(&span, &meta.other);
+        }
+        // The caller's trace, else the one OpenTelemetry started, else a
+        // fresh id: logs name the trace the exported spans are in.
+        if !span.is_disabled() {
+            let trace_id = traceparent
+                .and_then(trace_id_of)
+                .or_else(|| super::trace::exported_trace_id(&span))
+                .unwrap_or_else(fresh_trace_id);
+            span.record("trace_id", trace_id.hex().as_str());
         }
         Self {
             span,

@@ -10,12 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TraceId(pub(crate) [u8; 16]);
 
+impl TraceId {
+    /// As 32 lower-case hex digits.
+    pub(crate) fn hex(&self) -> String {
+        mcp_core::hex::encode(&self.0)
+    }
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&self.hex())
     }
 }
 
@@ -72,6 +76,30 @@ pub(crate) fn fresh_trace_id() -> TraceId {
     id[..8].copy_from_slice(&high.to_be_bytes());
     id[8..].copy_from_slice(&low.to_be_bytes());
     TraceId(id)
+}
+
+/// The trace id OpenTelemetry gave `span` (feature `otel`, with an
+/// OpenTelemetry layer in the subscriber): asking builds the span, so its
+/// parent must be set first.
+pub(crate) fn exported_trace_id(span: &tracing::Span) -> Option<TraceId> {
+    #[cfg(feature = "otel")]
+    {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        if span.is_disabled() {
+            return None;
+        }
+        let context = span.context();
+        let span_context = context.span().span_context().clone();
+        span_context
+            .is_valid()
+            .then(|| TraceId(span_context.trace_id().to_bytes()))
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = span;
+        None
+    }
 }
 
 /// With the `otel` feature: the caller's W3C trace context, read from

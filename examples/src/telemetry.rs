@@ -1,0 +1,209 @@
+//! Logs, and OpenTelemetry export when the environment asks for it: what
+//! every example sets up first.
+//!
+//! Export follows OpenTelemetry's environment conventions, so the examples
+//! behave like any instrumented service: `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (or the `_TRACES_`/`_METRICS_` variants) turns OTLP/HTTP export on,
+//! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe the
+//! service, `OTEL_EXPORTER_OTLP_HEADERS` and `_TIMEOUT` shape the
+//! requests, `OTEL_BSP_*` size the span queue and batches,
+//! `OTEL_TRACES_SAMPLER` (and `_ARG`) sample traces,
+//! `OTEL_METRIC_EXPORT_INTERVAL` paces metrics, `OTEL_TRACES_EXPORTER=none`
+//! or `OTEL_METRICS_EXPORTER=none` turn one signal off and
+//! `OTEL_SDK_DISABLED=true` all of it. Spans are batched on the SDK's own thread into a
+//! bounded queue: a slow or absent collector costs requests nothing, and
+//! the spans that do not fit are dropped and counted
+//! (`otel.sdk.processor.span.processed` with `error.type=queue_full`).
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{MetricExporter, SpanExporter};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// What was set up; flushes and stops the exporters when dropped (hold it
+/// in `main` until the program ends).
+#[derive(Debug, Default)]
+#[must_use = "dropping it stops the export"]
+pub struct Telemetry {
+    tracer: Option<SdkTracerProvider>,
+    meter: Option<SdkMeterProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans are exported.
+    pub fn exports_traces(&self) -> bool {
+        self.tracer.is_some()
+    }
+
+    /// Whether metrics are exported.
+    pub fn exports_metrics(&self) -> bool {
+        self.meter.is_some()
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        let tracer = self.tracer.take();
+        let meter = self.meter.take();
+        if tracer.is_none() && meter.is_none() {
+            return;
+        }
+        // Shutting down blocks on the exporters' threads: off the async
+        // runtime, and bounded by the exporters' own timeouts.
+        let _ = std::thread::spawn(move || {
+            if let Some(tracer) = tracer {
+                let _ = tracer.shutdown();
+            }
+            if let Some(meter) = meter {
+                let _ = meter.shutdown();
+            }
+        })
+        .join();
+    }
+}
+
+/// Where log lines go, and how they look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logs {
+    /// Text lines on stderr.
+    Text,
+    /// One JSON object per line on stderr, with the fields of the
+    /// request's span (so that log platforms index the trace id, request
+    /// id, method, session and principal) and a line as each request ends:
+    /// an access log.
+    Json,
+    /// None: only what is exported.
+    Off,
+}
+
+/// Logs to stderr (stdout belongs to the protocol), at `RUST_LOG` or
+/// `info`; as JSON lines when `LOG_FORMAT=json`; exports over OTLP when
+/// the environment says where.
+pub fn init_logging() -> Telemetry {
+    init_logging_as(std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")))
+}
+
+/// As [`init_logging`], as JSON lines when `json`, else as text.
+pub fn init_logging_as(json: bool) -> Telemetry {
+    init(if json { Logs::Json } else { Logs::Text })
+}
+
+/// Logs as `logs` says, at `RUST_LOG` or `info`, and exports spans and
+/// metrics over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+pub fn init(logs: Logs) -> Telemetry {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let fmt = match logs {
+        Logs::Json => Some(
+            fmt.json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .boxed(),
+        ),
+        Logs::Text => Some(fmt.boxed()),
+        Logs::Off => None,
+    };
+    let telemetry = export_from_env();
+    // Only the conventions' attributes: the layer's own (source location,
+    // thread, busy/idle time) would make each exported span a third larger
+    // and each request's span entries dearer.
+    let otel = telemetry.tracer.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service_name()))
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    telemetry
+}
+
+fn set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// `OTEL_SERVICE_NAME`, else the program's name.
+fn service_name() -> String {
+    std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.file_stem()?.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "mcp-server".to_owned())
+}
+
+/// The providers the environment asks for, installed as the globals (with
+/// the W3C trace context and baggage propagators).
+fn export_from_env() -> Telemetry {
+    if std::env::var("OTEL_SDK_DISABLED").is_ok_and(|v| v.eq_ignore_ascii_case("true")) {
+        return Telemetry::default();
+    }
+    let any = set("OTEL_EXPORTER_OTLP_ENDPOINT");
+    let off = |signal: &str| std::env::var(signal).is_ok_and(|v| v == "none");
+    let traces = (any || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) && !off("OTEL_TRACES_EXPORTER");
+    let metrics =
+        (any || set("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) && !off("OTEL_METRICS_EXPORTER");
+    if !traces && !metrics {
+        return Telemetry::default();
+    }
+    if let Ok(protocol) = std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL")
+        && protocol != "http/protobuf"
+    {
+        eprintln!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: only http/protobuf is built in; using it"
+        );
+    }
+    let resource = Resource::builder()
+        .with_service_name(service_name())
+        .build();
+    let mut telemetry = Telemetry::default();
+    // Metrics first: the span processor counts its drops through the
+    // meter provider installed when it is built.
+    if metrics {
+        match MetricExporter::builder().with_http().build() {
+            Ok(exporter) => {
+                let provider = SdkMeterProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_periodic_exporter(exporter)
+                    .build();
+                opentelemetry::global::set_meter_provider(provider.clone());
+                telemetry.meter = Some(provider);
+            }
+            Err(e) => eprintln!("OTLP metrics are off: {e}"),
+        }
+    }
+    if traces {
+        match SpanExporter::builder().with_http().build() {
+            Ok(exporter) => {
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource)
+                    .with_batch_exporter(exporter)
+                    .build();
+                opentelemetry::global::set_text_map_propagator(
+                    opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                        Box::new(TraceContextPropagator::new()),
+                        Box::new(BaggagePropagator::new()),
+                    ]),
+                );
+                opentelemetry::global::set_tracer_provider(provider.clone());
+                telemetry.tracer = Some(provider);
+            }
+            Err(e) => eprintln!("OTLP traces are off: {e}"),
+        }
+    }
+    telemetry
+}

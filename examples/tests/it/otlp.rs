@@ -1,0 +1,349 @@
+//! Export over OTLP/HTTP as operators run it: the example programs, with
+//! only OpenTelemetry's environment variables set, send their spans and
+//! metrics to a receiver that decodes them with OpenTelemetry's published
+//! protobuf definitions (`tests/otlp/receiver.py`, `opentelemetry-proto`
+//! from PyPI).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mcp_core::Era;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+
+use crate::stdio::example;
+use crate::support::{args, http_client};
+
+/// A bound on each wait, so a wedged exporter fails the test. Nothing
+/// waits for it to pass.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The receiver process and what it has printed so far.
+struct Receiver {
+    _child: Child,
+    port: u16,
+    records: Arc<Mutex<Vec<Value>>>,
+    seen: watch::Receiver<usize>,
+}
+
+impl Receiver {
+    /// Starts it, if the test environment has its Python.
+    async fn start() -> Option<Self> {
+        let Some(python) = std::env::var_os("MCP_TEST_PYTHON") else {
+            eprintln!("MCP_TEST_PYTHON not set: no OTLP receiver, export not checked");
+            return None;
+        };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otlp/receiver.py");
+        let mut child = Command::new(python)
+            .arg(script)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the receiver's port");
+        let first: Value = serde_json::from_str(&first).unwrap();
+        let port = u16::try_from(first["port"].as_u64().unwrap()).unwrap();
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let (tx, seen) = watch::channel(0);
+        let sink = Arc::clone(&records);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let record: Value = serde_json::from_str(&line).unwrap();
+                let mut all = sink.lock().unwrap();
+                all.push(record);
+                tx.send_replace(all.len());
+            }
+        });
+        Some(Self {
+            _child: child,
+            port,
+            records,
+            seen,
+        })
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `found` finds something in what was received.
+    async fn until<T>(&self, what: &str, found: impl Fn(&[Value]) -> Option<T>) -> T {
+        let mut seen = self.seen.clone();
+        let wait = async {
+            loop {
+                if let Some(t) = found(&self.records.lock().unwrap()) {
+                    return t;
+                }
+                seen.changed().await.unwrap();
+            }
+        };
+        match tokio::time::timeout(PATIENCE, wait).await {
+            Ok(t) => t,
+            Err(_) => panic!(
+                "the receiver never got {what}; it got:\n{:#?}",
+                self.records.lock().unwrap()
+            ),
+        }
+    }
+
+    async fn control(&self, what: &str) {
+        let url = format!("{}/control/{what}", self.endpoint());
+        let res = reqwest::Client::new().post(url).send().await.unwrap();
+        assert!(res.status().is_success());
+    }
+}
+
+/// The first span of `service` named `name` of `kind`
+/// (`SPAN_KIND_SERVER`...).
+fn span<'a>(all: &'a [Value], service: &str, name: &str, kind: &str) -> Option<&'a Value> {
+    all.iter().find(|r| {
+        r["signal"] == "span" && r["service"] == service && r["name"] == name && r["kind"] == kind
+    })
+}
+
+/// The first data point of metric `name` from `service` whose attributes
+/// include `attributes`.
+fn metric<'a>(
+    all: &'a [Value],
+    service: &str,
+    name: &str,
+    attributes: &Value,
+) -> Option<&'a Value> {
+    all.iter().find(|r| {
+        r["signal"] == "metric"
+            && r["service"] == service
+            && r["name"] == name
+            && attributes
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(k, v)| &r["attributes"][k] == v)
+    })
+}
+
+/// The `http_server` example exporting to `receiver` as `service`, with
+/// `args` and `env` added; and its URL.
+async fn http_server(
+    receiver: &Receiver,
+    service: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String) {
+    let mut child = Command::new(example("http_server"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_SERVICE_NAME", service)
+        // Export soon after each span, so the test waits little.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "100")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = stdout.next_line().await.unwrap().unwrap();
+    (child, url)
+}
+
+#[tokio::test]
+async fn spans_and_metrics_reach_an_otlp_receiver_from_client_to_server_to_a_nested_call() {
+    let Some(receiver) = Receiver::start().await else {
+        return;
+    };
+    let (_upstream, upstream_url) = http_server(&receiver, "upstream", &[], &[]).await;
+    // The front server's `ask_upstream` tool calls the upstream server.
+    let (_front, url) = http_server(&receiver, "front", &["--upstream", &upstream_url], &[]).await;
+    let tokens = std::env::temp_dir().join(format!("mcp-otlp-{}", std::process::id()));
+    // stdio_client -> remote_bridge (a relay: the trace context passes
+    // through it) -> front -> upstream. The program without
+    // OTEL_SERVICE_NAME is named after itself.
+    let out = Command::new(example("stdio_client"))
+        .args(["--call", "ask_upstream", "--args"])
+        .arg(r#"{"tool":"echo","arguments":{"message":"not-recorded"}}"#)
+        .arg(example("remote_bridge"))
+        .arg(&url)
+        .arg("--token-dir")
+        .arg(&tokens)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env_remove("OTEL_SERVICE_NAME")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(PATIENCE, out).await.unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&tokens);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not-recorded"));
+
+    let (outer, inner) = ("tools/call ask_upstream", "tools/call echo");
+    let [client, front_in, front_out, server] = receiver
+        .until("the four spans of the call", |all| {
+            Some([
+                span(all, "stdio_client", outer, "SPAN_KIND_CLIENT")?.clone(),
+                span(all, "front", outer, "SPAN_KIND_SERVER")?.clone(),
+                span(all, "front", inner, "SPAN_KIND_CLIENT")?.clone(),
+                span(all, "upstream", inner, "SPAN_KIND_SERVER")?.clone(),
+            ])
+        })
+        .await;
+    // One trace, each span the child of the one before it.
+    for (parent, child) in [
+        (&client, &front_in),
+        (&front_in, &front_out),
+        (&front_out, &server),
+    ] {
+        assert_eq!(child["trace_id"], client["trace_id"], "{child:#}");
+        assert_eq!(child["parent_span_id"], parent["span_id"], "{child:#}");
+    }
+    assert_eq!(client["parent_span_id"], "", "{client:#}");
+    for (s, tool) in [
+        (&client, "ask_upstream"),
+        (&front_in, "ask_upstream"),
+        (&front_out, "echo"),
+        (&server, "echo"),
+    ] {
+        let a = &s["attributes"];
+        assert_eq!(a["mcp.method.name"], "tools/call", "{s:#}");
+        assert_eq!(a["gen_ai.tool.name"], tool, "{s:#}");
+        assert_eq!(a["gen_ai.operation.name"], "execute_tool", "{s:#}");
+        assert!(a["jsonrpc.request.id"].is_string(), "{s:#}");
+        assert!(a["mcp.protocol.version"].is_string(), "{s:#}");
+        assert_eq!(s["status"], "STATUS_CODE_UNSET", "{s:#}");
+        // Arguments and results are never recorded.
+        assert!(!s.to_string().contains("not-recorded"), "{s:#}");
+    }
+    assert_eq!(client["attributes"]["network.transport"], "pipe");
+    for s in [&front_in, &front_out, &server] {
+        assert_eq!(s["attributes"]["network.transport"], "tcp", "{s:#}");
+        assert_eq!(s["attributes"]["network.protocol.name"], "http", "{s:#}");
+    }
+    assert_eq!(front_out["attributes"]["server.address"], "127.0.0.1");
+    assert!(
+        front_out["attributes"]["server.port"].is_i64(),
+        "{front_out:#}"
+    );
+    assert_eq!(server["attributes"]["client.address"], "127.0.0.1");
+    assert!(server["attributes"]["client.port"].is_i64(), "{server:#}");
+
+    let call = json!({"mcp.method.name": "tools/call", "gen_ai.tool.name": "ask_upstream"});
+    let (server_duration, client_duration) = receiver
+        .until("the operation durations", |all| {
+            Some((
+                metric(all, "front", "mcp.server.operation.duration", &call)?.clone(),
+                metric(all, "stdio_client", "mcp.client.operation.duration", &call)?.clone(),
+            ))
+        })
+        .await;
+    for m in [&server_duration, &client_duration] {
+        assert_eq!(m["type"], "histogram", "{m:#}");
+        assert_eq!(m["unit"], "s", "{m:#}");
+        assert!(m["count"].as_u64().unwrap() >= 1, "{m:#}");
+        assert_eq!(m["bounds"][0], 0.01, "{m:#}");
+        assert_eq!(m["bounds"][13], 300.0, "{m:#}");
+    }
+    assert_eq!(server_duration["scope"], "mcp-server");
+    assert_eq!(client_duration["scope"], "mcp-client");
+    let events = receiver
+        .until("the security event counter", |all| {
+            metric(
+                all,
+                "upstream",
+                "mcp.security.events",
+                &json!({"event": "auth_failure"}),
+            )
+            .cloned()
+        })
+        .await;
+    assert_eq!(events["type"], "sum", "{events:#}");
+    receiver
+        .until("the client's connection duration", |all| {
+            let pipe = json!({"network.transport": "pipe"});
+            metric(all, "stdio_client", "mcp.client.session.duration", &pipe).cloned()
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_stalled_collector_holds_no_request_drops_spans_counted_and_export_resumes() {
+    let Some(receiver) = Receiver::start().await else {
+        return;
+    };
+    receiver.control("stall").await;
+    let (_server, url) = http_server(
+        &receiver,
+        "stalled",
+        &[],
+        &[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4"),
+            // Longer than the test: the exports hang until resumed.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+        ],
+    )
+    .await;
+    let client = http_client(&url, Era::Modern).await;
+    let echo = || client.call_tool("echo", args(json!({"message": "x"})));
+    echo().await.unwrap();
+    receiver
+        .until("a stalled export", |all| {
+            all.iter().find(|r| r["signal"] == "stalled").cloned()
+        })
+        .await;
+    // Far more spans than the queue holds, while the exporter hangs: every
+    // request is answered (a wedged request would trip PATIENCE).
+    for n in 0..300 {
+        let answered = tokio::time::timeout(PATIENCE, echo()).await;
+        assert!(answered.is_ok_and(|r| r.is_ok()), "request {n}");
+    }
+
+    receiver.control("resume").await;
+    client.list_tools(None).await.unwrap();
+    receiver
+        .until("a span made after the collector came back", |all| {
+            span(all, "stalled", "tools/list", "SPAN_KIND_SERVER").cloned()
+        })
+        .await;
+    let dropped = receiver
+        .until("the count of spans dropped from the full queue", |all| {
+            all.iter()
+                .filter(|r| {
+                    r["signal"] == "metric"
+                        && r["service"] == "stalled"
+                        && r["name"] == "otel.sdk.processor.span.processed"
+                        && r["attributes"]["error.type"] == "queue_full"
+                })
+                .filter_map(|r| r["value"].as_u64())
+                .max()
+        })
+        .await;
+    // 301 spans, at most 16 queued and 4 in the hung export.
+    assert!(dropped >= 301 - 16 - 4, "{dropped} dropped");
+    let exported = receiver
+        .records
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["signal"] == "span" && r["service"] == "stalled" && r["name"] == "tools/call echo"
+        })
+        .count();
+    // At most the hung batch and a full queue.
+    assert!((1..=4 + 16).contains(&exported), "{exported} exported");
+    client.close().await.unwrap();
+}
