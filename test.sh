@@ -34,12 +34,12 @@ refuse_in_tree() {
 refuse_in_tree mcp-server stdio '\b(hyper|tower-http|reqwest)\b'
 refuse_in_tree mcp-client stdio '\b(reqwest|rustls)\b'
 refuse_in_tree mcp-auth server '\bmcp-client\b'
-for build in "mcp-server stdio" "mcp-server http" "mcp-server otel" "mcp-client stdio" "mcp-client http" "mcp-client otel" \
+for build in "mcp-server stdio" "mcp-server http" "mcp-server otel" "mcp-server redis" "mcp-client stdio" "mcp-client http" "mcp-client otel" \
              "mcp-auth server" "mcp-auth client"; do
     set -- $build
     cargo clippy --quiet --locked -p "$1" --no-default-features --features "$2" -- -D warnings
 done
-echo "features: stdio, http and otel of mcp-server and mcp-client, server and client of mcp-auth, each alone"
+echo "features: stdio, http and otel of mcp-server and mcp-client, redis of mcp-server, server and client of mcp-auth, each alone"
 
 step "the examples run"
 cargo build --quiet --locked --examples
@@ -285,6 +285,38 @@ if ! "$venv/bin/python" -c 'import prometheus_client, opentelemetry.proto' 2> /d
 fi
 export MCP_TEST_PYTHON="$venv/bin/python"
 echo "python: $("$MCP_TEST_PYTHON" --version), $("$venv/bin/pip" list 2> /dev/null | grep -E '^(prometheus-client|opentelemetry-proto|protobuf) ' | tr -s ' ' | paste -sd,)"
+
+step "Redis: instances of the example server sharing one"
+# Debian's redis-server; the Redis tests start servers of their own with it
+# (they stop and restart them), found through MCP_TEST_REDIS_SERVER.
+if ! command -v redis-server > /dev/null; then
+    apt-get update -qq && apt-get install -y -qq redis-server > /dev/null
+fi
+export MCP_TEST_REDIS_SERVER="$(command -v redis-server)"
+redis_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no > /dev/null &
+redis_pid=$!
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break; sleep 0.1; done
+state_key="$(mktemp)"
+printf 'a request-state key shared by the instances of test.sh' > "$state_key"
+# A session opened on one instance answers on the other.
+exec 6< <("$bin/http_server" --bind 127.0.0.1:0 --redis "redis://127.0.0.1:$redis_port/" --state-key-file "$state_key" 2> /dev/null)
+a_pid=$!
+exec 7< <("$bin/http_server" --bind 127.0.0.1:0 --redis "redis://127.0.0.1:$redis_port/" --state-key-file "$state_key" 2> /dev/null)
+b_pid=$!
+read -r -t 60 url_a <&6 || true
+read -r -t 60 url_b <&7 || true
+legacy=(-s -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' -H 'mcp-protocol-version: 2025-11-25')
+session="$(curl "${legacy[@]}" -D - -o /dev/null "$url_a" -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test.sh","version":"1"}}}' \
+    | tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" { print $2 }')"
+curl "${legacy[@]}" -o /dev/null -H "mcp-session-id: $session" "$url_b" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+out="$(curl "${legacy[@]}" -H "mcp-session-id: $session" "$url_b" -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"across-instances"}}}')"
+kill "$a_pid" "$b_pid" "$redis_pid" 2> /dev/null || true
+exec 6<&- 7<&-
+rm -f "$state_key"
+grep -q across-instances <<< "$out" \
+    || { echo "error: a session opened on one http_server did not answer on another: $out" >&2; exit 1; }
+echo "redis $(redis-server --version | awk '{print $3}'): a session opened on one instance answered on another"
 
 step "tests"
 log="$(mktemp)"

@@ -10,6 +10,7 @@
 //! cargo run --example http_server -- --rate-limit anonymous=60/minute --rate-limit tool:echo=5/second
 //! cargo run --example http_server -- --log-json               # JSON lines on stderr (or LOG_FORMAT=json)
 //! cargo run --example http_server -- --upstream http://127.0.0.1:9000/mcp   # adds ask_upstream
+//! cargo run --example http_server -- --redis redis://127.0.0.1:6379/ --state-key-file key.txt   # one of many instances
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run --example http_server   # OTLP export
 //! curl http://127.0.0.1:8000/readyz; curl http://127.0.0.1:8000/metrics
 //! ```
@@ -23,18 +24,19 @@
 //! Inspect it with
 //! `npx @modelcontextprotocol/inspector --cli http://127.0.0.1:8000/mcp --method tools/list`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use examples::ops::Stores;
 use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_service};
 use mcp_server::limit::RateLimits;
-use mcp_server::store::{MemoryEventStore, MemorySessionStore};
+use mcp_server::store::MemoryEventStore;
 use mcp_server::{Server, ServerOptions};
 
 const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
                      [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
+                     [--max-sessions-per-client N] \
                      [--max-event-memory MIB] [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
-                     [--upstream URL]";
+                     [--upstream URL] [--redis URL] [--state-key-file PATH]";
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -46,6 +48,7 @@ async fn main() -> std::io::Result<()> {
     let mut http = HttpOptions::default();
     let mut events = MemoryEventStore::default();
     let mut upstream = None;
+    let (mut redis, mut state_key_file) = (None, None);
     while let Some(arg) = args.next() {
         let mut value = || {
             args.next()
@@ -55,6 +58,8 @@ async fn main() -> std::io::Result<()> {
             "--bind" => bind = value(),
             "--log-json" => json = true,
             "--upstream" => upstream = Some(value()),
+            "--redis" => redis = Some(value()),
+            "--state-key-file" => state_key_file = Some(value()),
             "--rate-limit" => {
                 let policy =
                     examples::ops::parse_rate_limit(&value()).unwrap_or_else(|e| usage(&e));
@@ -67,6 +72,10 @@ async fn main() -> std::io::Result<()> {
             "--header-timeout" => serving.header_timeout = seconds(&value()),
             "--idle-timeout" => serving.idle_timeout = seconds(&value()),
             "--body-timeout" => http.body_timeout = seconds(&value()),
+            "--max-sessions-per-client" => {
+                http.max_sessions_per_client =
+                    value().parse().unwrap_or_else(|e| usage(&format!("{e}")));
+            }
             "--max-event-memory" => {
                 let mib: usize = value().parse().unwrap_or_else(|e| usage(&format!("{e}")));
                 events = events.with_max_total_bytes(mib.saturating_mul(1024 * 1024));
@@ -82,14 +91,30 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{}/mcp", listener.local_addr()?);
-    // Legacy sessions in memory, as `StreamableHttp::new` keeps them; the
-    // events kept for resumption within the given memory.
-    let sessions = Arc::new(MemorySessionStore::new(
-        http.max_sessions,
-        http.session_idle,
-    ));
+    // Legacy sessions and the events kept for their resumption: in memory
+    // (within the given memory), or on Redis for many instances.
+    let stores = match &redis {
+        Some(url) => Stores::redis(url, &http).unwrap_or_else(|e| usage(&e)),
+        None => Stores::memory(&http, events),
+    };
     let mut options = ServerOptions::default();
-    options.rate_limits = limits;
+    options.rate_limits = limits.map(|l| stores.rate_limits(l));
+    let _rotation = match &state_key_file {
+        Some(path) => Some(
+            examples::ops::state_key_from_file(path, &mut options)
+                .await
+                .unwrap_or_else(|e| usage(&e)),
+        ),
+        None => {
+            if redis.is_some() {
+                tracing::warn!(
+                    "--redis without --state-key-file: a 2026-07-28 request that asks for \
+                     input must come back to this instance"
+                );
+            }
+            None
+        }
+    };
     let mut router = examples::demo::router();
     if let Some(url) = upstream {
         router = router.with_tool(examples::demo::ask_upstream(url));
@@ -97,8 +122,8 @@ async fn main() -> std::io::Result<()> {
     let endpoint = StreamableHttp::with_stores(
         Server::with_options(router, options),
         http,
-        sessions,
-        Arc::new(events),
+        stores.sessions,
+        stores.events,
     );
     let app = axum::Router::new().route_service("/mcp", endpoint.clone());
     let app = examples::ops::with_ops_routes(app, &endpoint.health());

@@ -1,8 +1,16 @@
 //! What the HTTP examples share to run as operators expect: probes and
 //! metrics next to the endpoint, rate limits from the command line.
 
-use mcp_server::limit::{Policy, Quota};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_server::http::HttpOptions;
+use mcp_server::limit::{Policy, Quota, RateLimits};
+use mcp_server::secrets::{FileSecrets, SecretWatch, Secrets};
+use mcp_server::store::{EventStore, MemoryEventStore, MemorySessionStore, SessionStore};
 use mcp_server::telemetry::MetricsService;
+use mcp_server::{ServerOptions, StateKey};
 
 /// A rate-limit policy from `CALLERS=COUNT/PERIOD`: callers `user`,
 /// `api-key` (classes the auth layer gives), `anonymous` (by address),
@@ -43,6 +51,86 @@ pub fn with_ops_routes(app: axum::Router, health: &mcp_server::http::Health) -> 
     app.route_service("/healthz", health.liveness())
         .route_service("/readyz", health.readiness())
         .route_service("/metrics", MetricsService::new())
+}
+
+/// Where an HTTP example keeps what outlives a request: in this process,
+/// or on a Redis shared with the other instances of the same server.
+#[allow(
+    missing_debug_implementations,
+    reason = "the store traits are not Debug"
+)]
+pub struct Stores {
+    /// Legacy sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The events of resumable streams.
+    pub events: Arc<dyn EventStore>,
+    redis: Option<mcp_server::redis::Redis>,
+}
+
+impl Stores {
+    /// In this process's memory: `events` for resumption, sessions within
+    /// `http`'s limits.
+    pub fn memory(http: &HttpOptions, events: MemoryEventStore) -> Self {
+        Self {
+            sessions: Arc::new(MemorySessionStore::new(
+                http.max_sessions,
+                http.session_idle,
+            )),
+            events: Arc::new(events),
+            redis: None,
+        }
+    }
+
+    /// On the Redis at `url`, shared by every instance that uses it.
+    ///
+    /// # Errors
+    /// A message when `url` is not a Redis URL.
+    pub fn redis(url: &str, http: &HttpOptions) -> Result<Self, String> {
+        let redis = mcp_server::redis::Redis::new(url).map_err(|e| e.to_string())?;
+        Ok(Self {
+            sessions: Arc::new(redis.sessions(http.max_sessions, http.session_idle)),
+            events: Arc::new(redis.events().with_ttl(http.session_idle)),
+            redis: Some(redis),
+        })
+    }
+
+    /// `limits`, kept where the sessions are: on Redis, a quota holds
+    /// across all instances.
+    pub fn rate_limits(&self, limits: RateLimits) -> RateLimits {
+        match &self.redis {
+            Some(redis) => limits.with_store(Arc::new(redis.rate_limits())),
+            None => limits,
+        }
+    }
+}
+
+/// The request-state key from the file at `path`, watched so that a
+/// rotated key takes over within seconds (what it sealed before still
+/// opens). Every instance of a server given the same file seals and opens
+/// each other's 2026-07-28 request states.
+///
+/// # Errors
+/// A message naming the file when it is missing, unreadable or too short.
+pub async fn state_key_from_file(
+    path: &str,
+    options: &mut ServerOptions,
+) -> Result<SecretWatch, String> {
+    let file = Path::new(path);
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
+        return Err(format!("{path}: not a file path"));
+    };
+    let secrets = Secrets::new().with(FileSecrets::new(dir));
+    let secret = secrets.require(name).await.map_err(|e| e.to_string())?;
+    let key = StateKey::from_secret(&secret).map_err(|e| format!("{path}: {e}"))?;
+    options.state_key = key.clone();
+    secrets
+        .watch(name, Duration::from_secs(10), move |secret| {
+            if let Err(e) = key.rotate_to(&secret) {
+                tracing::error!(error = %e, "the request-state key was not rotated");
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@
 //! - `http` (on): Streamable HTTP ([`http`]): the endpoint as a tower
 //!   `Service` and a hardened hyper listener. Off, the tree has no hyper,
 //!   tower or HTTP body crates.
+//! - `otel`: W3C trace context through `params._meta` and metrics through
+//!   OpenTelemetry ([`telemetry`]).
+//! - `redis`: sessions, resumable events and rate-limit buckets shared on
+//!   Redis (`mcp_server::redis`), for many instances.
 //!
 //! # Dependencies, and why
 //!
@@ -72,8 +76,12 @@
 //! - With `otel`: `opentelemetry` (its API only: the W3C propagator the
 //!   application installed reads `params._meta`) and
 //!   `tracing-opentelemetry` (the caller's context becomes the parent of
-//!   the request's `tracing` span). Rate limits, metrics and the GCRA step
-//!   are written here: see [`limit`] and [`telemetry`] for why.
+//!   the request's `tracing` span; metrics go to its meter provider).
+//!   Rate limits, metrics and the GCRA step are written here: see
+//!   [`limit`] and [`telemetry`] for why.
+//! - With `redis`: `redis` (redis-rs: kept up, async on tokio, with a
+//!   connection manager that reconnects, and Lua scripts run by their
+//!   digest), over which the shared stores are a few scripts each.
 
 pub mod clock;
 mod context;
@@ -85,6 +93,8 @@ pub mod http;
 pub mod limit;
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 mod quota;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request_state;
 mod router;
 pub mod secrets;

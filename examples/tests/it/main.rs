@@ -30,6 +30,7 @@ mod operations;
 mod otlp;
 mod rate_limits;
 mod raw;
+mod redis;
 mod secrets;
 mod security_events;
 mod stdio;

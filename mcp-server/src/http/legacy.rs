@@ -76,10 +76,13 @@ fn not_found() -> Response<Body> {
     )
 }
 
+/// 503 for a store that failed, with the `Retry-After` a store that is
+/// down for a moment warrants (as rate limits whose store is down).
 fn unavailable(e: &crate::Error) -> Response<Body> {
     tracing::error!(error = %e, "session store failed");
-    error(
+    too_busy(
         StatusCode::SERVICE_UNAVAILABLE,
+        5,
         None,
         ErrorObject::internal_error("sessions are unavailable; retry later"),
     )

@@ -22,6 +22,14 @@ pub struct Spend<'a> {
     pub cost: u32,
 }
 
+impl<'a> Spend<'a> {
+    /// `cost` units of `quota` from bucket `key`: what a store is asked,
+    /// for testing a store of your own.
+    pub fn new(key: &'a str, quota: Quota, cost: u32) -> Self {
+        Self { key, quota, cost }
+    }
+}
+
 /// What spending from one quota came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

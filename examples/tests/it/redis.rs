@@ -1,0 +1,560 @@
+//! Shared state on a real Redis (`redis-server`, Debian's package): the
+//! stores on their own, then `http_server` instances sharing one Redis as
+//! a load balancer would use them, and Redis going away and coming back.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use mcp_server::limit::{MemoryRateLimitStore, Quota, RateLimitStore, Spend};
+use mcp_server::redis::Redis;
+use mcp_server::store::{EventStore, SessionRecord, SessionStore};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::stdio::example;
+
+/// A bound on each wait, so a wedged process fails the test.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A `redis-server` of the test's own, on a free loopback port, without
+/// persistence; killed when dropped.
+struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl RedisServer {
+    /// Starts one, if `redis-server` is installed.
+    async fn start() -> Option<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self { child: None, port };
+        server.run().await.then_some(server)
+    }
+
+    /// (Re)starts the process on its port; whether it runs.
+    async fn run(&mut self) -> bool {
+        // Set by test.sh, where Redis must run; elsewhere, tried if there.
+        let required = std::env::var("MCP_TEST_REDIS_SERVER").ok();
+        let binary = required.clone().unwrap_or_else(|| "redis-server".into());
+        let spawned = Command::new(&binary)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--port")
+            .arg(self.port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) if required.is_none() => {
+                eprintln!("{binary}: {e}: Redis not checked");
+                return false;
+            }
+            Err(e) => panic!("{binary}: {e}"),
+        };
+        // Ready when it says so.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Ready to accept connections") {
+                    return true;
+                }
+            }
+            false
+        };
+        assert!(
+            tokio::time::timeout(PATIENCE, ready).await.unwrap(),
+            "redis-server did not start"
+        );
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.child = Some(child);
+        true
+    }
+
+    /// Kills it at once (as a crash would).
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn record(principal: Option<&str>) -> SessionRecord {
+    let mut record: SessionRecord = serde_json::from_value(json!({
+        "protocol_version": "2025-11-25",
+        "client_capabilities": {},
+        "client_info": {"name": "t", "version": "1"},
+        "initialized": true,
+        "log_level": null,
+        "subscriptions": [],
+    }))
+    .unwrap();
+    record.principal = principal.map(str::to_owned);
+    record
+}
+
+/// Runs a Redis command: the tests look at keys as an operator would.
+async fn command(url: &str, args: &[&str]) -> redis::Value {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_hold_their_cap_and_survive_instances() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let idle = Duration::from_secs(30);
+    let a = Redis::new(&server.url()).unwrap().sessions(2, idle);
+    let b = Redis::new(&server.url()).unwrap().sessions(2, idle);
+    assert!(a.insert("s1", record(Some("alice"))).await.unwrap());
+    // Another instance sees it, marks it used, and changes it.
+    let got = b.get("s1").await.unwrap().unwrap();
+    assert_eq!(got.principal.as_deref(), Some("alice"));
+    let mut changed = got.clone();
+    changed.subscriptions.insert("memo://a".into());
+    b.update("s1", changed.clone()).await.unwrap();
+    assert_eq!(a.get("s1").await.unwrap(), Some(changed));
+    // The record expires after the idle time, renewed by each use.
+    let ttl = command(&server.url(), &["PTTL", "mcp:{s1}:session"]).await;
+    let redis::Value::Int(ttl) = ttl else {
+        panic!("{ttl:?}")
+    };
+    assert!((1..=30_000).contains(&ttl), "{ttl}");
+    // The cap holds across instances; a removed session makes room.
+    assert!(b.insert("s2", record(None)).await.unwrap());
+    assert!(!a.insert("s3", record(None)).await.unwrap());
+    assert!(a.remove("s1").await.unwrap());
+    assert!(!a.remove("s1").await.unwrap());
+    assert!(b.insert("s3", record(None)).await.unwrap());
+    assert_eq!(a.get("s1").await.unwrap(), None);
+    // An update of a session that is gone does not bring it back.
+    a.update("s1", record(None)).await.unwrap();
+    assert_eq!(a.get("s1").await.unwrap(), None);
+    // Different prefixes, different servers.
+    let other = Redis::new(&server.url())
+        .unwrap()
+        .with_prefix("other:")
+        .sessions(2, idle);
+    assert_eq!(other.get("s2").await.unwrap(), None);
+    a.ready().await.unwrap();
+}
+
+#[tokio::test]
+async fn events_replay_from_any_instance_within_their_bounds() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let a = Redis::new(&server.url())
+        .unwrap()
+        .events()
+        .with_bounds(3, 1000);
+    let b = Redis::new(&server.url())
+        .unwrap()
+        .events()
+        .with_bounds(3, 1000);
+    let priming = a.append("s", "get", Bytes::new()).await.unwrap();
+    let first = a
+        .append("s", "get", Bytes::from_static(b"one"))
+        .await
+        .unwrap();
+    let second = a
+        .append("s", "get", Bytes::from_static(b"two"))
+        .await
+        .unwrap();
+    assert!(first.starts_with("get:") && first != second);
+    // Replayed elsewhere, after the priming event: its message-less self
+    // is left out.
+    let replay = b.replay("s", &priming).await.unwrap().unwrap();
+    assert_eq!(replay.stream, "get");
+    assert_eq!(
+        replay.events,
+        vec![
+            (first.clone(), Bytes::from("one")),
+            (second.clone(), Bytes::from("two"))
+        ]
+    );
+    assert_eq!(
+        b.replay("s", &second).await.unwrap().unwrap().events,
+        vec![]
+    );
+    // Another session's id replays nothing.
+    assert_eq!(b.replay("other", &first).await.unwrap(), None);
+    // Past the count bound the oldest go: resuming after one of them would
+    // leave a hole, so it replays nothing.
+    let third = a
+        .append("s", "get", Bytes::from_static(b"three"))
+        .await
+        .unwrap();
+    assert_eq!(b.replay("s", &priming).await.unwrap(), None);
+    assert_eq!(
+        b.replay("s", &first).await.unwrap().unwrap().events.len(),
+        2
+    );
+    // Past the byte bound too.
+    let big = Bytes::from(vec![b'x'; 900]);
+    let last = a.append("s", "get", big.clone()).await.unwrap();
+    assert_eq!(b.replay("s", &first).await.unwrap(), None);
+    assert_eq!(
+        b.replay("s", &third).await.unwrap().unwrap().events,
+        vec![(last, big)]
+    );
+    // Ids a client made up never reach Redis as commands.
+    for hostile in [
+        "",
+        "get",
+        "get:",
+        "get:1-",
+        "get:x-0",
+        "get:1-0 +",
+        "get:(0-0",
+        &format!("get:{}", "9".repeat(50)),
+    ] {
+        assert_eq!(b.replay("s", hostile).await.unwrap(), None, "{hostile:?}");
+    }
+    // A session's end takes its streams.
+    b.forget("s").await;
+    assert_eq!(a.replay("s", &third).await.unwrap(), None);
+    let keys = command(&server.url(), &["KEYS", "mcp:{s}*"]).await;
+    assert_eq!(keys, redis::Value::Array(vec![]));
+}
+
+/// The Redis store decides exactly as the memory store, bucket by
+/// bucket, all or nothing, over a schedule of spends.
+#[tokio::test]
+async fn the_redis_rate_limit_store_decides_as_the_memory_store() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let redis = Redis::new(&server.url()).unwrap().rate_limits();
+    let memory = MemoryRateLimitStore::new(100);
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let second = Quota::per_second(10).with_burst(3);
+    let minute = Quota::per_minute(5);
+    let mut at = start;
+    for step in 0..60u32 {
+        // Uneven steps, some requests costing more, some over two buckets.
+        at += Duration::from_millis(u64::from(step % 7) * 37);
+        let cost = 1 + step % 3;
+        let spends: Vec<Spend<'_>> = if step % 4 == 0 {
+            vec![
+                Spend::new("p:alice", second, cost),
+                Spend::new("q:alice", minute, 1),
+            ]
+        } else {
+            vec![Spend::new("p:alice", second, cost)]
+        };
+        let ours = redis.spend(&spends, at).await.unwrap();
+        let theirs = memory.spend(&spends, at).await.unwrap();
+        assert_eq!(ours, theirs, "step {step}");
+    }
+    redis.ready().await.unwrap();
+}
+
+/// An `http_server` instance on the shared Redis.
+struct Instance {
+    child: Child,
+    url: String,
+}
+
+async fn instance(redis: &str, args: &[&str], key_file: &std::path::Path) -> Instance {
+    let mut child = Command::new(example("http_server"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--redis",
+            redis,
+            "--state-key-file",
+        ])
+        .arg(key_file)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = stdout.next_line().await.unwrap().unwrap();
+    Instance { child, url }
+}
+
+/// Three instances sharing `redis`, and the state key they share.
+async fn three(redis: &str, args: &[&str]) -> (Vec<Instance>, tempfile_like::Dir) {
+    let dir = tempfile_like::Dir::new("redis-instances");
+    let key = dir.0.join("state-key");
+    std::fs::write(&key, "a request-state key that is long enough, shared").unwrap();
+    let mut all = Vec::new();
+    for _ in 0..3 {
+        all.push(instance(redis, args, &key).await);
+    }
+    (all, dir)
+}
+
+mod tempfile_like {
+    /// A directory of the test's own, removed when dropped.
+    pub(super) struct Dir(pub(super) std::path::PathBuf);
+
+    impl Dir {
+        pub(super) fn new(name: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("mcp-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// POSTs `body` to `url` as a legacy client of `session` would (or as one
+/// starting a session); the response.
+async fn legacy_post(
+    http: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25");
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    tokio::time::timeout(PATIENCE, req.body(body.to_string()).send())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// A 2026-07-28 `tools/call echo` to `url`.
+async fn modern_echo(http: &reqwest::Client, url: &str, id: u64) -> reqwest::Response {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"message": "hi"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "echo")
+        .body(body.to_string());
+    tokio::time::timeout(PATIENCE, req.send())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Opens a legacy session on `url`: its id.
+async fn open(http: &reqwest::Client, url: &str) -> String {
+    let res = legacy_post(
+        http,
+        url,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let _ = res.bytes().await;
+    id
+}
+
+/// The JSON-RPC message in a response, JSON or one SSE event.
+async fn message(res: reqwest::Response) -> Value {
+    let text = res.text().await.unwrap();
+    let data = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .rfind(|d| !d.is_empty())
+        .unwrap_or(&text);
+    serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn a_thousand_sessions_opened_on_one_instance_serve_on_another() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    // All from one address: the per-client cap of each instance goes up.
+    let (instances, _dir) = three(&server.url(), &["--max-sessions-per-client", "1000"]).await;
+    let http = reqwest::Client::new();
+    let urls: Vec<&str> = instances.iter().map(|i| i.url.as_str()).collect();
+    let opened: Vec<(usize, String)> = futures_like::bounded(1000, 16, |n| {
+        let (http, url) = (http.clone(), urls[n % 3].to_owned());
+        async move { (n, open(&http, &url).await) }
+    })
+    .await;
+    let answered = futures_like::bounded(opened.len(), 16, |i| {
+        let (n, session) = opened[i].clone();
+        let (http, url) = (http.clone(), urls[(n + 1) % 3].to_owned());
+        async move {
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            assert_eq!(
+                legacy_post(&http, &url, Some(&session), note)
+                    .await
+                    .status(),
+                202
+            );
+            let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"message": format!("n{n}")}}});
+            let res = legacy_post(&http, &url, Some(&session), call).await;
+            assert_eq!(res.status(), 200, "session {n}");
+            message(res).await["result"]["content"][0]["text"] == format!("n{n}")
+        }
+    })
+    .await;
+    assert_eq!(answered.iter().filter(|ok| **ok).count(), 1000);
+    drop(instances);
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_across_instances() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &["--rate-limit", "anonymous=10/minute"]).await;
+    let http = reqwest::Client::new();
+    let mut allowed = 0;
+    for n in 0..15 {
+        let res = modern_echo(&http, &instances[n % 3].url, n as u64).await;
+        match res.status().as_u16() {
+            200 => allowed += 1,
+            429 => assert!(res.headers().contains_key("retry-after")),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(allowed, 10);
+}
+
+#[tokio::test]
+async fn redis_going_away_means_503_and_service_resumes_when_it_is_back() {
+    let Some(mut server) = RedisServer::start().await else {
+        return;
+    };
+    let (mut instances, _dir) = three(&server.url(), &[]).await;
+    let http = reqwest::Client::new();
+    let session = open(&http, &instances[0].url).await;
+    let ping = |session: String, url: String| {
+        let http = http.clone();
+        async move {
+            legacy_post(
+                &http,
+                &url,
+                Some(&session),
+                json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        ping(session.clone(), instances[1].url.clone())
+            .await
+            .status(),
+        200
+    );
+
+    server.kill().await;
+    for instance in &instances {
+        let res = ping(session.clone(), instance.url.clone()).await;
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().contains_key("retry-after"));
+        // A new session cannot be stored either.
+        let res = legacy_post(
+            &http,
+            &instance.url,
+            None,
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                       "clientInfo": {"name": "t", "version": "1"}}}),
+        )
+        .await;
+        assert_eq!(res.status(), 503);
+        let ready = http
+            .get(instance.url.replace("/mcp", "/readyz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 503);
+        // 2026-07-28 requests need no store: still served.
+        let res = modern_echo(&http, &instance.url, 1).await;
+        assert_eq!(res.status(), 200);
+    }
+
+    assert!(server.run().await);
+    // Back without a restart of any instance; the Redis lost its data, so
+    // sessions start over.
+    for instance in &mut instances {
+        let ready = async {
+            loop {
+                let res = http
+                    .get(instance.url.replace("/mcp", "/readyz"))
+                    .send()
+                    .await
+                    .unwrap();
+                if res.status() == 200 {
+                    return;
+                }
+                // The instance reconnects on its own schedule (at most
+                // once a second): poll for it, bounded by PATIENCE.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(PATIENCE, ready).await.unwrap();
+        let session = open(&http, &instance.url).await;
+        assert_eq!(ping(session, instance.url.clone()).await.status(), 200);
+        assert!(
+            instance.child.try_wait().unwrap().is_none(),
+            "an instance exited"
+        );
+    }
+}
+
+/// Runs `count` futures made by `make`, at most `width` at a time; their
+/// outputs in order.
+mod futures_like {
+    use std::future::Future;
+
+    pub(super) async fn bounded<T, F, Fut>(count: usize, width: usize, make: F) -> Vec<T>
+    where
+        F: Fn(usize) -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut out = Vec::with_capacity(count);
+        let mut next = 0;
+        while next < count {
+            let end = (next + width).min(count);
+            let batch: Vec<_> = (next..end).map(|n| tokio::spawn(make(n))).collect();
+            for task in batch {
+                out.push(task.await.unwrap());
+            }
+            next = end;
+        }
+        out
+    }
+}

@@ -1,0 +1,202 @@
+//! Events of resumable SSE streams on Redis: one Redis stream per SSE
+//! stream, bounded by count and bytes (the oldest go first) and expiring
+//! when idle. Event ids are `STREAM:XID`, unique within the session, so
+//! that any instance can replay after any of them.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::{Script, Value};
+
+use super::{Redis, ms};
+use crate::error::Error;
+use crate::store::{EventStore, Replay};
+
+/// Appends an event and trims the stream to its bounds. KEYS: stream,
+/// its byte count, the session's set of streams. ARGV: message, most
+/// events, most bytes, expiry (ms), stream name.
+const APPEND: &str = r"
+local id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
+local bytes = redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
+local most, most_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+while redis.call('XLEN', KEYS[1]) > most or bytes > most_bytes do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+  if oldest == nil or oldest[1] == id then break end
+  bytes = redis.call('DECRBY', KEYS[2], string.len(oldest[2][2]))
+  redis.call('XDEL', KEYS[1], oldest[1])
+end
+redis.call('SADD', KEYS[3], ARGV[5])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+return id
+";
+
+/// The events after one, if it is still kept (else its successors may
+/// not all be). KEYS: stream. ARGV: the event's XID.
+const REPLAY: &str = r"
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
+return redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')
+";
+
+/// Forgets a session's streams. KEYS: its set of streams. ARGV: the key
+/// prefix of its streams.
+const FORGET: &str = r"
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  redis.call('DEL', ARGV[1] .. name, ARGV[1] .. name .. ':bytes')
+end
+return redis.call('DEL', KEYS[1])
+";
+
+/// Events of legacy sessions' resumable streams on Redis. Made by
+/// [`Redis::events`].
+#[derive(Debug)]
+pub struct RedisEventStore {
+    redis: Redis,
+    max_events: usize,
+    max_bytes: usize,
+    ttl: Duration,
+    append: Script,
+    replay: Script,
+    forget: Script,
+}
+
+impl RedisEventStore {
+    pub(super) fn new(redis: Redis) -> Self {
+        Self {
+            redis,
+            max_events: 1000,
+            max_bytes: 4 * 1024 * 1024,
+            ttl: Duration::from_secs(30 * 60),
+            append: Script::new(APPEND),
+            replay: Script::new(REPLAY),
+            forget: Script::new(FORGET),
+        }
+    }
+
+    /// Each stream keeps its last `events` events, within `bytes` bytes
+    /// (1,000 and 4 MiB by default).
+    #[must_use]
+    pub fn with_bounds(mut self, events: usize, bytes: usize) -> Self {
+        self.max_events = events.max(1);
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// A stream with no new event for `ttl` is forgotten (30 minutes by
+    /// default; make it at least the sessions' idle time).
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The key prefix of session `session`'s streams.
+    fn streams_prefix(&self, session: &str) -> String {
+        self.redis.key(&format!("{{{session}}}:ev:"))
+    }
+}
+
+#[async_trait::async_trait]
+impl EventStore for RedisEventStore {
+    async fn append(&self, session: &str, stream: &str, message: Bytes) -> Result<String, Error> {
+        let key = format!("{}{stream}", self.streams_prefix(session));
+        let bytes = format!("{key}:bytes");
+        let streams = self.redis.key(&format!("{{{session}}}:streams"));
+        let xid: String = self
+            .redis
+            .run(async |conn| {
+                self.append
+                    .key(&key)
+                    .key(&bytes)
+                    .key(&streams)
+                    .arg(&message[..])
+                    .arg(self.max_events)
+                    .arg(self.max_bytes)
+                    .arg(ms(self.ttl))
+                    .arg(stream)
+                    .invoke_async(conn)
+                    .await
+            })
+            .await?;
+        Ok(format!("{stream}:{xid}"))
+    }
+
+    async fn replay(&self, session: &str, last_event_id: &str) -> Result<Option<Replay>, Error> {
+        let Some((stream, xid)) = last_event_id.rsplit_once(':') else {
+            return Ok(None);
+        };
+        // A client's text reaches Redis only as a well-formed XID.
+        let well_formed = xid.split_once('-').is_some_and(|(ms, seq)| {
+            [ms, seq]
+                .iter()
+                .all(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !well_formed {
+            return Ok(None);
+        }
+        let key = format!("{}{stream}", self.streams_prefix(session));
+        let found: Value = self
+            .redis
+            .run(async |conn| self.replay.key(&key).arg(xid).invoke_async(conn).await)
+            .await?;
+        let Value::Array(entries) = found else {
+            return Ok(None);
+        };
+        let mut events = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some((id, message)) = entry_of(entry) else {
+                return Err(Error::Unavailable(
+                    "Redis: an event in an unexpected shape".to_owned(),
+                ));
+            };
+            // Priming events carry no message and are not replayed.
+            if !message.is_empty() {
+                events.push((format!("{stream}:{id}"), message));
+            }
+        }
+        Ok(Some(Replay::new(stream, events)))
+    }
+
+    async fn forget(&self, session: &str) {
+        let streams = self.redis.key(&format!("{{{session}}}:streams"));
+        let prefix = self.streams_prefix(session);
+        let forgot = self
+            .redis
+            .run(async |conn| {
+                self.forget
+                    .key(&streams)
+                    .arg(&prefix)
+                    .invoke_async::<i64>(conn)
+                    .await
+            })
+            .await;
+        if let Err(e) = forgot {
+            // They expire on their own.
+            tracing::warn!(error = %e, "could not forget a session's events");
+        }
+    }
+
+    async fn ready(&self) -> Result<(), Error> {
+        self.redis.ping().await
+    }
+}
+
+/// `[id, [field, value]]`, as `XRANGE` gives each entry.
+fn entry_of(entry: Value) -> Option<(String, Bytes)> {
+    let Value::Array(parts) = entry else {
+        return None;
+    };
+    let mut parts = parts.into_iter();
+    let id = match parts.next()? {
+        Value::BulkString(id) => String::from_utf8(id).ok()?,
+        Value::SimpleString(id) => id,
+        _ => return None,
+    };
+    let Value::Array(fields) = parts.next()? else {
+        return None;
+    };
+    let message = match fields.into_iter().nth(1)? {
+        Value::BulkString(m) => Bytes::from(m),
+        _ => return None,
+    };
+    Some((id, message))
+}
