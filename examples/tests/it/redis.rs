@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::stdio::example;
+use crate::stdio::{example, serve_example};
 
 /// A bound on each wait, so a wedged process fails the test.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -274,7 +274,8 @@ struct Instance {
 }
 
 async fn instance(redis: &str, args: &[&str], key_file: &std::path::Path) -> Instance {
-    let mut child = Command::new(example("http_server"))
+    let mut command = Command::new(example("http_server"));
+    command
         .args([
             "--bind",
             "127.0.0.1:0",
@@ -283,14 +284,8 @@ async fn instance(redis: &str, args: &[&str], key_file: &std::path::Path) -> Ins
             "--state-key-file",
         ])
         .arg(key_file)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = stdout.next_line().await.unwrap().unwrap();
+        .args(args);
+    let (child, url) = serve_example(command).await;
     Instance { child, url }
 }
 

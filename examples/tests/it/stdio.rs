@@ -19,6 +19,23 @@ pub(crate) fn example(name: &str) -> PathBuf {
     path.join("examples").join(name)
 }
 
+/// Runs `command` (an example server that binds a free port and prints
+/// its URL first): the process, killed when dropped, and the URL.
+pub(crate) async fn serve_example(
+    mut command: tokio::process::Command,
+) -> (tokio::process::Child, String) {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let url = lines.next_line().await.unwrap().unwrap();
+    (child, url)
+}
+
 async fn run(era: Era) {
     let server = ChildProcess::new(example("stdio_server"))
         .env("RUST_LOG", "debug")

@@ -10,18 +10,19 @@ use super::{Redis, ms, unix_ms};
 use crate::error::Error;
 use crate::store::{SessionRecord, SessionStore};
 
-/// Stores a session when there is room. KEYS: record, index. ARGV: id,
-/// record, now (ms), idle (ms), cap.
+// Every script takes KEYS: the record, the index; ARGV: the id, now (ms),
+// the idle time (ms), the record (or empty), the cap.
+
+/// Stores a session when there is room.
 const INSERT: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4])
-redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
 return 1
 ";
 
-/// Reads a session and marks it used. KEYS: record, index. ARGV: id, now
-/// (ms), idle (ms).
+/// Reads a session and marks it used.
 const GET: &str = r"
 local record = redis.call('GET', KEYS[1])
 if not record then
@@ -33,16 +34,15 @@ redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1]
 return record
 ";
 
-/// Replaces a live session's record. KEYS: record, index. ARGV: id,
-/// record, now (ms), idle (ms).
+/// Replaces a live session's record.
 const UPDATE: &str = r"
-if redis.call('SET', KEYS[1], ARGV[2], 'XX', 'PX', ARGV[4]) then
-  redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[3]) + tonumber(ARGV[4]), ARGV[1])
+if redis.call('SET', KEYS[1], ARGV[4], 'XX', 'PX', ARGV[3]) then
+  redis.call('ZADD', KEYS[2], 'XX', tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
 end
 return 1
 ";
 
-/// Ends a session. KEYS: record, index. ARGV: id.
+/// Ends a session.
 const REMOVE: &str = r"
 redis.call('ZREM', KEYS[2], ARGV[1])
 return redis.call('DEL', KEYS[1])
@@ -83,97 +83,59 @@ impl RedisSessionStore {
         }
     }
 
-    fn record_key(&self, id: &str) -> String {
-        self.redis.key(&format!("{{{id}}}:session"))
+    /// Runs `script` for session `id`, with `record` when it writes one.
+    async fn call<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        id: &str,
+        record: Option<&SessionRecord>,
+    ) -> Result<T, Error> {
+        let record = match record {
+            Some(record) => serde_json::to_string(record)
+                .map_err(|e| Error::Unavailable(format!("a session record: {e}")))?,
+            None => String::new(),
+        };
+        let key = self.redis.key(&format!("{{{id}}}:session"));
+        let now = unix_ms(SystemTime::now());
+        self.redis
+            .run(async |conn| {
+                script
+                    .key(&key)
+                    .key(&self.index)
+                    .arg(id)
+                    .arg(now)
+                    .arg(ms(self.idle))
+                    .arg(&record)
+                    .arg(self.max)
+                    .invoke_async(conn)
+                    .await
+            })
+            .await
     }
-}
-
-fn encode(record: &SessionRecord) -> Result<String, Error> {
-    serde_json::to_string(record).map_err(|e| Error::Unavailable(format!("a session record: {e}")))
 }
 
 #[async_trait::async_trait]
 impl SessionStore for RedisSessionStore {
     async fn insert(&self, id: &str, record: SessionRecord) -> Result<bool, Error> {
-        let record = encode(&record)?;
-        let key = self.record_key(id);
-        let now = unix_ms(SystemTime::now());
-        let stored: i64 = self
-            .redis
-            .run(async |conn| {
-                self.scripts
-                    .insert
-                    .key(&key)
-                    .key(&self.index)
-                    .arg(id)
-                    .arg(&record)
-                    .arg(now)
-                    .arg(ms(self.idle))
-                    .arg(self.max)
-                    .invoke_async(conn)
-                    .await
-            })
-            .await?;
+        let stored: i64 = self.call(&self.scripts.insert, id, Some(&record)).await?;
         Ok(stored == 1)
     }
 
     async fn get(&self, id: &str) -> Result<Option<SessionRecord>, Error> {
-        let key = self.record_key(id);
-        let now = unix_ms(SystemTime::now());
-        let found: Option<String> = self
-            .redis
-            .run(async |conn| {
-                self.scripts
-                    .get
-                    .key(&key)
-                    .key(&self.index)
-                    .arg(id)
-                    .arg(now)
-                    .arg(ms(self.idle))
-                    .invoke_async(conn)
-                    .await
-            })
-            .await?;
+        let found: Option<String> = self.call(&self.scripts.get, id, None).await?;
         // A record this version cannot read is a session it cannot serve:
         // its client starts a new one.
         Ok(found.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
     async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error> {
-        let record = encode(&record)?;
-        let key = self.record_key(id);
-        let now = unix_ms(SystemTime::now());
-        self.redis
-            .run(async |conn| {
-                self.scripts
-                    .update
-                    .key(&key)
-                    .key(&self.index)
-                    .arg(id)
-                    .arg(&record)
-                    .arg(now)
-                    .arg(ms(self.idle))
-                    .invoke_async::<i64>(conn)
-                    .await
-            })
+        self.call::<i64>(&self.scripts.update, id, Some(&record))
             .await
             .map(drop)
     }
 
     async fn remove(&self, id: &str) -> Result<bool, Error> {
-        let key = self.record_key(id);
-        let removed: i64 = self
-            .redis
-            .run(async |conn| {
-                self.scripts
-                    .remove
-                    .key(&key)
-                    .key(&self.index)
-                    .arg(id)
-                    .invoke_async(conn)
-                    .await
-            })
-            .await?;
+        let removed: i64 = self.call(&self.scripts.remove, id, None).await?;
         Ok(removed == 1)
     }
 
