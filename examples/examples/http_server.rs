@@ -88,9 +88,6 @@ async fn main() -> std::io::Result<()> {
     } else {
         examples::init_logging()
     };
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    // The URL goes to stdout, so a script that bound port 0 learns it.
-    println!("http://{}/mcp", listener.local_addr()?);
     // Legacy sessions and the events kept for their resumption: in memory
     // (within the given memory), or on Redis for many instances.
     let stores = match &redis {
@@ -125,6 +122,10 @@ async fn main() -> std::io::Result<()> {
         stores.sessions,
         stores.events,
     );
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    // The URL goes to stdout once the setup succeeded, so a script that
+    // bound port 0 learns it (and that it is serving).
+    println!("http://{}/mcp", listener.local_addr()?);
     let app = axum::Router::new().route_service("/mcp", endpoint.clone());
     let app = examples::ops::with_ops_routes(app, &endpoint.health());
     let shutdown = endpoint.shutdown_on(async {

@@ -307,7 +307,10 @@ mod tempfile_like {
 
     impl Dir {
         pub(super) fn new(name: &str) -> Self {
-            let dir = std::env::temp_dir().join(format!("mcp-{name}-{}", std::process::id()));
+            // Tests run side by side in one process: one directory each.
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("mcp-{name}-{}-{n}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             Self(dir)
         }
