@@ -345,24 +345,39 @@ async fn legacy_post(
         .unwrap()
 }
 
-/// A 2026-07-28 `tools/call echo` to `url`.
-async fn modern_echo(http: &reqwest::Client, url: &str, id: u64) -> reqwest::Response {
-    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"message": "hi"},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+/// A 2026-07-28 `tools/call` of `tool` to `url`, with `extra` params
+/// (arguments, input responses, request state) and a client that can
+/// answer elicitation.
+async fn modern_call(
+    http: &reqwest::Client,
+    url: &str,
+    tool: &str,
+    extra: Value,
+) -> reqwest::Response {
+    let mut params = json!({"name": tool, "arguments": {}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}}});
+    if let (Some(params), Value::Object(extra)) = (params.as_object_mut(), extra) {
+        params.extend(extra);
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
     let req = http
         .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo")
+        .header("mcp-name", tool)
         .body(body.to_string());
     tokio::time::timeout(PATIENCE, req.send())
         .await
         .unwrap()
         .unwrap()
+}
+
+/// A 2026-07-28 `tools/call echo` to `url`.
+async fn modern_echo(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    modern_call(http, url, "echo", json!({"arguments": {"message": "hi"}})).await
 }
 
 /// Opens a legacy session on `url`: its id.
@@ -439,7 +454,7 @@ async fn a_rate_limit_holds_across_instances() {
     let http = reqwest::Client::new();
     let mut allowed = 0;
     for n in 0..15 {
-        let res = modern_echo(&http, &instances[n % 3].url, n as u64).await;
+        let res = modern_echo(&http, &instances[n % 3].url).await;
         match res.status().as_u16() {
             200 => allowed += 1,
             429 => assert!(res.headers().contains_key("retry-after")),
@@ -499,7 +514,7 @@ async fn redis_going_away_means_503_and_service_resumes_when_it_is_back() {
             .unwrap();
         assert_eq!(ready.status(), 503);
         // 2026-07-28 requests need no store: still served.
-        let res = modern_echo(&http, &instance.url, 1).await;
+        let res = modern_echo(&http, &instance.url).await;
         assert_eq!(res.status(), 200);
     }
 
@@ -555,4 +570,42 @@ mod futures_like {
         }
         out
     }
+}
+
+/// A 2026-07-28 tool that asks for input is retried on another instance:
+/// the instances share the request-state key (`--state-key-file`), so the
+/// state one sealed opens on the other; an instance with a key of its own
+/// refuses it.
+#[tokio::test]
+async fn an_input_required_retry_may_land_on_any_instance() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &[]).await;
+    let http = reqwest::Client::new();
+    let asked = message(modern_call(&http, &instances[0].url, "greet", json!({})).await).await;
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    let (question, _) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let retry = json!({
+        "inputResponses": {question.clone(): {"action": "accept", "content": {"name": "Ada"}}},
+        "requestState": result["requestState"].clone(),
+    });
+    let answer = message(modern_call(&http, &instances[2].url, "greet", retry.clone()).await).await;
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "Hello, Ada!",
+        "{answer}"
+    );
+
+    let other = tempfile_like::Dir::new("other-key");
+    let key = other.0.join("state-key");
+    std::fs::write(&key, "a request-state key of another deployment entirely").unwrap();
+    let stranger = instance(&server.url(), &[], &key).await;
+    let refused = message(modern_call(&http, &stranger.url, "greet", retry).await).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
