@@ -147,6 +147,12 @@ async fn sessions_expire_when_idle_hold_their_cap_and_survive_instances() {
     // An update of a session that is gone does not bring it back.
     a.update("s1", record(None)).await.unwrap();
     assert_eq!(a.get("s1").await.unwrap(), None);
+    // Ids a client made up name no session and never reach Redis as keys:
+    // not even one that spells another key's place.
+    for hostile in ["s2}:session", "{s2}", "", "s 2", &"s".repeat(200)] {
+        assert_eq!(a.get(hostile).await.unwrap(), None, "{hostile:?}");
+        assert!(!a.remove(hostile).await.unwrap(), "{hostile:?}");
+    }
     // Different prefixes, different servers.
     let other = Redis::new(&server.url())
         .unwrap()

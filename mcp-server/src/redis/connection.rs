@@ -98,6 +98,12 @@ impl Redis {
         key
     }
 
+    /// Key `rest` of session `session`, the session's id as its hash tag
+    /// (`mcp:{SID}:rest`), so that one script's keys share a slot.
+    pub(super) fn session_key(&self, session: &str, rest: &str) -> String {
+        self.key(&format!("{{{session}}}:{rest}"))
+    }
+
     /// The connection, made now if there is none yet.
     pub(super) async fn connection(&self) -> Result<ConnectionManager, Error> {
         let mut state = self.inner.state.lock().await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::{Script, Value};
 
-use super::{Redis, ms};
+use super::{Redis, ms, well_formed};
 use crate::error::Error;
 use crate::store::{EventStore, Replay};
 
@@ -89,18 +89,23 @@ impl RedisEventStore {
         self
     }
 
-    /// The key prefix of session `session`'s streams.
-    fn streams_prefix(&self, session: &str) -> String {
-        self.redis.key(&format!("{{{session}}}:ev:"))
+    /// The key of stream `stream` of session `session`.
+    fn stream_key(&self, session: &str, stream: &str) -> String {
+        self.redis.session_key(session, &format!("ev:{stream}"))
     }
 }
 
 #[async_trait::async_trait]
 impl EventStore for RedisEventStore {
     async fn append(&self, session: &str, stream: &str, message: Bytes) -> Result<String, Error> {
-        let key = format!("{}{stream}", self.streams_prefix(session));
+        if !well_formed(session) || !well_formed(stream) {
+            return Err(Error::Unavailable(
+                "a stream the Redis store cannot key".to_owned(),
+            ));
+        }
+        let key = self.stream_key(session, stream);
         let bytes = format!("{key}:bytes");
-        let streams = self.redis.key(&format!("{{{session}}}:streams"));
+        let streams = self.redis.session_key(session, "streams");
         let xid: String = self
             .redis
             .run(async |conn| {
@@ -130,10 +135,10 @@ impl EventStore for RedisEventStore {
                 .iter()
                 .all(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
         });
-        if !well_formed {
+        if !well_formed || !super::well_formed(session) || !super::well_formed(stream) {
             return Ok(None);
         }
-        let key = format!("{}{stream}", self.streams_prefix(session));
+        let key = self.stream_key(session, stream);
         let found: Value = self
             .redis
             .run(async |conn| self.replay.key(&key).arg(xid).invoke_async(conn).await)
@@ -157,8 +162,11 @@ impl EventStore for RedisEventStore {
     }
 
     async fn forget(&self, session: &str) {
-        let streams = self.redis.key(&format!("{{{session}}}:streams"));
-        let prefix = self.streams_prefix(session);
+        if !well_formed(session) {
+            return;
+        }
+        let streams = self.redis.session_key(session, "streams");
+        let prefix = self.stream_key(session, "");
         let forgot = self
             .redis
             .run(async |conn| {

@@ -65,6 +65,18 @@ pub use sessions::RedisSessionStore;
 
 use std::time::{Duration, SystemTime};
 
+/// Whether `name` (a session id or a stream name, both of which a client
+/// sends) may become part of a key: 1 to 128 ASCII letters, digits, `-`,
+/// `_` or `.`. The SDK's own ids are; anything else names no session and
+/// no stream, and never reaches Redis, where a `}` or `:` could move it
+/// into another key's place or hash slot.
+fn well_formed(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Milliseconds since the Unix epoch: the clock of scores and arrival
 /// times, which must agree across instances (keep their clocks in sync).
 fn unix_ms(t: SystemTime) -> u64 {

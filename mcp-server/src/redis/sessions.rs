@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use redis::Script;
 
-use super::{Redis, ms, unix_ms};
+use super::{Redis, ms, unix_ms, well_formed};
 use crate::error::Error;
 use crate::store::{SessionRecord, SessionStore};
 
@@ -95,7 +95,7 @@ impl RedisSessionStore {
                 .map_err(|e| Error::Unavailable(format!("a session record: {e}")))?,
             None => String::new(),
         };
-        let key = self.redis.key(&format!("{{{id}}}:session"));
+        let key = self.redis.session_key(id, "session");
         let now = unix_ms(SystemTime::now());
         self.redis
             .run(async |conn| {
@@ -117,11 +117,19 @@ impl RedisSessionStore {
 #[async_trait::async_trait]
 impl SessionStore for RedisSessionStore {
     async fn insert(&self, id: &str, record: SessionRecord) -> Result<bool, Error> {
+        if !well_formed(id) {
+            return Err(Error::Unavailable(
+                "a session id the Redis store cannot key".to_owned(),
+            ));
+        }
         let stored: i64 = self.call(&self.scripts.insert, id, Some(&record)).await?;
         Ok(stored == 1)
     }
 
     async fn get(&self, id: &str) -> Result<Option<SessionRecord>, Error> {
+        if !well_formed(id) {
+            return Ok(None);
+        }
         let found: Option<String> = self.call(&self.scripts.get, id, None).await?;
         // A record this version cannot read is a session it cannot serve:
         // its client starts a new one.
@@ -129,12 +137,18 @@ impl SessionStore for RedisSessionStore {
     }
 
     async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error> {
+        if !well_formed(id) {
+            return Ok(());
+        }
         self.call::<i64>(&self.scripts.update, id, Some(&record))
             .await
             .map(drop)
     }
 
     async fn remove(&self, id: &str) -> Result<bool, Error> {
+        if !well_formed(id) {
+            return Ok(false);
+        }
         let removed: i64 = self.call(&self.scripts.remove, id, None).await?;
         Ok(removed == 1)
     }
