@@ -118,6 +118,7 @@ pub mod sse;
 pub mod subscriptions;
 pub mod target;
 pub mod tasks;
+pub mod telemetry;
 pub mod tools;
 pub mod transport;
 pub mod version;

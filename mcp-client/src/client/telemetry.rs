@@ -142,11 +142,6 @@ pub(super) mod metrics {
     use opentelemetry::KeyValue;
     use opentelemetry::metrics::Histogram;
 
-    /// Bucket bounds (seconds) the MCP conventions recommend.
-    const BOUNDS: [f64; 14] = [
-        0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    ];
-
     struct Instruments {
         operations: Histogram<f64>,
         sessions: Histogram<f64>,
@@ -163,7 +158,7 @@ pub(super) mod metrics {
                 .f64_histogram(name)
                 .with_unit("s")
                 .with_description(description)
-                .with_boundaries(BOUNDS.to_vec())
+                .with_boundaries(mcp_core::telemetry::DURATION_BOUNDS.to_vec())
                 .build()
         };
         Instruments {

@@ -51,43 +51,38 @@ impl Redis {
     pub fn new(url: &str) -> Result<Self, Error> {
         let client = redis::Client::open(url)
             .map_err(|e| Error::Config(format!("the Redis URL: {}", e.category())))?;
-        Ok(Self {
+        Ok(Self::of(client, "mcp:".to_owned(), Duration::from_secs(2)))
+    }
+
+    /// A handle with nothing connected yet.
+    fn of(client: redis::Client, prefix: String, timeout: Duration) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 client,
-                prefix: "mcp:".to_owned(),
-                timeout: Duration::from_secs(2),
+                prefix,
+                timeout,
                 state: tokio::sync::Mutex::const_new(None),
                 failed_at: Mutex::new(None),
             }),
-        })
+        }
     }
 
     /// Keys start with `prefix` (`mcp:` by default): servers that share a
     /// Redis but not their state use different ones.
     #[must_use]
     pub fn with_prefix(self, prefix: impl Into<String>) -> Self {
-        self.rebuild(|inner| inner.prefix = prefix.into())
+        Self::of(self.inner.client.clone(), prefix.into(), self.inner.timeout)
     }
 
     /// The time limit of each command and of connecting (2 s by default):
     /// how long a request may wait on a Redis that hangs.
     #[must_use]
     pub fn with_timeout(self, timeout: Duration) -> Self {
-        self.rebuild(|inner| inner.timeout = timeout)
-    }
-
-    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = Inner {
-            client: self.inner.client.clone(),
-            prefix: self.inner.prefix.clone(),
-            timeout: self.inner.timeout,
-            state: tokio::sync::Mutex::const_new(None),
-            failed_at: Mutex::new(None),
-        };
-        change(&mut inner);
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self::of(
+            self.inner.client.clone(),
+            self.inner.prefix.clone(),
+            timeout,
+        )
     }
 
     /// `name` under the prefix.

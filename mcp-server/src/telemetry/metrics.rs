@@ -30,9 +30,7 @@ use mcp_core::security::SecurityEvent;
 pub const MAX_SERIES: usize = 2000;
 
 /// Bucket bounds (seconds) the MCP conventions recommend for durations.
-const BOUNDS: [f64; 14] = [
-    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-];
+const BOUNDS: [f64; 14] = mcp_core::telemetry::DURATION_BOUNDS;
 
 /// Label names, in the order each metric's values are given.
 const OPERATION_LABELS: [&str; 5] = [
