@@ -33,6 +33,10 @@
 //!   `api-key=60/minute`, `tool:save_note=5/minute` (each caller its own
 //!   quota; over it, 429 with `Retry-After`).
 //! - `--log-json`: JSON lines on stderr (as does `LOG_FORMAT=json`).
+//! - `--redis URL`: sessions, resumable events and rate limits on this
+//!   Redis, shared with the other instances (see `docs/scaling.md`).
+//! - `--state-key-file PATH`: the request-state key every instance shares
+//!   (at least 32 bytes; rotated by replacing the file).
 //!
 //! Clients discover the authorization server from the Protected Resource
 //! Metadata at `/.well-known/oauth-protected-resource/mcp` (and at the
@@ -49,7 +53,8 @@ use examples::auth::{self, Config, IntrospectionClient};
 
 const USAGE: &str = "usage: auth_server --issuer URL [--bind ADDR] [--resource URL] \
                      [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]... \
-                     [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json]";
+                     [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
+                     [--redis URL] [--state-key-file PATH]";
 
 /// The command line, before the address is bound.
 struct Args {
@@ -60,6 +65,8 @@ struct Args {
     api_keys: Vec<String>,
     rate_limits: Option<mcp_server::limit::RateLimits>,
     log_json: bool,
+    redis: Option<String>,
+    state_key_file: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,6 +79,8 @@ fn parse_args() -> Result<Args, String> {
         api_keys: Vec::new(),
         rate_limits: None,
         log_json: false,
+        redis: None,
+        state_key_file: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -92,6 +101,8 @@ fn parse_args() -> Result<Args, String> {
                 parsed.rate_limits = Some(parsed.rate_limits.unwrap_or_default().policy(policy));
             }
             "--log-json" => parsed.log_json = true,
+            "--redis" => parsed.redis = Some(value()?),
+            "--state-key-file" => parsed.state_key_file = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -141,6 +152,19 @@ async fn run(args: Args) -> Result<(), String> {
                 audience: resource.clone(),
             });
     config.rate_limits = args.rate_limits;
+    if let Some(url) = &args.redis {
+        config.redis = Some(mcp_server::redis::Redis::new(url).map_err(|e| e.to_string())?);
+    }
+    // Watched for rotation while the server runs.
+    let _rotation = match &args.state_key_file {
+        Some(path) => {
+            let mut options = mcp_server::ServerOptions::default();
+            let watch = examples::ops::state_key_from_file(path, &mut options).await?;
+            config.state_key = Some(options.state_key);
+            Some(watch)
+        }
+        None => None,
+    };
     for spec in &args.api_keys {
         config.api_keys.push(auth::parse_api_key(spec)?);
     }

@@ -27,7 +27,7 @@
 use std::time::Duration;
 
 use examples::ops::Stores;
-use mcp_server::http::{HttpOptions, ServeOptions, StreamableHttp, serve_service};
+use mcp_server::http::{HttpOptions, ServeOptions, serve_service};
 use mcp_server::limit::RateLimits;
 use mcp_server::store::MemoryEventStore;
 use mcp_server::{Server, ServerOptions};
@@ -116,12 +116,7 @@ async fn main() -> std::io::Result<()> {
     if let Some(url) = upstream {
         router = router.with_tool(examples::demo::ask_upstream(url));
     }
-    let endpoint = StreamableHttp::with_stores(
-        Server::with_options(router, options),
-        http,
-        stores.sessions,
-        stores.events,
-    );
+    let endpoint = stores.endpoint(Server::with_options(router, options), http);
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     // The URL goes to stdout once the setup succeeded, so a script that
     // bound port 0 learns it (and that it is serving).

@@ -39,6 +39,12 @@ pub struct Config {
     pub cache_ttl: Option<Duration>,
     /// Rate limits per caller (users, API keys) and tool.
     pub rate_limits: Option<mcp_server::limit::RateLimits>,
+    /// Sessions, events and rate limits on this Redis, shared with the
+    /// other instances; in this process's memory when `None`.
+    pub redis: Option<mcp_server::redis::Redis>,
+    /// The request-state key every instance shares; a random one of this
+    /// process's when `None`.
+    pub state_key: Option<mcp_server::StateKey>,
 }
 
 impl Config {
@@ -51,6 +57,8 @@ impl Config {
             api_keys: Vec::new(),
             cache_ttl: None,
             rate_limits: None,
+            redis: None,
+            state_key: None,
         }
     }
 }
@@ -176,9 +184,18 @@ pub async fn app(
     if let Some(host) = uri.as_ref().and_then(axum::http::Uri::host) {
         options.allowed = AllowedHosts::loopback().with_host(host);
     }
+    let stores = match &config.redis {
+        Some(redis) => crate::ops::Stores::on(redis.clone(), &options),
+        None => {
+            crate::ops::Stores::memory(&options, mcp_server::store::MemoryEventStore::default())
+        }
+    };
     let mut server_options = mcp_server::ServerOptions::default();
-    server_options.rate_limits.clone_from(&config.rate_limits);
-    let endpoint = StreamableHttp::new(Server::with_options(router(), server_options), options);
+    server_options.rate_limits = config.rate_limits.clone().map(|l| stores.rate_limits(l));
+    if let Some(key) = &config.state_key {
+        server_options.state_key = key.clone();
+    }
+    let endpoint = stores.endpoint(Server::with_options(router(), server_options), options);
     let verifier = auth.clone();
     let health = endpoint.health().with_check("token verifier", move || {
         let verifier = verifier.clone();

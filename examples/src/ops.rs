@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_server::http::HttpOptions;
+use mcp_server::http::{HttpOptions, StreamableHttp};
 use mcp_server::limit::{Policy, Quota, RateLimits};
 use mcp_server::secrets::{FileSecrets, SecretWatch, Secrets};
 use mcp_server::store::{EventStore, MemoryEventStore, MemorySessionStore, SessionStore};
@@ -64,6 +64,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// The events of resumable streams.
     pub events: Arc<dyn EventStore>,
+    /// Between instances sharing the stores: what the stores cannot hold.
+    pub bus: Option<Arc<dyn mcp_server::bus::EventBus>>,
     redis: Option<mcp_server::redis::Redis>,
 }
 
@@ -77,6 +79,7 @@ impl Stores {
                 http.session_idle,
             )),
             events: Arc::new(events),
+            bus: None,
             redis: None,
         }
     }
@@ -87,11 +90,30 @@ impl Stores {
     /// A message when `url` is not a Redis URL.
     pub fn redis(url: &str, http: &HttpOptions) -> Result<Self, String> {
         let redis = mcp_server::redis::Redis::new(url).map_err(|e| e.to_string())?;
-        Ok(Self {
+        Ok(Self::on(redis, http))
+    }
+
+    /// On `redis`, shared by every instance that uses it.
+    pub fn on(redis: mcp_server::redis::Redis, http: &HttpOptions) -> Self {
+        Self {
             sessions: Arc::new(redis.sessions(http.max_sessions, http.session_idle)),
             events: Arc::new(redis.events().with_ttl(http.session_idle)),
+            bus: Some(Arc::new(redis.bus())),
             redis: Some(redis),
-        })
+        }
+    }
+
+    /// The endpoint for `server`, keeping what outlives a request here.
+    pub fn endpoint<H: mcp_server::Handler>(
+        self,
+        server: mcp_server::Server<H>,
+        http: HttpOptions,
+    ) -> StreamableHttp<H> {
+        let endpoint = StreamableHttp::with_stores(server, http, self.sessions, self.events);
+        match self.bus {
+            Some(bus) => endpoint.with_bus(bus),
+            None => endpoint,
+        }
     }
 
     /// `limits`, kept where the sessions are: on Redis, a quota holds

@@ -83,6 +83,7 @@
 //!   connection manager that reconnects, and Lua scripts run by their
 //!   digest), over which the shared stores are a few scripts each.
 
+pub mod bus;
 pub mod clock;
 mod context;
 mod error;

@@ -50,16 +50,16 @@ fn endpoint(router: Router, options: HttpOptions) -> StreamableHttp<Router> {
 
 /// A legacy session driven by hand.
 #[derive(Clone)]
-struct Raw {
-    http: reqwest::Client,
-    url: String,
-    session: String,
-    version: String,
+pub(crate) struct Raw {
+    pub(crate) http: reqwest::Client,
+    pub(crate) url: String,
+    pub(crate) session: String,
+    pub(crate) version: String,
 }
 
 impl Raw {
     /// `initialize` and `notifications/initialized` at `url`.
-    async fn open(url: &str, version: &str) -> Self {
+    pub(crate) async fn open(url: &str, version: &str) -> Self {
         Self::open_with(reqwest::Client::new(), url, version).await
     }
 
@@ -97,7 +97,7 @@ impl Raw {
         raw
     }
 
-    fn post(&self, body: &Value, accept: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn post(&self, body: &Value, accept: &str) -> reqwest::RequestBuilder {
         self.http
             .post(&self.url)
             .header("content-type", "application/json")
@@ -107,7 +107,7 @@ impl Raw {
             .body(body.to_string())
     }
 
-    fn get(&self) -> reqwest::RequestBuilder {
+    pub(crate) fn get(&self) -> reqwest::RequestBuilder {
         self.http
             .get(&self.url)
             .header("accept", "text/event-stream")
@@ -116,7 +116,7 @@ impl Raw {
     }
 
     /// `echo` answers `message` on this session.
-    async fn echoes(&self, message: &str) {
+    pub(crate) async fn echoes(&self, message: &str) {
         let body = self
             .post(&echo(1, message), "application/json")
             .send()
@@ -130,7 +130,7 @@ impl Raw {
     }
 }
 
-fn echo(id: u64, message: &str) -> Value {
+pub(crate) fn echo(id: u64, message: &str) -> Value {
     json!({
         "jsonrpc": "2.0", "id": id, "method": "tools/call",
         "params": {"name": "echo", "arguments": {"message": message}}
@@ -139,16 +139,19 @@ fn echo(id: u64, message: &str) -> Value {
 
 /// An SSE event as read.
 #[derive(Debug)]
-struct Read {
-    id: Option<String>,
-    kind: Option<String>,
-    data: String,
+pub(crate) struct Read {
+    pub(crate) id: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) data: String,
     /// `data` as JSON; `Null` when empty or not JSON.
-    json: Value,
+    pub(crate) json: Value,
 }
 
 /// Reads events from `response` until one whose data satisfies `stop`.
-async fn read_until(response: &mut reqwest::Response, stop: impl Fn(&Value) -> bool) -> Vec<Read> {
+pub(crate) async fn read_until(
+    response: &mut reqwest::Response,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<Read> {
     let mut decoder = sse::Decoder::new();
     let mut events = Vec::new();
     while let Some(chunk) = response.chunk().await.unwrap() {
@@ -170,7 +173,7 @@ async fn read_until(response: &mut reqwest::Response, stop: impl Fn(&Value) -> b
     panic!("the stream ended first; read {events:?}");
 }
 
-fn progress_of(events: &[Read]) -> Vec<f64> {
+pub(crate) fn progress_of(events: &[Read]) -> Vec<f64> {
     events
         .iter()
         .filter(|e| e.json["method"] == "notifications/progress")

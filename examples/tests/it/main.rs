@@ -33,6 +33,7 @@ mod raw;
 mod redis;
 mod secrets;
 mod security_events;
+mod shared_sessions;
 mod stdio;
 mod support;
 mod telemetry;

@@ -615,3 +615,279 @@ async fn an_input_required_retry_may_land_on_any_instance() {
     let refused = message(modern_call(&http, &stranger.url, "greet", retry).await).await;
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 }
+
+/// Opens a legacy session on `url` whose client answers elicitation, and
+/// says it is initialized there: its id.
+async fn open_eliciting(http: &reqwest::Client, url: &str) -> String {
+    let res = legacy_post(
+        http,
+        url,
+        None,
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+                   "clientInfo": {"name": "t", "version": "1"}}}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let id = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let _ = res.bytes().await;
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(legacy_post(http, url, Some(&id), note).await.status(), 202);
+    id
+}
+
+/// A GET of `session`'s stream on `url`, resuming after `last` if given.
+async fn legacy_get(
+    http: &reqwest::Client,
+    url: &str,
+    session: &str,
+    last: Option<&str>,
+) -> reqwest::Response {
+    let mut req = http
+        .get(url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", session);
+    if let Some(last) = last {
+        req = req.header("last-event-id", last);
+    }
+    let res = tokio::time::timeout(PATIENCE, req.send())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res
+}
+
+/// `count` to `to`, a step every `delay_ms`, with progress.
+fn count_call(id: u64, to: u32, delay_ms: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "count", "arguments": {"to": to, "delay_ms": delay_ms},
+        "_meta": {"progressToken": "p"}}})
+}
+
+/// Reads `res`'s SSE events until one whose data satisfies `stop`.
+async fn events_until(
+    res: &mut reqwest::Response,
+    what: &str,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<crate::http_sessions::Read> {
+    tokio::time::timeout(PATIENCE, crate::http_sessions::read_until(res, stop))
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[tokio::test]
+async fn a_call_on_b_is_followed_from_c_and_its_elicitation_answered_through_a() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &[]).await;
+    let [a, b, c] = [0, 1, 2].map(|i| instances[i].url.as_str());
+    let http = reqwest::Client::new();
+    let session = open_eliciting(&http, a).await;
+    // A call on B, its stream broken after the first progress…
+    let mut on_b = legacy_post(&http, b, Some(&session), count_call(7, 5, 100)).await;
+    let first = events_until(&mut on_b, "progress on B", |d| {
+        d["params"]["progress"] == 1.0
+    })
+    .await;
+    let last = first.last().unwrap().id.clone().unwrap();
+    drop(on_b);
+    // …resumed on C: the rest arrives there as B makes it, once each, and
+    // the body ends with the answer.
+    let mut on_c = legacy_get(&http, c, &session, Some(&last)).await;
+    let rest = events_until(&mut on_c, "the answer on C", |d| d["id"] == 7).await;
+    assert_eq!(
+        crate::http_sessions::progress_of(&rest),
+        [2.0, 3.0, 4.0, 5.0],
+        "{rest:?}"
+    );
+    assert_eq!(
+        rest.last().unwrap().json["result"]["content"][0]["text"],
+        "counted to 5"
+    );
+    let tail = tokio::time::timeout(PATIENCE, on_c.chunk()).await.unwrap();
+    assert!(tail.unwrap().is_none());
+
+    // A handler on B asks the client; the answer goes to A.
+    let greet = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"name": "greet", "arguments": {}}});
+    let mut on_b = legacy_post(&http, b, Some(&session), greet).await;
+    let asked = events_until(&mut on_b, "the elicitation", |d| {
+        d["method"] == "elicitation/create"
+    })
+    .await;
+    let answer = json!({"jsonrpc": "2.0", "id": asked.last().unwrap().json["id"],
+        "result": {"action": "accept", "content": {"name": "Ada"}}});
+    assert_eq!(
+        legacy_post(&http, a, Some(&session), answer).await.status(),
+        202
+    );
+    let done = events_until(&mut on_b, "the greeting", |d| d["id"] == 8).await;
+    assert_eq!(
+        done.last().unwrap().json["result"]["content"][0]["text"],
+        "Hello, Ada!"
+    );
+}
+
+#[tokio::test]
+async fn a_listen_stream_on_a_hears_an_update_made_on_c() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &[]).await;
+    let [a, b, c] = [0, 1, 2].map(|i| instances[i].url.as_str());
+    let http = reqwest::Client::new();
+    // A 2026-07-28 listen stream on A…
+    let listen = json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen", "params": {
+        "notifications": {"resourceSubscriptions": ["memo://notes/plan"]},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let mut listening = http
+        .post(a)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(listen.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listening.status(), 200);
+    events_until(&mut listening, "the acknowledgement", |d| {
+        d["method"] == "notifications/subscriptions/acknowledged"
+    })
+    .await;
+    // …and a legacy subscriber, subscribed through B, its stream on A.
+    let session = open_eliciting(&http, a).await;
+    let subscribe = json!({"jsonrpc": "2.0", "id": 1, "method": "resources/subscribe",
+        "params": {"uri": "memo://notes/plan"}});
+    assert_eq!(
+        legacy_post(&http, b, Some(&session), subscribe)
+            .await
+            .status(),
+        200
+    );
+    let mut stream = legacy_get(&http, a, &session, None).await;
+    // The note is saved by a call on C.
+    let saved = message(
+        modern_call(
+            &http,
+            c,
+            "save_note",
+            json!({"arguments": {"name": "plan", "text": "ship"}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        saved["result"]["content"][0]["text"],
+        "saved memo://notes/plan"
+    );
+    let updated = |d: &Value| {
+        d["method"] == "notifications/resources/updated"
+            && d["params"]["uri"] == "memo://notes/plan"
+    };
+    events_until(&mut listening, "the listen stream's update", updated).await;
+    events_until(&mut stream, "the legacy subscriber's update", updated).await;
+}
+
+#[tokio::test]
+async fn an_instance_killed_mid_stream_loses_nothing_that_was_stored() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (mut instances, _dir) = three(&server.url(), &[]).await;
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let http = reqwest::Client::new();
+    let session = open_eliciting(&http, &urls[0]).await;
+    let mut on_b = legacy_post(&http, &urls[1], Some(&session), count_call(9, 12, 100)).await;
+    let mut read = events_until(&mut on_b, "progress on B", |d| {
+        d["params"]["progress"] == 1.0
+    })
+    .await;
+    drop(on_b);
+    // Followed from C for a while…
+    let last = read.last().unwrap().id.clone().unwrap();
+    let mut on_c = legacy_get(&http, &urls[2], &session, Some(&last)).await;
+    read.extend(
+        events_until(&mut on_c, "progress on C", |d| {
+            d["params"]["progress"] == 4.0
+        })
+        .await,
+    );
+    // …until C dies at once; the client resumes on A from what it has.
+    instances[2].child.start_kill().unwrap();
+    instances[2].child.wait().await.unwrap();
+    drop(on_c);
+    let last = read.iter().rev().find_map(|e| e.id.clone()).unwrap();
+    let mut on_a = legacy_get(&http, &urls[0], &session, Some(&last)).await;
+    read.extend(events_until(&mut on_a, "the answer on A", |d| d["id"] == 9).await);
+    let expected: Vec<f64> = (1..=12).map(f64::from).collect();
+    assert_eq!(crate::http_sessions::progress_of(&read), expected);
+    assert_eq!(
+        read.last().unwrap().json["result"]["content"][0]["text"],
+        "counted to 12"
+    );
+    // Every event once: no id twice.
+    let ids: Vec<&String> = read.iter().filter_map(|e| e.id.as_ref()).collect();
+    let unique: std::collections::BTreeSet<&&String> = ids.iter().collect();
+    assert_eq!(ids.len(), unique.len(), "{ids:?}");
+}
+
+#[tokio::test]
+async fn the_redis_bus_carries_messages_between_handles_and_reports_an_outage_as_a_gap() {
+    use mcp_server::bus::{Delivery, EventBus};
+    let Some(mut server) = RedisServer::start().await else {
+        return;
+    };
+    let a = Redis::new(&server.url()).unwrap().bus();
+    let b = Redis::new(&server.url()).unwrap().bus();
+    let mut heard = b.subscribe("t").await.unwrap();
+    let mut elsewhere = b.subscribe("u").await.unwrap();
+    a.publish("t", Bytes::from_static(b"one")).await.unwrap();
+    let next = async |s: &mut mcp_server::bus::Subscription| {
+        tokio::time::timeout(PATIENCE, s.recv()).await.unwrap()
+    };
+    assert_eq!(
+        next(&mut heard).await,
+        Some(Delivery::Message(Bytes::from_static(b"one")))
+    );
+    b.ready().await.unwrap();
+    // Redis goes away: what may have been published meanwhile is lost,
+    // and each subscription hears so.
+    server.kill().await;
+    assert_eq!(next(&mut heard).await, Some(Delivery::Gap));
+    assert_eq!(next(&mut elsewhere).await, Some(Delivery::Gap));
+    assert!(b.ready().await.is_err());
+    assert!(
+        b.subscribe("v").await.is_err(),
+        "no subscription while down"
+    );
+    // Back: the bus connects and subscribes again by itself.
+    assert!(server.run().await);
+    let delivered = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let _ = a.publish("t", Bytes::from_static(b"two")).await;
+            let wait = tokio::time::timeout(Duration::from_millis(200), heard.recv());
+            if let Ok(Some(Delivery::Message(m))) = wait.await {
+                return m;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(delivered, Bytes::from_static(b"two"));
+    // Ready again once its command connection is remade too.
+    tokio::time::timeout(PATIENCE, async {
+        while b.ready().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // Topics stay apart.
+    let quiet = tokio::time::timeout(Duration::from_millis(50), elsewhere.recv()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+}

@@ -18,12 +18,14 @@ use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId};
 use tokio::sync::mpsc;
 
 use super::body::Body;
+use super::relay::{Heard, Note, SessionBus};
 use super::reply::{
     Accepts, BODY_CAPACITY, accepted, error, header, json, names, require_sse, session_messages,
     sse_response, too_busy,
 };
 use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
+use crate::bus::EventBus;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
 use crate::session::Connection;
@@ -37,6 +39,8 @@ struct Session<H: Handler> {
     /// Server messages outside any request, until the first GET takes them.
     standalone: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     streams: Arc<Streams>,
+    /// Where instances share sessions: the others.
+    bus: Option<SessionBus>,
     last_seen: Mutex<Instant>,
     /// The change count of the connection's state last written to the store.
     saved: AtomicU64,
@@ -88,6 +92,17 @@ fn unavailable(e: &crate::Error) -> Response<Body> {
     )
 }
 
+/// Whether `message` is a response to a request of the server's own
+/// (ids `srv-…`, as instances make them).
+fn answers_a_server_request(message: &Message) -> bool {
+    let id = match message {
+        Message::Response(r) => Some(&r.id),
+        Message::Error(e) => e.id.as_ref(),
+        _ => None,
+    };
+    id.is_some_and(crate::session::peer::is_server_request_id)
+}
+
 fn missing_session() -> Response<Body> {
     error(
         StatusCode::BAD_REQUEST,
@@ -96,14 +111,19 @@ fn missing_session() -> Response<Body> {
     )
 }
 
+type Live<H> = Arc<Mutex<HashMap<String, Arc<Session<H>>>>>;
+
 /// The legacy sessions of the endpoint.
 pub(super) struct Sessions<H: Handler> {
     shared: Arc<Shared<H>>,
     store: Arc<dyn SessionStore>,
     events: Arc<dyn EventStore>,
+    /// Where instances share the stores: the bus between them, and this
+    /// endpoint's name on it.
+    bus: std::sync::OnceLock<super::relay::OnBus>,
     /// Sessions this instance serves now: their connections and streams.
     /// The store holds what they are.
-    live: Mutex<HashMap<String, Arc<Session<H>>>>,
+    live: Live<H>,
 }
 
 impl<H: Handler> Sessions<H> {
@@ -116,8 +136,15 @@ impl<H: Handler> Sessions<H> {
             shared,
             store,
             events,
-            live: Mutex::default(),
+            bus: std::sync::OnceLock::new(),
+            live: Arc::default(),
         }
+    }
+
+    /// Shares sessions with the other instances on `bus`; `false` if it
+    /// had one already.
+    pub(super) fn set_bus(&self, bus: Arc<dyn EventBus>, me: Arc<str>) -> bool {
+        self.bus.set((bus, me)).is_ok()
     }
 
     /// Whether the session and event stores can be used now; the first
@@ -130,7 +157,11 @@ impl<H: Handler> Sessions<H> {
         self.events
             .ready()
             .await
-            .map_err(|e| format!("event store: {e}"))
+            .map_err(|e| format!("event store: {e}"))?;
+        match self.bus.get() {
+            Some((bus, _)) => bus.ready().await.map_err(|e| format!("event bus: {e}")),
+            None => Ok(()),
+        }
     }
 
     fn new_session(
@@ -140,21 +171,104 @@ impl<H: Handler> Sessions<H> {
         quota: Option<Slot>,
     ) -> Arc<Session<H>> {
         let (tx, rx) = mpsc::channel(256);
+        let bus =
+            (self.bus.get()).map(|(bus, me)| SessionBus::new(Arc::clone(bus), id, Arc::clone(me)));
+        let streams = Arc::new(Streams::new(
+            id.to_owned(),
+            Arc::clone(&self.events),
+            bus.clone(),
+        ));
+        // Every session's requests share the endpoint's permits.
+        let conn = self.shared.server.connection(
+            tx,
+            Arc::clone(&self.shared.permits),
+            crate::telemetry::Transport::Http,
+        );
+        let mut standalone = Some(rx);
+        if bus.is_some() {
+            // Shared: changes are announced by the instance holding the
+            // GET stream, and what this one has for that stream goes to
+            // the store (and the others) at once.
+            conn.gate_announcements(streams.standalone_here());
+            if let Some(rx) = standalone.take() {
+                let pump = Pump {
+                    streams: Arc::clone(&streams),
+                    stream: STANDALONE.to_owned(),
+                    keep_alive: self.shared.options.keep_alive,
+                    close_after: None,
+                };
+                tokio::spawn(pump.run_standalone(rx, self.shared.closing.subscribe()));
+            }
+        }
         Arc::new(Session {
-            // Every session's requests share the endpoint's permits.
-            conn: self.shared.server.connection(
-                tx,
-                Arc::clone(&self.shared.permits),
-                crate::telemetry::Transport::Http,
-            ),
-            standalone: Mutex::new(Some(rx)),
-            streams: Arc::new(Streams::new(id.to_owned(), Arc::clone(&self.events))),
+            conn,
+            standalone: Mutex::new(standalone),
+            streams,
+            bus,
             last_seen: Mutex::new(Instant::now()),
             saved: AtomicU64::new(0),
             principal,
             label: crate::telemetry::SessionLabel::of(id),
             _quota: quota,
         })
+    }
+
+    /// Where instances share sessions: hears what the others say about
+    /// session `id`, from now until it leaves this instance.
+    async fn listen(&self, id: &str, session: &Arc<Session<H>>) -> Result<(), crate::Error> {
+        let Some(bus) = &session.bus else {
+            return Ok(());
+        };
+        let mut notes = bus.listen().await?;
+        let weak = Arc::downgrade(session);
+        let store = Arc::clone(&self.store);
+        let live = Arc::clone(&self.live);
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            while let Some(heard) = notes.next().await {
+                let Some(session) = weak.upgrade() else {
+                    break;
+                };
+                match heard {
+                    Heard::Gap => session.streams.resync().await,
+                    Heard::Note(Note::Event { stream, id, m }) => {
+                        session
+                            .streams
+                            .relayed(&stream, &id, m.get().as_bytes())
+                            .await;
+                    }
+                    Heard::Note(Note::Follow { stream, after }) => {
+                        session.streams.hand_over(&stream, &after).await;
+                    }
+                    Heard::Note(Note::Answer { m }) => {
+                        if let Ok(message) = serde_json::from_str::<Message>(m.get()) {
+                            // Not waited for here either: for another.
+                            let _ = session.conn.answer(message);
+                        }
+                    }
+                    Heard::Note(Note::Cancel { id }) => {
+                        session.conn.cancel(&id);
+                    }
+                    Heard::Note(Note::State) => match store.get(&id).await {
+                        Ok(Some(record)) => {
+                            session.conn.restore(record);
+                            let generation = session.conn.state().generation();
+                            session.saved.store(generation, Ordering::Relaxed);
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "session store failed; state not reloaded");
+                        }
+                    },
+                    Heard::Note(Note::End) => {
+                        lock(&live).remove(&id);
+                        session.conn.abort_all();
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     /// A slot of the client's session quota; `Err` is the 429 answer to
@@ -242,6 +356,10 @@ impl<H: Handler> Sessions<H> {
             return res;
         };
         record.principal = principal;
+        if let Err(e) = self.listen(&id, &session).await {
+            session.conn.abort_all();
+            return unavailable(&e);
+        }
         match self.store.insert(&id, record).await {
             Ok(true) => {}
             Ok(false) => {
@@ -311,14 +429,23 @@ impl<H: Handler> Sessions<H> {
             );
             return Err(not_found());
         }
-        let mut live = lock(&self.live);
-        if let Some(session) = live.get(id) {
+        if let Some(session) = lock(&self.live).get(id) {
             session.touch();
             return Ok(Arc::clone(session));
         }
         // Started elsewhere: counted in its client's quota there.
         let session = self.new_session(id, record.principal.clone(), None);
         session.conn.restore(record);
+        if let Err(e) = self.listen(id, &session).await {
+            session.conn.abort_all();
+            return Err(unavailable(&e));
+        }
+        let mut live = lock(&self.live);
+        if let Some(first) = live.get(id) {
+            // Another request took it up meanwhile.
+            session.conn.abort_all();
+            return Ok(Arc::clone(first));
+        }
         live.insert(id.to_owned(), Arc::clone(&session));
         Ok(session)
     }
@@ -333,7 +460,12 @@ impl<H: Handler> Sessions<H> {
         };
         record.principal.clone_from(&session.principal);
         match self.store.update(id, record).await {
-            Ok(()) => session.saved.store(generation, Ordering::Relaxed),
+            Ok(()) => {
+                session.saved.store(generation, Ordering::Relaxed);
+                if let Some(bus) = &session.bus {
+                    bus.tell(Note::State).await;
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "session store update failed"),
         }
     }
@@ -409,7 +541,7 @@ impl<H: Handler> Sessions<H> {
                         }
                     }
                 }
-                Ok(message) => session.conn.on_message(message, &route).await,
+                Ok(message) => self.on_message(&session, message, &route).await,
                 Err(e) => bad.extend(e.to_error_response()),
             }
         }
@@ -431,6 +563,46 @@ impl<H: Handler> Sessions<H> {
         let res = self.respond(&session, rx, expected, accept, bad).await;
         self.save(id, &session).await;
         res
+    }
+
+    /// A message of a POST other than a request: where instances share the
+    /// session, an answer no handler here waits for, or a cancellation of
+    /// no request running here, goes to the others.
+    async fn on_message(
+        &self,
+        session: &Session<H>,
+        message: Message,
+        route: &crate::session::Route,
+    ) {
+        let Some(bus) = &session.bus else {
+            return session.conn.on_message(message, route).await;
+        };
+        match message {
+            Message::Response(_) | Message::Error(_) => {
+                // Only what answers a request an instance sent goes on.
+                if let Err(message) = session.conn.answer(message)
+                    && answers_a_server_request(&message)
+                    && let Ok(m) = serde_json::value::to_raw_value(&message)
+                {
+                    bus.tell(Note::Answer { m }).await;
+                }
+            }
+            Message::Notification(n)
+                if n.method
+                    == <mcp_core::method::Cancelled as mcp_core::method::Notification>::NAME =>
+            {
+                let id = n
+                    .params::<mcp_core::notifications::CancelledParams>()
+                    .ok()
+                    .and_then(|p| p.request_id);
+                if let Some(id) = id
+                    && !session.conn.cancel(&id)
+                {
+                    bus.tell(Note::Cancel { id }).await;
+                }
+            }
+            other => session.conn.on_message(other, route).await,
+        }
     }
 
     /// Answers a POST of a legacy session: JSON when the one answer comes
@@ -457,7 +629,8 @@ impl<H: Handler> Sessions<H> {
             }
         }
         if accept.sse {
-            let stream = stream_id();
+            let answers = expected.len() + ready.iter().filter(|m| m.answers().is_some()).count();
+            let stream = stream_id(answers);
             let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
             let prime = session.primes().then_some(self.shared.options.sse_retry);
             session.streams.attach(&stream, body_tx, prime, false).await;
@@ -528,7 +701,8 @@ impl<H: Handler> Sessions<H> {
             Err(res) => return res,
         };
         if let Some(last) = header(headers_in, names::LAST_EVENT_ID) {
-            return match session.streams.resume(last).await {
+            let keep_alive = self.shared.options.keep_alive;
+            return match session.streams.resume(last, keep_alive).await {
                 Ok(Resumed::Body(rx)) => sse_response(Body::stream(rx)),
                 Ok(Resumed::Unknown) => error(
                     StatusCode::BAD_REQUEST,
@@ -578,6 +752,11 @@ impl<H: Handler> Sessions<H> {
             Ok(existed) => existed,
             Err(e) => return unavailable(&e),
         };
+        if let Some((bus, me)) = self.bus.get() {
+            SessionBus::new(Arc::clone(bus), id, Arc::clone(me))
+                .tell(Note::End)
+                .await;
+        }
         if self.drop_local(id).await || stored {
             Response::new(Body::empty())
         } else {

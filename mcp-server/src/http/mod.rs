@@ -12,6 +12,7 @@ mod health;
 mod legacy;
 mod modern;
 mod options;
+mod relay;
 mod reply;
 mod resume;
 mod security;

@@ -2,9 +2,9 @@
 //! [`EventStore`] before it goes to the client, so a client whose
 //! connection broke resumes with `Last-Event-ID` and loses nothing.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +12,7 @@ use mcp_core::transport::Outgoing;
 use mcp_core::{RequestId, sse};
 use tokio::sync::{Mutex, mpsc, watch};
 
+use super::relay::{Note, SessionBus};
 use super::reply::{BODY_CAPACITY, comment, event};
 use super::shared::shutting_down;
 use crate::error::Error;
@@ -20,28 +21,83 @@ use crate::store::EventStore;
 /// The stream id of the session's GET stream.
 pub(super) const STANDALONE: &str = "standalone";
 
-/// A fresh id for a POST's response stream, unique across instances that
-/// share an event store: a random prefix per process, then a counter.
-pub(super) fn stream_id() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
+/// A fresh id for a POST's response stream that will carry `answers`
+/// responses, unique across instances that share an event store: the
+/// instance's id, a counter, and the count of answers, by which an
+/// instance following the stream from elsewhere knows when it is done.
+pub(super) fn stream_id(answers: usize) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 6];
-        // A clash only mixes up replays; the session id is the secret.
-        let _ = getrandom::fill(&mut bytes);
-        mcp_core::hex::encode(&bytes)
-    });
-    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}-{answers}",
+        crate::bus::instance(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
-/// The streams of one session whose pump still runs, and the client
-/// connection reading each, if any.
+/// How many answers stream `stream` carries; `None` for the GET stream,
+/// which never ends on its own.
+fn answers_of(stream: &str) -> Option<usize> {
+    if stream == STANDALONE {
+        return None;
+    }
+    // A name not of this form ends after its replay, as it used to.
+    Some(
+        stream
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// How many responses to the client's requests `frame` holds.
+fn answers_in(frame: &[u8]) -> usize {
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(default)]
+        id: Option<serde::de::IgnoredAny>,
+        #[serde(default)]
+        method: Option<serde::de::IgnoredAny>,
+    }
+    let answers = |s: &Shape| s.id.is_some() && s.method.is_none();
+    if frame.first() == Some(&b'[') {
+        serde_json::from_slice::<Vec<Shape>>(frame)
+            .map(|all| all.iter().filter(|s| answers(s)).count())
+            .unwrap_or(0)
+    } else {
+        serde_json::from_slice::<Shape>(frame).map_or(0, |s| usize::from(answers(&s)))
+    }
+}
+
+/// How many event ids a reader remembers having been sent.
+const SEEN: usize = 256;
+
+/// The streams of one session whose pump still runs (or, where instances
+/// share the session, that are followed here), and the client connection
+/// reading each, if any.
 pub(super) struct Streams {
     session: String,
     events: Arc<dyn EventStore>,
+    /// Where instances share the session: the other instances.
+    bus: Option<SessionBus>,
+    /// Whether a reader of the session's GET stream is connected here.
+    standalone_here: Arc<AtomicBool>,
     /// One lock orders storing and sending against a resuming client's
     /// replay-then-attach, so that no event is missed or sent twice.
-    sinks: Mutex<HashMap<String, Option<mpsc::Sender<Bytes>>>>,
+    sinks: Mutex<HashMap<String, Sink>>,
+}
+
+/// One stream's reader here.
+#[derive(Default)]
+struct Sink {
+    tx: Option<mpsc::Sender<Bytes>>,
+    /// Set for a stream made on another instance and followed here: the
+    /// answers still to come, after which it ends.
+    answers_left: Option<usize>,
+    /// Where instances share the session: the ids sent to this reader
+    /// lately, so that an event both replayed and relayed goes once.
+    seen: VecDeque<String>,
+    /// The id of the last event sent, from which to read again after a gap.
+    last: Option<String>,
 }
 
 /// What a `Last-Event-ID` resumed.
@@ -53,12 +109,23 @@ pub(super) enum Resumed {
 }
 
 impl Streams {
-    pub(super) fn new(session: String, events: Arc<dyn EventStore>) -> Self {
+    pub(super) fn new(
+        session: String,
+        events: Arc<dyn EventStore>,
+        bus: Option<SessionBus>,
+    ) -> Self {
         Self {
             session,
             events,
+            bus,
+            standalone_here: Arc::default(),
             sinks: Mutex::default(),
         }
+    }
+
+    /// Set while a reader of the GET stream is connected here.
+    pub(super) fn standalone_here(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.standalone_here)
     }
 
     /// Gives `stream` a reader, first sending it a priming event (an id
@@ -74,11 +141,12 @@ impl Streams {
         let mut sinks = self.sinks.lock().await;
         let busy = sinks
             .get(stream)
-            .and_then(Option::as_ref)
+            .and_then(|s| s.tx.as_ref())
             .is_some_and(|tx| !tx.is_closed());
         if exclusive && busy {
             return false;
         }
+        let mut sink = Sink::default();
         if let Some(retry) = prime {
             match self
                 .events
@@ -86,21 +154,27 @@ impl Streams {
                 .await
             {
                 Ok(id) => {
-                    let mut primer = sse::Event::message("").with_id(id);
+                    let mut primer = sse::Event::message("").with_id(id.clone());
                     primer.retry = u64::try_from(retry.as_millis()).ok();
                     let mut out = BytesMut::new();
                     sse::encode(&primer, &mut out);
                     let _ = tx.try_send(out.freeze());
+                    sink.last = Some(id);
                 }
                 Err(e) => tracing::warn!(error = %e, "event store failed; stream not resumable"),
             }
         }
-        sinks.insert(stream.to_owned(), Some(tx));
+        sink.tx = Some(tx);
+        sinks.insert(stream.to_owned(), sink);
+        if stream == STANDALONE {
+            self.standalone_here.store(true, Ordering::Relaxed);
+        }
         true
     }
 
     /// Stores `frame` as the next event of `stream` and sends it to the
-    /// stream's reader, if any.
+    /// stream's reader here; without one, tells the other instances, where
+    /// the reader may be.
     async fn emit(&self, stream: &str, frame: &Bytes) {
         let mut sinks = self.sinks.lock().await;
         let id = match self
@@ -114,54 +188,247 @@ impl Streams {
                 None
             }
         };
-        send(&mut sinks, stream, event(frame, id.as_deref()));
+        let here = self.send(&mut sinks, stream, id.as_deref(), frame);
+        drop(sinks);
+        if !here
+            && let (Some(bus), Some(id)) = (&self.bus, id)
+            && let Ok(m) = serde_json::from_slice(frame)
+        {
+            let stream = stream.to_owned();
+            bus.tell(Note::Event { stream, id, m }).await;
+        }
     }
 
-    async fn keep_alive(&self, stream: &str) {
-        send(&mut *self.sinks.lock().await, stream, comment());
+    /// An event of `stream` another instance stored and relayed.
+    pub(super) async fn relayed(&self, stream: &str, id: &str, frame: &[u8]) {
+        let mut sinks = self.sinks.lock().await;
+        self.send(&mut sinks, stream, Some(id), frame);
+    }
+
+    /// A reader of `stream` resumed on another instance after `after`: if
+    /// the stream is made here, its reader here (gone, or about to be) is
+    /// let go, and what came after `after` goes to the others.
+    pub(super) async fn hand_over(&self, stream: &str, after: &str) {
+        let Some(bus) = &self.bus else {
+            return;
+        };
+        let mut sinks = self.sinks.lock().await;
+        // Only a reader here is let go, once: since it went, events went
+        // to the others anyway (and a client resuming again and again
+        // makes no replays here).
+        match sinks.get_mut(stream) {
+            Some(sink) if sink.answers_left.is_none() && sink.tx.is_some() => sink.tx = None,
+            _ => return,
+        }
+        if stream == STANDALONE {
+            self.standalone_here.store(false, Ordering::Relaxed);
+        }
+        let replay = match self.events.replay(&self.session, after).await {
+            Ok(Some(replay)) => replay,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "event store failed; a stream handed over may miss events");
+                return;
+            }
+        };
+        // Held while telling, so that new events follow these.
+        for (id, frame) in replay.events {
+            if let Ok(m) = serde_json::from_slice(&frame) {
+                let stream = stream.to_owned();
+                bus.tell(Note::Event { stream, id, m }).await;
+            }
+        }
+        drop(sinks);
+    }
+
+    /// Notes were lost: each reader here gets what it missed from the store.
+    pub(super) async fn resync(&self) {
+        let mut sinks = self.sinks.lock().await;
+        let followed: Vec<(String, String)> = sinks
+            .iter()
+            .filter(|(_, s)| s.tx.is_some())
+            .filter_map(|(name, s)| Some((name.clone(), s.last.clone()?)))
+            .collect();
+        for (stream, last) in followed {
+            match self.events.replay(&self.session, &last).await {
+                Ok(Some(replay)) => {
+                    for (id, frame) in &replay.events {
+                        self.send(&mut sinks, &stream, Some(id), frame);
+                    }
+                }
+                Ok(None) => tracing::warn!("events were lost from a stream followed here"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "event store failed; a stream may miss events");
+                }
+            }
+        }
+    }
+
+    /// Sends the event `id` of `stream` to its reader here, unless sent
+    /// already; whether a reader here has it. A reader that went away, or
+    /// reads too slowly, is cut off and can resume from the store.
+    fn send(
+        &self,
+        sinks: &mut HashMap<String, Sink>,
+        stream: &str,
+        id: Option<&str>,
+        frame: &[u8],
+    ) -> bool {
+        let Some(sink) = sinks.get_mut(stream) else {
+            return false;
+        };
+        let Some(tx) = &sink.tx else {
+            return false;
+        };
+        if let Some(id) = id
+            && sink.seen.iter().any(|seen| seen == id)
+        {
+            return true;
+        }
+        if tx.try_send(event(frame, id)).is_err() {
+            sink.tx = None;
+            if sink.answers_left.is_some() {
+                // Followed from elsewhere: nothing here to keep.
+                sinks.remove(stream);
+            } else if stream == STANDALONE {
+                self.standalone_here.store(false, Ordering::Relaxed);
+            }
+            return false;
+        }
+        if let Some(id) = id {
+            sink.last = Some(id.to_owned());
+            if self.bus.is_some() {
+                if sink.seen.len() == SEEN {
+                    sink.seen.pop_front();
+                }
+                sink.seen.push_back(id.to_owned());
+            }
+        }
+        if let Some(left) = sink.answers_left.as_mut() {
+            *left = left.saturating_sub(answers_in(frame));
+            if *left == 0 {
+                // Its last answer went: the reader's body ends.
+                sinks.remove(stream);
+            }
+        }
+        true
+    }
+
+    /// Sends a keep-alive comment; whether `stream` still has a reader.
+    async fn keep_alive(&self, stream: &str) -> bool {
+        let mut sinks = self.sinks.lock().await;
+        let Some(sink) = sinks.get_mut(stream) else {
+            return false;
+        };
+        match &sink.tx {
+            Some(tx) if tx.try_send(comment()).is_ok() => true,
+            Some(_) => {
+                sink.tx = None;
+                if sink.answers_left.is_some() {
+                    sinks.remove(stream);
+                } else if stream == STANDALONE {
+                    self.standalone_here.store(false, Ordering::Relaxed);
+                }
+                false
+            }
+            None => false,
+        }
     }
 
     /// Ends the reader's connection; the stream goes on in the store.
     async fn detach(&self, stream: &str) {
-        if let Some(slot) = self.sinks.lock().await.get_mut(stream) {
-            *slot = None;
+        if let Some(sink) = self.sinks.lock().await.get_mut(stream) {
+            sink.tx = None;
+        }
+        if stream == STANDALONE {
+            self.standalone_here.store(false, Ordering::Relaxed);
         }
     }
 
     /// The stream is complete: its reader's body ends.
     async fn end(&self, stream: &str) {
         self.sinks.lock().await.remove(stream);
+        if stream == STANDALONE {
+            self.standalone_here.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Replays what came after `last_event_id` on its stream, then follows
-    /// the stream live while it runs.
-    pub(super) async fn resume(&self, last_event_id: &str) -> Result<Resumed, Error> {
+    /// the stream live while it runs: here, or, where instances share the
+    /// session, wherever it runs. `keep_alive` paces the comments of a
+    /// stream followed from elsewhere.
+    pub(super) async fn resume(
+        self: &Arc<Self>,
+        last_event_id: &str,
+        keep_alive: Duration,
+    ) -> Result<Resumed, Error> {
         let mut sinks = self.sinks.lock().await;
         let Some(replay) = self.events.replay(&self.session, last_event_id).await? else {
             return Ok(Resumed::Unknown);
         };
         let (tx, rx) = mpsc::channel(replay.events.len() + BODY_CAPACITY);
+        let stream = replay.stream;
+        // Live here (its pump runs here; the GET stream always has one
+        // where instances share sessions), made elsewhere and followed
+        // until its last answer, or finished.
+        let answers_left = if sinks.contains_key(&stream) || stream == STANDALONE {
+            Some(None)
+        } else if self.bus.is_some() {
+            answers_of(&stream).filter(|&n| n > 0).map(Some)
+        } else {
+            None
+        };
+        let Some(answers_left) = answers_left else {
+            // The body ends after the replay, as the stream did.
+            for (id, frame) in &replay.events {
+                // The channel has room for the whole replay.
+                let _ = tx.try_send(event(frame, Some(id)));
+            }
+            return Ok(Resumed::Body(rx));
+        };
+        sinks.insert(
+            stream.clone(),
+            Sink {
+                tx: Some(tx),
+                answers_left,
+                last: Some(last_event_id.to_owned()),
+                seen: VecDeque::new(),
+            },
+        );
         for (id, frame) in &replay.events {
             // The channel has room for the whole replay.
-            let _ = tx.try_send(event(frame, Some(id)));
+            self.send(&mut sinks, &stream, Some(id), frame);
         }
-        // A finished stream is not in the map: the body ends after the
-        // replay, as the original stream would have.
-        if let Some(slot) = sinks.get_mut(&replay.stream) {
-            *slot = Some(tx);
+        let followed = sinks.get(&stream).is_some_and(|s| s.answers_left.is_some());
+        let after = sinks.get(&stream).and_then(|s| s.last.clone());
+        if stream == STANDALONE {
+            self.standalone_here.store(true, Ordering::Relaxed);
+        }
+        drop(sinks);
+        if (followed || stream == STANDALONE)
+            && let (Some(bus), Some(after)) = (&self.bus, after)
+        {
+            // Where it is made, events may still go to a reader that is
+            // gone: from now on they come here.
+            let stream = stream.clone();
+            bus.tell(Note::Follow { stream, after }).await;
+        }
+        if followed {
+            // Its pump runs elsewhere; the comments that keep it open
+            // come from here.
+            let this = Arc::clone(self);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(keep_alive);
+                tick.reset();
+                loop {
+                    tick.tick().await;
+                    if !this.keep_alive(&stream).await {
+                        break;
+                    }
+                }
+            });
         }
         Ok(Resumed::Body(rx))
-    }
-}
-
-/// Sends without waiting: a reader that went away, or reads too slowly,
-/// is cut off and can resume from the store.
-fn send(sinks: &mut HashMap<String, Option<mpsc::Sender<Bytes>>>, stream: &str, chunk: Bytes) {
-    if let Some(slot) = sinks.get_mut(stream)
-        && let Some(tx) = slot
-        && tx.try_send(chunk).is_err()
-    {
-        *slot = None;
     }
 }
 
@@ -204,7 +471,9 @@ impl Pump {
                     }
                     streams.emit(&self.stream, &message.bytes).await;
                 }
-                _ = tick.tick() => streams.keep_alive(&self.stream).await,
+                _ = tick.tick() => {
+                    streams.keep_alive(&self.stream).await;
+                }
                 () = &mut close, if !closed => {
                     closed = true;
                     streams.detach(&self.stream).await;
@@ -230,7 +499,9 @@ impl Pump {
                     Some(message) => streams.emit(&self.stream, &message.bytes).await,
                     None => break,
                 },
-                _ = tick.tick() => streams.keep_alive(&self.stream).await,
+                _ = tick.tick() => {
+                    streams.keep_alive(&self.stream).await;
+                }
                 () = shutting_down(&mut closing) => break,
             }
         }

@@ -32,6 +32,7 @@ use super::options::HttpOptions;
 use super::reply::{accepts, error, header, names, unreadable};
 use super::shared::Shared;
 use super::sse2024::SseSessions;
+use crate::bus::EventBus;
 use crate::handler::Handler;
 use crate::quota::{Limits, Quotas};
 use crate::session::Server;
@@ -66,6 +67,10 @@ struct Inner<H: Handler> {
     stateless: Stateless<H>,
     sessions: Sessions<H>,
     sse: SseSessions<H>,
+    /// The event bus, until the first request starts carrying the
+    /// server's changes over it (that needs the runtime).
+    unbridged: std::sync::Mutex<Option<super::relay::OnBus>>,
+    bridged: std::sync::atomic::AtomicBool,
 }
 
 impl<H: Handler> StreamableHttp<H> {
@@ -108,9 +113,58 @@ impl<H: Handler> StreamableHttp<H> {
             sessions: Sessions::new(Arc::clone(&shared), store, events),
             sse: SseSessions::new(Arc::clone(&shared)),
             shared,
+            unbridged: std::sync::Mutex::new(None),
+            bridged: std::sync::atomic::AtomicBool::new(true),
         });
         let cors = inner.shared.options.cors.then(|| cors(&inner));
         Self { inner, cors }
+    }
+
+    /// Shares with the other instances of the server, over `bus`, what
+    /// the stores cannot hold: a legacy session's messages reach the
+    /// instance holding its stream, the client's answers reach the handler
+    /// waiting for them, cancellations reach the request they name, and
+    /// list changes and resource updates reach subscribers on every
+    /// instance. Give every instance the same stores
+    /// ([`with_stores`](Self::with_stores)) and bus; see the scaling guide
+    /// for what each fault does.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), mcp_server::Error> {
+    /// use std::sync::Arc;
+    /// use mcp_server::http::{HttpOptions, StreamableHttp};
+    /// use mcp_server::redis::Redis;
+    /// use mcp_server::{Router, Server};
+    ///
+    /// let redis = Redis::new("redis://127.0.0.1:6379/")?;
+    /// let http = HttpOptions::default();
+    /// let endpoint = StreamableHttp::with_stores(
+    ///     Server::new(Router::new("notes", "1.0")),
+    ///     http.clone(),
+    ///     Arc::new(redis.sessions(http.max_sessions, http.session_idle)),
+    ///     Arc::new(redis.events()),
+    /// )
+    /// .with_bus(Arc::new(redis.bus()));
+    /// # let _ = endpoint; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_bus(self, bus: Arc<dyn EventBus>) -> Self {
+        let me = super::relay::endpoint_id();
+        if self
+            .inner
+            .sessions
+            .set_bus(Arc::clone(&bus), Arc::clone(&me))
+        {
+            *self
+                .inner
+                .unbridged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((bus, me));
+            self.inner
+                .bridged
+                .store(false, std::sync::atomic::Ordering::Release);
+        }
+        self
     }
 
     /// Begins a graceful shutdown: new requests get 503, streams that only
@@ -296,11 +350,30 @@ fn sse_session(uri: &http::Uri) -> Option<&str> {
 }
 
 impl<H: Handler> Inner<H> {
+    /// Starts carrying the server's changes over the event bus.
+    #[cold]
+    fn bridge(&self) {
+        let bus = self
+            .unbridged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        self.bridged
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some((bus, me)) = bus {
+            let (local, remote) = self.shared.server.changes();
+            super::relay::bridge_changes(me, bus, local, remote);
+        }
+    }
+
     async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
     where
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if !self.bridged.load(std::sync::atomic::Ordering::Acquire) {
+            self.bridge();
+        }
         let options = &self.shared.options;
         let headers = req.headers();
         // A header given twice, or in bytes that are not text, could be

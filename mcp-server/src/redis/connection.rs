@@ -85,6 +85,15 @@ impl Redis {
         )
     }
 
+    /// The time limit of each command.
+    pub(super) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    pub(super) fn client(&self) -> &redis::Client {
+        &self.inner.client
+    }
+
     /// `name` under the prefix.
     pub(super) fn key(&self, name: &str) -> String {
         let mut key = String::with_capacity(self.inner.prefix.len() + name.len());
@@ -172,6 +181,12 @@ impl Redis {
     /// Events of resumable streams kept here, with the default bounds.
     pub fn events(&self) -> super::RedisEventStore {
         super::RedisEventStore::new(self.clone())
+    }
+
+    /// The bus of the instances sharing this Redis (pub/sub): give it to
+    /// [`StreamableHttp::with_bus`](crate::http::StreamableHttp::with_bus).
+    pub fn bus(&self) -> super::RedisBus {
+        super::RedisBus::new(self.clone())
     }
 
     /// Rate-limit buckets kept here.

@@ -53,11 +53,13 @@
 //! when first needed and remade in the background after it breaks (at most
 //! one attempt a second while Redis is down): service resumes by itself.
 
+mod bus;
 mod connection;
 mod events;
 mod limits;
 mod sessions;
 
+pub use bus::RedisBus;
 pub use connection::Redis;
 pub use events::RedisEventStore;
 pub use limits::RedisRateLimitStore;

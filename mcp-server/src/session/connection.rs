@@ -41,6 +41,9 @@ pub(crate) struct Connection<H> {
     stream_route: Route,
     /// When it opened, for the session-duration metric.
     opened: std::time::Instant,
+    /// Set where instances share a legacy session: whether this one
+    /// announces changes to it (it holds the session's stream).
+    announce_gate: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl<H> Drop for Connection<H> {
@@ -86,6 +89,7 @@ impl<H: Handler> Connection<H> {
             events_task: Mutex::new(None),
             stream_route,
             opened: std::time::Instant::now(),
+            announce_gate: std::sync::OnceLock::new(),
         })
     }
 
@@ -109,6 +113,51 @@ impl<H: Handler> Connection<H> {
         if self.state.restore(record) {
             self.state.peer().set_ready();
             self.start_legacy_events();
+        }
+    }
+
+    /// Announces changes only while `gate` is set.
+    #[cfg(feature = "http")]
+    pub(crate) fn gate_announcements(&self, gate: Arc<std::sync::atomic::AtomicBool>) {
+        let _ = self.announce_gate.set(gate);
+    }
+
+    pub(super) fn announces(&self) -> bool {
+        self.announce_gate
+            .get()
+            .is_none_or(|g| g.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Cancels request `id` if it runs here; whether it did.
+    pub(crate) fn cancel(&self, id: &RequestId) -> bool {
+        // Dropping the task's future is the cancellation; no response is
+        // sent for a cancelled request.
+        match lock(&self.in_flight).remove(id) {
+            Some(abort) => {
+                abort.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Hands the client's response or error to the request of this
+    /// connection waiting for it; gives it back when none waits here.
+    #[cfg(feature = "http")]
+    pub(crate) fn answer(&self, message: Message) -> Result<(), Message> {
+        let peer = self.state.peer();
+        match message {
+            Message::Response(r) if peer.waits_for(&r.id) => {
+                peer.resolve(&r.id, Ok(r.result));
+                Ok(())
+            }
+            Message::Error(e) if e.id.as_ref().is_some_and(|id| peer.waits_for(id)) => {
+                if let Some(id) = &e.id {
+                    peer.resolve(id, Err(e.error));
+                }
+                Ok(())
+            }
+            other => Err(other),
         }
     }
 
@@ -351,13 +400,10 @@ impl<H: Handler> Connection<H> {
                 let Ok(params) = n.params::<CancelledParams>() else {
                     return;
                 };
-                if let Some(id) = params.request_id {
-                    // Dropping the task's future is the cancellation; no
-                    // response is sent for a cancelled request.
-                    if let Some(abort) = lock(&self.in_flight).remove(&id) {
-                        tracing::debug!(%id, reason = ?params.reason, "request cancelled");
-                        abort.abort();
-                    }
+                if let Some(id) = params.request_id
+                    && self.cancel(&id)
+                {
+                    tracing::debug!(%id, reason = ?params.reason, "request cancelled");
                 }
             }
             method::Initialized::NAME => {

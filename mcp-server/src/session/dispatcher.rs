@@ -53,6 +53,8 @@ pub(crate) struct Dispatcher<H> {
     pub(crate) options: ServerOptions,
     /// Open `subscriptions/listen` streams, over all connections.
     pub(crate) listens: Semaphore,
+    /// Changes other instances announced, heard over an event bus.
+    pub(crate) remote_events: Arc<tokio::sync::broadcast::Sender<crate::handler::ServerEvent>>,
 }
 
 /// Where the answers to one incoming message go, and what the transport
@@ -233,6 +235,7 @@ impl<H: Handler> Dispatcher<H> {
             handler,
             listens: Semaphore::new(options.max_listen_streams.min(Semaphore::MAX_PERMITS)),
             options,
+            remote_events: Arc::new(tokio::sync::broadcast::channel(64).0),
         }
     }
 

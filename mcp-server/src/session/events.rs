@@ -19,14 +19,40 @@ use crate::error::Error;
 use crate::handler::{Handler, ServerEvent};
 use crate::quota::Kind;
 
+/// The changes to announce: the handler's own, and those other instances
+/// announced (heard over an event bus).
+pub(crate) struct Events {
+    local: broadcast::Receiver<ServerEvent>,
+    remote: broadcast::Receiver<ServerEvent>,
+}
+
+impl Events {
+    async fn recv(&mut self) -> Result<ServerEvent, broadcast::error::RecvError> {
+        tokio::select! {
+            event = self.local.recv() => event,
+            // The dispatcher holds the sender: this one never closes first.
+            event = self.remote.recv() => event,
+        }
+    }
+}
+
+impl<H: Handler> Dispatcher<H> {
+    /// The changes to announce, if the handler announces any.
+    fn events(&self) -> Option<Events> {
+        Some(Events {
+            local: self.handler.events()?,
+            remote: self.remote_events.subscribe(),
+        })
+    }
+}
+
 impl<H: Handler> Connection<H> {
     /// Forwards list changes and resource updates to an initialized legacy session.
     pub(super) fn start_legacy_events(self: &Arc<Self>) {
-        let handler = &self.dispatcher().handler;
-        let Some(mut events) = handler.events() else {
+        let Some(mut events) = self.dispatcher().events() else {
             return;
         };
-        let caps = handler.capabilities();
+        let caps = self.dispatcher().handler.capabilities();
         let this = Arc::clone(self);
         let task = tokio::spawn(async move {
             loop {
@@ -35,6 +61,11 @@ impl<H: Handler> Connection<H> {
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
+                // Where instances share the session, the one holding its
+                // stream announces.
+                if !this.announces() {
+                    continue;
+                }
                 let empty = NotificationParams::default();
                 let outbox = this.outbox();
                 let sent = match event {
@@ -151,7 +182,7 @@ impl<H: Handler> Dispatcher<H> {
         }
         // Subscribe before acknowledging, so nothing after the
         // acknowledgement is missed.
-        let mut events = self.handler.events();
+        let mut events = self.events();
         let id = id.clone();
         route
             .reply

@@ -175,6 +175,21 @@ impl<H: Handler> Server<H> {
         &self.dispatcher.options
     }
 
+    /// The handler's changes, and where changes other instances announced
+    /// go (held weakly: it goes with the server).
+    #[cfg(feature = "http")]
+    pub(crate) fn changes(
+        &self,
+    ) -> (
+        Option<tokio::sync::broadcast::Receiver<crate::ServerEvent>>,
+        std::sync::Weak<tokio::sync::broadcast::Sender<crate::ServerEvent>>,
+    ) {
+        (
+            self.dispatcher.handler.events(),
+            Arc::downgrade(&self.dispatcher.remote_events),
+        )
+    }
+
     /// Serves one connection until the client closes it.
     ///
     /// Any message transport serves: frame transports (`FrameRead` and

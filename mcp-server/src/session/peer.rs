@@ -156,11 +156,19 @@ pub(crate) fn notification<N: Notification>(params: &N::Params) -> Result<Outgoi
     Ok(Outgoing::encode_notification::<N>(params)?)
 }
 
+/// The prefix of the ids of requests to clients.
+const SERVER_ID_PREFIX: &str = "srv-";
+
+/// Whether `id` is of the form the server's requests to clients have.
+#[cfg(feature = "http")]
+pub(crate) fn is_server_request_id(id: &RequestId) -> bool {
+    matches!(id, RequestId::String(id) if id.starts_with(SERVER_ID_PREFIX))
+}
+
 /// Requests to the client (legacy sessions only) and their pending replies.
 #[derive(Clone, Debug)]
 pub(crate) struct Peer {
     pending: Arc<Mutex<HashMap<RequestId, oneshot::Sender<Reply>>>>,
-    next_id: Arc<AtomicU64>,
     timeout: Duration,
     /// Set by `notifications/initialized`; no request goes out before.
     ready: Arc<std::sync::atomic::AtomicBool>,
@@ -170,7 +178,6 @@ impl Peer {
     pub(crate) fn new(timeout: Duration) -> Self {
         Self {
             pending: Arc::default(),
-            next_id: Arc::default(),
             timeout,
             ready: Arc::default(),
         }
@@ -195,10 +202,15 @@ impl Peer {
             ))));
         }
         // String ids keep the server's requests apart from anything the
-        // client might echo by mistake.
+        // client might echo by mistake; the instance's id keeps them apart
+        // from those of other instances serving the same session.
+        // (The counter is the process's: endpoints in one process may
+        // share a session too.)
+        static NEXT: AtomicU64 = AtomicU64::new(0);
         let id = RequestId::String(format!(
-            "srv-{}",
-            self.next_id.fetch_add(1, Ordering::Relaxed)
+            "{SERVER_ID_PREFIX}{}-{}",
+            crate::bus::instance(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id.clone(), tx);
@@ -237,6 +249,12 @@ impl Peer {
                 M::NAME
             )))
         })
+    }
+
+    /// Whether a request `id` waits for its answer here.
+    #[cfg(feature = "http")]
+    pub(crate) fn waits_for(&self, id: &RequestId) -> bool {
+        self.lock().contains_key(id)
     }
 
     /// Routes a response from the client; false if no request was waiting.

@@ -1,0 +1,298 @@
+//! Instances of one server sharing their stores and an event bus, in one
+//! process (the Redis tests do the same with processes): a legacy
+//! session's messages, answers and cancellations reach whichever instance
+//! needs them, and changes reach subscribers on every instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_server::bus::MemoryBus;
+use mcp_server::http::{HttpOptions, StreamableHttp};
+use mcp_server::store::{MemoryEventStore, MemorySessionStore};
+use mcp_server::{Server, ServerOptions, StateKey};
+use serde_json::{Value, json};
+
+use crate::http_sessions::{Raw, progress_of, read_until};
+use crate::support::{serve_endpoint, test_router};
+
+/// A bound on each wait, so a lost message fails the test.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `n` instances sharing memory stores, a bus and a state key: their URLs
+/// and serving tasks.
+async fn cluster(
+    n: usize,
+    http: &HttpOptions,
+) -> (
+    Vec<String>,
+    Vec<tokio::task::JoinHandle<Result<(), String>>>,
+) {
+    let store = Arc::new(MemorySessionStore::new(100, Duration::from_secs(60)));
+    let events = Arc::new(MemoryEventStore::default());
+    let bus = Arc::new(MemoryBus::new());
+    let key = StateKey::random();
+    let mut urls = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..n {
+        let mut options = ServerOptions::default();
+        options.state_key = key.clone();
+        let endpoint = StreamableHttp::with_stores(
+            Server::with_options(test_router().0, options),
+            http.clone(),
+            store.clone(),
+            events.clone(),
+        )
+        .with_bus(bus.clone());
+        let (url, task) = serve_endpoint(endpoint, std::future::pending()).await;
+        urls.push(url);
+        tasks.push(task);
+    }
+    (urls, tasks)
+}
+
+/// A 2025-11-25 session opened at `url`, declaring elicitation.
+async fn open(url: &str) -> Raw {
+    let http = reqwest::Client::new();
+    let init = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
+            "clientInfo": {"name": "raw", "version": "1"}
+        }
+    });
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let raw = Raw {
+        http,
+        url: url.to_owned(),
+        session: response.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned(),
+        version: "2025-11-25".to_owned(),
+    };
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let sent = raw.post(&initialized, "application/json").send().await;
+    assert_eq!(sent.unwrap().status(), 202);
+    raw
+}
+
+/// The same session, its requests sent to `url`.
+fn at(raw: &Raw, url: &str) -> Raw {
+    Raw {
+        url: url.to_owned(),
+        ..raw.clone()
+    }
+}
+
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+fn count(id: u64, to: u32, delay_ms: u64) -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {
+            "name": "count", "arguments": {"to": to, "delay_ms": delay_ms},
+            "_meta": {"progressToken": "p"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_stream_made_on_one_instance_resumes_on_another_and_follows_live() {
+    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let session = open(&urls[0]).await;
+    let on_b = at(&session, &urls[1]);
+    let on_c = at(&session, &urls[2]);
+    let mut first = on_b
+        .post(&count(7, 6, 100), "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let read = within(
+        "progress on B",
+        read_until(&mut first, |d| d["params"]["progress"] == 1.0),
+    )
+    .await;
+    let last = read.last().unwrap().id.clone().unwrap();
+    drop(first);
+    // The rest from C, while B goes on counting: each event once.
+    let mut resumed = on_c
+        .get()
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    let rest = within("the rest on C", read_until(&mut resumed, |d| d["id"] == 7)).await;
+    assert_eq!(progress_of(&rest), [2.0, 3.0, 4.0, 5.0, 6.0], "{rest:?}");
+    assert_eq!(
+        rest.last().unwrap().json["result"]["content"][0]["text"],
+        "counted to 6"
+    );
+    // The stream is complete: its body ends.
+    let tail = within("the end of the body", resumed.chunk())
+        .await
+        .unwrap();
+    assert!(tail.is_none(), "{tail:?}");
+}
+
+#[tokio::test]
+async fn an_elicitation_asked_on_one_instance_is_answered_through_another() {
+    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let session = open(&urls[0]).await;
+    let greet = json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "greet", "arguments": {}}
+    });
+    let mut on_b = at(&session, &urls[1])
+        .post(&greet, "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let asked = within(
+        "the elicitation",
+        read_until(&mut on_b, |d| d["method"] == "elicitation/create"),
+    )
+    .await;
+    let request = &asked.last().unwrap().json;
+    let answer = json!({
+        "jsonrpc": "2.0", "id": request["id"],
+        "result": {"action": "accept", "content": {"name": "Ada"}}
+    });
+    let sent = at(&session, &urls[2])
+        .post(&answer, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    let done = within("the greeting", read_until(&mut on_b, |d| d["id"] == 3)).await;
+    assert_eq!(
+        done.last().unwrap().json["result"]["content"][0]["text"],
+        "Hello, Ada!"
+    );
+}
+
+#[tokio::test]
+async fn a_cancellation_sent_to_another_instance_stops_the_request() {
+    let (urls, _tasks) = cluster(2, &HttpOptions::default()).await;
+    let session = open(&urls[0]).await;
+    let mut running = at(&session, &urls[1])
+        .post(&count(9, 100, 1000), "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    within(
+        "progress",
+        read_until(&mut running, |d| d["params"]["progress"] == 1.0),
+    )
+    .await;
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 9, "reason": "enough"}
+    });
+    let sent = session
+        .post(&cancel, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    // The request stops: its stream ends without an answer.
+    let rest = within("the stream's end", async {
+        let mut rest = Vec::new();
+        while let Some(chunk) = running.chunk().await.unwrap() {
+            rest.extend_from_slice(&chunk);
+        }
+        String::from_utf8(rest).unwrap()
+    })
+    .await;
+    assert!(!rest.contains("\"result\""), "{rest}");
+    session.echoes("still here").await;
+}
+
+#[tokio::test]
+async fn changes_made_on_one_instance_reach_subscribers_on_another() {
+    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    // A legacy subscriber with its stream on A…
+    let session = open(&urls[0]).await;
+    let subscribe = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "resources/subscribe",
+        "params": {"uri": "memo://notes/plan"}
+    });
+    // …subscribed through B…
+    let subscribed = at(&session, &urls[1])
+        .post(&subscribe, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subscribed.status(), 200);
+    let mut stream = session.get().send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    // …and a 2026-07-28 listen stream on A.
+    let listen = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen",
+        "params": {
+            "notifications": {"resourceSubscriptions": ["memo://notes/plan"]},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }
+        }
+    });
+    let mut listening = reqwest::Client::new()
+        .post(&urls[0])
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(listen.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listening.status(), 200);
+    within(
+        "the acknowledgement",
+        read_until(&mut listening, |d| {
+            d["method"] == "notifications/subscriptions/acknowledged"
+        }),
+    )
+    .await;
+    // The note is saved by a tool call on C.
+    let save = json!({
+        "jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "save_note", "arguments": {"name": "plan", "text": "ship"}}
+    });
+    let saved = at(&session, &urls[2])
+        .post(&save, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        saved
+            .text()
+            .await
+            .unwrap()
+            .contains("saved memo://notes/plan")
+    );
+    let updated = |d: &Value| {
+        d["method"] == "notifications/resources/updated"
+            && d["params"]["uri"] == "memo://notes/plan"
+    };
+    within("the legacy update", read_until(&mut stream, updated)).await;
+    within(
+        "the listen stream's update",
+        read_until(&mut listening, updated),
+    )
+    .await;
+}
