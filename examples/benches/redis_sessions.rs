@@ -27,7 +27,7 @@ const SECONDS: u32 = 4;
 
 async fn server() {
     use mcp_server::Server;
-    use mcp_server::http::{HttpOptions, StreamableHttp, serve};
+    use mcp_server::http::{HttpOptions, serve};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("http://{}/mcp", listener.local_addr().unwrap());
     let http = HttpOptions::default();
@@ -35,12 +35,8 @@ async fn server() {
         Ok(url) => examples::ops::Stores::redis(&url, &http).unwrap(),
         Err(_) => examples::ops::Stores::memory(&http, Default::default()),
     };
-    let endpoint = StreamableHttp::with_stores(
-        Server::new(examples::demo::router()),
-        http,
-        stores.sessions,
-        stores.events,
-    );
+    // On Redis, with the event bus too, as the example server runs.
+    let endpoint = stores.endpoint(Server::new(examples::demo::router()), http);
     serve(listener, "/mcp", endpoint, std::future::pending())
         .await
         .unwrap();

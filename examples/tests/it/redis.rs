@@ -213,6 +213,28 @@ async fn events_replay_from_any_instance_within_their_bounds() {
         b.replay("s", &first).await.unwrap().unwrap().events.len(),
         2
     );
+    // A new stream's priming id names its start, without a write: the
+    // whole stream replays after it, until the stream drops events.
+    let start = a.prime("s", "post-1").await.unwrap();
+    assert_eq!(start, "post-1:0-0");
+    let before = command(&server.url(), &["EXISTS", "mcp:{s}:ev:post-1"]).await;
+    assert_eq!(before, redis::Value::Int(0), "priming writes nothing");
+    assert_eq!(
+        b.replay("s", &start).await.unwrap().unwrap(),
+        mcp_server::store::Replay::new("post-1", vec![])
+    );
+    let mut kept = Vec::new();
+    for word in ["a", "b", "c"] {
+        let id = a.append("s", "post-1", Bytes::from(word)).await.unwrap();
+        kept.push((id, Bytes::from(word)));
+    }
+    assert_eq!(b.replay("s", &start).await.unwrap().unwrap().events, kept);
+    a.append("s", "post-1", Bytes::from("d")).await.unwrap();
+    assert_eq!(
+        b.replay("s", &start).await.unwrap(),
+        None,
+        "the start was dropped"
+    );
     // Past the byte bound too.
     let big = Bytes::from(vec![b'x'; 900]);
     let last = a.append("s", "get", big.clone()).await.unwrap();

@@ -71,7 +71,13 @@ fn answers_in(frame: &[u8]) -> usize {
 /// How many event ids a reader remembers having been sent.
 const SEEN: usize = 256;
 
-/// The streams of one session whose pump still runs (or, where instances
+/// One stream's reader here, behind a lock of its own that orders storing
+/// and sending each event against a resuming client's replay-then-attach,
+/// so that no event is missed or sent twice. (One lock per stream: the
+/// streams of a session store their events side by side.)
+type Slot = Arc<Mutex<Sink>>;
+
+/// The streams of one session whose pump runs here (or, where instances
 /// share the session, that are followed here), and the client connection
 /// reading each, if any.
 pub(super) struct Streams {
@@ -81,9 +87,7 @@ pub(super) struct Streams {
     bus: Option<SessionBus>,
     /// Whether a reader of the session's GET stream is connected here.
     standalone_here: Arc<AtomicBool>,
-    /// One lock orders storing and sending against a resuming client's
-    /// replay-then-attach, so that no event is missed or sent twice.
-    sinks: Mutex<HashMap<String, Sink>>,
+    slots: std::sync::Mutex<HashMap<String, Slot>>,
 }
 
 /// One stream's reader here.
@@ -93,11 +97,16 @@ struct Sink {
     /// Set for a stream made on another instance and followed here: the
     /// answers still to come, after which it ends.
     answers_left: Option<usize>,
-    /// Where instances share the session: the ids sent to this reader
-    /// lately, so that an event both replayed and relayed goes once.
+    /// Whether the ids sent are remembered: where instances share the
+    /// session, or after a replay (an event stored while the replay was
+    /// read can come both ways).
+    remembers: bool,
+    /// The ids sent to this reader lately.
     seen: VecDeque<String>,
     /// The id of the last event sent, from which to read again after a gap.
     last: Option<String>,
+    /// No longer among the streams: nothing more goes through it.
+    gone: bool,
 }
 
 /// What a `Last-Event-ID` resumed.
@@ -119,13 +128,42 @@ impl Streams {
             events,
             bus,
             standalone_here: Arc::default(),
-            sinks: Mutex::default(),
+            slots: std::sync::Mutex::default(),
         }
     }
 
     /// Set while a reader of the GET stream is connected here.
     pub(super) fn standalone_here(&self) -> Arc<AtomicBool> {
         Arc::clone(&self.standalone_here)
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        // Each operation on the map is one insert, lookup or removal.
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn slot(&self, stream: &str) -> Option<Slot> {
+        self.slots().get(stream).cloned()
+    }
+
+    /// The stream's slot, made now if it has none.
+    fn slot_or_new(&self, stream: &str) -> Slot {
+        Arc::clone(self.slots().entry(stream.to_owned()).or_default())
+    }
+
+    /// Takes `slot` (locked as `sink`) off the streams.
+    fn forget(&self, stream: &str, slot: &Slot, sink: &mut Sink) {
+        sink.gone = true;
+        sink.tx = None;
+        let mut slots = self.slots();
+        if slots.get(stream).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(stream);
+        }
+        if stream == STANDALONE {
+            self.standalone_here.store(false, Ordering::Relaxed);
+        }
     }
 
     /// Gives `stream` a reader, first sending it a priming event (an id
@@ -138,21 +176,31 @@ impl Streams {
         prime: Option<Duration>,
         exclusive: bool,
     ) -> bool {
-        let mut sinks = self.sinks.lock().await;
-        let busy = sinks
-            .get(stream)
-            .and_then(|s| s.tx.as_ref())
-            .is_some_and(|tx| !tx.is_closed());
+        let slot = self.slot_or_new(stream);
+        let mut sink = slot.lock().await;
+        let busy = sink.tx.as_ref().is_some_and(|tx| !tx.is_closed());
         if exclusive && busy {
             return false;
         }
-        let mut sink = Sink::default();
+        if sink.gone {
+            // Ended meanwhile: a stream again.
+            self.slots().insert(stream.to_owned(), Arc::clone(&slot));
+        }
+        *sink = Sink {
+            remembers: self.bus.is_some(),
+            ..Sink::default()
+        };
         if let Some(retry) = prime {
-            match self
-                .events
-                .append(&self.session, stream, Bytes::new())
-                .await
-            {
+            // The GET stream goes on from one reader to the next; a POST's
+            // is new.
+            let primed = if stream == STANDALONE {
+                self.events
+                    .append(&self.session, stream, Bytes::new())
+                    .await
+            } else {
+                self.events.prime(&self.session, stream).await
+            };
+            match primed {
                 Ok(id) => {
                     let mut primer = sse::Event::message("").with_id(id.clone());
                     primer.retry = u64::try_from(retry.as_millis()).ok();
@@ -165,7 +213,6 @@ impl Streams {
             }
         }
         sink.tx = Some(tx);
-        sinks.insert(stream.to_owned(), sink);
         if stream == STANDALONE {
             self.standalone_here.store(true, Ordering::Relaxed);
         }
@@ -176,7 +223,11 @@ impl Streams {
     /// stream's reader here; without one, tells the other instances, where
     /// the reader may be.
     async fn emit(&self, stream: &str, frame: &Bytes) {
-        let mut sinks = self.sinks.lock().await;
+        let slot = self.slot(stream);
+        let mut sink = match &slot {
+            Some(slot) => Some(slot.lock().await),
+            None => None,
+        };
         let id = match self
             .events
             .append(&self.session, stream, frame.clone())
@@ -188,8 +239,19 @@ impl Streams {
                 None
             }
         };
-        let here = self.send(&mut sinks, stream, id.as_deref(), frame);
-        drop(sinks);
+        let here = match (&slot, sink.as_deref_mut()) {
+            (Some(slot), Some(sink)) => self.send(stream, slot, sink, id.as_deref(), frame),
+            // A reader that came while this was stored replayed it, or
+            // gets it now (once: it remembers what it replayed).
+            _ => match self.slot(stream) {
+                Some(late) => {
+                    let mut sink = late.lock().await;
+                    self.send(stream, &late, &mut sink, id.as_deref(), frame)
+                }
+                None => false,
+            },
+        };
+        drop(sink);
         if !here
             && let (Some(bus), Some(id)) = (&self.bus, id)
             && let Ok(m) = serde_json::from_slice(frame)
@@ -201,25 +263,28 @@ impl Streams {
 
     /// An event of `stream` another instance stored and relayed.
     pub(super) async fn relayed(&self, stream: &str, id: &str, frame: &[u8]) {
-        let mut sinks = self.sinks.lock().await;
-        self.send(&mut sinks, stream, Some(id), frame);
+        if let Some(slot) = self.slot(stream) {
+            let mut sink = slot.lock().await;
+            self.send(stream, &slot, &mut sink, Some(id), frame);
+        }
     }
 
     /// A reader of `stream` resumed on another instance after `after`: if
     /// the stream is made here, its reader here (gone, or about to be) is
     /// let go, and what came after `after` goes to the others.
     pub(super) async fn hand_over(&self, stream: &str, after: &str) {
-        let Some(bus) = &self.bus else {
+        let (Some(bus), Some(slot)) = (&self.bus, self.slot(stream)) else {
             return;
         };
-        let mut sinks = self.sinks.lock().await;
+        // Held while telling, so that new events follow these.
+        let mut sink = slot.lock().await;
         // Only a reader here is let go, once: since it went, events went
         // to the others anyway (and a client resuming again and again
         // makes no replays here).
-        match sinks.get_mut(stream) {
-            Some(sink) if sink.answers_left.is_none() && sink.tx.is_some() => sink.tx = None,
-            _ => return,
+        if sink.answers_left.is_some() || sink.tx.is_none() {
+            return;
         }
+        sink.tx = None;
         if stream == STANDALONE {
             self.standalone_here.store(false, Ordering::Relaxed);
         }
@@ -231,29 +296,30 @@ impl Streams {
                 return;
             }
         };
-        // Held while telling, so that new events follow these.
         for (id, frame) in replay.events {
             if let Ok(m) = serde_json::from_slice(&frame) {
                 let stream = stream.to_owned();
                 bus.tell(Note::Event { stream, id, m }).await;
             }
         }
-        drop(sinks);
     }
 
     /// Notes were lost: each reader here gets what it missed from the store.
     pub(super) async fn resync(&self) {
-        let mut sinks = self.sinks.lock().await;
-        let followed: Vec<(String, String)> = sinks
+        let slots: Vec<(String, Slot)> = self
+            .slots()
             .iter()
-            .filter(|(_, s)| s.tx.is_some())
-            .filter_map(|(name, s)| Some((name.clone(), s.last.clone()?)))
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
             .collect();
-        for (stream, last) in followed {
+        for (stream, slot) in slots {
+            let mut sink = slot.lock().await;
+            let Some(last) = sink.last.clone().filter(|_| sink.tx.is_some()) else {
+                continue;
+            };
             match self.events.replay(&self.session, &last).await {
                 Ok(Some(replay)) => {
                     for (id, frame) in &replay.events {
-                        self.send(&mut sinks, &stream, Some(id), frame);
+                        self.send(&stream, &slot, &mut sink, Some(id), frame);
                     }
                 }
                 Ok(None) => tracing::warn!("events were lost from a stream followed here"),
@@ -264,19 +330,21 @@ impl Streams {
         }
     }
 
-    /// Sends the event `id` of `stream` to its reader here, unless sent
-    /// already; whether a reader here has it. A reader that went away, or
-    /// reads too slowly, is cut off and can resume from the store.
+    /// Sends the event `id` of `stream` to its reader here (`sink`, the
+    /// locked `slot`), unless sent already; whether a reader here has it.
+    /// A reader that went away, or reads too slowly, is cut off and can
+    /// resume from the store.
     fn send(
         &self,
-        sinks: &mut HashMap<String, Sink>,
         stream: &str,
+        slot: &Slot,
+        sink: &mut Sink,
         id: Option<&str>,
         frame: &[u8],
     ) -> bool {
-        let Some(sink) = sinks.get_mut(stream) else {
+        if sink.gone {
             return false;
-        };
+        }
         let Some(tx) = &sink.tx else {
             return false;
         };
@@ -286,18 +354,12 @@ impl Streams {
             return true;
         }
         if tx.try_send(event(frame, id)).is_err() {
-            sink.tx = None;
-            if sink.answers_left.is_some() {
-                // Followed from elsewhere: nothing here to keep.
-                sinks.remove(stream);
-            } else if stream == STANDALONE {
-                self.standalone_here.store(false, Ordering::Relaxed);
-            }
+            self.lose_reader(stream, slot, sink);
             return false;
         }
         if let Some(id) = id {
             sink.last = Some(id.to_owned());
-            if self.bus.is_some() {
+            if sink.remembers {
                 if sink.seen.len() == SEEN {
                     sink.seen.pop_front();
                 }
@@ -308,27 +370,33 @@ impl Streams {
             *left = left.saturating_sub(answers_in(frame));
             if *left == 0 {
                 // Its last answer went: the reader's body ends.
-                sinks.remove(stream);
+                self.forget(stream, slot, sink);
             }
         }
         true
     }
 
+    /// The reader of `stream` is gone.
+    fn lose_reader(&self, stream: &str, slot: &Slot, sink: &mut Sink) {
+        sink.tx = None;
+        if sink.answers_left.is_some() {
+            // Followed from elsewhere: nothing here to keep.
+            self.forget(stream, slot, sink);
+        } else if stream == STANDALONE {
+            self.standalone_here.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Sends a keep-alive comment; whether `stream` still has a reader.
     async fn keep_alive(&self, stream: &str) -> bool {
-        let mut sinks = self.sinks.lock().await;
-        let Some(sink) = sinks.get_mut(stream) else {
+        let Some(slot) = self.slot(stream) else {
             return false;
         };
+        let mut sink = slot.lock().await;
         match &sink.tx {
             Some(tx) if tx.try_send(comment()).is_ok() => true,
             Some(_) => {
-                sink.tx = None;
-                if sink.answers_left.is_some() {
-                    sinks.remove(stream);
-                } else if stream == STANDALONE {
-                    self.standalone_here.store(false, Ordering::Relaxed);
-                }
+                self.lose_reader(stream, &slot, &mut sink);
                 false
             }
             None => false,
@@ -337,8 +405,8 @@ impl Streams {
 
     /// Ends the reader's connection; the stream goes on in the store.
     async fn detach(&self, stream: &str) {
-        if let Some(sink) = self.sinks.lock().await.get_mut(stream) {
-            sink.tx = None;
+        if let Some(slot) = self.slot(stream) {
+            slot.lock().await.tx = None;
         }
         if stream == STANDALONE {
             self.standalone_here.store(false, Ordering::Relaxed);
@@ -347,9 +415,9 @@ impl Streams {
 
     /// The stream is complete: its reader's body ends.
     async fn end(&self, stream: &str) {
-        self.sinks.lock().await.remove(stream);
-        if stream == STANDALONE {
-            self.standalone_here.store(false, Ordering::Relaxed);
+        if let Some(slot) = self.slot(stream) {
+            let mut sink = slot.lock().await;
+            self.forget(stream, &slot, &mut sink);
         }
     }
 
@@ -362,16 +430,21 @@ impl Streams {
         last_event_id: &str,
         keep_alive: Duration,
     ) -> Result<Resumed, Error> {
-        let mut sinks = self.sinks.lock().await;
-        let Some(replay) = self.events.replay(&self.session, last_event_id).await? else {
+        // The store says which stream the id is of; what was read is read
+        // again under that stream's lock.
+        let Some(first) = self.events.replay(&self.session, last_event_id).await? else {
             return Ok(Resumed::Unknown);
         };
-        let (tx, rx) = mpsc::channel(replay.events.len() + BODY_CAPACITY);
-        let stream = replay.stream;
+        let stream = first.stream;
+        let existing = self.slot(&stream);
         // Live here (its pump runs here; the GET stream always has one
         // where instances share sessions), made elsewhere and followed
         // until its last answer, or finished.
-        let answers_left = if sinks.contains_key(&stream) || stream == STANDALONE {
+        let followed_here = match &existing {
+            Some(slot) => slot.lock().await.answers_left.is_some(),
+            None => false,
+        };
+        let answers_left = if (existing.is_some() && !followed_here) || stream == STANDALONE {
             Some(None)
         } else if self.bus.is_some() {
             answers_of(&stream).filter(|&n| n > 0).map(Some)
@@ -380,31 +453,40 @@ impl Streams {
         };
         let Some(answers_left) = answers_left else {
             // The body ends after the replay, as the stream did.
-            for (id, frame) in &replay.events {
+            let (tx, rx) = mpsc::channel(first.events.len().max(1));
+            for (id, frame) in &first.events {
                 // The channel has room for the whole replay.
                 let _ = tx.try_send(event(frame, Some(id)));
             }
             return Ok(Resumed::Body(rx));
         };
-        sinks.insert(
-            stream.clone(),
-            Sink {
-                tx: Some(tx),
-                answers_left,
-                last: Some(last_event_id.to_owned()),
-                seen: VecDeque::new(),
-            },
-        );
+        let slot = existing.unwrap_or_else(|| self.slot_or_new(&stream));
+        let mut sink = slot.lock().await;
+        let Some(replay) = self.events.replay(&self.session, last_event_id).await? else {
+            return Ok(Resumed::Unknown);
+        };
+        if sink.gone {
+            self.slots().insert(stream.clone(), Arc::clone(&slot));
+        }
+        let (tx, rx) = mpsc::channel(replay.events.len() + BODY_CAPACITY);
+        *sink = Sink {
+            tx: Some(tx),
+            answers_left,
+            remembers: true,
+            seen: VecDeque::new(),
+            last: Some(last_event_id.to_owned()),
+            gone: false,
+        };
         for (id, frame) in &replay.events {
             // The channel has room for the whole replay.
-            self.send(&mut sinks, &stream, Some(id), frame);
+            self.send(&stream, &slot, &mut sink, Some(id), frame);
         }
-        let followed = sinks.get(&stream).is_some_and(|s| s.answers_left.is_some());
-        let after = sinks.get(&stream).and_then(|s| s.last.clone());
+        let followed = !sink.gone && sink.answers_left.is_some();
+        let after = sink.last.clone();
         if stream == STANDALONE {
             self.standalone_here.store(true, Ordering::Relaxed);
         }
-        drop(sinks);
+        drop(sink);
         if (followed || stream == STANDALONE)
             && let (Some(bus), Some(after)) = (&self.bus, after)
         {

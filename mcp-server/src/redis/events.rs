@@ -1,7 +1,9 @@
 //! Events of resumable SSE streams on Redis: one Redis stream per SSE
 //! stream, bounded by count and bytes (the oldest go first) and expiring
 //! when idle. Event ids are `STREAM:XID`, unique within the session, so
-//! that any instance can replay after any of them.
+//! that any instance can replay after any of them; `STREAM:0-0` is a new
+//! stream's start, the priming event of a POST's stream, which costs no
+//! write.
 
 use std::time::Duration;
 
@@ -12,9 +14,10 @@ use super::{Redis, ms, well_formed};
 use crate::error::Error;
 use crate::store::{EventStore, Replay};
 
-/// Appends an event and trims the stream to its bounds. KEYS: stream,
-/// its byte count, the session's set of streams. ARGV: message, most
-/// events, most bytes, expiry (ms), stream name.
+/// Appends an event and trims the stream to its bounds, marking it
+/// trimmed when it drops any. KEYS: stream, its byte count, the session's
+/// set of streams, the trimmed mark. ARGV: message, most events, most
+/// bytes, expiry (ms), stream name.
 const APPEND: &str = r"
 local id = redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])
 local bytes = redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
@@ -24,15 +27,21 @@ while redis.call('XLEN', KEYS[1]) > most or bytes > most_bytes do
   if oldest == nil or oldest[1] == id then break end
   bytes = redis.call('DECRBY', KEYS[2], string.len(oldest[2][2]))
   redis.call('XDEL', KEYS[1], oldest[1])
+  redis.call('SET', KEYS[4], 1)
 end
 redis.call('SADD', KEYS[3], ARGV[5])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 return id
 ";
 
 /// The events after one, if it is still kept (else its successors may
-/// not all be). KEYS: stream. ARGV: the event's XID.
+/// not all be). `0-0` is the stream's start: all of it, unless some was
+/// trimmed away. KEYS: stream, its trimmed mark. ARGV: the event's XID.
 const REPLAY: &str = r"
+if ARGV[1] == '0-0' then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+  return redis.call('XRANGE', KEYS[1], '-', '+')
+end
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return false end
 return redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')
 ";
@@ -41,7 +50,7 @@ return redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+')
 /// prefix of its streams.
 const FORGET: &str = r"
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  redis.call('DEL', ARGV[1] .. name, ARGV[1] .. name .. ':bytes')
+  redis.call('DEL', ARGV[1] .. name, ARGV[1] .. name .. ':bytes', ARGV[1] .. name .. ':trimmed')
 end
 return redis.call('DEL', KEYS[1])
 ";
@@ -105,6 +114,7 @@ impl EventStore for RedisEventStore {
         }
         let key = self.stream_key(session, stream);
         let bytes = format!("{key}:bytes");
+        let trimmed = format!("{key}:trimmed");
         let streams = self.redis.session_key(session, "streams");
         let xid: String = self
             .redis
@@ -113,6 +123,7 @@ impl EventStore for RedisEventStore {
                     .key(&key)
                     .key(&bytes)
                     .key(&streams)
+                    .key(&trimmed)
                     .arg(&message[..])
                     .arg(self.max_events)
                     .arg(self.max_bytes)
@@ -123,6 +134,16 @@ impl EventStore for RedisEventStore {
             })
             .await?;
         Ok(format!("{stream}:{xid}"))
+    }
+
+    /// A new stream's start, `STREAM:0-0`, named without a write.
+    async fn prime(&self, session: &str, stream: &str) -> Result<String, Error> {
+        if !well_formed(session) || !well_formed(stream) {
+            return Err(Error::Unavailable(
+                "a stream the Redis store cannot key".to_owned(),
+            ));
+        }
+        Ok(format!("{stream}:0-0"))
     }
 
     async fn replay(&self, session: &str, last_event_id: &str) -> Result<Option<Replay>, Error> {
@@ -139,9 +160,17 @@ impl EventStore for RedisEventStore {
             return Ok(None);
         }
         let key = self.stream_key(session, stream);
+        let trimmed = format!("{key}:trimmed");
         let found: Value = self
             .redis
-            .run(async |conn| self.replay.key(&key).arg(xid).invoke_async(conn).await)
+            .run(async |conn| {
+                self.replay
+                    .key(&key)
+                    .key(&trimmed)
+                    .arg(xid)
+                    .invoke_async(conn)
+                    .await
+            })
             .await?;
         let Value::Array(entries) = found else {
             return Ok(None);

@@ -41,6 +41,7 @@
 //! | `mcp:sessions` | sorted set | session ids by expiry, for the cap | members as they expire |
 //! | `mcp:{SID}:ev:STREAM` | stream | the stream's events, field `m` | idle time, renewed by each event |
 //! | `mcp:{SID}:ev:STREAM:bytes` | string | bytes kept in that stream | with the stream |
+//! | `mcp:{SID}:ev:STREAM:trimmed` | string | set once the stream dropped events | with the stream |
 //! | `mcp:{SID}:streams` | set | the session's stream names | with the session's last event |
 //! | `mcp:rl:KEY` | string | a rate-limit bucket's theoretical arrival time, µs | when the bucket is full again |
 //!

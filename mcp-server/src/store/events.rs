@@ -40,6 +40,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// `stream` in `session`; returns its event id.
     async fn append(&self, session: &str, stream: &str, message: Bytes) -> Result<String, Error>;
 
+    /// The id of a priming event of `stream`, a stream with no events
+    /// yet: replaying after it gives every event of the stream. By default
+    /// an empty event is appended; a store that can name a stream's start
+    /// without a write (one round trip less for each new stream) says so.
+    async fn prime(&self, session: &str, stream: &str) -> Result<String, Error> {
+        self.append(session, stream, Bytes::new()).await
+    }
+
     /// The events of `last_event_id`'s stream that came after it. `None`
     /// when the id is unknown, or when events after it are no longer kept
     /// (replaying the rest would hide the loss).
