@@ -913,3 +913,115 @@ async fn the_redis_bus_carries_messages_between_handles_and_reports_an_outage_as
     let quiet = tokio::time::timeout(Duration::from_millis(50), elsewhere.recv()).await;
     assert!(quiet.is_err(), "{quiet:?}");
 }
+
+/// A load balancer without stickiness: each HTTP request goes to the next
+/// of `backends` in turn, its response (SSE included) streamed back. Its
+/// URL.
+async fn round_robin(backends: Vec<String>) -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let backend = backends[next.fetch_add(1, Ordering::Relaxed) % backends.len()].clone();
+        let http = http.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut out = http.request(parts.method, &backend).body(body);
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    out = out.header(name, value);
+                }
+            }
+            let Ok(res) = out.send().await else {
+                return axum::http::StatusCode::BAD_GATEWAY.into_response();
+            };
+            let mut back = axum::response::Response::builder().status(res.status());
+            for (name, value) in res.headers() {
+                if name != "content-length" && name != "transfer-encoding" {
+                    back = back.header(name, value);
+                }
+            }
+            back.body(axum::body::Body::from_stream(res.bytes_stream()))
+                .unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+use axum::response::IntoResponse as _;
+
+/// `f`, within the test's patience.
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+#[tokio::test]
+async fn the_sdk_client_works_through_a_balancer_that_spreads_every_request() {
+    use mcp_client::{CallOptions, Client, HttpOptions as ClientHttp, ServerNotification};
+    use mcp_core::Era;
+    use mcp_core::tools::CallToolParams;
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &[]).await;
+    let balancer = round_robin(instances.iter().map(|i| i.url.clone()).collect()).await;
+    let host = crate::support::Host::full();
+    let client = Client::connect_http(
+        &balancer,
+        crate::support::options(Era::Legacy),
+        ClientHttp::default(),
+        host.clone(),
+    )
+    .await
+    .unwrap();
+    let mut events = client.notifications();
+    // A subscription made on one instance, a note saved on another, the
+    // update heard on the session's stream, on a third perhaps.
+    within("subscribe", client.subscribe_resource("memo://notes/plan"))
+        .await
+        .unwrap();
+    let args = |v: Value| v.as_object().unwrap().clone();
+    let saved = within(
+        "save",
+        client.call_tool("save_note", args(json!({"name": "plan", "text": "ship"}))),
+    )
+    .await
+    .unwrap();
+    assert_eq!(saved.content[0].as_text(), Some("saved memo://notes/plan"));
+    within("the update", async {
+        loop {
+            let next = std::future::poll_fn(|cx| {
+                futures_core::Stream::poll_next(std::pin::Pin::new(&mut events), cx)
+            });
+            match next.await.expect("notifications go on") {
+                ServerNotification::ResourceUpdated { uri } if uri == "memo://notes/plan" => break,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    // Progress on the way, and an elicitation answered through whichever
+    // instance the answer lands on.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    let call = CallOptions::default().on_progress(move |p| sink.lock().unwrap().push(p.progress));
+    let params = CallToolParams::new("count").with_arguments(args(json!({"to": 4})));
+    let counted = within("count", client.call_tool_with(params, call))
+        .await
+        .unwrap();
+    assert_eq!(counted.content[0].as_text(), Some("counted to 4"));
+    assert_eq!(*seen.lock().unwrap(), [1.0, 2.0, 3.0, 4.0]);
+    for _ in 0..3 {
+        let greeted = within("greet", client.call_tool("greet", args(json!({}))))
+            .await
+            .unwrap();
+        assert_eq!(greeted.content[0].as_text(), Some("Hello, Ada!"));
+    }
+    assert_eq!(host.asked.lock().unwrap().elicit.len(), 3);
+}
