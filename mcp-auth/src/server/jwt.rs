@@ -20,12 +20,28 @@ use crate::metadata::AuthorizationServerMetadata;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JwtConfig {
-    /// The authorization server; `iss` must equal it.
+    /// The authorization server; `iss` must equal it (or one of
+    /// `issuer_aliases`).
     pub issuer: String,
-    /// Accepted audiences; `aud` must contain one. Normally just the MCP
-    /// endpoint's canonical URL (RFC 8707); some providers put their own
-    /// identifier there instead.
+    /// Other spellings of the issuer that tokens may carry in `iss`:
+    /// Google writes `accounts.google.com` as well as
+    /// `https://accounts.google.com`. Empty by default.
+    pub issuer_aliases: Vec<String>,
+    /// Accepted audiences; the `audience_claim` must contain one.
+    /// Normally just the MCP endpoint's canonical URL (RFC 8707); some
+    /// providers put their own identifier there instead.
     pub audience: Vec<String>,
+    /// The claim that binds a token to this server, whose accepted values
+    /// `audience` lists: `aud` (RFC 9068) unless the provider binds its
+    /// tokens another way. Cognito's access tokens carry no `aud` but
+    /// the app client in `client_id` ([`JwtConfig::cognito`]).
+    pub audience_claim: String,
+    /// Further claims every token must carry, each with one of the given
+    /// values (a claim that is a string, number or boolean equal to one,
+    /// or an array holding one): Cognito's `token_use` must be `access`;
+    /// a Cloud Run service may accept only the service accounts that call
+    /// it (`email`). Empty by default.
+    pub required_claims: Vec<(String, Vec<String>)>,
     /// Accepted signing algorithms: asymmetric only by default. HMAC
     /// algorithms are never accepted from a JWKS, whatever this says.
     pub algorithms: Vec<Algorithm>,
@@ -51,7 +67,10 @@ impl JwtConfig {
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
+            issuer_aliases: Vec::new(),
             audience: vec![audience.into()],
+            audience_claim: "aud".to_owned(),
+            required_claims: Vec::new(),
             algorithms: vec![
                 Algorithm::RS256,
                 Algorithm::RS384,
@@ -70,6 +89,86 @@ impl JwtConfig {
             max_key_age: Duration::from_secs(3600),
             fetch_policy: FetchPolicy::configured(),
         }
+    }
+}
+
+impl JwtConfig {
+    /// Google-signed OpenID Connect ID tokens for `audience`: what Cloud
+    /// Run's service-to-service authentication sends (a service account's
+    /// ID token whose `aud` is the receiving service's URL, fetched from
+    /// the metadata server or with `gcloud auth print-identity-token
+    /// --audiences URL`). Issuer `https://accounts.google.com` (either
+    /// spelling), keys from Google's JWKS, RS256.
+    ///
+    /// Any Google account can get an ID token for any audience: name the
+    /// callers too, with `required_claims` (`email`, the service
+    /// accounts allowed), or check the identity's claims in the handler.
+    ///
+    /// ```
+    /// use mcp_auth::JwtConfig;
+    ///
+    /// let mut config = JwtConfig::google_id_tokens("https://notes-abc123-uc.a.run.app/mcp");
+    /// config.required_claims.push((
+    ///     "email".to_owned(),
+    ///     vec!["caller@my-project.iam.gserviceaccount.com".to_owned()],
+    /// ));
+    /// ```
+    pub fn google_id_tokens(audience: impl Into<String>) -> Self {
+        let mut config = Self::new("https://accounts.google.com", audience);
+        config.issuer_aliases = vec!["accounts.google.com".to_owned()];
+        config.jwks_uri = Some("https://www.googleapis.com/oauth2/v3/certs".to_owned());
+        config.algorithms = vec![Algorithm::RS256];
+        config
+    }
+
+    /// Access tokens of an Amazon Cognito user pool (`region`,
+    /// `user_pool_id`) for the app clients `client_ids`: Cognito binds
+    /// its access tokens to the app client (`client_id`) and leaves `aud`
+    /// out, so that claim stands in for the audience, and `token_use`
+    /// must be `access` (an ID token, whose `aud` is the client, is not
+    /// accepted as a bearer token). RS256.
+    ///
+    /// This binds tokens to your clients, not to the server's URL: give
+    /// this server app clients and scopes (a resource server) no other
+    /// service accepts. With Cognito's resource binding, tokens carry
+    /// `aud` again: use [`JwtConfig::new`] with the issuer.
+    ///
+    /// ```
+    /// use mcp_auth::JwtConfig;
+    ///
+    /// let config = JwtConfig::cognito("eu-west-1", "eu-west-1_AbCdEf123", ["3n4b5urk1ft4fl3mg5e62d9ado"]);
+    /// assert_eq!(config.issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123");
+    /// ```
+    pub fn cognito<I, C>(region: &str, user_pool_id: &str, client_ids: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<String>,
+    {
+        let issuer = format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}");
+        let mut config = Self::new(issuer, "");
+        config.audience = client_ids.into_iter().map(Into::into).collect();
+        config.audience_claim = "client_id".to_owned();
+        config.required_claims = vec![("token_use".to_owned(), vec!["access".to_owned()])];
+        config.algorithms = vec![Algorithm::RS256];
+        config
+    }
+}
+
+/// Whether claim `value` is, or holds, one of `accepted`.
+fn claim_matches(value: Option<&serde_json::Value>, accepted: &[String]) -> bool {
+    use serde_json::Value;
+    let one = |v: &Value| match v {
+        Value::String(s) => accepted.iter().any(|a| a == s),
+        Value::Bool(_) | Value::Number(_) => {
+            let text = v.to_string();
+            accepted.contains(&text)
+        }
+        _ => false,
+    };
+    match value {
+        Some(Value::Array(items)) => items.iter().any(one),
+        Some(v) => one(v),
+        None => false,
     }
 }
 
@@ -308,11 +407,36 @@ impl Inner {
         let mut validation = Validation::new(alg);
         validation.leeway = self.config.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_audience(&self.config.audience);
-        validation.set_issuer(&[&self.config.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let mut issuers = vec![self.config.issuer.as_str()];
+        issuers.extend(self.config.issuer_aliases.iter().map(String::as_str));
+        validation.set_issuer(&issuers);
+        let by_aud = self.config.audience_claim == "aud";
+        if by_aud {
+            validation.set_audience(&self.config.audience);
+            validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        } else {
+            // Bound by another claim, checked below; an `aud` the token
+            // may also carry is the provider's business.
+            validation.validate_aud = false;
+            validation.set_required_spec_claims(&["exp", "iss"]);
+        }
         let data = jsonwebtoken::decode::<JsonObject>(token, &key.key, &validation)
             .map_err(|e| invalid(describe(e.kind())))?;
+        let claim = &self.config.audience_claim;
+        if !by_aud && !claim_matches(data.claims.get(claim), &self.config.audience) {
+            return Err(invalid(match data.claims.get(claim) {
+                None => format!("missing claim {claim}"),
+                Some(_) => format!("issued for another audience ({claim})"),
+            }));
+        }
+        for (name, accepted) in &self.config.required_claims {
+            if !claim_matches(data.claims.get(name), accepted) {
+                return Err(invalid(match data.claims.get(name) {
+                    None => format!("missing claim {name}"),
+                    Some(_) => format!("claim {name} has a value not accepted"),
+                }));
+            }
+        }
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();

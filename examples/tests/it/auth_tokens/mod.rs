@@ -194,6 +194,18 @@ struct Setup {
     cache_ttl: Option<Duration>,
     /// The endpoint answers CORS (for browser clients).
     cors: bool,
+    /// Tokens in a provider's own shape, not RFC 9068's.
+    provider: Option<Provider>,
+}
+
+/// Providers whose tokens have a shape of their own.
+#[derive(Clone, Copy)]
+enum Provider {
+    /// Google-signed ID tokens (Cloud Run service-to-service), from one
+    /// allowed service account.
+    Google,
+    /// Cognito access tokens of one app client.
+    Cognito,
 }
 
 impl Default for Setup {
@@ -206,6 +218,7 @@ impl Default for Setup {
             api_keys: None,
             cache_ttl: None,
             cors: false,
+            provider: None,
         }
     }
 }
@@ -256,7 +269,23 @@ async fn start(setup: Setup) -> Protected {
     let listener = bind().await;
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let url = format!("{origin}/mcp");
-    let mut config = JwtConfig::new(auth.issuer.clone(), url.clone());
+    let mut config = match setup.provider {
+        None => JwtConfig::new(auth.issuer.clone(), url.clone()),
+        Some(Provider::Google) => {
+            let mut config = JwtConfig::google_id_tokens(url.clone());
+            config
+                .required_claims
+                .push(("email".to_owned(), vec![providers::CALLER.to_owned()]));
+            config
+        }
+        Some(Provider::Cognito) => {
+            JwtConfig::cognito(providers::REGION, providers::POOL, [providers::APP_CLIENT])
+        }
+    };
+    if setup.provider.is_some() {
+        // Their keys, served here.
+        config.jwks_uri = Some(auth.jwks_uri());
+    }
     config.require_typ = setup.require_typ;
     if let Some(cooldown) = setup.refresh_cooldown {
         config.refresh_cooldown = cooldown;
@@ -1053,4 +1082,5 @@ async fn es256_tokens_are_accepted() {
 }
 
 mod keys_and_metadata;
+mod providers;
 mod scopes;
