@@ -877,18 +877,24 @@ async fn the_redis_bus_carries_messages_between_handles_and_reports_an_outage_as
         Some(Delivery::Message(Bytes::from_static(b"one")))
     );
     b.ready().await.unwrap();
-    // Redis goes away: what may have been published meanwhile is lost,
-    // and each subscription hears so.
+    // Redis goes away: the bus is not ready, and subscribes nothing.
     server.kill().await;
-    assert_eq!(next(&mut heard).await, Some(Delivery::Gap));
-    assert_eq!(next(&mut elsewhere).await, Some(Delivery::Gap));
-    assert!(b.ready().await.is_err());
+    tokio::time::timeout(PATIENCE, async {
+        while b.ready().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap();
     assert!(
         b.subscribe("v").await.is_err(),
         "no subscription while down"
     );
-    // Back: the bus connects and subscribes again by itself.
+    // Back: the bus connects and subscribes again by itself, and each
+    // subscription hears that what was published meanwhile is lost.
     assert!(server.run().await);
+    assert_eq!(next(&mut heard).await, Some(Delivery::Gap));
+    assert_eq!(next(&mut elsewhere).await, Some(Delivery::Gap));
     let delivered = tokio::time::timeout(PATIENCE, async {
         loop {
             let _ = a.publish("t", Bytes::from_static(b"two")).await;
@@ -1024,4 +1030,43 @@ async fn the_sdk_client_works_through_a_balancer_that_spreads_every_request() {
         assert_eq!(greeted.content[0].as_text(), Some("Hello, Ada!"));
     }
     assert_eq!(host.asked.lock().unwrap().elicit.len(), 3);
+}
+
+#[tokio::test]
+async fn made_up_stream_ids_follow_nothing_past_a_cap() {
+    let Some(server) = RedisServer::start().await else {
+        return;
+    };
+    let (instances, _dir) = three(&server.url(), &[]).await;
+    let http = reqwest::Client::new();
+    let session = open_eliciting(&http, &instances[0].url).await;
+    // A stream's start names it without a write: a made-up one replays
+    // nothing and is followed, as a stream made elsewhere would be, but a
+    // session follows only so many.
+    let mut held = Vec::new();
+    for n in 0..16 {
+        let res = legacy_get(
+            &http,
+            &instances[1].url,
+            &session,
+            Some(&format!("made-up-{n}:0-0")),
+        )
+        .await;
+        held.push(res);
+    }
+    let mut req = http
+        .get(&instances[1].url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .header("mcp-session-id", &session)
+        .header("last-event-id", "made-up-16:0-0");
+    req = req.timeout(PATIENCE);
+    let refused = req.send().await.unwrap();
+    assert_eq!(refused.status(), 409);
+    // Another instance, and the session itself, are not held up.
+    drop(held);
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "still"}}});
+    let res = legacy_post(&http, &instances[2].url, Some(&session), call).await;
+    assert_eq!(message(res).await["result"]["content"][0]["text"], "still");
 }

@@ -296,3 +296,56 @@ async fn changes_made_on_one_instance_reach_subscribers_on_another() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_stream_followed_elsewhere_ends_when_its_request_is_cancelled() {
+    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let session = open(&urls[0]).await;
+    let mut first = at(&session, &urls[1])
+        .post(&count(5, 100, 200), "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    let read = within(
+        "progress on B",
+        read_until(&mut first, |d| d["params"]["progress"] == 1.0),
+    )
+    .await;
+    let last = read.last().unwrap().id.clone().unwrap();
+    drop(first);
+    let mut followed = at(&session, &urls[2])
+        .get()
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .unwrap();
+    within(
+        "progress on C",
+        read_until(&mut followed, |d| d["params"]["progress"] == 2.0),
+    )
+    .await;
+    // Cancelled through A: no answer will come, and C's body ends.
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 5}
+    });
+    let sent = session
+        .post(&cancel, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    let rest = within("the end of C's body", async {
+        let mut rest = Vec::new();
+        while let Some(chunk) = followed.chunk().await.unwrap() {
+            rest.extend_from_slice(&chunk);
+        }
+        String::from_utf8(rest).unwrap()
+    })
+    .await;
+    assert!(!rest.contains("\"result\""), "{rest}");
+    assert!(
+        !rest.contains("io.modelcontextprotocol/stream"),
+        "the end mark is not sent: {rest}"
+    );
+}

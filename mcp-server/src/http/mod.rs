@@ -8,10 +8,12 @@
 //! not call each other.
 
 mod body;
+mod container;
 mod health;
 mod legacy;
 mod modern;
 mod options;
+mod pump;
 mod relay;
 mod reply;
 mod resume;
@@ -22,6 +24,7 @@ mod shared;
 mod sse2024;
 
 pub use body::Body;
+pub use container::{listen_address, shutdown_signal};
 pub use health::{Health, HealthService};
 pub use options::HttpOptions;
 pub use security::AllowedHosts;

@@ -27,6 +27,9 @@ pub(super) enum Note {
         id: String,
         m: Box<RawValue>,
     },
+    /// A message for the session's GET stream, for the instance holding
+    /// its reader to store and send.
+    Standalone { m: Box<RawValue> },
     /// A reader of `stream` resumed there, after event `after`: where the
     /// stream is made, its events go to the others from now on, and those
     /// after `after` again, in case they went to a reader here that is

@@ -1,75 +1,59 @@
 //! The SSE streams of one legacy session: each event goes to the
 //! [`EventStore`] before it goes to the client, so a client whose
 //! connection broke resumes with `Last-Event-ID` and loses nothing.
+//!
+//! Where instances share the session, a stream's reader may be on another
+//! instance than the stream's pump: events no reader here took go to the
+//! others on the bus, a reader resuming elsewhere follows the stream from
+//! there, and a stream that ends without its reader here leaves an end
+//! mark in the store, by which a follower knows it is done.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use mcp_core::transport::Outgoing;
-use mcp_core::{RequestId, sse};
-use tokio::sync::{Mutex, mpsc, watch};
+use mcp_core::sse;
+use tokio::sync::{Mutex, mpsc};
 
+use super::pump::ticker;
 use super::relay::{Note, SessionBus};
 use super::reply::{BODY_CAPACITY, comment, event};
-use super::shared::shutting_down;
 use crate::error::Error;
 use crate::store::EventStore;
 
 /// The stream id of the session's GET stream.
 pub(super) const STANDALONE: &str = "standalone";
 
-/// A fresh id for a POST's response stream that will carry `answers`
-/// responses, unique across instances that share an event store: the
-/// instance's id, a counter, and the count of answers, by which an
-/// instance following the stream from elsewhere knows when it is done.
-pub(super) fn stream_id(answers: usize) -> String {
+/// The event that ends a stream whose reader was elsewhere; never sent to
+/// a client.
+const END: &[u8] = br#"{"io.modelcontextprotocol/stream":"end"}"#;
+
+/// How many event ids a reader remembers having been sent.
+const SEEN: usize = 256;
+
+/// How many streams made elsewhere one session may follow here at once.
+const MAX_FOLLOWED: usize = 16;
+
+/// A stream followed from elsewhere with no event for this long is let go
+/// (its maker may be gone); its client can resume it again.
+const FOLLOW_IDLE: Duration = Duration::from_secs(5 * 60);
+
+/// Streams that ended here, remembered so that a reader resuming one of
+/// them elsewhere learns it ended.
+const ENDED: usize = 64;
+
+/// A fresh id for a POST's response stream, unique across instances that
+/// share an event store: the instance's id and a counter.
+pub(super) fn stream_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
-        "{}-{}-{answers}",
+        "{}-{}",
         crate::bus::instance(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
-
-/// How many answers stream `stream` carries; `None` for the GET stream,
-/// which never ends on its own.
-fn answers_of(stream: &str) -> Option<usize> {
-    if stream == STANDALONE {
-        return None;
-    }
-    // A name not of this form ends after its replay, as it used to.
-    Some(
-        stream
-            .rsplit_once('-')
-            .and_then(|(_, n)| n.parse().ok())
-            .unwrap_or(0),
-    )
-}
-
-/// How many responses to the client's requests `frame` holds.
-fn answers_in(frame: &[u8]) -> usize {
-    #[derive(serde::Deserialize)]
-    struct Shape {
-        #[serde(default)]
-        id: Option<serde::de::IgnoredAny>,
-        #[serde(default)]
-        method: Option<serde::de::IgnoredAny>,
-    }
-    let answers = |s: &Shape| s.id.is_some() && s.method.is_none();
-    if frame.first() == Some(&b'[') {
-        serde_json::from_slice::<Vec<Shape>>(frame)
-            .map(|all| all.iter().filter(|s| answers(s)).count())
-            .unwrap_or(0)
-    } else {
-        serde_json::from_slice::<Shape>(frame).map_or(0, |s| usize::from(answers(&s)))
-    }
-}
-
-/// How many event ids a reader remembers having been sent.
-const SEEN: usize = 256;
 
 /// One stream's reader here, behind a lock of its own that orders storing
 /// and sending each event against a resuming client's replay-then-attach,
@@ -88,15 +72,18 @@ pub(super) struct Streams {
     /// Whether a reader of the session's GET stream is connected here.
     standalone_here: Arc<AtomicBool>,
     slots: std::sync::Mutex<HashMap<String, Slot>>,
+    /// Streams that ended here lately.
+    ended: std::sync::Mutex<VecDeque<String>>,
+    /// How many streams made elsewhere are followed here now.
+    following: AtomicUsize,
 }
 
 /// One stream's reader here.
 #[derive(Default)]
 struct Sink {
     tx: Option<mpsc::Sender<Bytes>>,
-    /// Set for a stream made on another instance and followed here: the
-    /// answers still to come, after which it ends.
-    answers_left: Option<usize>,
+    /// Made on another instance and followed here, until its end mark.
+    followed: bool,
     /// Whether the ids sent are remembered: where instances share the
     /// session, or after a replay (an event stored while the replay was
     /// read can come both ways).
@@ -105,6 +92,8 @@ struct Sink {
     seen: VecDeque<String>,
     /// The id of the last event sent, from which to read again after a gap.
     last: Option<String>,
+    /// When an event last went to the reader.
+    active: Option<Instant>,
     /// No longer among the streams: nothing more goes through it.
     gone: bool,
 }
@@ -115,6 +104,8 @@ pub(super) enum Resumed {
     Body(mpsc::Receiver<Bytes>),
     /// The id is unknown, or events after it are no longer kept.
     Unknown,
+    /// The session follows as many streams made elsewhere as it may.
+    TooMany,
 }
 
 impl Streams {
@@ -129,6 +120,8 @@ impl Streams {
             bus,
             standalone_here: Arc::default(),
             slots: std::sync::Mutex::default(),
+            ended: std::sync::Mutex::default(),
+            following: AtomicUsize::new(0),
         }
     }
 
@@ -144,6 +137,12 @@ impl Streams {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    fn ended(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn slot(&self, stream: &str) -> Option<Slot> {
         self.slots().get(stream).cloned()
     }
@@ -153,14 +152,19 @@ impl Streams {
         Arc::clone(self.slots().entry(stream.to_owned()).or_default())
     }
 
-    /// Takes `slot` (locked as `sink`) off the streams.
+    /// Takes `slot` (locked as `sink`) off the streams; its reader's body
+    /// ends.
     fn forget(&self, stream: &str, slot: &Slot, sink: &mut Sink) {
+        if sink.followed && !sink.gone {
+            self.following.fetch_sub(1, Ordering::Relaxed);
+        }
         sink.gone = true;
         sink.tx = None;
         let mut slots = self.slots();
         if slots.get(stream).is_some_and(|s| Arc::ptr_eq(s, slot)) {
             slots.remove(stream);
         }
+        drop(slots);
         if stream == STANDALONE {
             self.standalone_here.store(false, Ordering::Relaxed);
         }
@@ -221,8 +225,19 @@ impl Streams {
 
     /// Stores `frame` as the next event of `stream` and sends it to the
     /// stream's reader here; without one, tells the other instances, where
-    /// the reader may be.
-    async fn emit(&self, stream: &str, frame: &Bytes) {
+    /// the reader may be. Where instances share the session, the GET
+    /// stream has one writer, the instance holding its reader: the others
+    /// hand it their messages for it.
+    pub(super) async fn emit(&self, stream: &str, frame: &Bytes) {
+        if let Some(bus) = &self.bus
+            && stream == STANDALONE
+            && !self.standalone_here.load(Ordering::Relaxed)
+        {
+            if let Ok(m) = serde_json::from_slice(frame) {
+                bus.tell(Note::Standalone { m }).await;
+            }
+            return;
+        }
         let slot = self.slot(stream);
         let mut sink = match &slot {
             Some(slot) => Some(slot.lock().await),
@@ -252,8 +267,14 @@ impl Streams {
             },
         };
         drop(sink);
-        if !here
-            && let (Some(bus), Some(id)) = (&self.bus, id)
+        if !here && let Some(id) = id {
+            self.tell_event(stream, id, frame).await;
+        }
+    }
+
+    /// Tells the other instances of event `id` of `stream`.
+    async fn tell_event(&self, stream: &str, id: String, frame: &[u8]) {
+        if let Some(bus) = &self.bus
             && let Ok(m) = serde_json::from_slice(frame)
         {
             let stream = stream.to_owned();
@@ -269,11 +290,28 @@ impl Streams {
         }
     }
 
+    /// A message another instance has for the GET stream: stored and sent
+    /// here, if its reader is here.
+    pub(super) async fn adopt(&self, frame: &Bytes) {
+        if self.standalone_here.load(Ordering::Relaxed) {
+            self.emit(STANDALONE, frame).await;
+        }
+    }
+
     /// A reader of `stream` resumed on another instance after `after`: if
     /// the stream is made here, its reader here (gone, or about to be) is
-    /// let go, and what came after `after` goes to the others.
+    /// let go, and what came after `after` goes to the others; if it ended
+    /// here, the others learn so.
     pub(super) async fn hand_over(&self, stream: &str, after: &str) {
-        let (Some(bus), Some(slot)) = (&self.bus, self.slot(stream)) else {
+        if self.bus.is_none() {
+            return;
+        }
+        let Some(slot) = self.slot(stream) else {
+            if self.ended().iter().any(|s| s == stream) {
+                // It ended while its reader here seemed alive: no end mark
+                // was stored then.
+                self.mark_end(stream).await;
+            }
             return;
         };
         // Held while telling, so that new events follow these.
@@ -281,7 +319,7 @@ impl Streams {
         // Only a reader here is let go, once: since it went, events went
         // to the others anyway (and a client resuming again and again
         // makes no replays here).
-        if sink.answers_left.is_some() || sink.tx.is_none() {
+        if sink.followed || sink.tx.is_none() {
             return;
         }
         sink.tx = None;
@@ -297,10 +335,19 @@ impl Streams {
             }
         };
         for (id, frame) in replay.events {
-            if let Ok(m) = serde_json::from_slice(&frame) {
-                let stream = stream.to_owned();
-                bus.tell(Note::Event { stream, id, m }).await;
-            }
+            self.tell_event(stream, id, &frame).await;
+        }
+    }
+
+    /// Stores the end mark of `stream` and tells the others.
+    async fn mark_end(&self, stream: &str) {
+        match self
+            .events
+            .append(&self.session, stream, Bytes::from_static(END))
+            .await
+        {
+            Ok(id) => self.tell_event(stream, id, END).await,
+            Err(e) => tracing::warn!(error = %e, "event store failed; a stream's end not stored"),
         }
     }
 
@@ -332,8 +379,8 @@ impl Streams {
 
     /// Sends the event `id` of `stream` to its reader here (`sink`, the
     /// locked `slot`), unless sent already; whether a reader here has it.
-    /// A reader that went away, or reads too slowly, is cut off and can
-    /// resume from the store.
+    /// The end mark ends the reader's body. A reader that went away, or
+    /// reads too slowly, is cut off and can resume from the store.
     fn send(
         &self,
         stream: &str,
@@ -348,6 +395,10 @@ impl Streams {
         let Some(tx) = &sink.tx else {
             return false;
         };
+        if frame == END {
+            self.forget(stream, slot, sink);
+            return true;
+        }
         if let Some(id) = id
             && sink.seen.iter().any(|seen| seen == id)
         {
@@ -357,6 +408,7 @@ impl Streams {
             self.lose_reader(stream, slot, sink);
             return false;
         }
+        sink.active = Some(Instant::now());
         if let Some(id) = id {
             sink.last = Some(id.to_owned());
             if sink.remembers {
@@ -366,21 +418,14 @@ impl Streams {
                 sink.seen.push_back(id.to_owned());
             }
         }
-        if let Some(left) = sink.answers_left.as_mut() {
-            *left = left.saturating_sub(answers_in(frame));
-            if *left == 0 {
-                // Its last answer went: the reader's body ends.
-                self.forget(stream, slot, sink);
-            }
-        }
         true
     }
 
     /// The reader of `stream` is gone.
     fn lose_reader(&self, stream: &str, slot: &Slot, sink: &mut Sink) {
         sink.tx = None;
-        if sink.answers_left.is_some() {
-            // Followed from elsewhere: nothing here to keep.
+        if sink.followed {
+            // Made elsewhere: nothing here to keep.
             self.forget(stream, slot, sink);
         } else if stream == STANDALONE {
             self.standalone_here.store(false, Ordering::Relaxed);
@@ -388,11 +433,16 @@ impl Streams {
     }
 
     /// Sends a keep-alive comment; whether `stream` still has a reader.
-    async fn keep_alive(&self, stream: &str) -> bool {
+    pub(super) async fn keep_alive(&self, stream: &str) -> bool {
         let Some(slot) = self.slot(stream) else {
             return false;
         };
         let mut sink = slot.lock().await;
+        let idle = sink.active.is_some_and(|at| at.elapsed() > FOLLOW_IDLE);
+        if sink.followed && idle {
+            self.forget(stream, &slot, &mut sink);
+            return false;
+        }
         match &sink.tx {
             Some(tx) if tx.try_send(comment()).is_ok() => true,
             Some(_) => {
@@ -404,7 +454,7 @@ impl Streams {
     }
 
     /// Ends the reader's connection; the stream goes on in the store.
-    async fn detach(&self, stream: &str) {
+    pub(super) async fn detach(&self, stream: &str) {
         if let Some(slot) = self.slot(stream) {
             slot.lock().await.tx = None;
         }
@@ -413,11 +463,25 @@ impl Streams {
         }
     }
 
-    /// The stream is complete: its reader's body ends.
-    async fn end(&self, stream: &str) {
-        if let Some(slot) = self.slot(stream) {
-            let mut sink = slot.lock().await;
-            self.forget(stream, &slot, &mut sink);
+    /// The stream is complete: its reader's body ends. Where instances
+    /// share the session and the reader is not here, the store gets the
+    /// end mark, for a reader following it elsewhere.
+    pub(super) async fn end(&self, stream: &str) {
+        let Some(slot) = self.slot(stream) else {
+            return;
+        };
+        let mut sink = slot.lock().await;
+        let reader_here = sink.tx.as_ref().is_some_and(|tx| !tx.is_closed());
+        self.forget(stream, &slot, &mut sink);
+        if self.bus.is_some() && stream != STANDALONE {
+            if !reader_here {
+                self.mark_end(stream).await;
+            }
+            let mut ended = self.ended();
+            if ended.len() == ENDED {
+                ended.pop_front();
+            }
+            ended.push_back(stream.to_owned());
         }
     }
 
@@ -436,32 +500,25 @@ impl Streams {
             return Ok(Resumed::Unknown);
         };
         let stream = first.stream;
+        let ended_here = self.ended().iter().any(|s| *s == stream);
         let existing = self.slot(&stream);
         // Live here (its pump runs here; the GET stream always has one
         // where instances share sessions), made elsewhere and followed
-        // until its last answer, or finished.
-        let followed_here = match &existing {
-            Some(slot) => slot.lock().await.answers_left.is_some(),
-            None => false,
-        };
-        let answers_left = if (existing.is_some() && !followed_here) || stream == STANDALONE {
-            Some(None)
-        } else if self.bus.is_some() {
-            answers_of(&stream).filter(|&n| n > 0).map(Some)
-        } else {
-            None
-        };
-        let Some(answers_left) = answers_left else {
-            // The body ends after the replay, as the stream did.
-            let (tx, rx) = mpsc::channel(first.events.len().max(1));
-            for (id, frame) in &first.events {
-                // The channel has room for the whole replay.
-                let _ = tx.try_send(event(frame, Some(id)));
-            }
-            return Ok(Resumed::Body(rx));
-        };
+        // until its end mark, or finished.
+        let follow = existing.is_none() && stream != STANDALONE;
+        if follow && (self.bus.is_none() || ended_here) {
+            return Ok(Resumed::Body(replayed(&first.events)));
+        }
+        if follow && self.following.load(Ordering::Relaxed) >= MAX_FOLLOWED {
+            return Ok(Resumed::TooMany);
+        }
         let slot = existing.unwrap_or_else(|| self.slot_or_new(&stream));
         let mut sink = slot.lock().await;
+        if sink.gone && !follow {
+            // It ended between the look and the lock.
+            drop(sink);
+            return Ok(Resumed::Body(replayed(&first.events)));
+        }
         let Some(replay) = self.events.replay(&self.session, last_event_id).await? else {
             return Ok(Resumed::Unknown);
         };
@@ -469,19 +526,24 @@ impl Streams {
             self.slots().insert(stream.clone(), Arc::clone(&slot));
         }
         let (tx, rx) = mpsc::channel(replay.events.len() + BODY_CAPACITY);
+        let newly_followed = (follow || sink.followed) && !sink.followed_ticking();
+        if newly_followed {
+            self.following.fetch_add(1, Ordering::Relaxed);
+        }
         *sink = Sink {
             tx: Some(tx),
-            answers_left,
+            followed: follow || sink.followed,
             remembers: true,
             seen: VecDeque::new(),
             last: Some(last_event_id.to_owned()),
+            active: Some(Instant::now()),
             gone: false,
         };
         for (id, frame) in &replay.events {
             // The channel has room for the whole replay.
             self.send(&stream, &slot, &mut sink, Some(id), frame);
         }
-        let followed = !sink.gone && sink.answers_left.is_some();
+        let followed = !sink.gone && sink.followed;
         let after = sink.last.clone();
         if stream == STANDALONE {
             self.standalone_here.store(true, Ordering::Relaxed);
@@ -495,13 +557,12 @@ impl Streams {
             let stream = stream.clone();
             bus.tell(Note::Follow { stream, after }).await;
         }
-        if followed {
+        if followed && newly_followed {
             // Its pump runs elsewhere; the comments that keep it open
-            // come from here.
+            // come from here, until it is let go.
             let this = Arc::clone(self);
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(keep_alive);
-                tick.reset();
+                let mut tick = ticker(keep_alive);
                 loop {
                     tick.tick().await;
                     if !this.keep_alive(&stream).await {
@@ -514,79 +575,22 @@ impl Streams {
     }
 }
 
-/// Moves one stream's messages into the store and to its reader.
-pub(super) struct Pump {
-    pub(super) streams: Arc<Streams>,
-    pub(super) stream: String,
-    pub(super) keep_alive: Duration,
-    /// Polling: the reader's connection ends this long after it opened.
-    pub(super) close_after: Option<Duration>,
+impl Sink {
+    /// Whether a keep-alive task already runs for this followed stream.
+    fn followed_ticking(&self) -> bool {
+        self.followed && !self.gone
+    }
 }
 
-impl Pump {
-    /// A POST's response stream: runs until every request it carried is
-    /// answered (or cancelled, when its sender goes away).
-    pub(super) async fn run_post(
-        self,
-        mut rx: mpsc::Receiver<Outgoing>,
-        mut expected: BTreeSet<RequestId>,
-        ready: Vec<Outgoing>,
-    ) {
-        let streams = &self.streams;
-        for message in ready {
-            if let Some(id) = message.answers() {
-                expected.remove(id);
-            }
-            streams.emit(&self.stream, &message.bytes).await;
+/// A body of `events` (the end mark left out) that ends after them, as
+/// their stream did.
+fn replayed(events: &[(String, Bytes)]) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(events.len().max(1));
+    for (id, frame) in events {
+        if frame.as_ref() != END {
+            // The channel has room for the whole replay.
+            let _ = tx.try_send(event(frame, Some(id)));
         }
-        let mut tick = tokio::time::interval(self.keep_alive);
-        tick.reset();
-        let close = tokio::time::sleep(self.close_after.unwrap_or(Duration::MAX));
-        tokio::pin!(close);
-        let mut closed = self.close_after.is_none();
-        while !expected.is_empty() {
-            tokio::select! {
-                message = rx.recv() => {
-                    let Some(message) = message else { break };
-                    if let Some(id) = message.answers() {
-                        expected.remove(id);
-                    }
-                    streams.emit(&self.stream, &message.bytes).await;
-                }
-                _ = tick.tick() => {
-                    streams.keep_alive(&self.stream).await;
-                }
-                () = &mut close, if !closed => {
-                    closed = true;
-                    streams.detach(&self.stream).await;
-                }
-            }
-        }
-        streams.end(&self.stream).await;
     }
-
-    /// The session's GET stream: server messages outside any request, for
-    /// as long as the session lives or until shutdown.
-    pub(super) async fn run_standalone(
-        self,
-        mut rx: mpsc::Receiver<Outgoing>,
-        mut closing: watch::Receiver<bool>,
-    ) {
-        let streams = &self.streams;
-        let mut tick = tokio::time::interval(self.keep_alive);
-        tick.reset();
-        loop {
-            tokio::select! {
-                message = rx.recv() => match message {
-                    Some(message) => streams.emit(&self.stream, &message.bytes).await,
-                    None => break,
-                },
-                _ = tick.tick() => {
-                    streams.keep_alive(&self.stream).await;
-                }
-                () = shutting_down(&mut closing) => break,
-            }
-        }
-        streams.end(&self.stream).await;
-    }
+    rx
 }

@@ -125,6 +125,7 @@ struct Task {
 
 impl Task {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Subscribe>) {
+        let mut broken = false;
         loop {
             let Some((mut sink, mut stream)) = self.connect().await else {
                 // Down: subscriptions asked for now fail, and the next
@@ -147,6 +148,16 @@ impl Task {
                 continue;
             };
             self.set_connected(true);
+            if broken {
+                // Subscribed again: whatever was published since the
+                // connection broke is lost, and each subscription hears
+                // so now, when reading the stores again catches it all.
+                for subscribers in self.channels.values_mut() {
+                    for s in subscribers.iter_mut() {
+                        s.gap();
+                    }
+                }
+            }
             let mut sweep = tokio::time::interval(SWEEP);
             sweep.reset();
             loop {
@@ -164,14 +175,8 @@ impl Task {
                     _ = sweep.tick() => self.sweep(&mut sink).await,
                 }
             }
-            // Whatever was published while the connection was down is
-            // lost: every subscription hears of it.
             self.set_connected(false);
-            for subscribers in self.channels.values_mut() {
-                for s in subscribers.iter_mut() {
-                    s.gap();
-                }
-            }
+            broken = true;
         }
     }
 

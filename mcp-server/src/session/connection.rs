@@ -128,6 +128,12 @@ impl<H: Handler> Connection<H> {
             .is_none_or(|g| g.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// Set once the connection is going away (aborted or shut down).
+    #[cfg(feature = "http")]
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Cancels request `id` if it runs here; whether it did.
     pub(crate) fn cancel(&self, id: &RequestId) -> bool {
         // Dropping the task's future is the cancellation; no response is

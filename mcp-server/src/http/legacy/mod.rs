@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -14,102 +14,29 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::security::SecurityEvent;
 use mcp_core::transport::Outgoing;
-use mcp_core::{ErrorObject, Message, ProtocolVersion, Request, RequestId};
+use mcp_core::{ErrorObject, Message, Request, RequestId};
 use tokio::sync::mpsc;
 
 use super::body::Body;
-use super::relay::{Heard, Note, SessionBus};
+use super::pump::Pump;
+use super::relay::{Note, SessionBus};
 use super::reply::{
     Accepts, BODY_CAPACITY, accepted, error, header, json, names, require_sse, session_messages,
     sse_response, too_busy,
 };
-use super::resume::{Pump, Resumed, STANDALONE, Streams, stream_id};
+use super::resume::{Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
 use crate::bus::EventBus;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
-use crate::session::Connection;
 use crate::session::peer::Outbox;
 use crate::session::{Call, decode_call};
 use crate::store::{EventStore, SessionStore};
 
-/// A legacy session as this instance serves it.
-struct Session<H: Handler> {
-    conn: Arc<Connection<H>>,
-    /// Server messages outside any request, until the first GET takes them.
-    standalone: Mutex<Option<mpsc::Receiver<Outgoing>>>,
-    streams: Arc<Streams>,
-    /// Where instances share sessions: the others.
-    bus: Option<SessionBus>,
-    last_seen: Mutex<Instant>,
-    /// The change count of the connection's state last written to the store.
-    saved: AtomicU64,
-    /// Who started the session; requests from anyone else are refused.
-    principal: Option<String>,
-    /// How spans name it: a digest of the id, computed once.
-    label: crate::telemetry::SessionLabel,
-    /// The session's place in its client's quota, on the instance that
-    /// started it.
-    _quota: Option<Slot>,
-}
+mod across;
+mod session;
 
-impl<H: Handler> Session<H> {
-    /// Whether its SSE streams start with a priming event: clients of
-    /// 2025-11-25 and later expect one (earlier ones may choke on it).
-    fn primes(&self) -> bool {
-        self.conn
-            .state()
-            .legacy_version()
-            .is_some_and(|v| v.as_str() >= ProtocolVersion::V2025_11_25.as_str())
-    }
-
-    fn touch(&self) {
-        *lock(&self.last_seen) = Instant::now();
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn not_found() -> Response<Body> {
-    error(
-        StatusCode::NOT_FOUND,
-        None,
-        ErrorObject::invalid_request("Session not found"),
-    )
-}
-
-/// 503 for a store that failed, with the `Retry-After` a store that is
-/// down for a moment warrants (as rate limits whose store is down).
-fn unavailable(e: &crate::Error) -> Response<Body> {
-    tracing::error!(error = %e, "session store failed");
-    too_busy(
-        StatusCode::SERVICE_UNAVAILABLE,
-        5,
-        None,
-        ErrorObject::internal_error("sessions are unavailable; retry later"),
-    )
-}
-
-/// Whether `message` is a response to a request of the server's own
-/// (ids `srv-…`, as instances make them).
-fn answers_a_server_request(message: &Message) -> bool {
-    let id = match message {
-        Message::Response(r) => Some(&r.id),
-        Message::Error(e) => e.id.as_ref(),
-        _ => None,
-    };
-    id.is_some_and(crate::session::peer::is_server_request_id)
-}
-
-fn missing_session() -> Response<Body> {
-    error(
-        StatusCode::BAD_REQUEST,
-        None,
-        ErrorObject::invalid_request("Bad Request: Mcp-Session-Id header is required"),
-    )
-}
+use session::{Session, lock, missing_session, not_found, unavailable};
 
 type Live<H> = Arc<Mutex<HashMap<String, Arc<Session<H>>>>>;
 
@@ -211,64 +138,6 @@ impl<H: Handler> Sessions<H> {
             label: crate::telemetry::SessionLabel::of(id),
             _quota: quota,
         })
-    }
-
-    /// Where instances share sessions: hears what the others say about
-    /// session `id`, from now until it leaves this instance.
-    async fn listen(&self, id: &str, session: &Arc<Session<H>>) -> Result<(), crate::Error> {
-        let Some(bus) = &session.bus else {
-            return Ok(());
-        };
-        let mut notes = bus.listen().await?;
-        let weak = Arc::downgrade(session);
-        let store = Arc::clone(&self.store);
-        let live = Arc::clone(&self.live);
-        let id = id.to_owned();
-        tokio::spawn(async move {
-            while let Some(heard) = notes.next().await {
-                let Some(session) = weak.upgrade() else {
-                    break;
-                };
-                match heard {
-                    Heard::Gap => session.streams.resync().await,
-                    Heard::Note(Note::Event { stream, id, m }) => {
-                        session
-                            .streams
-                            .relayed(&stream, &id, m.get().as_bytes())
-                            .await;
-                    }
-                    Heard::Note(Note::Follow { stream, after }) => {
-                        session.streams.hand_over(&stream, &after).await;
-                    }
-                    Heard::Note(Note::Answer { m }) => {
-                        if let Ok(message) = serde_json::from_str::<Message>(m.get()) {
-                            // Not waited for here either: for another.
-                            let _ = session.conn.answer(message);
-                        }
-                    }
-                    Heard::Note(Note::Cancel { id }) => {
-                        session.conn.cancel(&id);
-                    }
-                    Heard::Note(Note::State) => match store.get(&id).await {
-                        Ok(Some(record)) => {
-                            session.conn.restore(record);
-                            let generation = session.conn.state().generation();
-                            session.saved.store(generation, Ordering::Relaxed);
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "session store failed; state not reloaded");
-                        }
-                    },
-                    Heard::Note(Note::End) => {
-                        lock(&live).remove(&id);
-                        session.conn.abort_all();
-                        break;
-                    }
-                }
-            }
-        });
-        Ok(())
     }
 
     /// A slot of the client's session quota; `Err` is the 429 answer to
@@ -376,7 +245,10 @@ impl<H: Handler> Sessions<H> {
                     ErrorObject::internal_error("too many sessions on this server; retry later"),
                 );
             }
-            Err(e) => return unavailable(&e),
+            Err(e) => {
+                session.conn.abort_all();
+                return unavailable(&e);
+            }
         }
         session.saved.store(generation, Ordering::Relaxed);
         lock(&self.live).insert(id.clone(), session);
@@ -399,8 +271,12 @@ impl<H: Handler> Sessions<H> {
             }
             keep
         });
-        for id in gone {
-            self.events.forget(&id).await;
+        // Idle here is not ended: where instances share the stores, the
+        // session may go on elsewhere, and its events expire by themselves.
+        if self.bus.get().is_none() {
+            for id in gone {
+                self.events.forget(&id).await;
+            }
         }
     }
 
@@ -527,6 +403,7 @@ impl<H: Handler> Sessions<H> {
         route.admission.rates_checked = single;
         let mut expected = BTreeSet::new();
         let mut bad = Vec::new();
+        let mut relays = 0;
         for message in messages {
             match message {
                 Ok(Message::Request(request)) => {
@@ -541,7 +418,10 @@ impl<H: Handler> Sessions<H> {
                         }
                     }
                 }
-                Ok(message) => self.on_message(&session, message, &route).await,
+                Ok(message) => {
+                    self.on_message(&session, message, &route, &mut relays)
+                        .await;
+                }
                 Err(e) => bad.extend(e.to_error_response()),
             }
         }
@@ -563,46 +443,6 @@ impl<H: Handler> Sessions<H> {
         let res = self.respond(&session, rx, expected, accept, bad).await;
         self.save(id, &session).await;
         res
-    }
-
-    /// A message of a POST other than a request: where instances share the
-    /// session, an answer no handler here waits for, or a cancellation of
-    /// no request running here, goes to the others.
-    async fn on_message(
-        &self,
-        session: &Session<H>,
-        message: Message,
-        route: &crate::session::Route,
-    ) {
-        let Some(bus) = &session.bus else {
-            return session.conn.on_message(message, route).await;
-        };
-        match message {
-            Message::Response(_) | Message::Error(_) => {
-                // Only what answers a request an instance sent goes on.
-                if let Err(message) = session.conn.answer(message)
-                    && answers_a_server_request(&message)
-                    && let Ok(m) = serde_json::value::to_raw_value(&message)
-                {
-                    bus.tell(Note::Answer { m }).await;
-                }
-            }
-            Message::Notification(n)
-                if n.method
-                    == <mcp_core::method::Cancelled as mcp_core::method::Notification>::NAME =>
-            {
-                let id = n
-                    .params::<mcp_core::notifications::CancelledParams>()
-                    .ok()
-                    .and_then(|p| p.request_id);
-                if let Some(id) = id
-                    && !session.conn.cancel(&id)
-                {
-                    bus.tell(Note::Cancel { id }).await;
-                }
-            }
-            other => session.conn.on_message(other, route).await,
-        }
     }
 
     /// Answers a POST of a legacy session: JSON when the one answer comes
@@ -629,8 +469,7 @@ impl<H: Handler> Sessions<H> {
             }
         }
         if accept.sse {
-            let answers = expected.len() + ready.iter().filter(|m| m.answers().is_some()).count();
-            let stream = stream_id(answers);
+            let stream = stream_id();
             let (body_tx, body_rx) = mpsc::channel::<Bytes>(BODY_CAPACITY);
             let prime = session.primes().then_some(self.shared.options.sse_retry);
             session.streams.attach(&stream, body_tx, prime, false).await;
@@ -704,6 +543,13 @@ impl<H: Handler> Sessions<H> {
             let keep_alive = self.shared.options.keep_alive;
             return match session.streams.resume(last, keep_alive).await {
                 Ok(Resumed::Body(rx)) => sse_response(Body::stream(rx)),
+                Ok(Resumed::TooMany) => error(
+                    StatusCode::CONFLICT,
+                    None,
+                    ErrorObject::invalid_request(
+                        "this session follows as many streams as it may; close one first",
+                    ),
+                ),
                 Ok(Resumed::Unknown) => error(
                     StatusCode::BAD_REQUEST,
                     None,
