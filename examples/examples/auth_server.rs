@@ -73,7 +73,8 @@ fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let mut parsed = Args {
         issuer: String::new(),
-        bind: "127.0.0.1:8000".to_owned(),
+        // `0.0.0.0:$PORT` in a container whose platform sets `PORT`.
+        bind: mcp_server::http::listen_address("127.0.0.1:8000").map_err(|e| e.to_string())?,
         resource: None,
         introspection: None,
         api_keys: Vec::new(),
@@ -173,7 +174,7 @@ async fn run(args: Args) -> Result<(), String> {
     // The URL goes to stdout, so a script that bound port 0 learns it.
     println!("http://{addr}/mcp");
     tracing::info!(%resource, issuer = %config.issuer, "serving; tokens must be for the resource");
-    auth::serve(listener, app, endpoint, auth::shutdown_signal())
+    auth::serve(listener, app, endpoint, mcp_server::http::shutdown_signal())
         .await
         .map_err(|e| e.to_string())
 }

@@ -12,12 +12,19 @@
 //! cargo run --example http_server -- --upstream http://127.0.0.1:9000/mcp   # adds ask_upstream
 //! cargo run --example http_server -- --redis redis://127.0.0.1:6379/ --state-key-file key.txt   # one of many instances
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run --example http_server   # OTLP export
+//! PORT=8080 cargo run --example http_server -- --allowed-host mcp.example.com   # in a container
 //! curl http://127.0.0.1:8000/readyz; curl http://127.0.0.1:8000/metrics
+//! http_server --probe [URL]    # exit status 0 when ready (a container's health check; default: /readyz on $PORT)
 //! ```
 //!
 //! It answers 2026-07-28 clients statelessly and legacy clients with
 //! sessions, on the same endpoint. Only loopback `Host`/`Origin` values are
-//! accepted (DNS-rebinding protection). The limits that keep misbehaving
+//! accepted (DNS-rebinding protection), and the names given with
+//! `--allowed-host` (or `MCP_ALLOWED_HOSTS`, comma-separated): the public
+//! name of a server behind a load balancer. In a container it listens on
+//! `0.0.0.0:$PORT` when the platform sets `PORT`, and on `SIGTERM` it stops
+//! accepting, lets requests in flight finish (`--grace SECS`, 10 by
+//! default) and exits. The limits that keep misbehaving
 //! clients from holding the server (`--max-connections`, the timeouts) have
 //! defaults for the internet; `docs/security.md` lists them all. Beside the
 //! endpoint: `/healthz`, `/readyz` and `/metrics` (`docs/operations.md`).
@@ -36,14 +43,25 @@ const USAGE: &str = "usage: http_server [--bind ADDR] [--max-connections N] \
                      [--header-timeout SECS] [--idle-timeout SECS] [--body-timeout SECS] \
                      [--max-sessions-per-client N] \
                      [--max-event-memory MIB] [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
-                     [--upstream URL] [--redis URL] [--state-key-file PATH]";
+                     [--upstream URL] [--redis URL] [--state-key-file PATH] \
+                     [--allowed-host HOST]... [--grace SECS] | --probe [URL]";
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--probe") {
+        // By default the readiness of this server on the platform's port.
+        let url = args.nth(1).unwrap_or_else(|| {
+            let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
+            format!("http://127.0.0.1:{port}/readyz")
+        });
+        std::process::exit(examples::ops::probe(&url).await);
+    }
     let mut limits: Option<RateLimits> = None;
     let mut json = false;
-    let mut bind = "127.0.0.1:8000".to_owned();
+    let mut bind = mcp_server::http::listen_address("127.0.0.1:8000")
+        .unwrap_or_else(|e| usage(&e.to_string()));
+    let mut grace = Duration::from_secs(10);
     let mut serving = ServeOptions::default();
     let mut http = HttpOptions::default();
     let mut events = MemoryEventStore::default();
@@ -56,6 +74,8 @@ async fn main() -> std::io::Result<()> {
         };
         match arg.as_str() {
             "--bind" => bind = value(),
+            "--allowed-host" => http.allowed = http.allowed.with_host(value()),
+            "--grace" => grace = seconds(&value()),
             "--log-json" => json = true,
             "--upstream" => upstream = Some(value()),
             "--redis" => redis = Some(value()),
@@ -83,6 +103,14 @@ async fn main() -> std::io::Result<()> {
             other => usage(&format!("unknown argument {other}")),
         }
     }
+    if let Ok(hosts) = std::env::var("MCP_ALLOWED_HOSTS") {
+        for host in hosts.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+            http.allowed = http.allowed.with_host(host);
+        }
+    }
+    // SIGTERM to exit: requests in flight get the grace, connections half
+    // again as long to send their answers.
+    serving.drain_timeout = grace + grace / 2;
     let _telemetry = if json {
         examples::init_logging_as(true)
     } else {
@@ -95,6 +123,7 @@ async fn main() -> std::io::Result<()> {
         None => Stores::memory(&http, events),
     };
     let mut options = ServerOptions::default();
+    options.shutdown_grace = grace;
     options.rate_limits = limits.map(|l| stores.rate_limits(l));
     let _rotation = match &state_key_file {
         Some(path) => Some(
@@ -123,9 +152,7 @@ async fn main() -> std::io::Result<()> {
     println!("http://{}/mcp", listener.local_addr()?);
     let app = axum::Router::new().route_service("/mcp", endpoint.clone());
     let app = examples::ops::with_ops_routes(app, &endpoint.health());
-    let shutdown = endpoint.shutdown_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    let shutdown = endpoint.shutdown_on(mcp_server::http::shutdown_signal());
     serve_service(listener, app, serving, shutdown).await
 }
 

@@ -19,6 +19,7 @@ mod auth_tokens;
 mod both_eras;
 mod bridge;
 mod capture;
+mod deploy;
 mod health;
 mod hostile;
 mod http_client;
