@@ -124,6 +124,35 @@ impl<H: Handler> Stateless<H> {
             return Routed::Initialize(Box::new(NewSession { req, call, parts }));
         }
         let refused = |status, e| Routed::Done(error(status, Some(req.id.clone()), e));
+        if req.method == method::Initialize::NAME && !shared.options.legacy && !modern {
+            // A legacy client where sessions are not served (a stateless
+            // deployment such as a function): the versions that are.
+            #[derive(serde::Deserialize)]
+            struct Asked {
+                #[serde(rename = "protocolVersion", default)]
+                protocol_version: String,
+            }
+            let asked = req
+                .params
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<Asked>(p.get()).ok())
+                .map(|a| a.protocol_version)
+                .unwrap_or_default();
+            let supported = shared.server.options().supported_versions.iter();
+            let e = ErrorObject::unsupported_protocol_version(
+                &asked,
+                supported
+                    .filter(|v| v.era() == Some(mcp_core::Era::Modern))
+                    .map(ProtocolVersion::as_str),
+            );
+            let e = ErrorObject::new(
+                e.code(),
+                "Unsupported protocol version: this endpoint serves 2026-07-28 requests only, \
+                 without sessions (initialize is not served here)",
+            )
+            .with_data(e.data().cloned().unwrap_or_default());
+            return refused(StatusCode::BAD_REQUEST, e);
+        }
         let Some(meta) = meta.filter(|_| modern) else {
             let message = if shared.options.legacy {
                 "Bad Request: no Mcp-Session-Id header, and no _meta protocolVersion (2026-07-28)"
