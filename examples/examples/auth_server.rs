@@ -33,6 +33,17 @@
 //!   `api-key=60/minute`, `tool:save_note=5/minute` (each caller its own
 //!   quota; over it, 429 with `Retry-After`).
 //! - `--log-json`: JSON lines on stderr (as does `LOG_FORMAT=json`).
+//! - `--probe [URL]` (alone): exit status 0 when `/readyz` on `$PORT` (or
+//!   `URL`) answers 200, for a container's health check.
+//! - `--google-id-tokens`: accept Google-signed ID tokens whose audience is
+//!   the resource (Cloud Run service-to-service) instead of access tokens;
+//!   no scopes are required, and `--allow-email ADDRESS` (repeatable) names
+//!   the accounts that may call. `--issuer https://accounts.google.com`.
+//! - `--cognito-client ID` (repeatable): accept the Cognito user pool's
+//!   access tokens (no `aud`) of these app clients; the issuer is the
+//!   pool's, `https://cognito-idp.REGION.amazonaws.com/POOL_ID`.
+//!   `--scope-prefix PREFIX` puts the resource server's identifier before
+//!   the scopes (`https://mcp.example.com/mcp/mcp:read`).
 //! - `--redis URL`: sessions, resumable events and rate limits on this
 //!   Redis, shared with the other instances (see `docs/scaling.md`).
 //! - `--state-key-file PATH`: the request-state key every instance shares
@@ -54,7 +65,9 @@ use examples::auth::{self, Config, IntrospectionClient};
 const USAGE: &str = "usage: auth_server --issuer URL [--bind ADDR] [--resource URL] \
                      [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]... \
                      [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
-                     [--redis URL] [--state-key-file PATH]";
+                     [--redis URL] [--state-key-file PATH] \
+                     [--google-id-tokens [--allow-email ADDRESS]...] \
+                     [--cognito-client ID]... [--scope-prefix PREFIX] | --probe [URL]";
 
 /// The command line, before the address is bound.
 struct Args {
@@ -67,6 +80,10 @@ struct Args {
     log_json: bool,
     redis: Option<String>,
     state_key_file: Option<String>,
+    google_id_tokens: bool,
+    allow_emails: Vec<String>,
+    cognito_clients: Vec<String>,
+    scope_prefix: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -82,6 +99,10 @@ fn parse_args() -> Result<Args, String> {
         log_json: false,
         redis: None,
         state_key_file: None,
+        google_id_tokens: false,
+        allow_emails: Vec::new(),
+        cognito_clients: Vec::new(),
+        scope_prefix: None,
     };
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -104,6 +125,10 @@ fn parse_args() -> Result<Args, String> {
             "--log-json" => parsed.log_json = true,
             "--redis" => parsed.redis = Some(value()?),
             "--state-key-file" => parsed.state_key_file = Some(value()?),
+            "--google-id-tokens" => parsed.google_id_tokens = true,
+            "--allow-email" => parsed.allow_emails.push(value()?),
+            "--cognito-client" => parsed.cognito_clients.push(value()?),
+            "--scope-prefix" => parsed.scope_prefix = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -115,6 +140,13 @@ fn parse_args() -> Result<Args, String> {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // A container's health check: readiness on $PORT (or the URL given).
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--probe") {
+        let url = argv.next().unwrap_or_else(examples::ops::own_readiness);
+        let code = examples::ops::probe(&url).await;
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(message) => {
@@ -153,6 +185,27 @@ async fn run(args: Args) -> Result<(), String> {
                 audience: resource.clone(),
             });
     config.rate_limits = args.rate_limits;
+    if args.google_id_tokens {
+        let mut jwt = mcp_auth::JwtConfig::google_id_tokens(resource.clone());
+        if !args.allow_emails.is_empty() {
+            jwt.required_claims
+                .push(("email".to_owned(), args.allow_emails.clone()));
+        }
+        config.jwt = Some(jwt);
+        config.scopes = Some(mcp_auth::RequiredScopes::new());
+    } else if !args.cognito_clients.is_empty() {
+        // https://cognito-idp.REGION.amazonaws.com/POOL_ID
+        let (region, pool) = config
+            .issuer
+            .strip_prefix("https://cognito-idp.")
+            .and_then(|rest| rest.split_once(".amazonaws.com/"))
+            .ok_or("--cognito-client needs the user pool's issuer as --issuer")?;
+        let jwt = mcp_auth::JwtConfig::cognito(region, pool, args.cognito_clients.clone());
+        config.jwt = Some(jwt);
+    }
+    if let Some(prefix) = &args.scope_prefix {
+        config.scopes = Some(auth::scopes_with_prefix(prefix));
+    }
     if let Some(url) = &args.redis {
         config.redis = Some(mcp_server::redis::Redis::new(url).map_err(|e| e.to_string())?);
     }

@@ -51,10 +51,7 @@ async fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().is_some_and(|a| a == "--probe") {
         // By default the readiness of this server on the platform's port.
-        let url = args.nth(1).unwrap_or_else(|| {
-            let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
-            format!("http://127.0.0.1:{port}/readyz")
-        });
+        let url = args.nth(1).unwrap_or_else(examples::ops::own_readiness);
         std::process::exit(examples::ops::probe(&url).await);
     }
     let mut limits: Option<RateLimits> = None;

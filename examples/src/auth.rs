@@ -45,6 +45,12 @@ pub struct Config {
     /// The request-state key every instance shares; a random one of this
     /// process's when `None`.
     pub state_key: Option<mcp_server::StateKey>,
+    /// The JWT check when the provider's tokens are not RFC 9068's
+    /// (`JwtConfig::google_id_tokens`, `JwtConfig::cognito`); `None` checks
+    /// `iss` and `aud` against `issuer` and `resource`.
+    pub jwt: Option<JwtConfig>,
+    /// What each request needs; [`scopes`] when `None`.
+    pub scopes: Option<RequiredScopes>,
 }
 
 impl Config {
@@ -59,6 +65,8 @@ impl Config {
             rate_limits: None,
             redis: None,
             state_key: None,
+            jwt: None,
+            scopes: None,
         }
     }
 }
@@ -131,9 +139,15 @@ pub fn router() -> Router {
 
 /// `mcp:read` for everything; `save_note` needs `mcp:admin` too.
 pub fn scopes() -> RequiredScopes {
+    scopes_with_prefix("")
+}
+
+/// [`scopes`] with each scope after `prefix`: Cognito names a resource
+/// server's scopes `IDENTIFIER/SCOPE`.
+pub fn scopes_with_prefix(prefix: &str) -> RequiredScopes {
     RequiredScopes::new()
-        .always([READ])
-        .tool("save_note", [ADMIN])
+        .always([format!("{prefix}{READ}")])
+        .tool("save_note", [format!("{prefix}{ADMIN}")])
 }
 
 /// API keys first (a local look-up), then JWTs, then introspection.
@@ -146,7 +160,10 @@ async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::E
         }
         verifiers.push(Arc::new(keys));
     }
-    let jwt = JwtConfig::new(&config.issuer, &config.resource);
+    let jwt = config
+        .jwt
+        .clone()
+        .unwrap_or_else(|| JwtConfig::new(&config.issuer, &config.resource));
     verifiers.push(Arc::new(JwtVerifier::discover(jwt).await?));
     if let Some(client) = &config.introspection {
         let introspection = Introspection::discover(
@@ -174,7 +191,7 @@ pub async fn app(
     let metadata = ProtectedResourceMetadata::new(&config.resource, &config.issuer)
         .with_scopes([READ, ADMIN])
         .with_name("mcp-rs demo server");
-    let mut auth = AuthLayer::new(verifier(config).await?, &metadata).with_scopes(scopes());
+    let mut auth = AuthLayer::new(verifier(config).await?, &metadata).with_scopes(config.scopes.clone().unwrap_or_else(scopes));
     if let Some(ttl) = config.cache_ttl {
         auth = auth.with_cache_ttl(ttl);
     }

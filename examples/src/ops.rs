@@ -126,6 +126,13 @@ impl Stores {
     }
 }
 
+/// The readiness endpoint of an example server in this container: on
+/// `$PORT`, else on the examples' default port.
+pub fn own_readiness() -> String {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8000".to_owned());
+    format!("http://127.0.0.1:{port}/readyz")
+}
+
 /// A container's health check: `0` when `url` (a readiness endpoint)
 /// answers 200 within five seconds, `1` otherwise, saying why on stderr.
 /// The example binaries run it with `--probe URL`, so that an image needs

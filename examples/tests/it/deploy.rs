@@ -68,6 +68,12 @@ async fn on_port_behind_a_host_name_probed_and_drained_on_sigterm() {
         .await
         .unwrap();
     assert!(own.success());
+    let auth_server = Command::new(example("auth_server"))
+        .args(["--probe", &format!("{base}/readyz")])
+        .status()
+        .await
+        .unwrap();
+    assert!(auth_server.success(), "auth_server probes alike");
     // The public name is served; any other is refused (DNS rebinding).
     let echo = tool("echo", &json!({"message": "hi"}));
     let res = call("mcp.example.com", &url, &echo).send().await.unwrap();
