@@ -191,7 +191,8 @@ pub async fn app(
     let metadata = ProtectedResourceMetadata::new(&config.resource, &config.issuer)
         .with_scopes([READ, ADMIN])
         .with_name("mcp-rs demo server");
-    let mut auth = AuthLayer::new(verifier(config).await?, &metadata).with_scopes(config.scopes.clone().unwrap_or_else(scopes));
+    let mut auth = AuthLayer::new(verifier(config).await?, &metadata)
+        .with_scopes(config.scopes.clone().unwrap_or_else(scopes));
     if let Some(ttl) = config.cache_ttl {
         auth = auth.with_cache_ttl(ttl);
     }

@@ -65,10 +65,20 @@ impl Raw {
 
     /// [`Raw::open`] with `http` as the HTTP client.
     async fn open_with(http: reqwest::Client, url: &str, version: &str) -> Self {
+        Self::open_declaring(http, url, version, json!({})).await
+    }
+
+    /// [`Raw::open_with`], the client declaring `capabilities`.
+    pub(crate) async fn open_declaring(
+        http: reqwest::Client,
+        url: &str,
+        version: &str,
+        capabilities: Value,
+    ) -> Self {
         let init = json!({
             "jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {
-                "protocolVersion": version, "capabilities": {},
+                "protocolVersion": version, "capabilities": capabilities,
                 "clientInfo": {"name": "raw", "version": "1"}
             }
         });
@@ -171,6 +181,40 @@ pub(crate) async fn read_until(
         }
     }
     panic!("the stream ended first; read {events:?}");
+}
+
+/// Reads `response` to its end: what came.
+pub(crate) async fn read_to_end(response: &mut reqwest::Response) -> String {
+    let mut rest = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        rest.extend_from_slice(&chunk);
+    }
+    String::from_utf8(rest).unwrap()
+}
+
+/// A 2026-07-28 `subscriptions/listen` to `url` for updates of `uri`.
+pub(crate) fn listen_request(
+    http: &reqwest::Client,
+    url: &str,
+    uri: &str,
+) -> reqwest::RequestBuilder {
+    let listen = json!({
+        "jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen",
+        "params": {
+            "notifications": {"resourceSubscriptions": [uri]},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }
+        }
+    });
+    http.post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "subscriptions/listen")
+        .body(listen.to_string())
 }
 
 pub(crate) fn progress_of(events: &[Read]) -> Vec<f64> {

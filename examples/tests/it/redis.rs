@@ -762,17 +762,7 @@ async fn a_listen_stream_on_a_hears_an_update_made_on_c() {
     let [a, b, c] = [0, 1, 2].map(|i| instances[i].url.as_str());
     let http = reqwest::Client::new();
     // A 2026-07-28 listen stream on A…
-    let listen = json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen", "params": {
-        "notifications": {"resourceSubscriptions": ["memo://notes/plan"]},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let mut listening = http
-        .post(a)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "subscriptions/listen")
-        .body(listen.to_string())
+    let mut listening = crate::http_sessions::listen_request(&http, a, "memo://notes/plan")
         .send()
         .await
         .unwrap();

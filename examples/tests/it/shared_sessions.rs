@@ -12,7 +12,7 @@ use mcp_server::store::{MemoryEventStore, MemorySessionStore};
 use mcp_server::{Server, ServerOptions, StateKey};
 use serde_json::{Value, json};
 
-use crate::http_sessions::{Raw, progress_of, read_until};
+use crate::http_sessions::{Raw, listen_request, progress_of, read_to_end, read_until};
 use crate::support::{serve_endpoint, test_router};
 
 /// A bound on each wait, so a lost message fails the test.
@@ -52,36 +52,8 @@ async fn cluster(
 
 /// A 2025-11-25 session opened at `url`, declaring elicitation.
 async fn open(url: &str) -> Raw {
-    let http = reqwest::Client::new();
-    let init = json!({
-        "jsonrpc": "2.0", "id": 0, "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {"elicitation": {}},
-            "clientInfo": {"name": "raw", "version": "1"}
-        }
-    });
-    let response = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(init.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let raw = Raw {
-        http,
-        url: url.to_owned(),
-        session: response.headers()["mcp-session-id"]
-            .to_str()
-            .unwrap()
-            .to_owned(),
-        version: "2025-11-25".to_owned(),
-    };
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let sent = raw.post(&initialized, "application/json").send().await;
-    assert_eq!(sent.unwrap().status(), 202);
-    raw
+    let elicits = json!({"elicitation": {}});
+    Raw::open_declaring(reqwest::Client::new(), url, "2025-11-25", elicits).await
 }
 
 /// The same session, its requests sent to `url`.
@@ -96,6 +68,16 @@ async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
     tokio::time::timeout(PATIENCE, f)
         .await
         .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+/// Cancels request `id` of the session, through the instance it names.
+async fn cancel(session: &Raw, id: u64) {
+    let cancel = json!({
+        "jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": id, "reason": "enough"}
+    });
+    let sent = session.post(&cancel, "application/json").send().await;
+    assert_eq!(sent.unwrap().status(), 202);
 }
 
 fn count(id: u64, to: u32, delay_ms: u64) -> Value {
@@ -197,25 +179,9 @@ async fn a_cancellation_sent_to_another_instance_stops_the_request() {
         read_until(&mut running, |d| d["params"]["progress"] == 1.0),
     )
     .await;
-    let cancel = json!({
-        "jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 9, "reason": "enough"}
-    });
-    let sent = session
-        .post(&cancel, "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 202);
+    cancel(&session, 9).await;
     // The request stops: its stream ends without an answer.
-    let rest = within("the stream's end", async {
-        let mut rest = Vec::new();
-        while let Some(chunk) = running.chunk().await.unwrap() {
-            rest.extend_from_slice(&chunk);
-        }
-        String::from_utf8(rest).unwrap()
-    })
-    .await;
+    let rest = within("the stream's end", read_to_end(&mut running)).await;
     assert!(!rest.contains("\"result\""), "{rest}");
     session.echoes("still here").await;
 }
@@ -239,24 +205,7 @@ async fn changes_made_on_one_instance_reach_subscribers_on_another() {
     let mut stream = session.get().send().await.unwrap();
     assert_eq!(stream.status(), 200);
     // …and a 2026-07-28 listen stream on A.
-    let listen = json!({
-        "jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen",
-        "params": {
-            "notifications": {"resourceSubscriptions": ["memo://notes/plan"]},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }
-        }
-    });
-    let mut listening = reqwest::Client::new()
-        .post(&urls[0])
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "subscriptions/listen")
-        .body(listen.to_string())
+    let mut listening = listen_request(&reqwest::Client::new(), &urls[0], "memo://notes/plan")
         .send()
         .await
         .unwrap();
@@ -325,24 +274,8 @@ async fn a_stream_followed_elsewhere_ends_when_its_request_is_cancelled() {
     )
     .await;
     // Cancelled through A: no answer will come, and C's body ends.
-    let cancel = json!({
-        "jsonrpc": "2.0", "method": "notifications/cancelled",
-        "params": {"requestId": 5}
-    });
-    let sent = session
-        .post(&cancel, "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), 202);
-    let rest = within("the end of C's body", async {
-        let mut rest = Vec::new();
-        while let Some(chunk) = followed.chunk().await.unwrap() {
-            rest.extend_from_slice(&chunk);
-        }
-        String::from_utf8(rest).unwrap()
-    })
-    .await;
+    cancel(&session, 5).await;
+    let rest = within("the end of C's body", read_to_end(&mut followed)).await;
     assert!(!rest.contains("\"result\""), "{rest}");
     assert!(
         !rest.contains("io.modelcontextprotocol/stream"),
