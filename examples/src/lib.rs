@@ -3,7 +3,6 @@
 //! Run any example from the repository root with `cargo run --example NAME`.
 
 pub mod auth;
-pub mod bridge;
 pub mod demo;
 pub mod ops;
 pub mod private_notes;
