@@ -24,18 +24,5 @@ const USAGE: &str = "usage: remote_bridge URL [--header K:V]... [--client-id ID 
 #[tokio::main]
 async fn main() -> ExitCode {
     let _telemetry = examples::init_logging();
-    let bridge = match Bridge::from_args(std::env::args().skip(1)) {
-        Ok(bridge) => bridge,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match bridge.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("remote_bridge: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    Bridge::command(std::env::args().skip(1), USAGE).await
 }

@@ -36,18 +36,5 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let bridge = match mcp_gateway::bridge::Bridge::from_args(args) {
-        Ok(bridge) => bridge,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match bridge.run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mcp-gateway: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    mcp_gateway::bridge::Bridge::command(args, USAGE).await
 }

@@ -102,6 +102,30 @@ impl Bridge {
         Ok(bridge)
     }
 
+    /// The bridge as a command: reads `argv` ([`Bridge::from_args`]), runs
+    /// it, and says what went wrong on stderr (after `usage` when the
+    /// arguments are wrong): exit status 0, 1 when the bridge failed, 2
+    /// for bad arguments.
+    pub async fn command(
+        argv: impl IntoIterator<Item = String>,
+        usage: &str,
+    ) -> std::process::ExitCode {
+        let bridge = match Self::from_args(argv) {
+            Ok(bridge) => bridge,
+            Err(e) => {
+                eprintln!("{e}\n{usage}");
+                return std::process::ExitCode::from(2);
+            }
+        };
+        match bridge.run().await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("bridge: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+
     /// Relays this process's stdin and stdout to the remote server until
     /// stdin closes (then the remote session is ended) or the remote side
     /// ends. Stdout carries the protocol only: logs go to stderr.
