@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcp_server::bus::MemoryBus;
+use mcp_server::bus::{EventBus as _, MemoryBus};
 use mcp_server::http::{HttpOptions, StreamableHttp};
 use mcp_server::store::{MemoryEventStore, MemorySessionStore};
 use mcp_server::{Server, ServerOptions, StateKey};
@@ -18,15 +18,16 @@ use crate::support::{serve_endpoint, test_router};
 /// A bound on each wait, so a lost message fails the test.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// `n` instances sharing memory stores, a bus and a state key: their URLs
-/// and serving tasks.
-async fn cluster(
-    n: usize,
-    http: &HttpOptions,
-) -> (
-    Vec<String>,
-    Vec<tokio::task::JoinHandle<Result<(), String>>>,
-) {
+/// Instances sharing memory stores, a bus and a state key.
+struct Cluster {
+    urls: Vec<String>,
+    /// What they say to each other.
+    bus: Arc<MemoryBus>,
+    _tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+}
+
+/// `n` instances of one server, serving.
+async fn cluster(n: usize, http: &HttpOptions) -> Cluster {
     let store = Arc::new(MemorySessionStore::new(100, Duration::from_secs(60)));
     let events = Arc::new(MemoryEventStore::default());
     let bus = Arc::new(MemoryBus::new());
@@ -47,7 +48,11 @@ async fn cluster(
         urls.push(url);
         tasks.push(task);
     }
-    (urls, tasks)
+    Cluster {
+        urls,
+        bus,
+        _tasks: tasks,
+    }
 }
 
 /// A 2025-11-25 session opened at `url`, declaring elicitation.
@@ -90,32 +95,44 @@ fn count(id: u64, to: u32, delay_ms: u64) -> Value {
     })
 }
 
-#[tokio::test]
-async fn a_stream_made_on_one_instance_resumes_on_another_and_follows_live() {
-    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
-    let session = open(&urls[0]).await;
-    let on_b = at(&session, &urls[1]);
-    let on_c = at(&session, &urls[2]);
-    let mut first = on_b
-        .post(&count(7, 6, 100), "text/event-stream")
+/// Starts `call` (request `id`, with progress) on `maker`, reads its
+/// first progress there, breaks that connection, and resumes the stream
+/// on `follower`: the resumed response.
+async fn resumed_elsewhere(
+    session: &Raw,
+    maker: &str,
+    follower: &str,
+    call: &Value,
+) -> reqwest::Response {
+    let mut first = at(session, maker)
+        .post(call, "text/event-stream")
         .send()
         .await
         .unwrap();
     let read = within(
-        "progress on B",
+        "progress where the call runs",
         read_until(&mut first, |d| d["params"]["progress"] == 1.0),
     )
     .await;
     let last = read.last().unwrap().id.clone().unwrap();
     drop(first);
-    // The rest from C, while B goes on counting: each event once.
-    let mut resumed = on_c
+    let resumed = at(session, follower)
         .get()
         .header("last-event-id", &last)
         .send()
         .await
         .unwrap();
     assert_eq!(resumed.status(), 200);
+    resumed
+}
+
+#[tokio::test]
+async fn a_stream_made_on_one_instance_resumes_on_another_and_follows_live() {
+    let cluster = cluster(3, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
+    let session = open(&urls[0]).await;
+    // The rest from C, while B goes on counting: each event once.
+    let mut resumed = resumed_elsewhere(&session, &urls[1], &urls[2], &count(7, 6, 100)).await;
     let rest = within("the rest on C", read_until(&mut resumed, |d| d["id"] == 7)).await;
     assert_eq!(progress_of(&rest), [2.0, 3.0, 4.0, 5.0, 6.0], "{rest:?}");
     assert_eq!(
@@ -131,7 +148,8 @@ async fn a_stream_made_on_one_instance_resumes_on_another_and_follows_live() {
 
 #[tokio::test]
 async fn an_elicitation_asked_on_one_instance_is_answered_through_another() {
-    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let cluster = cluster(3, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
     let session = open(&urls[0]).await;
     let greet = json!({
         "jsonrpc": "2.0", "id": 3, "method": "tools/call",
@@ -167,7 +185,8 @@ async fn an_elicitation_asked_on_one_instance_is_answered_through_another() {
 
 #[tokio::test]
 async fn a_cancellation_sent_to_another_instance_stops_the_request() {
-    let (urls, _tasks) = cluster(2, &HttpOptions::default()).await;
+    let cluster = cluster(2, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
     let session = open(&urls[0]).await;
     let mut running = at(&session, &urls[1])
         .post(&count(9, 100, 1000), "text/event-stream")
@@ -188,7 +207,8 @@ async fn a_cancellation_sent_to_another_instance_stops_the_request() {
 
 #[tokio::test]
 async fn changes_made_on_one_instance_reach_subscribers_on_another() {
-    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let cluster = cluster(3, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
     // A legacy subscriber with its stream on A…
     let session = open(&urls[0]).await;
     let subscribe = json!({
@@ -248,26 +268,10 @@ async fn changes_made_on_one_instance_reach_subscribers_on_another() {
 
 #[tokio::test]
 async fn a_stream_followed_elsewhere_ends_when_its_request_is_cancelled() {
-    let (urls, _tasks) = cluster(3, &HttpOptions::default()).await;
+    let cluster = cluster(3, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
     let session = open(&urls[0]).await;
-    let mut first = at(&session, &urls[1])
-        .post(&count(5, 100, 200), "text/event-stream")
-        .send()
-        .await
-        .unwrap();
-    let read = within(
-        "progress on B",
-        read_until(&mut first, |d| d["params"]["progress"] == 1.0),
-    )
-    .await;
-    let last = read.last().unwrap().id.clone().unwrap();
-    drop(first);
-    let mut followed = at(&session, &urls[2])
-        .get()
-        .header("last-event-id", &last)
-        .send()
-        .await
-        .unwrap();
+    let mut followed = resumed_elsewhere(&session, &urls[1], &urls[2], &count(5, 100, 200)).await;
     within(
         "progress on C",
         read_until(&mut followed, |d| d["params"]["progress"] == 2.0),
@@ -281,4 +285,50 @@ async fn a_stream_followed_elsewhere_ends_when_its_request_is_cancelled() {
         !rest.contains("io.modelcontextprotocol/stream"),
         "the end mark is not sent: {rest}"
     );
+}
+
+#[tokio::test]
+async fn a_batch_is_no_way_to_flood_the_other_instances() {
+    let cluster = cluster(2, &HttpOptions::default()).await;
+    let urls = &cluster.urls;
+    // 2025-03-26 sessions take batches.
+    let session =
+        Raw::open_declaring(reqwest::Client::new(), &urls[0], "2025-03-26", json!({})).await;
+    // What the instances say about this session (its channel, as the
+    // scaling guide names it).
+    let mut said = cluster
+        .bus
+        .subscribe(&format!("s:{}", session.session))
+        .await
+        .unwrap();
+    // Cancellations of requests running nowhere, answers to requests
+    // nobody made: as many as a body holds.
+    // Made-up answers first: were they relayed, they would take the
+    // places of the rest.
+    let made_up =
+        (0..40).map(|n| json!({"jsonrpc": "2.0", "id": format!("made-up-{n}"), "result": {}}));
+    let cancels = (0..40).map(|n| {
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1000 + n}})
+    });
+    let answers = (0..40)
+        .map(|n| json!({"jsonrpc": "2.0", "id": format!("srv-000000000000-{n}"), "result": {}}));
+    let batch: Vec<Value> = made_up.chain(cancels).chain(answers).collect();
+    let sent = session
+        .post(&json!(batch), "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+    // Told while the POST was handled: a few notes, none for an answer to
+    // a request no instance could have made.
+    let mut notes = Vec::new();
+    while let Ok(Some(mcp_server::bus::Delivery::Message(note))) =
+        tokio::time::timeout(Duration::ZERO, said.recv()).await
+    {
+        notes.push(String::from_utf8(note.to_vec()).unwrap());
+    }
+    assert_eq!(notes.len(), 16, "{notes:?}");
+    assert!(notes.iter().all(|n| !n.contains("made-up")), "{notes:?}");
+    // The session goes on.
+    session.echoes("still here").await;
 }
