@@ -343,7 +343,11 @@ impl RequestContext {
     }
 
     /// One input request under an automatic key: the n-th input call of a
-    /// run has the same key in every run, so a retry finds its answer.
+    /// run has the same key in every run, so a retry finds its answer. The
+    /// key names the question too (a digest of it): a run that asks
+    /// something else at the same place (a handler relaying another
+    /// server's questions, which may differ from one run to the next) is
+    /// asked anew, never given the answer to a different question.
     async fn input(&self, request: InputRequest) -> Result<InputResponse, Error> {
         self.check_capability(&request)?;
         if self.inner.peer.is_some() {
@@ -354,7 +358,7 @@ impl RequestContext {
             .input
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let key = format!("{}:{}", state.next, request.method());
+        let key = format!("{}:{}:{}", state.next, request.method(), digest(&request));
         state.next += 1;
         if let Some(answer) = state.answers.get(&key) {
             return Ok(answer.clone());
@@ -406,4 +410,19 @@ impl RequestContext {
                 .unwrap_or_else(PoisonError::into_inner),
         )
     }
+}
+
+/// The first 8 bytes of the SHA-256 of `request` as JSON, in hex: what
+/// tells one question from another in its key.
+fn digest(request: &InputRequest) -> String {
+    use sha2::Digest as _;
+    use std::fmt::Write as _;
+    let json = serde_json::to_vec(request).unwrap_or_default();
+    let hash = sha2::Sha256::digest(&json);
+    hash.iter()
+        .take(8)
+        .fold(String::with_capacity(16), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }

@@ -428,10 +428,14 @@ impl Shared {
                 }
             };
             let status = response.status();
+            // A session is what a server grants with an answer; a refusal
+            // that names one (some servers set it on every response) does
+            // not start it.
             if let Some(id) = response
                 .headers()
                 .get(headers::SESSION_ID)
                 .and_then(|v| v.to_str().ok())
+                .filter(|_| status.is_success())
             {
                 Self::lock(&self.session).id = Some(id.to_owned());
             }
@@ -565,9 +569,14 @@ impl Shared {
             None
         };
         match (incoming, request) {
-            (Some(Incoming::Single(Message::Error(mut error))), Some(id)) if error.id.is_none() => {
+            (Some(Incoming::Single(Message::Error(mut error))), Some(id))
+                if error.id.is_none()
+                    || (!status.is_success() && error.id.as_ref() != Some(id)) =>
+            {
                 // A server that could not (or would not) echo the id still
-                // answered this request: the body of its POST is about it.
+                // answered this request: the body of a refused POST is
+                // about it, whatever id it names (one SDK answers every
+                // refusal with the id "server-error").
                 error.id = Some(id.clone());
                 self.deliver(Incoming::Single(Message::Error(error))).await;
             }

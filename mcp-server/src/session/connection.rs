@@ -3,6 +3,7 @@
 //! lives here, and it can send the client requests of its own.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -31,7 +32,7 @@ pub(crate) struct Connection<H> {
     outbox: Outbox,
     /// What its requests read and change.
     state: Arc<SessionState>,
-    in_flight: Mutex<HashMap<RequestId, AbortHandle>>,
+    in_flight: Mutex<HashMap<RequestId, Running>>,
     permits: Arc<Semaphore>,
     /// Tells subscriptions that the connection is going away.
     closing: watch::Sender<bool>,
@@ -139,8 +140,8 @@ impl<H: Handler> Connection<H> {
         // Dropping the task's future is the cancellation; no response is
         // sent for a cancelled request.
         match lock(&self.in_flight).remove(id) {
-            Some(abort) => {
-                abort.abort();
+            Some(running) => {
+                running.cancel();
                 true
             }
             None => false,
@@ -333,8 +334,7 @@ impl<H: Handler> Connection<H> {
     async fn spawn_request(self: &Arc<Self>, req: Request, call: Option<Call>, route: Route) {
         let id = req.id.clone();
         if lock(&self.in_flight).contains_key(&id) {
-            let e = ErrorObject::invalid_request(format!("request id {id} is already in flight"));
-            self.refuse(&route, id, e).await;
+            self.refuse(&route, id.clone(), in_flight_twice(&id)).await;
             return;
         }
         let call = match self.check_rates(&req, call, &route).await {
@@ -360,13 +360,47 @@ impl<H: Handler> Connection<H> {
             }
         };
         let key = id.clone();
+        // Cancellable from here: over HTTP a cancellation can arrive (on
+        // another POST) while the first poll below still runs.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let duplicate = {
+            let mut in_flight = lock(&self.in_flight);
+            let duplicate = in_flight.contains_key(&key);
+            if !duplicate {
+                in_flight.insert(
+                    key.clone(),
+                    Running {
+                        cancelled: Arc::clone(&cancelled),
+                        task: None,
+                    },
+                );
+            }
+            duplicate
+        };
+        if duplicate {
+            // The same id arrived on another POST meanwhile.
+            self.refuse(&route, key.clone(), in_flight_twice(&key))
+                .await;
+            return;
+        }
         let this = Arc::clone(self);
+        let mine = Arc::clone(&cancelled);
         let reply = route.reply.clone();
         let handled =
             Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(&self.state)));
         let mut task = Box::pin(async move {
             let answer = handled.await;
-            lock(&this.in_flight).remove(&id);
+            // Its own entry only: a cancelled request's id may have been
+            // taken by a new request since.
+            {
+                let mut in_flight = lock(&this.in_flight);
+                if in_flight
+                    .get(&id)
+                    .is_some_and(|r| Arc::ptr_eq(&r.cancelled, &mine))
+                {
+                    in_flight.remove(&id);
+                }
+            }
             if let Some(answer) = answer {
                 let _ = reply.send(answer).await;
             }
@@ -384,10 +418,21 @@ impl<H: Handler> Connection<H> {
             return;
         }
         // Held across the spawn, so the task cannot finish and remove its
-        // entry before the entry exists.
+        // entry before the entry is its own.
         let mut in_flight = lock(&self.in_flight);
+        if cancelled.load(Ordering::Acquire) {
+            // Cancelled during the first poll: dropping the future is the
+            // cancellation (its entry is gone already).
+            drop(in_flight);
+            drop(task);
+            return;
+        }
         let task = tokio::spawn(task);
-        in_flight.insert(key, task.abort_handle());
+        if let Some(running) = in_flight.get_mut(&key)
+            && Arc::ptr_eq(&running.cancelled, &cancelled)
+        {
+            running.task = Some(task.abort_handle());
+        }
     }
 
     /// Answers request `id` with `error` at once.
@@ -433,8 +478,8 @@ impl<H: Handler> Connection<H> {
         if let Some(task) = lock(&self.events_task).take() {
             task.abort();
         }
-        for (_, task) in lock(&self.in_flight).drain() {
-            task.abort();
+        for (_, running) in lock(&self.in_flight).drain() {
+            running.cancel();
         }
     }
 
@@ -456,11 +501,35 @@ impl<H: Handler> Connection<H> {
             .is_err()
         {
             tracing::debug!("cancelling requests still running at shutdown");
-            let running: Vec<AbortHandle> = lock(&self.in_flight).drain().map(|(_, a)| a).collect();
-            for task in running {
-                task.abort();
+            let running: Vec<Running> = lock(&self.in_flight).drain().map(|(_, r)| r).collect();
+            for request in running {
+                request.cancel();
             }
             let _ = self.permits.acquire_many(all).await;
+        }
+    }
+}
+
+fn in_flight_twice(id: &RequestId) -> ErrorObject {
+    ErrorObject::invalid_request(format!("request id {id} is already in flight"))
+}
+
+/// A request being served. Its first poll runs inline, before any task
+/// exists; a cancellation during it sets the flag, and the reader drops
+/// the request instead of spawning it. After that, the task is aborted.
+/// The flag also tells this request's entry from that of a later request
+/// with the same id.
+#[derive(Debug)]
+struct Running {
+    cancelled: Arc<AtomicBool>,
+    task: Option<AbortHandle>,
+}
+
+impl Running {
+    fn cancel(self) {
+        self.cancelled.store(true, Ordering::Release);
+        if let Some(task) = self.task {
+            task.abort();
         }
     }
 }
