@@ -270,21 +270,22 @@ grep -qF '"subject":"test-sh"' <<< "$out" \
     || { echo "error: auth_server did not accept its API key: $out" >&2; exit 1; }
 echo "auth_server: 401 without a token, whoami with an API key"
 
-step "test tools from PyPI: the Prometheus text parser, OpenTelemetry's protobuf definitions"
-# A virtual environment under .tools/, pinned; the telemetry tests find its
-# Python through MCP_TEST_PYTHON.
+step "test tools from PyPI: the Prometheus text parser, OpenTelemetry's protobuf definitions, the MCP Python SDK"
+# A virtual environment under .tools/, pinned; the telemetry tests and the
+# gateway's peer tests (the official Python SDK) find its Python through
+# MCP_TEST_PYTHON.
 venv="$PWD/.tools/venv"
-if ! "$venv/bin/python" -c 'import prometheus_client, opentelemetry.proto' 2> /dev/null; then
+if ! "$venv/bin/python" -c 'import prometheus_client, opentelemetry.proto, mcp' 2> /dev/null; then
     python3 -m venv "$venv" 2> /dev/null || {
         rm -rf "$venv"
         apt-get update -qq && apt-get install -y -qq python3-venv > /dev/null
         python3 -m venv "$venv"
     }
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
-        prometheus-client==0.26.0 opentelemetry-proto==1.45.2 protobuf==7.36.2
+        prometheus-client==0.26.0 opentelemetry-proto==1.45.2 protobuf==7.36.2 mcp==1.30.0
 fi
 export MCP_TEST_PYTHON="$venv/bin/python"
-echo "python: $("$MCP_TEST_PYTHON" --version), $("$venv/bin/pip" list 2> /dev/null | grep -E '^(prometheus-client|opentelemetry-proto|protobuf) ' | tr -s ' ' | paste -sd,)"
+echo "python: $("$MCP_TEST_PYTHON" --version), $("$venv/bin/pip" list 2> /dev/null | grep -E '^(prometheus-client|opentelemetry-proto|protobuf|mcp) ' | tr -s ' ' | paste -sd,)"
 
 step "Redis: instances of the example server sharing one"
 # Debian's redis-server; the Redis tests start servers of their own with it

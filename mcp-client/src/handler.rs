@@ -5,6 +5,7 @@ use std::future::Future;
 
 use mcp_core::capabilities::{ElicitationCapability, RootsCapability, SamplingCapability};
 use mcp_core::elicitation::{ElicitParams, ElicitResult};
+use mcp_core::logging::LoggingMessageParams;
 use mcp_core::roots::ListRootsResult;
 use mcp_core::sampling::{CreateMessageParams, CreateMessageResult};
 use mcp_core::{ClientCapabilities, ErrorObject};
@@ -43,6 +44,15 @@ pub trait ClientHandler: Send + Sync + 'static {
     /// The host's roots (`roots/list`).
     fn list_roots(&self) -> impl Future<Output = Result<ListRootsResult, ErrorObject>> + Send {
         async { Err(ErrorObject::method_not_found("roots/list")) }
+    }
+
+    /// A log message from the server, called on the connection's reader
+    /// as it arrives, in order with the answers to requests (so it runs
+    /// before the answer to any request the server sent it after). Keep it
+    /// short: reading waits for it. The message also goes to
+    /// [`Client::notifications`](crate::Client::notifications).
+    fn on_log(&self, log: &LoggingMessageParams) {
+        let _ = log;
     }
 }
 
@@ -83,6 +93,7 @@ pub(crate) trait DynHandler: Send + Sync + 'static {
         params: CreateMessageParams,
     ) -> BoxFuture<'_, Result<CreateMessageResult, ErrorObject>>;
     fn list_roots(&self) -> BoxFuture<'_, Result<ListRootsResult, ErrorObject>>;
+    fn on_log(&self, log: &LoggingMessageParams);
 }
 
 impl<H: ClientHandler> DynHandler for H {
@@ -100,5 +111,8 @@ impl<H: ClientHandler> DynHandler for H {
     }
     fn list_roots(&self) -> BoxFuture<'_, Result<ListRootsResult, ErrorObject>> {
         Box::pin(ClientHandler::list_roots(self))
+    }
+    fn on_log(&self, log: &LoggingMessageParams) {
+        ClientHandler::on_log(self, log);
     }
 }

@@ -42,11 +42,14 @@ pub enum SecurityEvent {
     /// A server-wide limit reached (sessions, requests in flight,
     /// subscription streams, body size).
     LimitReached,
+    /// A caller refused by an access policy (a gateway's rules on
+    /// upstreams, tools, prompts and resources).
+    PolicyRefused,
 }
 
 impl SecurityEvent {
     /// Every kind, in a fixed order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::AuthSuccess,
         Self::AuthFailure,
         Self::AuthUnavailable,
@@ -58,6 +61,7 @@ impl SecurityEvent {
         Self::SessionPrincipalMismatch,
         Self::QuotaExceeded,
         Self::LimitReached,
+        Self::PolicyRefused,
     ];
 
     /// The value of the `event` field.
@@ -74,6 +78,7 @@ impl SecurityEvent {
             Self::SessionPrincipalMismatch => "session_principal_mismatch",
             Self::QuotaExceeded => "quota_exceeded",
             Self::LimitReached => "limit_reached",
+            Self::PolicyRefused => "policy_refused",
         }
     }
 
@@ -96,7 +101,7 @@ impl SecurityEvent {
     }
 }
 
-static COUNTS: [AtomicU64; SecurityEvent::ALL.len()] = [const { AtomicU64::new(0) }; 11];
+static COUNTS: [AtomicU64; SecurityEvent::ALL.len()] = [const { AtomicU64::new(0) }; 12];
 
 #[cfg(test)]
 mod tests {

@@ -21,4 +21,7 @@ pub enum Error {
     /// away).
     #[error(transparent)]
     Transport(#[from] mcp_core::Error),
+    /// The downstream server side failed.
+    #[error(transparent)]
+    Server(#[from] mcp_server::Error),
 }

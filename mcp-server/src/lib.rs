@@ -99,7 +99,7 @@ pub mod redis;
 mod request_state;
 mod router;
 pub mod secrets;
-mod security_event;
+pub mod security_event;
 mod session;
 #[cfg(feature = "stdio")]
 mod stdio;

@@ -15,12 +15,21 @@ use std::net::SocketAddr;
 use mcp_core::security::SecurityEvent;
 use mcp_core::transport::Principal;
 
-/// Records (and counts) that a request was refused by the rule `event`.
-pub(crate) fn refused(
-    event: SecurityEvent,
-    extensions: &http::Extensions,
-    reason: &dyn fmt::Display,
-) {
+/// Records (and counts) that a request was refused by the rule `event`:
+/// for handlers that make security decisions of their own (an access
+/// policy, say), so that their refusals join the same stream.
+///
+/// ```
+/// use mcp_core::security::SecurityEvent;
+/// # fn run(ctx: &mcp_server::RequestContext) {
+/// mcp_server::security_event::refused(
+///     SecurityEvent::PolicyRefused,
+///     ctx.extensions(),
+///     &"tool delete_all: not for this caller",
+/// );
+/// # }
+/// ```
+pub fn refused(event: SecurityEvent, extensions: &http::Extensions, reason: &dyn fmt::Display) {
     event.count();
     let event = event.name();
     let address = extensions.get::<SocketAddr>().map(|a| a.ip());

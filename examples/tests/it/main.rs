@@ -20,6 +20,7 @@ mod both_eras;
 mod bridge;
 mod capture;
 mod deploy;
+mod gateway;
 mod health;
 mod hostile;
 mod http_client;

@@ -21,14 +21,14 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A `redis-server` of the test's own, on a free loopback port, without
 /// persistence; killed when dropped.
-struct RedisServer {
+pub(crate) struct RedisServer {
     child: Option<Child>,
     port: u16,
 }
 
 impl RedisServer {
     /// Starts one, if `redis-server` is installed.
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -85,7 +85,7 @@ impl RedisServer {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 }
@@ -913,7 +913,7 @@ async fn the_redis_bus_carries_messages_between_handles_and_reports_an_outage_as
 /// A load balancer without stickiness: each HTTP request goes to the next
 /// of `backends` in turn, its response (SSE included) streamed back. Its
 /// URL.
-async fn round_robin(backends: Vec<String>) -> String {
+pub(crate) async fn round_robin(backends: Vec<String>) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let next = std::sync::Arc::new(AtomicUsize::new(0));
     let http = reqwest::Client::new();

@@ -64,6 +64,10 @@ pub(crate) struct Inner {
     pub(super) writer: Mutex<Option<JoinHandle<()>>>,
     /// Set once the connection is gone; new requests fail at once.
     pub(super) closed: AtomicBool,
+    /// Turns true when the connection is gone, for [`Client::closed`].
+    ///
+    /// [`Client::closed`]: crate::Client::closed
+    pub(super) gone: tokio::sync::watch::Sender<bool>,
     /// The server's requests being answered, by id, so the server can
     /// cancel them.
     pub(super) serving: Mutex<HashMap<RequestId, tokio::task::AbortHandle>>,
@@ -226,6 +230,7 @@ impl Inner {
         self.closed.store(true, Ordering::Release);
         pending.clear();
         drop(pending);
+        self.gone.send_replace(true);
         self.lock_progress().clear();
     }
 }

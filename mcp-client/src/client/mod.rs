@@ -249,6 +249,7 @@ impl Client {
             stop_writer: Arc::clone(&stop),
             writer: Mutex::default(),
             closed: AtomicBool::new(false),
+            gone: tokio::sync::watch::channel(false).0,
             serving: Mutex::default(),
             #[cfg(feature = "stdio")]
             child: tokio::sync::Mutex::new(None),
@@ -314,6 +315,22 @@ impl Client {
             .push(read);
         *inner.writer.lock().unwrap_or_else(PoisonError::into_inner) = Some(write);
         Self { inner }
+    }
+
+    /// Whether the connection is gone (the server process exited, its
+    /// stream ended, or [`close`](Client::close) was called): every request
+    /// now fails with [`Error::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when the connection is gone, as [`is_closed`](Client::is_closed)
+    /// turns true: a supervisor waits on it to reconnect.
+    pub async fn closed(&self) {
+        let mut gone = self.inner.gone.subscribe();
+        // `wait_for` looks at the current value first, so a connection
+        // already gone resolves at once.
+        let _ = gone.wait_for(|gone| *gone).await;
     }
 
     /// What the client learned about the server.

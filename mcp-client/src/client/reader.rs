@@ -116,6 +116,9 @@ impl Inner {
             return;
         }
         if let Some(event) = ServerNotification::from_notification(n) {
+            if let ServerNotification::Log(log) = &event {
+                self.handler.on_log(log);
+            }
             let _ = self.notifications.send(event);
         }
     }

@@ -1,0 +1,166 @@
+//! Policy: two callers with different scopes see different tools and are
+//! refused outside them; the caller's key never reaches an upstream.
+
+use std::sync::{Arc, Mutex};
+
+use mcp_client::{Client, HttpOptions};
+use mcp_core::Era;
+use mcp_gateway::Config;
+use mcp_server::Server;
+use mcp_server::http::StreamableHttp;
+use serde_json::json;
+
+use super::{offers, serve, stdio_upstream};
+use crate::support::{Host, args, options, test_router};
+
+const ALICE: &str = "alice-key-0123456789abcdef0123456789abcdef";
+const BOB: &str = "bob-key-0123456789abcdef0123456789abcdef012";
+
+async fn client(url: &str, key: &str, era: Era) -> Client {
+    let http = HttpOptions::default()
+        .with_header("authorization", &format!("Bearer {key}"))
+        .unwrap();
+    Client::connect_http(url, options(era), http, Host::default())
+        .await
+        .unwrap()
+}
+
+fn names(tools: &[mcp_core::Tool]) -> Vec<String> {
+    tools.iter().map(|t| t.name.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callers_see_and_use_only_what_they_may() {
+    // The HTTP upstream records every header and body it receives.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let record = Arc::clone(&seen);
+    let (router, _signals) = test_router();
+    let endpoint = StreamableHttp::new(Server::new(router), Default::default());
+    let captured =
+        axum::Router::new()
+            .route_service("/mcp", endpoint)
+            .layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let record = Arc::clone(&record);
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                        let mut text = String::new();
+                        for (name, value) in &parts.headers {
+                            text.push_str(&format!("{name}: {value:?}\n"));
+                        }
+                        text.push_str(&String::from_utf8_lossy(&bytes));
+                        record.lock().unwrap().push_str(&text);
+                        next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                            .await
+                    }
+                },
+            ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(mcp_server::http::serve_service(
+        listener,
+        captured,
+        Default::default(),
+        std::future::pending(),
+    ));
+
+    let hash = |key: &str| mcp_auth::ApiKeys::hash(key);
+    let config = format!(
+        r#"
+[auth]
+resource = "http://127.0.0.1/mcp"
+api_keys = [
+    {{ sha256 = "{}", subject = "alice", scopes = ["tools:admin"] }},
+    {{ sha256 = "{}", subject = "bob", scopes = [] }},
+]
+
+{}
+[[upstream]]
+name = "http"
+url = "{upstream_url}"
+
+[[rule]]
+effect = "allow"
+tool = "add"
+scopes = ["tools:admin"]
+
+[[rule]]
+effect = "deny"
+tool = "add"
+
+[[rule]]
+effect = "deny"
+upstream = "http"
+subjects = ["bob"]
+"#,
+        hash(ALICE),
+        hash(BOB),
+        stdio_upstream("local"),
+    );
+    let (gateway, url) = serve(&config).await;
+    offers(&gateway, &["local__echo", "http__echo"]).await;
+
+    for era in [Era::Modern, Era::Legacy] {
+        let alice = client(&url, ALICE, era).await;
+        let bob = client(&url, BOB, era).await;
+        let alices = names(&alice.list_all_tools().await.unwrap());
+        let bobs = names(&bob.list_all_tools().await.unwrap());
+        assert!(alices.contains(&"local__add".to_owned()), "{alices:?}");
+        assert!(alices.contains(&"http__add".to_owned()), "{alices:?}");
+        assert!(!bobs.contains(&"local__add".to_owned()), "{bobs:?}");
+        assert!(bobs.iter().all(|n| !n.starts_with("http__")), "{bobs:?}");
+        assert!(bobs.contains(&"local__echo".to_owned()), "{bobs:?}");
+
+        let sum = alice
+            .call_tool("local__add", args(json!({"a": 1, "b": 2})))
+            .await
+            .unwrap();
+        assert_eq!(sum.structured_content.unwrap()["sum"], 3.0);
+        // Refused as if it did not exist: the same error as a made-up name.
+        for name in ["local__add", "http__echo", "nope__echo"] {
+            let e = bob
+                .call_tool(name, args(json!({"a": 1, "b": 2, "message": "x"})))
+                .await
+                .unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("Unknown tool: {name}")),
+                "{name}: {e}"
+            );
+        }
+        let _ = alice
+            .call_tool("http__echo", args(json!({"message": "through"})))
+            .await
+            .unwrap();
+        let _ = alice.close().await;
+        let _ = bob.close().await;
+    }
+
+    // Refusals can say so instead.
+    let mut changed = Config::parse(&config).unwrap();
+    changed.policy.refuse = mcp_gateway::config::Refusal::Forbidden;
+    gateway.apply(changed);
+    let bob = client(&url, BOB, Era::Modern).await;
+    let e = bob
+        .call_tool("local__add", args(json!({"a": 1, "b": 2})))
+        .await
+        .unwrap_err();
+    match e {
+        mcp_client::Error::Remote(error) => {
+            assert_eq!(error.code(), mcp_gateway::FORBIDDEN.into());
+            assert!(
+                error.message().contains("not allowed"),
+                "{}",
+                error.message()
+            );
+        }
+        other => panic!("{other}"),
+    }
+
+    // The upstream saw requests, and never a caller's key.
+    let seen = seen.lock().unwrap();
+    assert!(seen.contains("tools/call"), "{seen}");
+    for key in [ALICE, BOB] {
+        assert!(!seen.contains(key), "a caller's key reached the upstream");
+    }
+}

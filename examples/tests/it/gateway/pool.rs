@@ -1,0 +1,63 @@
+//! A gateway pool: two gateway instances sharing one `redis-server` behind
+//! a balancer that sends every HTTP request to the next instance. Legacy
+//! sessions, elicitation answers and 2026-07-28 retries cross instances.
+
+use mcp_client::{Client, HttpOptions};
+use mcp_core::Era;
+use serde_json::json;
+
+use super::{offers, serve, stdio_upstream};
+use crate::redis::{RedisServer, round_robin};
+use crate::support::{Host, args, options};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_redis_serve_one_client() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-pool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
+    std::fs::write(dir.join("state-key"), "a request-state key the pool shares").unwrap();
+    let config = format!(
+        "[secrets]\ndir = \"{}\"\n\n[redis]\nurl_secret = \"redis-url\"\nstate_key_secret = \"state-key\"\n\n{}{}",
+        dir.display(),
+        stdio_upstream("one"),
+        stdio_upstream("two"),
+    );
+    let (a, url_a) = serve(&config).await;
+    let (b, url_b) = serve(&config).await;
+    offers(&a, &["one__greet", "two__greet"]).await;
+    offers(&b, &["one__greet", "two__greet"]).await;
+    let balancer = round_robin(vec![url_a, url_b]).await;
+
+    for era in [Era::Legacy, Era::Modern] {
+        let host = Host::full();
+        let client = Client::connect_http(
+            &balancer,
+            options(era),
+            HttpOptions::default(),
+            host.clone(),
+        )
+        .await
+        .unwrap();
+        for round in 0..4 {
+            let said = format!("{era:?} {round}");
+            let r = client
+                .call_tool("one__echo", args(json!({"message": said})))
+                .await
+                .unwrap();
+            assert_eq!(r.text().unwrap(), said);
+            // Asked on one instance, answered through the other.
+            let r = client
+                .call_tool("two__greet", args(json!({})))
+                .await
+                .unwrap();
+            assert_eq!(r.text().unwrap(), "Hello, Ada!", "{era:?}: {r:?}");
+        }
+        assert_eq!(host.asked.lock().unwrap().elicit.len(), 4);
+        let _ = client.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

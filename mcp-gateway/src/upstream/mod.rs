@@ -1,0 +1,669 @@
+//! One server behind the gateway: its connection (kept up by a supervisor
+//! task that restarts it with backoff), what it offers (its catalog), its
+//! circuit breaker, its concurrency limit, and the calls in flight on it.
+
+mod breaker;
+pub(crate) mod caller;
+mod connect;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use mcp_client::{CallOptions, Client, Era, ServerNotification, Subscription};
+use mcp_core::Tool;
+use mcp_core::logging::LoggingLevel;
+use mcp_core::prompts::Prompt;
+use mcp_core::resources::{Resource, ResourceTemplate};
+use mcp_core::subscriptions::SubscriptionFilter;
+use mcp_server::clock::Clock;
+use mcp_server::limit::{Quota, Tat, gcra};
+use mcp_server::secrets::Secrets;
+use tokio::sync::{Semaphore, broadcast};
+use tokio_stream::StreamExt;
+
+use breaker::Breaker;
+pub use breaker::CircuitState;
+use caller::{Caller, Callers, Relay};
+
+use crate::config::UpstreamConfig;
+
+/// First wait before reconnecting; doubled on each failure.
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+/// Longest wait between reconnection attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How long a connection must last for the backoff to start over.
+const STABLE: Duration = Duration::from_secs(30);
+/// Most resource subscriptions the gateway holds on one upstream.
+const MAX_SUBSCRIPTIONS: usize = 1024;
+/// Least time between two readings of an upstream's lists.
+const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// Progress and log messages queued for one caller; more are dropped.
+const NEWS_QUEUE: usize = 16;
+/// Most entries of each kind kept from one upstream.
+const MAX_ENTRIES: usize = 10_000;
+/// Most pages read of one upstream list.
+const MAX_PAGES: usize = 100;
+
+/// What one upstream offers, as it names things.
+#[derive(Debug, Default)]
+pub(crate) struct Catalog {
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) prompts: Vec<Prompt>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+    pub(crate) instructions: Option<String>,
+    pub(crate) completions: bool,
+    pub(crate) subscribe: bool,
+}
+
+/// What an upstream tells the gateway.
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    /// Its catalog was (re)read.
+    Catalog,
+    /// A resource it serves changed (its own URI).
+    ResourceUpdated { upstream: String, uri: String },
+}
+
+/// An upstream's state, for readiness and metrics.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UpstreamStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether a connection is up.
+    pub connected: bool,
+    /// Its circuit breaker.
+    pub circuit: CircuitState,
+    /// How many times it was (re)connected.
+    pub connects: u64,
+    /// The protocol version it speaks, once connected.
+    pub protocol_version: Option<String>,
+    /// Calls it answered (a JSON-RPC error is an answer).
+    pub answered: u64,
+    /// Calls that got no answer: timeouts, lost connections, HTTP 5xx.
+    pub failed: u64,
+    /// Calls refused without trying: not connected, or the circuit open.
+    pub refused: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub(crate) config: UpstreamConfig,
+    client: RwLock<Option<Client>>,
+    catalog: RwLock<Arc<Catalog>>,
+    breaker: Breaker,
+    limit: Semaphore,
+    /// `max_rate`, and its GCRA state, kept in this process.
+    rate: Option<(Quota, Mutex<Option<Tat>>)>,
+    clock: Arc<dyn Clock>,
+    callers: Arc<Callers>,
+    subscriptions: Mutex<HashMap<String, Option<Subscription>>>,
+    connects: AtomicU64,
+    answered: AtomicU64,
+    failed: AtomicU64,
+    refused: AtomicU64,
+    supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .supervisor
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Why a call through an upstream did not get an answer from it.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The upstream answered with a JSON-RPC error.
+    Remote(mcp_core::ErrorObject),
+    /// The downstream client must answer a question first (2026-07-28).
+    InputRequired,
+    /// Over the upstream's `max_rate`: the error says when to retry.
+    Limited(mcp_core::ErrorObject),
+    /// The upstream is down, timed out or broke the protocol: said in
+    /// words, for the caller.
+    Unavailable(String),
+}
+
+impl Upstream {
+    /// Starts an upstream: its supervisor connects (and reconnects) in the
+    /// background, reporting on `changes`.
+    pub(crate) fn start(
+        config: UpstreamConfig,
+        secrets: Secrets,
+        clock: Arc<dyn Clock>,
+        changes: broadcast::Sender<Change>,
+    ) -> Arc<Self> {
+        let rate = config.max_rate.as_ref().and_then(|r| {
+            let per = crate::serve::period(&r.per)?;
+            Some((Quota::new(r.count, per), Mutex::new(None)))
+        });
+        let upstream = Arc::new(Self {
+            breaker: Breaker::new(
+                config.failure_threshold,
+                config.open_for(),
+                Arc::clone(&clock),
+            ),
+            limit: Semaphore::new(config.max_concurrent),
+            rate,
+            clock,
+            config,
+            client: RwLock::new(None),
+            catalog: RwLock::default(),
+            callers: Arc::default(),
+            subscriptions: Mutex::default(),
+            connects: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            supervisor: Mutex::new(None),
+        });
+        let task = tokio::spawn(supervise(Arc::downgrade(&upstream), secrets, changes));
+        *upstream
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(task);
+        upstream
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.config.name()
+    }
+
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn client(&self) -> Option<Client> {
+        self.client
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn status(&self) -> UpstreamStatus {
+        let client = self.client().filter(|c| !c.is_closed());
+        UpstreamStatus {
+            name: self.name().to_owned(),
+            connected: client.is_some(),
+            circuit: self.breaker.state(),
+            connects: self.connects.load(Ordering::Relaxed),
+            protocol_version: client.map(|c| c.protocol_version().as_str().to_owned()),
+            answered: self.answered.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `call` on the upstream for `ctx`'s request: through the
+    /// breaker and the concurrency limit, with the caller registered for
+    /// the upstream's questions and its progress forwarded.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        ctx: &mcp_server::RequestContext,
+        call: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnOnce(Client, CallOptions) -> Fut,
+        Fut: Future<Output = Result<T, mcp_client::Error>>,
+    {
+        let name = self.name();
+        let Some(client) = self.client().filter(|c| !c.is_closed()) else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(CallError::Unavailable(format!(
+                "upstream {name} is not connected (it is being restarted)"
+            )));
+        };
+        self.spend(ctx)?;
+        // Waiting for a slot counts against the call's time: a hung
+        // upstream makes its callers fail, not queue without end.
+        let timeout = self.config.timeout();
+        let _slot = match tokio::time::timeout(timeout, self.limit.acquire()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => {
+                return Err(CallError::Unavailable(format!(
+                    "upstream {name} was removed"
+                )));
+            }
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(CallError::Unavailable(format!(
+                    "upstream {name} is busy: no call slot within {} s",
+                    timeout.as_secs()
+                )));
+            }
+        };
+        // Admitted only with a slot in hand, so a half-open probe goes
+        // out at once.
+        let permit = self.breaker.admit().map_err(|wait| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            CallError::Unavailable(format!(
+                "upstream {name} is failing; the gateway tries it again in {} s",
+                wait.as_secs().max(1)
+            ))
+        })?;
+        let (news_tx, mut news) = tokio::sync::mpsc::channel(NEWS_QUEUE);
+        let caller = Caller::new(ctx.clone(), news_tx.clone());
+        let _entered = self.callers.enter(&caller);
+        let mut options = CallOptions::default();
+        if ctx.wants_progress() {
+            options = options.on_progress(move |p| {
+                // A slow client loses progress, never the call.
+                let _ = news_tx.try_send(News::Progress(p));
+            });
+        } else {
+            drop(news_tx);
+        }
+        let outcome = {
+            let forward = async {
+                while let Some(item) = news.recv().await {
+                    item.tell(ctx).await;
+                }
+                // Then wait for the call to end: this branch never wins.
+                std::future::pending::<std::convert::Infallible>().await
+            };
+            tokio::select! {
+                biased;
+                outcome = caller.scope(call(client, options)) => Some(outcome),
+                () = caller.stopped() => None,
+                never = forward => match never {},
+            }
+        };
+        let Some(outcome) = outcome else {
+            drop(permit);
+            return Err(CallError::InputRequired);
+        };
+        // What the upstream sent before its answer goes out before it.
+        while let Ok(item) = news.try_recv() {
+            item.tell(ctx).await;
+        }
+        if caller.input_required() {
+            drop(permit);
+            return Err(CallError::InputRequired);
+        }
+        match outcome {
+            Ok(value) => {
+                permit.success();
+                self.answered.fetch_add(1, Ordering::Relaxed);
+                Ok(value)
+            }
+            Err(mcp_client::Error::Remote(error)) => {
+                permit.success();
+                self.answered.fetch_add(1, Ordering::Relaxed);
+                Err(CallError::Remote(error))
+            }
+            Err(e) => {
+                let down = matches!(
+                    e,
+                    mcp_client::Error::Timeout { .. }
+                        | mcp_client::Error::Closed
+                        | mcp_client::Error::Transport(_)
+                ) || matches!(e, mcp_client::Error::Http { status, .. } if status >= 500);
+                if down {
+                    permit.failure();
+                } else {
+                    permit.success();
+                }
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                // The details (an HTTP body, challenges) are the gateway's
+                // business: logged here, not handed to the caller.
+                tracing::warn!(upstream = name, error = %e, "upstream call failed");
+                let what = match &e {
+                    mcp_client::Error::Timeout { .. } => "did not answer in time".to_owned(),
+                    mcp_client::Error::Closed => "connection lost".to_owned(),
+                    mcp_client::Error::Http { status, .. } => {
+                        format!("refused the call (HTTP {status})")
+                    }
+                    _ => "failed".to_owned(),
+                };
+                Err(CallError::Unavailable(format!("upstream {name}: {what}")))
+            }
+        }
+    }
+
+    /// Takes one call from the upstream's `max_rate`, if it has one.
+    fn spend(&self, ctx: &mcp_server::RequestContext) -> Result<(), CallError> {
+        let Some((quota, state)) = &self.rate else {
+            return Ok(());
+        };
+        let decision = {
+            let mut tat = state.lock().unwrap_or_else(PoisonError::into_inner);
+            let (decision, next) = gcra(*tat, self.clock.now(), *quota, 1);
+            if decision.allowed {
+                *tat = next;
+                return Ok(());
+            }
+            decision
+        };
+        let policy = format!("upstream {}", self.name());
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        mcp_server::security_event::refused(
+            mcp_core::security::SecurityEvent::RateLimited,
+            ctx.extensions(),
+            &format!("{policy}: over its max_rate"),
+        );
+        Err(CallError::Limited(mcp_core::ErrorObject::rate_limited(
+            &policy,
+            decision.retry_after,
+        )))
+    }
+
+    /// Subscribes to the upstream's resource `uri` (once; later calls for
+    /// the same URI are no-ops).
+    pub(crate) async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
+        let name = self.name();
+        let Some(client) = self.client().filter(|c| !c.is_closed()) else {
+            return Err(CallError::Unavailable(format!(
+                "upstream {name} is not connected"
+            )));
+        };
+        {
+            let subs = self.lock_subscriptions();
+            if subs.contains_key(uri) {
+                return Ok(());
+            }
+            if subs.len() >= MAX_SUBSCRIPTIONS {
+                return Err(CallError::Unavailable(format!(
+                    "upstream {name}: the gateway holds {MAX_SUBSCRIPTIONS} subscriptions already"
+                )));
+            }
+        }
+        let held = match client.server().era {
+            Era::Legacy => client.subscribe_resource(uri).await.map(|()| None),
+            _ => client
+                .listen(
+                    SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]),
+                )
+                .await
+                .map(Some),
+        }
+        .map_err(|e| match e {
+            mcp_client::Error::Remote(error) => CallError::Remote(error),
+            other => CallError::Unavailable(format!("upstream {name}: {other}")),
+        })?;
+        self.lock_subscriptions().insert(uri.to_owned(), held);
+        Ok(())
+    }
+
+    fn lock_subscriptions(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Option<Subscription>>> {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What the upstream says about one call while it runs.
+#[derive(Debug)]
+pub(crate) enum News {
+    Progress(mcp_core::notifications::ProgressParams),
+    Log(mcp_core::logging::LoggingMessageParams),
+}
+
+impl News {
+    /// Passes it on to the call's client.
+    async fn tell(self, ctx: &mcp_server::RequestContext) {
+        let _ = match self {
+            Self::Progress(p) => {
+                ctx.progress(p.progress, p.total, p.message.as_deref())
+                    .await
+            }
+            Self::Log(log) => ctx.log(log.level, log.data).await,
+        };
+    }
+}
+
+/// Keeps `upstream` connected while it exists: connect, read its catalog,
+/// follow its notifications until the connection is lost, wait, again.
+async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcast::Sender<Change>) {
+    let mut backoff = BACKOFF_FIRST;
+    loop {
+        let Some(this) = upstream.upgrade() else {
+            return;
+        };
+        let relay = Relay {
+            upstream: this.name().to_owned(),
+            callers: Arc::clone(&this.callers),
+        };
+        let config = this.config.clone();
+        drop(this);
+        match connect::connect(&config, &secrets, relay).await {
+            Ok(client) => {
+                let Some(this) = upstream.upgrade() else {
+                    let _ = client.close().await;
+                    return;
+                };
+                let connected_at = tokio::time::Instant::now();
+                this.connects.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    upstream = this.name(),
+                    version = %client.protocol_version(),
+                    "upstream connected"
+                );
+                let notifications = client.notifications();
+                // Subscriptions were the old connection's: made again on
+                // this one below.
+                let subscribed: Vec<String> = this
+                    .lock_subscriptions()
+                    .drain()
+                    .map(|(uri, _)| uri)
+                    .collect();
+                let _listening = follow_lists(&client).await;
+                if client.server().capabilities.logging.is_some() {
+                    let _ = client.set_log_level(LoggingLevel::Debug).await;
+                }
+                this.refresh(&client).await;
+                *this.client.write().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
+                this.breaker.reset();
+                let _ = changes.send(Change::Catalog);
+                for uri in subscribed {
+                    if let Err(e) = this.subscribe(&uri).await {
+                        tracing::warn!(upstream = this.name(), uri, error = ?e, "subscription not renewed");
+                    }
+                }
+                drop(this);
+                follow(&upstream, &client, notifications, &changes).await;
+                if let Some(this) = upstream.upgrade() {
+                    tracing::warn!(
+                        upstream = this.name(),
+                        "upstream connection lost; restarting"
+                    );
+                    this.breaker.trip();
+                    *this.client.write().unwrap_or_else(PoisonError::into_inner) = None;
+                }
+                let _ = client.close().await;
+                // Only a connection that stayed up earns a quick restart: one
+                // that fails at once backs off like a failed connect.
+                if connected_at.elapsed() >= STABLE {
+                    backoff = BACKOFF_FIRST;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(upstream = config.name(), error = %e, "cannot connect to upstream");
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A 2026-07-28 upstream announces list changes only to a subscription.
+async fn follow_lists(client: &Client) -> Option<Subscription> {
+    if client.server().era == Era::Legacy {
+        return None;
+    }
+    let filter = SubscriptionFilter::default()
+        .with_tools_list_changed(true)
+        .with_prompts_list_changed(true)
+        .with_resources_list_changed(true);
+    client.listen(filter).await.ok()
+}
+
+/// Follows the upstream's notifications until its connection ends.
+async fn follow(
+    upstream: &Weak<Upstream>,
+    client: &Client,
+    mut notifications: mcp_client::Notifications,
+    changes: &broadcast::Sender<Change>,
+) {
+    // List changes are coalesced: at most one re-listing per
+    // REFRESH_EVERY, however many the upstream announces.
+    let mut stale = false;
+    let mut next_refresh = tokio::time::Instant::now();
+    loop {
+        let notification = tokio::select! {
+            n = notifications.next() => n,
+            () = client.closed() => return,
+            () = tokio::time::sleep_until(next_refresh), if stale => {
+                let Some(this) = upstream.upgrade() else { return };
+                stale = false;
+                this.refresh(client).await;
+                next_refresh = tokio::time::Instant::now() + REFRESH_EVERY;
+                let _ = changes.send(Change::Catalog);
+                continue;
+            }
+        };
+        let Some(this) = upstream.upgrade() else {
+            return;
+        };
+        match notification {
+            Some(
+                ServerNotification::ToolListChanged
+                | ServerNotification::PromptListChanged
+                | ServerNotification::ResourceListChanged,
+            ) => stale = true,
+            Some(ServerNotification::ResourceUpdated { uri }) => {
+                let _ = changes.send(Change::ResourceUpdated {
+                    upstream: this.name().to_owned(),
+                    uri,
+                });
+            }
+            // Log messages were handed to their call as they arrived
+            // (`Relay::on_log`).
+            Some(_) => {}
+            None => return,
+        }
+    }
+}
+
+impl Upstream {
+    /// Reads the upstream's lists again.
+    async fn refresh(&self, client: &Client) {
+        let server = client.server();
+        let caps = &server.capabilities;
+        let mut catalog = Catalog {
+            instructions: server.instructions.clone(),
+            completions: caps.completions.is_some(),
+            subscribe: caps
+                .resources
+                .as_ref()
+                .is_some_and(|r| r.subscribe == Some(true)),
+            ..Catalog::default()
+        };
+        let name = self.name();
+        // A list that cannot be read now keeps what was read before: a
+        // passing failure does not empty it for every client.
+        let previous = self.catalog();
+        let warn = |what: &str, e: &mcp_client::Error| {
+            tracing::warn!(upstream = name, what, error = %e, "cannot list; the previous list stays");
+        };
+        if caps.tools.is_some() {
+            match upto(
+                |c| async move { client.list_tools(c).await.map(|r| (r.tools, r.next_cursor)) },
+            )
+            .await
+            {
+                Ok(tools) => catalog.tools = tools,
+                Err(e) => {
+                    warn("tools", &e);
+                    catalog.tools.clone_from(&previous.tools);
+                }
+            }
+        }
+        if caps.prompts.is_some() {
+            match upto(|c| async move {
+                client
+                    .list_prompts(c)
+                    .await
+                    .map(|r| (r.prompts, r.next_cursor))
+            })
+            .await
+            {
+                Ok(prompts) => catalog.prompts = prompts,
+                Err(e) => {
+                    warn("prompts", &e);
+                    catalog.prompts.clone_from(&previous.prompts);
+                }
+            }
+        }
+        if caps.resources.is_some() {
+            match upto(|c| async move {
+                client
+                    .list_resources(c)
+                    .await
+                    .map(|r| (r.resources, r.next_cursor))
+            })
+            .await
+            {
+                Ok(resources) => catalog.resources = resources,
+                Err(e) => {
+                    warn("resources", &e);
+                    catalog.resources.clone_from(&previous.resources);
+                }
+            }
+            match upto(|c| async move {
+                client
+                    .list_resource_templates(c)
+                    .await
+                    .map(|r| (r.resource_templates, r.next_cursor))
+            })
+            .await
+            {
+                Ok(templates) => catalog.templates = templates,
+                Err(e) => {
+                    warn("resource templates", &e);
+                    catalog.templates.clone_from(&previous.templates);
+                }
+            }
+        }
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(catalog);
+    }
+}
+
+/// Pages of a list from `next` until it ends or holds [`MAX_ENTRIES`]
+/// (the rest is left out, with a warning), or [`MAX_PAGES`] were read: an
+/// upstream cannot make the gateway hold an endless list.
+async fn upto<T, F, Fut>(mut next: F) -> Result<Vec<T>, mcp_client::Error>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), mcp_client::Error>>,
+{
+    let mut all = Vec::new();
+    let mut cursor = None;
+    for _ in 0..MAX_PAGES {
+        let (page, more) = next(cursor).await?;
+        all.extend(page);
+        if all.len() >= MAX_ENTRIES {
+            tracing::warn!("an upstream list was cut at {MAX_ENTRIES} entries");
+            all.truncate(MAX_ENTRIES);
+            break;
+        }
+        match more {
+            Some(c) if !c.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(all)
+}
