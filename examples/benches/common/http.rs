@@ -67,10 +67,29 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Duration> + Send + 'static,
 {
+    load_watching(server, None, concurrency, requests, call)
+        .await
+        .0
+}
+
+/// [`load`], also reading the CPU of `also` (a server behind `server`)
+/// over the measured requests: its CPU per request.
+pub(crate) async fn load_watching<F, Fut>(
+    server: &ServerProcess,
+    also: Option<&ServerProcess>,
+    concurrency: usize,
+    requests: usize,
+    call: F,
+) -> (Round, Option<Duration>)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Duration> + Send + 'static,
+{
     for id in 0..concurrency * 10 {
         call(id).await;
     }
     let per_worker = requests / concurrency;
+    let also_before = also.and_then(|a| cpu_ns(a.child.id()));
     let cpu_before = cpu_ns(server.child.id());
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
@@ -91,5 +110,12 @@ where
         latencies.extend(done.unwrap());
     }
     let elapsed = started.elapsed();
-    Round::new(latencies, elapsed, cpu_before, cpu_ns(server.child.id()))
+    let cpu_after = cpu_ns(server.child.id());
+    let also_cpu = also_before
+        .zip(also.and_then(|a| cpu_ns(a.child.id())))
+        .map(|(b, a)| Duration::from_nanos((a - b) / latencies.len() as u64));
+    (
+        Round::new(latencies, elapsed, cpu_before, cpu_after),
+        also_cpu,
+    )
 }

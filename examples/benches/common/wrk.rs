@@ -10,6 +10,12 @@ use std::process::{Command, Stdio};
 use super::cpu_ns;
 use super::http::ServerProcess;
 
+/// In a body given to [`run_watching`], replaced by a number counting the
+/// requests of the run. A legacy session refuses a request whose id it is
+/// still answering: with one fixed id, that happens as soon as the server
+/// answers later than at once (a gateway does).
+pub(crate) const REQUEST_ID: &str = "{request-id}";
+
 /// Whether `wrk` and `taskset` are on the PATH.
 pub(crate) fn available() -> bool {
     ["wrk", "taskset"].iter().all(|tool| {
@@ -37,8 +43,48 @@ pub(crate) fn run(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u64, f64) {
+    let (requests, cpu) = run_watching(server, &[server], connections, seconds, headers, body);
+    (requests, cpu[0])
+}
+
+/// Moves every thread of `server` to `core` (`taskset -a -p`), so one
+/// process can be measured alone on a core, then beside another.
+pub(crate) fn pin(server: &ServerProcess, core: u32) {
+    let status = Command::new("taskset")
+        .args([
+            "-a",
+            "-p",
+            "-c",
+            &core.to_string(),
+            &server.child.id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "taskset could not move the server");
+}
+
+/// [`run`] against `server`, reading the CPU of each of `watched`
+/// (`server` itself, the servers behind it): the requests completed and
+/// each watched process's CPU per request in microseconds.
+pub(crate) fn run_watching(
+    server: &ServerProcess,
+    watched: &[&ServerProcess],
+    connections: usize,
+    seconds: u32,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u64, Vec<f64>) {
     let mut script = String::from("wrk.method = \"POST\"\n");
-    script.push_str(&format!("wrk.body = {}\n", lua_string(body)));
+    match body.split_once(REQUEST_ID) {
+        // Numbered: a request built for each call (dearer for wrk).
+        Some((head, tail)) => script.push_str(&format!(
+            "local head, tail, n = {}, {}, 0\nrequest = function()\n  n = n + 1\n  return wrk.format(nil, nil, nil, head .. n .. tail)\nend\n",
+            lua_string(head),
+            lua_string(tail)
+        )),
+        None => script.push_str(&format!("wrk.body = {}\n", lua_string(body))),
+    }
     for (name, value) in headers {
         script.push_str(&format!(
             "wrk.headers[{}] = {}\n",
@@ -48,7 +94,13 @@ pub(crate) fn run(
     }
     let path = std::env::temp_dir().join(format!("mcp-bench-{}.lua", std::process::id()));
     std::fs::write(&path, script).unwrap();
-    let before = cpu_ns(server.child.id()).unwrap();
+    let cpu = || -> Vec<u64> {
+        watched
+            .iter()
+            .map(|w| cpu_ns(w.child.id()).unwrap())
+            .collect()
+    };
+    let before = cpu();
     let output = Command::new("taskset")
         .args(["-c", "0", "wrk", "-t1"])
         .arg(format!("-c{connections}"))
@@ -58,7 +110,7 @@ pub(crate) fn run(
         .arg(&server.url)
         .output()
         .unwrap();
-    let after = cpu_ns(server.child.id()).unwrap();
+    let after = cpu();
     let _ = std::fs::remove_file(&path);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -72,8 +124,12 @@ pub(crate) fn run(
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no request count in wrk's output:\n{text}"));
-    let cpu_us = (after - before) as f64 / 1000.0;
-    (requests, cpu_us / requests as f64)
+    let per_request = before
+        .iter()
+        .zip(&after)
+        .map(|(b, a)| (a - b) as f64 / 1000.0 / requests as f64)
+        .collect();
+    (requests, per_request)
 }
 
 fn lua_string(s: &str) -> String {
