@@ -88,8 +88,10 @@ pub async fn app(
 ) -> Result<(axum::Router, StreamableHttp<Gateway>), Error> {
     let mut options = ServerOptions::default();
     options.shutdown_grace = seconds(config.listen.grace_secs);
+    options.max_in_flight = config.listen.max_in_flight.max(1);
     options.rate_limits = rate_limits(config);
     let mut http = HttpOptions::default();
+    http.max_in_flight_per_client = config.listen.max_in_flight_per_client.max(1);
     let mut allowed = AllowedHosts::loopback();
     for host in &config.listen.allowed_hosts {
         allowed = allowed.with_host(host);

@@ -123,6 +123,13 @@ pub struct Listen {
     pub allowed_hosts: Vec<String>,
     /// Seconds in-flight requests get on SIGTERM.
     pub grace_secs: f64,
+    /// Requests one client (its principal, else its address) may have in
+    /// flight at once; the gateway holds each for its upstream's round
+    /// trip, so a busy service behind one address needs more than a
+    /// server's default.
+    pub max_in_flight_per_client: usize,
+    /// Requests in flight at once, over all clients.
+    pub max_in_flight: usize,
 }
 
 impl Default for Listen {
@@ -132,6 +139,8 @@ impl Default for Listen {
             path: "/mcp".to_owned(),
             allowed_hosts: Vec::new(),
             grace_secs: 10.0,
+            max_in_flight_per_client: 64,
+            max_in_flight: 512,
         }
     }
 }
