@@ -231,6 +231,26 @@ impl Gateway {
         }
     }
 
+    /// The page `params` asks for of the entries `of` the merged view that
+    /// the caller may see, each checked as `target` of its upstream.
+    fn visible<T: Clone>(
+        &self,
+        ctx: &RequestContext,
+        params: &PaginatedParams,
+        of: impl Fn(&Merged) -> &[merge::Entry<T>],
+        target: for<'a> fn(&'a str) -> RuleTarget<'a>,
+    ) -> Result<(Vec<T>, Option<String>), Error> {
+        let merged = self.merged();
+        let config = self.config();
+        let visible = of(&merged).iter().filter(|e| {
+            merged
+                .upstream(e.upstream)
+                .is_some_and(|u| allows(&config, caller(ctx), u.name(), target(&e.original)))
+        });
+        let (page, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
+        Ok((page.into_iter().map(|e| e.item.clone()).collect(), next))
+    }
+
     fn allowed(&self, ctx: &RequestContext, upstream: &Upstream, target: RuleTarget<'_>) -> bool {
         allows(&self.config(), caller(ctx), upstream.name(), target)
     }
@@ -393,20 +413,8 @@ impl Handler for Gateway {
         ctx: RequestContext,
         params: PaginatedParams,
     ) -> Result<ListToolsResult, Error> {
-        let merged = self.merged();
-        let config = self.config();
-        let visible = merged.tools.iter().filter(|e| {
-            merged.upstream(e.upstream).is_some_and(|u| {
-                allows(
-                    &config,
-                    caller(&ctx),
-                    u.name(),
-                    RuleTarget::Tool(&e.original),
-                )
-            })
-        });
-        let (tools, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
-        let mut result = ListToolsResult::new(tools.into_iter().map(|e| e.item.clone()).collect());
+        let (tools, next) = self.visible(&ctx, &params, |m| &m.tools, |n| RuleTarget::Tool(n))?;
+        let mut result = ListToolsResult::new(tools);
         result.next_cursor = next;
         Ok(result)
     }
@@ -450,21 +458,9 @@ impl Handler for Gateway {
         ctx: RequestContext,
         params: PaginatedParams,
     ) -> Result<ListPromptsResult, Error> {
-        let merged = self.merged();
-        let config = self.config();
-        let visible = merged.prompts.iter().filter(|e| {
-            merged.upstream(e.upstream).is_some_and(|u| {
-                allows(
-                    &config,
-                    caller(&ctx),
-                    u.name(),
-                    RuleTarget::Prompt(&e.original),
-                )
-            })
-        });
-        let (prompts, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
-        let mut result =
-            ListPromptsResult::new(prompts.into_iter().map(|e| e.item.clone()).collect());
+        let (prompts, next) =
+            self.visible(&ctx, &params, |m| &m.prompts, |n| RuleTarget::Prompt(n))?;
+        let mut result = ListPromptsResult::new(prompts);
         result.next_cursor = next;
         Ok(result)
     }
@@ -498,21 +494,9 @@ impl Handler for Gateway {
         ctx: RequestContext,
         params: PaginatedParams,
     ) -> Result<ListResourcesResult, Error> {
-        let merged = self.merged();
-        let config = self.config();
-        let visible = merged.resources.iter().filter(|e| {
-            merged.upstream(e.upstream).is_some_and(|u| {
-                allows(
-                    &config,
-                    caller(&ctx),
-                    u.name(),
-                    RuleTarget::Resource(&e.original),
-                )
-            })
-        });
-        let (resources, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
-        let mut result =
-            ListResourcesResult::new(resources.into_iter().map(|e| e.item.clone()).collect());
+        let (resources, next) =
+            self.visible(&ctx, &params, |m| &m.resources, |n| RuleTarget::Resource(n))?;
+        let mut result = ListResourcesResult::new(resources);
         result.next_cursor = next;
         Ok(result)
     }
@@ -522,22 +506,9 @@ impl Handler for Gateway {
         ctx: RequestContext,
         params: PaginatedParams,
     ) -> Result<ListResourceTemplatesResult, Error> {
-        let merged = self.merged();
-        let config = self.config();
-        let visible = merged.templates.iter().filter(|e| {
-            merged.upstream(e.upstream).is_some_and(|u| {
-                allows(
-                    &config,
-                    caller(&ctx),
-                    u.name(),
-                    RuleTarget::Resource(&e.original),
-                )
-            })
-        });
-        let (templates, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
-        let mut result = ListResourceTemplatesResult::new(
-            templates.into_iter().map(|e| e.item.clone()).collect(),
-        );
+        let (templates, next) =
+            self.visible(&ctx, &params, |m| &m.templates, |n| RuleTarget::Resource(n))?;
+        let mut result = ListResourceTemplatesResult::new(templates);
         result.next_cursor = next;
         Ok(result)
     }
