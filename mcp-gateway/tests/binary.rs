@@ -54,6 +54,15 @@ async fn tool_names(client: &Client) -> Vec<String> {
         .collect()
 }
 
+/// The client's notifications, with tool list changes asked for (a
+/// 2026-07-28 server announces them only to a subscription).
+async fn listening(client: &Client) -> (mcp_client::Notifications, mcp_client::Subscription) {
+    let notes = client.notifications();
+    let filter =
+        mcp_core::subscriptions::SubscriptionFilter::default().with_tools_list_changed(true);
+    (notes, client.listen(filter).await.unwrap())
+}
+
 #[tokio::test]
 async fn check_names_the_line_of_a_mistake() {
     let dir = std::env::temp_dir().join(format!("mcp-gateway-check-{}", std::process::id()));
@@ -127,13 +136,7 @@ async fn serve_answers_reloads_and_exits() {
     )
     .await
     .unwrap();
-    let mut notes = client.notifications();
-    let _listening = client
-        .listen(
-            mcp_core::subscriptions::SubscriptionFilter::default().with_tools_list_changed(true),
-        )
-        .await
-        .unwrap();
+    let (mut notes, _listening) = listening(&client).await;
     assert_eq!(tool_names(&client).await, ["say"]);
     let r = client.call_tool("say", ()).await.unwrap();
     assert_eq!(r.text().unwrap(), "one");
@@ -204,13 +207,7 @@ async fn stdio_serves_a_host_that_launches_commands() {
     .await
     .unwrap();
     // The upstream connects in the background: its tool shows once it is up.
-    let mut notes = client.notifications();
-    let _listening = client
-        .listen(
-            mcp_core::subscriptions::SubscriptionFilter::default().with_tools_list_changed(true),
-        )
-        .await
-        .unwrap();
+    let (mut notes, _listening) = listening(&client).await;
     tokio::time::timeout(PATIENCE, async {
         while tool_names(&client).await != ["say"] {
             let _ = notes.next().await;

@@ -129,3 +129,20 @@ pub(crate) fn watch_otel() -> (
     OTEL.with(|o| o.set(true));
     (OtelOn(()), &OTEL_EXPORT.0, &OTEL_EXPORT.1)
 }
+
+/// The span called `name` of `kind` among `spans`, failing with `context`
+/// and every span seen when there is none.
+pub(crate) fn span<'a>(
+    spans: &'a [opentelemetry_sdk::trace::SpanData],
+    name: &str,
+    kind: &opentelemetry::trace::SpanKind,
+    context: &str,
+) -> &'a opentelemetry_sdk::trace::SpanData {
+    spans
+        .iter()
+        .find(|s| s.name == name && s.span_kind == *kind)
+        .unwrap_or_else(|| {
+            let seen: Vec<_> = spans.iter().map(|s| (&s.name, &s.span_kind)).collect();
+            panic!("{context}: no {kind:?} span {name}: {seen:?}")
+        })
+}

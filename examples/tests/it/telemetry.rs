@@ -388,15 +388,8 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
         provider.force_flush().unwrap();
 
         let spans = exporter.get_finished_spans().unwrap();
-        let find = |name: &str, kind: SpanKind| {
-            spans
-                .iter()
-                .find(|s| s.name == name && s.span_kind == kind)
-                .unwrap_or_else(|| {
-                    let seen: Vec<_> = spans.iter().map(|s| (&s.name, &s.span_kind)).collect();
-                    panic!("{era:?}: no {kind:?} span {name}: {seen:?}")
-                })
-        };
+        let context = format!("{era:?}");
+        let find = |name: &str, kind: SpanKind| crate::capture::span(&spans, name, &kind, &context);
         let outer_client = find("tools/call relay", SpanKind::Client);
         let outer_server = find("tools/call relay", SpanKind::Server);
         let inner_client = find("tools/call echo", SpanKind::Client);

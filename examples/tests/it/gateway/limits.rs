@@ -2,12 +2,11 @@
 //! rate-limit error (when to retry included), from every caller together;
 //! the other upstreams are not limited.
 
-use mcp_client::{Client, HttpOptions};
 use mcp_core::{Era, ErrorCode};
 use serde_json::json;
 
 use super::{offers, serve, stdio_upstream};
-use crate::support::{Host, args, options};
+use crate::support::{args, http_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_over_its_rate_is_refused_with_when_to_retry() {
@@ -18,11 +17,9 @@ async fn an_upstream_over_its_rate_is_refused_with_when_to_retry() {
     );
     let (gateway, url) = serve(&config).await;
     offers(&gateway, &["slow__echo", "free__echo"]).await;
-    let connect =
-        |era| Client::connect_http(&url, options(era), HttpOptions::default(), Host::default());
     let (modern, legacy) = (
-        connect(Era::Modern).await.unwrap(),
-        connect(Era::Legacy).await.unwrap(),
+        http_client(&url, Era::Modern).await,
+        http_client(&url, Era::Legacy).await,
     );
     for client in [&modern, &legacy] {
         let r = client

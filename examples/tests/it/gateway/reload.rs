@@ -2,7 +2,7 @@
 //! hear that the tools changed and can call the new ones, on the same
 //! session, while the upstream that stayed keeps its connection.
 
-use mcp_client::{Client, HttpOptions, ServerNotification};
+use mcp_client::ServerNotification;
 use mcp_core::Era;
 use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_gateway::Config;
@@ -10,29 +10,15 @@ use serde_json::json;
 use tokio_stream::StreamExt;
 
 use super::{PATIENCE, offers, serve, stdio_upstream};
-use crate::support::{Host, args, options};
+use crate::support::{args, http_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_added_upstream_is_announced_and_callable() {
     let (gateway, url) = serve(&stdio_upstream("local")).await;
     // One upstream: no prefixes.
     offers(&gateway, &["echo"]).await;
-    let legacy = Client::connect_http(
-        &url,
-        options(Era::Legacy),
-        HttpOptions::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
-    let modern = Client::connect_http(
-        &url,
-        options(Era::Modern),
-        HttpOptions::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let legacy = http_client(&url, Era::Legacy).await;
+    let modern = http_client(&url, Era::Modern).await;
     let mut legacy_notes = legacy.notifications();
     let mut modern_notes = modern.notifications();
     let _listening = modern

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use mcp_client::{CallOptions, Client, HttpOptions};
+use mcp_client::CallOptions;
 use mcp_core::{CallToolParams, Era};
 use mcp_gateway::CircuitState;
 use serde_json::json;
 
 use super::{PATIENCE, offers, serve, stdio_upstream};
-use crate::support::{Host, args, options};
+use crate::support::{args, http_client};
 
 /// Polls `done` until it holds, failing after [`PATIENCE`]: the gateway's
 /// supervisor works in the background and reports only through status.
@@ -44,14 +44,7 @@ async fn a_killed_upstream_fails_its_calls_and_comes_back() {
     );
     let (gateway, url) = serve(&config).await;
     offers(&gateway, &["victim__echo", "other__echo"]).await;
-    let client = Client::connect_http(
-        &url,
-        options(Era::Modern),
-        HttpOptions::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let client = http_client(&url, Era::Modern).await;
 
     // A long call; once it reports progress, the upstream is killed.
     let (started_tx, started) = tokio::sync::oneshot::channel();

@@ -34,15 +34,8 @@ async fn a_trace_runs_from_the_caller_through_the_gateway_to_the_upstream() {
         assert_eq!(r.text().as_deref(), Some("traced"));
         provider.force_flush().unwrap();
         let spans = exporter.get_finished_spans().unwrap();
-        let find = |name: &str, kind: SpanKind| {
-            spans
-                .iter()
-                .find(|s| s.name == name && s.span_kind == kind)
-                .unwrap_or_else(|| {
-                    let seen: Vec<_> = spans.iter().map(|s| (&s.name, &s.span_kind)).collect();
-                    panic!("{era:?}: no {kind:?} span {name}: {seen:?}")
-                })
-        };
+        let context = format!("{era:?}");
+        let find = |name: &str, kind: SpanKind| crate::capture::span(&spans, name, &kind, &context);
         let caller = find(&format!("tools/call {tool}"), SpanKind::Client);
         let gateway_server = find(&format!("tools/call {tool}"), SpanKind::Server);
         let gateway_client = find("tools/call echo", SpanKind::Client);
