@@ -132,6 +132,15 @@ subjects = ["bob"]
             .call_tool("http__echo", args(json!({"message": "through"})))
             .await
             .unwrap();
+        // Dot segments, plain or encoded, never reach a rule or an upstream.
+        for uri in [
+            "local+memo://readme/../x",
+            "local+memo://a/%2E%2E/readme",
+            "memo://./readme",
+        ] {
+            let e = alice.read_resource(uri).await.unwrap_err();
+            assert!(e.to_string().contains("dot segments"), "{uri}: {e}");
+        }
         let _ = alice.close().await;
         let _ = bob.close().await;
     }
