@@ -81,6 +81,7 @@ pub mod bridge;
 pub mod config;
 mod error;
 mod federation;
+mod forbid;
 mod metrics;
 mod policy;
 mod serve;

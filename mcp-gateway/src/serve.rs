@@ -112,6 +112,7 @@ pub async fn app(
         allowed = allowed.with_host(host);
     }
     http.allowed = allowed;
+    let (max_body, body_timeout) = (http.max_body, http.body_timeout);
     let endpoint = match &config.redis {
         None => StreamableHttp::new(Server::with_options(gateway.clone(), options), http),
         Some(section) => {
@@ -144,22 +145,31 @@ pub async fn app(
     });
     let metrics = gateway.clone();
     let path = config.listen.path.as_str();
-    let mut app = axum::Router::new();
-    match auth {
-        Some((layer, metadata)) => {
-            let verifier = layer.clone();
-            health = health.with_check("token verifier", move || {
-                let verifier = verifier.clone();
-                async move { verifier.ready().await }
-            });
-            app = app.route_service(path, endpoint.clone().layer(layer));
-            let [suffixed, root] = metadata.well_known_paths();
-            if root != suffixed {
-                app = app.route_service(&root, metadata.service());
-            }
-            app = app.route_service(&suffixed, metadata.service());
+    // Policy refusals as 403 when configured: decided behind the auth
+    // layer (it needs the caller), in front of the endpoint.
+    let check = crate::forbid::Check {
+        gateway: gateway.clone(),
+        max_body,
+        body_timeout,
+    };
+    let mut app = axum::Router::new()
+        .route_service(path, endpoint.clone())
+        .route_layer(axum::middleware::from_fn_with_state(
+            check,
+            crate::forbid::check,
+        ));
+    if let Some((layer, metadata)) = auth {
+        let verifier = layer.clone();
+        health = health.with_check("token verifier", move || {
+            let verifier = verifier.clone();
+            async move { verifier.ready().await }
+        });
+        app = app.route_layer(layer);
+        let [suffixed, root] = metadata.well_known_paths();
+        if root != suffixed {
+            app = app.route_service(&root, metadata.service());
         }
-        None => app = app.route_service(path, endpoint.clone()),
+        app = app.route_service(&suffixed, metadata.service());
     }
     let app = app
         .route_service("/healthz", health.liveness())

@@ -26,8 +26,9 @@ pub enum Refusal {
     /// use).
     #[default]
     NotFound,
-    /// Said to be forbidden: JSON-RPC error -32003
-    /// ([`FORBIDDEN`](crate::FORBIDDEN)) naming what was refused.
+    /// Said to be forbidden: over HTTP, status 403 with JSON-RPC error
+    /// -32003 ([`FORBIDDEN`](crate::FORBIDDEN)) naming what was refused;
+    /// over stdio and inside a batch, the JSON-RPC error alone.
     Forbidden,
 }
 

@@ -10,6 +10,7 @@ use mcp_auth::Identity;
 use mcp_core::completion::{CompleteParams, CompleteResult, Reference};
 use mcp_core::headers::ParamHeader;
 use mcp_core::method;
+use mcp_core::request::ClientRequest;
 use mcp_core::prompts::{GetPromptParams, GetPromptResult, ListPromptsResult};
 use mcp_core::resources::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult,
@@ -211,22 +212,9 @@ impl Gateway {
     /// Refuses what the caller's policy does not allow, as configured,
     /// and records it on the security event stream.
     fn refuse(&self, ctx: &RequestContext, what: &str, not_found: Error) -> Error {
-        // Names and URIs come from the caller: bounded, and quoted in the
-        // event so they cannot pass for other fields or lines.
-        let mut shown: String = what.chars().take(MAX_SHOWN).collect();
-        if shown.len() < what.len() {
-            shown.push('…');
-        }
-        mcp_server::security_event::refused(
-            SecurityEvent::PolicyRefused,
-            ctx.extensions(),
-            &format_args!("{shown:?}"),
-        );
+        Self::report_refusal(ctx.extensions(), what);
         match self.config().policy.refuse {
-            Refusal::Forbidden => Error::Protocol(ErrorObject::new(
-                FORBIDDEN,
-                format!("{what}: not allowed for this caller"),
-            )),
+            Refusal::Forbidden => Error::Protocol(forbidden(what)),
             _ => not_found,
         }
     }
@@ -254,6 +242,78 @@ impl Gateway {
     fn allowed(&self, ctx: &RequestContext, upstream: &Upstream, target: RuleTarget<'_>) -> bool {
         allows(&self.config(), caller(ctx), upstream.name(), target)
     }
+
+    /// What of `request` policy refuses `caller`, named as the refusal
+    /// names it (`tool NAME`, `resource URI`, …); `None` when it is
+    /// allowed or names nothing here (the handler answers those). Asked
+    /// before the request reaches the handler when refusals are HTTP 403,
+    /// with the same rules and catalog the handler then applies again.
+    pub(crate) fn denied(
+        &self,
+        caller: Option<&Identity>,
+        request: &ClientRequest,
+    ) -> Option<String> {
+        let merged = self.merged();
+        let config = self.config();
+        let refuses = |index: usize, target: RuleTarget<'_>| {
+            merged
+                .upstream(index)
+                .is_some_and(|u| !allows(&config, caller, u.name(), target))
+        };
+        match request {
+            ClientRequest::CallTool(params) => {
+                let entry = merged.tool(&params.name)?;
+                refuses(entry.upstream, RuleTarget::Tool(&entry.original))
+                    .then(|| format!("tool {}", params.name))
+            }
+            ClientRequest::GetPrompt(params) => {
+                let entry = merged.prompt(&params.name)?;
+                refuses(entry.upstream, RuleTarget::Prompt(&entry.original))
+                    .then(|| format!("prompt {}", params.name))
+            }
+            ClientRequest::ReadResource(params) if !sneaky(&params.uri) => {
+                let (index, original) = merged.route_uri(&params.uri)?;
+                refuses(index, RuleTarget::Resource(&original))
+                    .then(|| format!("resource {}", params.uri))
+            }
+            ClientRequest::Subscribe(params) if !sneaky(&params.uri) => {
+                let (index, original) = merged.route_uri(&params.uri)?;
+                let upstream = merged.upstream(index)?;
+                (!crate::policy::allows_under(&config, caller, upstream.name(), &original))
+                    .then(|| format!("subscription to {}", params.uri))
+            }
+            ClientRequest::Complete(params) => {
+                let refused = match &params.reference {
+                    Reference::Prompt { name, .. } => {
+                        let entry = merged.prompt(name)?;
+                        refuses(entry.upstream, RuleTarget::Prompt(&entry.original))
+                    }
+                    Reference::Resource { uri } if !sneaky(uri) => {
+                        let (index, original) = merged.route_uri(uri)?;
+                        refuses(index, RuleTarget::Resource(&original))
+                    }
+                    _ => false,
+                };
+                refused.then(|| "completion".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a refusal of `what` on the security event stream, its
+    /// caller-chosen text bounded and quoted so that it cannot pass for
+    /// other fields or lines.
+    pub(crate) fn report_refusal(extensions: &http::Extensions, what: &str) {
+        let mut shown: String = what.chars().take(MAX_SHOWN).collect();
+        if shown.len() < what.len() {
+            shown.push('…');
+        }
+        mcp_server::security_event::refused(
+            SecurityEvent::PolicyRefused,
+            extensions,
+            &format_args!("{shown:?}"),
+        );
+    }
 }
 
 /// Characters of a refused name shown in the security event.
@@ -261,6 +321,11 @@ const MAX_SHOWN: usize = 200;
 
 /// The JSON-RPC code of a policy refusal when refusals say so.
 pub const FORBIDDEN: i32 = -32003;
+
+/// The error of a policy refusal of `what` when refusals say so.
+pub(crate) fn forbidden(what: &str) -> ErrorObject {
+    ErrorObject::new(FORBIDDEN, format!("{what}: not allowed for this caller"))
+}
 
 impl Shared {
     fn merged(&self) -> Arc<Merged> {

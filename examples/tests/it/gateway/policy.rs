@@ -149,22 +149,83 @@ subjects = ["bob"]
     let mut changed = Config::parse(&config).unwrap();
     changed.policy.refuse = mcp_gateway::config::Refusal::Forbidden;
     gateway.apply(changed);
-    let bob = client(&url, BOB, Era::Modern).await;
-    let e = bob
-        .call_tool("local__add", args(json!({"a": 1, "b": 2})))
-        .await
-        .unwrap_err();
-    match e {
-        mcp_client::Error::Remote(error) => {
-            assert_eq!(error.code(), mcp_gateway::FORBIDDEN.into());
-            assert!(
-                error.message().contains("not allowed"),
-                "{}",
-                error.message()
-            );
+    for era in [Era::Modern, Era::Legacy] {
+        let bob = client(&url, BOB, era).await;
+        let alice = client(&url, ALICE, era).await;
+        for name in ["local__add", "http__echo"] {
+            let e = bob
+                .call_tool(name, args(json!({"a": 1, "b": 2, "message": "x"})))
+                .await
+                .unwrap_err();
+            match e {
+                mcp_client::Error::Remote(error) => {
+                    assert_eq!(error.code(), mcp_gateway::FORBIDDEN.into());
+                    assert!(
+                        error.message().contains("not allowed"),
+                        "{}",
+                        error.message()
+                    );
+                }
+                other => panic!("{era:?} {name}: {other}"),
+            }
         }
-        other => panic!("{other}"),
+        // The refusal costs neither caller anything: the same connection
+        // (a session, in the legacy era) goes on serving both.
+        let echoed = bob
+            .call_tool("local__echo", args(json!({"message": "still here"})))
+            .await
+            .unwrap();
+        assert!(format!("{echoed:?}").contains("still here"));
+        let sum = alice
+            .call_tool("local__add", args(json!({"a": 2, "b": 2})))
+            .await
+            .unwrap();
+        assert_eq!(sum.structured_content.unwrap()["sum"], 4.0);
+        let _ = bob.close().await;
+        let _ = alice.close().await;
     }
+    // Over the wire it is HTTP 403 with the JSON-RPC error, decided on the
+    // body: headers that name an allowed tool change nothing.
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let post = |name: &str, body: serde_json::Value| {
+        reqwest::Client::new()
+            .post(&url)
+            .header("authorization", format!("Bearer {BOB}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .body(body.to_string())
+            .send()
+    };
+    let denied = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"_meta": meta, "name": "local__add", "arguments": {"a": 1, "b": 2}}});
+    for header in ["local__add", "local__echo"] {
+        let response = post(header, denied.clone()).await.unwrap();
+        assert_eq!(response.status(), 403, "Mcp-Name {header}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(body["id"], 7, "{body}");
+        assert_eq!(body["error"]["code"], mcp_gateway::FORBIDDEN, "{body}");
+    }
+    let allowed = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": "ok"}}});
+    let response = post("local__echo", allowed).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["id"], 8, "{body}");
+    assert!(body["result"]["content"].is_array(), "{body}");
+    // A body over the endpoint's limit is refused before it is decoded.
+    let huge = "x".repeat(5 << 20);
+    let too_large = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": huge}}});
+    let response = post("local__echo", too_large).await.unwrap();
+    assert_eq!(response.status(), 413);
 
     // The upstream saw requests, and never a caller's key.
     let seen = seen.lock().unwrap();

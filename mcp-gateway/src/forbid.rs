@@ -1,0 +1,101 @@
+//! Policy refusals as HTTP 403, when `[policy] refuse = "forbidden"`.
+//!
+//! A JSON-RPC error in a 200 answer tells a client nothing an HTTP
+//! intermediary or an SDK's transport acts on; a status does. The decision
+//! is made in front of the endpoint, on the request's one decoding (left in
+//! its extensions for the endpoint, which reads the bytes no more), by the
+//! same rules the handler applies again behind it. What is not one request
+//! (a batch), or reaches the gateway over stdio, is still refused by the
+//! handler with the JSON-RPC error alone.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use mcp_auth::Identity;
+use mcp_core::jsonrpc::Incoming;
+use mcp_core::request::DecodedBody;
+use mcp_core::{ErrorResponse, Message};
+
+use crate::Gateway;
+use crate::config::Refusal;
+use crate::federation::forbidden;
+
+/// What the check needs: the gateway (its policy and catalog, as reloaded)
+/// and the endpoint's own bounds on reading a body, so that a body is
+/// refused here exactly as the endpoint would refuse it.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    pub(crate) gateway: Gateway,
+    pub(crate) max_body: usize,
+    pub(crate) body_timeout: Duration,
+}
+
+/// The middleware: 403 with the JSON-RPC error for a request policy
+/// refuses, the request passed on (decoded) otherwise.
+pub(crate) async fn check(State(check): State<Check>, req: Request, next: Next) -> Response {
+    if req.method() != http::Method::POST
+        || check.gateway.config().policy.refuse != Refusal::Forbidden
+    {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    // A layer in front (scopes per tool) may have decoded it already.
+    let (decoded, body) = match parts.extensions.remove::<DecodedBody>() {
+        Some(decoded) => (decoded, body),
+        None => match read(body, check.max_body, check.body_timeout).await {
+            Ok(bytes) => (DecodedBody::decode(bytes.clone()), Body::from(bytes)),
+            Err(refusal) => return refusal,
+        },
+    };
+    if let Ok(Incoming::Single(Message::Request(request))) = &decoded.incoming
+        && let Some(Ok(call)) = &decoded.request
+        && let Some(what) = check
+            .gateway
+            .denied(parts.extensions.get::<Identity>(), call)
+    {
+        Gateway::report_refusal(&parts.extensions, &what);
+        let answer = ErrorResponse::new(Some(request.id.clone()), forbidden(&what));
+        let body = serde_json::to_vec(&Message::from(answer)).unwrap_or_default();
+        return (
+            StatusCode::FORBIDDEN,
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+    }
+    parts.extensions.insert(decoded);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The body, within the endpoint's size and time bounds: 413, 408 or 400
+/// otherwise, as the endpoint answers.
+async fn read(body: Body, max: usize, timeout: Duration) -> Result<Bytes, Response> {
+    let limited = http_body_util::Limited::new(body, max).collect();
+    match tokio::time::timeout(timeout, limited).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {max} bytes"),
+        )
+            .into_response()),
+        Ok(Err(e)) => Err((
+            StatusCode::BAD_REQUEST,
+            format!("reading the request body failed: {e}"),
+        )
+            .into_response()),
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f32()
+            ),
+        )
+            .into_response()),
+    }
+}
