@@ -113,14 +113,20 @@ pub fn init(logs: Logs) -> Telemetry {
     };
     let telemetry = export_from_env();
     // Only the conventions' attributes: the layer's own (source location,
-    // thread, busy/idle time) would make each exported span a third larger
-    // and each request's span entries dearer.
+    // thread, target, busy/idle time) would make each exported span a third
+    // larger and each request's span entries dearer. Spans find their
+    // parents through `tracing`, so OpenTelemetry's own current context
+    // need not follow every poll of every instrumented future (it costs a
+    // context attach and detach per poll); code that reads
+    // `opentelemetry::Context::current()` directly would need it on.
     let otel = telemetry.tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service_name()))
             .with_location(false)
             .with_threads(false)
+            .with_target(false)
             .with_tracked_inactivity(false)
+            .with_context_activation(false)
     });
     let _ = tracing_subscriber::registry()
         .with(filter)
