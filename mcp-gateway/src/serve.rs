@@ -122,9 +122,12 @@ pub async fn app(
                 .map_err(|e| Error::Config(format!("[redis]: {e}")))?;
             let key = secrets.require(&section.state_key_secret).await?;
             options.state_key = mcp_server::StateKey::from_secret(&key)?;
+            let store: Arc<dyn mcp_server::limit::RateLimitStore> = Arc::new(redis.rate_limits());
             options.rate_limits = options
                 .rate_limits
-                .map(|l| l.with_store(Arc::new(redis.rate_limits())));
+                .map(|l| l.with_store(Arc::clone(&store)));
+            // Upstreams' `max_rate` too: once per pool, not per instance.
+            gateway.share_rate_limits(store);
             let sessions = Arc::new(redis.sessions(http.max_sessions, http.session_idle));
             let events = Arc::new(redis.events().with_ttl(http.session_idle));
             let server = Server::with_options(gateway.clone(), options);

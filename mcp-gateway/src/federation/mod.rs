@@ -10,8 +10,8 @@ use mcp_auth::Identity;
 use mcp_core::completion::{CompleteParams, CompleteResult, Reference};
 use mcp_core::headers::ParamHeader;
 use mcp_core::method;
-use mcp_core::request::ClientRequest;
 use mcp_core::prompts::{GetPromptParams, GetPromptResult, ListPromptsResult};
+use mcp_core::request::ClientRequest;
 use mcp_core::resources::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult,
 };
@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, Refusal, RuleTarget};
 use crate::policy::allows;
-use crate::upstream::{CallError, Change, Upstream, UpstreamStatus};
+use crate::upstream::{CallError, Change, Rates, Upstream, UpstreamStatus};
 use merge::Merged;
 
 /// One MCP server in front of many: build it from a [`Config`], serve it
@@ -48,6 +48,7 @@ struct Shared {
     merged: RwLock<Arc<Merged>>,
     secrets: Secrets,
     clock: Arc<dyn Clock>,
+    rates: Rates,
     changes: broadcast::Sender<Change>,
     events: broadcast::Sender<ServerEvent>,
     /// Serializes reloads and re-merges.
@@ -81,6 +82,7 @@ impl Gateway {
     pub fn with_clock(config: Config, secrets: Secrets, clock: Arc<dyn Clock>) -> Self {
         let (changes, _) = broadcast::channel(256);
         let (events, _) = broadcast::channel(256);
+        let rates = Rates::default();
         let upstreams = config
             .upstreams
             .iter()
@@ -89,6 +91,7 @@ impl Gateway {
                     u.clone(),
                     secrets.clone(),
                     Arc::clone(&clock),
+                    Arc::clone(&rates),
                     changes.clone(),
                 )
             })
@@ -99,6 +102,7 @@ impl Gateway {
             merged: RwLock::new(Arc::new(merged)),
             secrets,
             clock,
+            rates,
             changes,
             events,
             merging: Mutex::new(()),
@@ -132,6 +136,7 @@ impl Gateway {
                             wanted.clone(),
                             self.shared.secrets.clone(),
                             Arc::clone(&self.shared.clock),
+                            Arc::clone(&self.shared.rates),
                             self.shared.changes.clone(),
                         )
                     })
@@ -175,6 +180,16 @@ impl Gateway {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
         self.shared.replace(merged);
         tracing::info!("configuration applied: upstreams, rules, policy, names");
+    }
+
+    /// Keeps every upstream's `max_rate` in `store` from now on instead of
+    /// in this process, so that a pool of gateways sharing the store
+    /// (Redis: [`mcp_server::redis::Redis::rate_limits`]) allows an
+    /// upstream its rate once, not once per instance. [`app`](crate::app)
+    /// does it when `[redis]` is configured. The first store given stays;
+    /// returns whether this one was taken.
+    pub fn share_rate_limits(&self, store: Arc<dyn mcp_server::limit::RateLimitStore>) -> bool {
+        self.shared.rates.set(store).is_ok()
     }
 
     /// Each upstream's state, in configuration order.

@@ -19,7 +19,7 @@ use mcp_core::prompts::Prompt;
 use mcp_core::resources::{Resource, ResourceTemplate};
 use mcp_core::subscriptions::SubscriptionFilter;
 use mcp_server::clock::Clock;
-use mcp_server::limit::{Quota, Tat, gcra};
+use mcp_server::limit::{Quota, RateLimitStore, Spend, Tat, gcra};
 use mcp_server::secrets::Secrets;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_stream::StreamExt;
@@ -97,8 +97,11 @@ pub(crate) struct Upstream {
     catalog: RwLock<Arc<Catalog>>,
     breaker: Breaker,
     limit: Semaphore,
-    /// `max_rate`, and its GCRA state, kept in this process.
+    /// `max_rate`, and its GCRA state when kept in this process.
     rate: Option<(Quota, Mutex<Option<Tat>>)>,
+    /// Where `max_rate` is kept instead when the gateway shares it with
+    /// the other instances of a pool.
+    rates: Rates,
     clock: Arc<dyn Clock>,
     callers: Arc<Callers>,
     subscriptions: Mutex<HashMap<String, Option<Subscription>>>,
@@ -122,6 +125,10 @@ impl Drop for Upstream {
     }
 }
 
+/// Where upstreams keep their `max_rate` buckets when a pool shares
+/// them: set once, read by every upstream, those started by a reload too.
+pub(crate) type Rates = Arc<std::sync::OnceLock<Arc<dyn RateLimitStore>>>;
+
 /// Why a call through an upstream did not get an answer from it.
 #[derive(Debug)]
 pub(crate) enum CallError {
@@ -143,6 +150,7 @@ impl Upstream {
         config: UpstreamConfig,
         secrets: Secrets,
         clock: Arc<dyn Clock>,
+        rates: Rates,
         changes: broadcast::Sender<Change>,
     ) -> Arc<Self> {
         let rate = config.max_rate.as_ref().and_then(|r| {
@@ -157,6 +165,7 @@ impl Upstream {
             ),
             limit: Semaphore::new(config.max_concurrent),
             rate,
+            rates,
             clock,
             config,
             client: RwLock::new(None),
@@ -225,7 +234,7 @@ impl Upstream {
                 "upstream {name} is not connected (it is being restarted)"
             )));
         };
-        self.spend(ctx)?;
+        self.spend(ctx).await?;
         // Waiting for a slot counts against the call's time: a hung
         // upstream makes its callers fail, not queue without end.
         let timeout = self.config.timeout();
@@ -332,12 +341,33 @@ impl Upstream {
         }
     }
 
-    /// Takes one call from the upstream's `max_rate`, if it has one.
-    fn spend(&self, ctx: &mcp_server::RequestContext) -> Result<(), CallError> {
+    /// Takes one call from the upstream's `max_rate`, if it has one: from
+    /// the pool's shared store when there is one, else from this process.
+    async fn spend(&self, ctx: &mcp_server::RequestContext) -> Result<(), CallError> {
         let Some((quota, state)) = &self.rate else {
             return Ok(());
         };
-        let decision = {
+        let decision = if let Some(store) = self.rates.get() {
+            let key = format!("gateway-upstream:{}", self.name());
+            match store
+                .spend(&[Spend::new(&key, *quota, 1)], self.clock.now())
+                .await
+            {
+                Ok(decisions) => match decisions.first() {
+                    Some(decision) if !decision.allowed => *decision,
+                    _ => return Ok(()),
+                },
+                // Never let through unchecked.
+                Err(e) => {
+                    tracing::warn!(upstream = self.name(), error = %e, "rate limit store unavailable");
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(CallError::Unavailable(format!(
+                        "upstream {}: its rate limit cannot be checked right now",
+                        self.name()
+                    )));
+                }
+            }
+        } else {
             let mut tat = state.lock().unwrap_or_else(PoisonError::into_inner);
             let (decision, next) = gcra(*tat, self.clock.now(), *quota, 1);
             if decision.allowed {

@@ -216,8 +216,7 @@ subjects = ["bob"]
         "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": "ok"}}});
     let response = post("local__echo", allowed).await.unwrap();
     assert_eq!(response.status(), 200);
-    let body: serde_json::Value =
-            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(body["id"], 8, "{body}");
     assert!(body["result"]["content"].is_array(), "{body}");
     // A body over the endpoint's limit is refused before it is decoded.

@@ -3,12 +3,12 @@
 //! sessions, elicitation answers and 2026-07-28 retries cross instances.
 
 use mcp_client::{Client, HttpOptions};
-use mcp_core::Era;
+use mcp_core::{Era, ErrorCode};
 use serde_json::json;
 
 use super::{offers, serve, stdio_upstream};
 use crate::redis::{RedisServer, round_robin};
-use crate::support::{Host, args, options};
+use crate::support::{Host, args, http_client, options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_on_one_redis_serve_one_client() {
@@ -59,5 +59,52 @@ async fn two_gateways_on_one_redis_serve_one_client() {
         assert_eq!(host.asked.lock().unwrap().elicit.len(), 4);
         let _ = client.close().await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstreams_max_rate_holds_across_the_pool() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-rate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
+    std::fs::write(dir.join("state-key"), "a request-state key the pool shares").unwrap();
+    let config = format!(
+        "[secrets]\ndir = \"{}\"\n\n[redis]\nurl_secret = \"redis-url\"\nstate_key_secret = \"state-key\"\n\n{}max_rate = {{ count = 3, per = \"hour\" }}\n",
+        dir.display(),
+        stdio_upstream("one"),
+    );
+    let (a, url_a) = serve(&config).await;
+    let (b, url_b) = serve(&config).await;
+    offers(&a, &["echo"]).await;
+    offers(&b, &["echo"]).await;
+    let (to_a, to_b) = (
+        http_client(&url_a, Era::Modern).await,
+        http_client(&url_b, Era::Legacy).await,
+    );
+    // Three calls in the hour for the pool, not three per instance.
+    for (i, client) in [&to_a, &to_b, &to_a].into_iter().enumerate() {
+        let said = format!("call {i}");
+        let r = client
+            .call_tool("echo", args(json!({"message": said})))
+            .await
+            .unwrap();
+        assert_eq!(r.text().unwrap(), said);
+    }
+    for client in [&to_b, &to_a] {
+        let e = client
+            .call_tool("echo", args(json!({"message": "over"})))
+            .await
+            .unwrap_err();
+        let mcp_client::Error::Remote(error) = e else {
+            panic!("{e}")
+        };
+        assert_eq!(error.code(), ErrorCode::RATE_LIMITED, "{error:?}");
+        assert!(error.retry_after().is_some(), "{error:?}");
+    }
+    assert_eq!(a.status()[0].refused + b.status()[0].refused, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
