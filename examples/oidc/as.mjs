@@ -33,6 +33,11 @@
 //   * refresh tokens for every client registered with the refresh_token
 //     grant, rotated on every use; reusing a rotated one revokes the grant;
 //   * the client_credentials grant (resource-bound JWTs, sub = client_id);
+//   * token exchange (RFC 8693) for confidential clients allowed the grant,
+//     such as the static client mcp-gateway below: a JWT access token this
+//     server issued and that is still valid is traded for one of the same
+//     user (`sub`) for the requested resource, with no more scopes than it
+//     had, naming the client in `act`;
 //   * a JWKS with one RSA key generated at start-up.
 //
 // Headless interaction: the browser steps (login, consent) answer themselves
@@ -51,7 +56,7 @@
 // test suite installs it under .tools/npm), else the usual way from this
 // directory (after `npm install` here).
 
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -67,6 +72,16 @@ const METADATA = env.AS_METADATA ?? 'both';
 // The resource server's own credentials for introspection, for tests that do
 // not register one.
 const RS_CLIENT = { client_id: 'mcp-resource-server', client_secret: 'test-only-rs-secret' };
+// A gateway that calls resource servers on behalf of its callers.
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const GATEWAY_CLIENT = {
+  client_id: 'mcp-gateway',
+  client_secret: 'test-only-gateway-secret',
+  grant_types: ['client_credentials', TOKEN_EXCHANGE],
+  response_types: [],
+  redirect_uris: [],
+};
 
 async function load(name) {
   if (!env.MCP_TEST_NODE_MODULES) return import(name);
@@ -98,7 +113,7 @@ const provider = new Provider(issuer, {
   // oidc-provider 9 knows only S256, so plain is refused as unsupported.
   pkce: { required: () => true },
   scopes: ['openid', 'offline_access'],
-  clients: [{ ...RS_CLIENT, grant_types: [], response_types: [], redirect_uris: [] }],
+  clients: [{ ...RS_CLIENT, grant_types: [], response_types: [], redirect_uris: [] }, GATEWAY_CLIENT],
   async findAccount(_ctx, sub) {
     return { accountId: sub, async claims() { return { sub }; } };
   },
@@ -159,6 +174,73 @@ provider.use(async (ctx, next) => {
     if (env.AS_ISSUER_OVERRIDE) ctx.body.issuer = env.AS_ISSUER_OVERRIDE;
   }
 });
+
+// Token exchange: the subject token must be an access token signed here and
+// unexpired; the new one is for a loopback resource, for the same user.
+const publicKey = createPublicKey(privateKey);
+const b64url = (value) => Buffer.from(value).toString('base64url');
+function verifiedClaims(token) {
+  const [head, body, signature, extra] = String(token ?? '').split('.');
+  if (!head || !body || !signature || extra !== undefined) return undefined;
+  const signed = verify('RSA-SHA256', Buffer.from(`${head}.${body}`), publicKey, Buffer.from(signature, 'base64url'));
+  if (!signed) return undefined;
+  const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+  if (claims.iss !== issuer || !(claims.exp > Date.now() / 1000) || !claims.sub) return undefined;
+  return claims;
+}
+provider.registerGrantType(
+  TOKEN_EXCHANGE,
+  async (ctx) => {
+    const { client, params } = ctx.oidc;
+    if (client.clientAuthMethod === 'none') {
+      throw new errors.InvalidClient('token exchange needs a confidential client');
+    }
+    if (params.subject_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest('subject_token_type must be an access token');
+    }
+    if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest('only access tokens are issued');
+    }
+    const subject = verifiedClaims(params.subject_token);
+    if (!subject) throw new errors.InvalidGrant('the subject token is not a valid access token from here');
+    let resource;
+    try {
+      resource = new URL(params.resource);
+    } catch {
+      throw new errors.InvalidTarget('a resource is required');
+    }
+    if (!['http:', 'https:'].includes(resource.protocol) || !LOOPBACK.has(resource.hostname)) {
+      throw new errors.InvalidTarget('only loopback resource servers are known here');
+    }
+    const had = new Set(String(subject.scope ?? '').split(' ').filter(Boolean));
+    const known = new Set(RESOURCE_SCOPES.split(' '));
+    const asked = params.scope ? params.scope.split(' ') : [...had];
+    const scope = asked.filter((s) => had.has(s) && known.has(s)).join(' ');
+    const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      iss: issuer,
+      sub: subject.sub,
+      aud: params.resource,
+      client_id: client.clientId,
+      act: { sub: client.clientId },
+      iat: now,
+      exp: now + ACCESS_TTL,
+      jti: randomUUID(),
+      ...(scope ? { scope } : {}),
+    };
+    const head = b64url(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: signingKey.kid }));
+    const body = b64url(JSON.stringify(claims));
+    const signature = sign('RSA-SHA256', Buffer.from(`${head}.${body}`), privateKey).toString('base64url');
+    ctx.body = {
+      access_token: `${head}.${body}.${signature}`,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      expires_in: ACCESS_TTL,
+      ...(scope ? { scope } : {}),
+    };
+  },
+  ['subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'scope'],
+);
 
 // Login and consent without a user interface: each interaction is finished at
 // once, and oidc-provider redirects back to the authorization endpoint.

@@ -10,8 +10,10 @@
 //!   `error="invalid_token"` for a bad token), 403 `insufficient_scope`
 //!   naming the scopes needed, JSON bodies that say what was wrong; the
 //!   verified [`Identity`] in the request's extensions, where handlers find
-//!   it (`ctx.extensions().get::<Identity>()`); refusals logged with
-//!   `tracing` (target `mcp_auth`).
+//!   it (`ctx.extensions().get::<Identity>()`), and, when asked
+//!   ([`AuthLayer::with_token_kept`]), the token itself as a
+//!   [`VerifiedToken`] for a service that acts on the caller's behalf;
+//!   refusals logged with `tracing` (target `mcp_auth`).
 //! - [`TokenVerifier`] with [`JwtVerifier`] (RFC 9068 access tokens
 //!   against the issuer's JWKS; audience must be this resource),
 //!   [`Introspection`] (RFC 7662) and [`ApiKeys`], combined with
@@ -21,8 +23,8 @@
 //! The client side is in [`client`]: the `WWW-Authenticate` challenge,
 //! discovery of the authorization server and client registration (fetched
 //! through an SSRF-safe [`SafeFetcher`]), PKCE and `state`, token
-//! storage, and the authorization code, refresh and client credentials
-//! grants.
+//! storage, and the authorization code, refresh, client credentials and
+//! token exchange (RFC 8693) grants.
 //!
 //! # Example
 //!
@@ -108,5 +110,5 @@ pub use secret::Secret;
 #[cfg(feature = "server")]
 pub use server::{
     Algorithm, ApiKeys, Auth, AuthBody, AuthLayer, FirstOf, Identity, Introspection, JwtConfig,
-    JwtVerifier, RequiredScopes, TokenVerifier,
+    JwtVerifier, RequiredScopes, TokenVerifier, VerifiedToken,
 };

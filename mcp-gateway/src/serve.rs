@@ -223,8 +223,13 @@ async fn auth_layer(
     let metadata = ProtectedResourceMetadata::new(&auth.resource, &issuer)
         .with_scopes(auth.scopes.clone())
         .with_name("mcp-gateway");
-    let layer = AuthLayer::new(Arc::new(FirstOf::new(verifiers)), &metadata)
+    let mut layer = AuthLayer::new(Arc::new(FirstOf::new(verifiers)), &metadata)
         .with_scopes(mcp_auth::RequiredScopes::new().always(auth.scopes.clone()));
+    if !issuer.is_empty() {
+        // Upstreams with token exchange trade the caller's own token; the
+        // upstream only ever sees what the exchange gives.
+        layer = layer.with_token_kept();
+    }
     Ok((layer, metadata))
 }
 

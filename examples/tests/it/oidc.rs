@@ -335,6 +335,18 @@ impl Oidc {
         resource: &str,
         scope: &str,
     ) -> Tokens {
+        self.authorize_as(client, resource, scope, "test-user")
+            .await
+    }
+
+    /// [`Oidc::authorize`] with `user` signing in.
+    pub(crate) async fn authorize_as(
+        &self,
+        client: &Registered,
+        resource: &str,
+        scope: &str,
+        user: &str,
+    ) -> Tokens {
         let pkce = Pkce::new();
         let state = random();
         let url = self.authorization_url(
@@ -345,6 +357,7 @@ impl Oidc {
                 ("code_challenge", &pkce.challenge),
                 ("code_challenge_method", "S256"),
                 ("resource", resource),
+                ("login_hint", user),
             ],
         );
         let redirect_uri = client.redirect_uri.as_deref().unwrap();

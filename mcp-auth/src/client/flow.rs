@@ -47,6 +47,7 @@ use crate::client::store::StoredTokens;
 use crate::error::{Error, Reason};
 use crate::fetch::SafeFetcher;
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use crate::secret::Secret;
 
 /// The scope to ask for, as the MCP spec orders it: the `scope` of the
 /// 401/403 challenge when there is one; else the protected resource's
@@ -602,6 +603,95 @@ pub async fn client_credentials_with(
     {
         tokens.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
     }
+    Ok(tokens)
+}
+
+/// RFC 8693's grant type, and its type for access tokens.
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// Token exchange (RFC 8693): a confidential client (a gateway, say)
+/// trades `subject_token`, an access token a user's client sent it, for a
+/// token of that user for `resource`, with `scope` when given: the
+/// client then calls `resource` on the user's behalf, and the token it
+/// received is never passed on. The client authenticates as for
+/// [`client_credentials`].
+///
+/// # Errors
+/// As [`client_credentials`]; [`Error::InvalidResponse`] when the server
+/// issued something other than an access token.
+pub async fn token_exchange(
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    subject_token: &Secret,
+    resource: &str,
+    scope: Option<&str>,
+) -> Result<StoredTokens, Error> {
+    token_exchange_with(
+        &SafeFetcher::shared()?,
+        metadata,
+        client,
+        subject_token,
+        resource,
+        scope,
+    )
+    .await
+}
+
+/// [`token_exchange`] through `fetch`.
+///
+/// # Errors
+/// As [`token_exchange`].
+pub async fn token_exchange_with(
+    fetch: &SafeFetcher,
+    metadata: &AuthorizationServerMetadata,
+    client: &Credentials,
+    subject_token: &Secret,
+    resource: &str,
+    scope: Option<&str>,
+) -> Result<StoredTokens, Error> {
+    let method = client.auth_method(metadata)?;
+    if method == ClientAuthMethod::None {
+        return Err(Error::Config(
+            "token exchange needs a confidential client"
+                .to_owned()
+                .into(),
+        ));
+    }
+    let endpoint = token_endpoint(metadata)?;
+    checked_resource(resource)?;
+    let mut params = vec![
+        ("grant_type", TOKEN_EXCHANGE),
+        ("subject_token", subject_token.expose()),
+        ("subject_token_type", ACCESS_TOKEN_TYPE),
+        ("requested_token_type", ACCESS_TOKEN_TYPE),
+        ("resource", resource),
+    ];
+    if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
+        params.push(("scope", scope));
+    }
+    let granted =
+        token::request(fetch, &endpoint, &metadata.issuer, client, method, &params).await?;
+    // Required in the answer: a token of another type must not be sent
+    // as a bearer access token.
+    if granted.issued_token_type.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(Error::InvalidResponse(
+            format!(
+                "token exchange: issued_token_type is {:?}, not {ACCESS_TOKEN_TYPE}",
+                granted.issued_token_type
+            )
+            .into(),
+        ));
+    }
+    let mut tokens = granted.tokens;
+    if !granted.scope_given
+        && let Some(scope) = scope
+    {
+        tokens.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
+    }
+    // An exchanged token is never refreshed: the subject token is
+    // exchanged again.
+    tokens.refresh_token = None;
     Ok(tokens)
 }
 

@@ -20,6 +20,7 @@ use super::registration::{ClientConfig, ClientCredentials, register_with};
 use super::store::{MemoryTokenStore, StoredTokens, TokenKey, TokenStore};
 use crate::error::Error;
 use crate::fetch::SafeFetcher;
+use crate::secret::Secret;
 
 /// How long the user has to sign in, by default.
 const SIGN_IN: Duration = Duration::from_secs(300);
@@ -45,6 +46,9 @@ enum Grant {
     Code,
     /// The client credentials grant: no user.
     ClientCredentials,
+    /// Token exchange (RFC 8693): a user's token, received from that
+    /// user's client, traded for one for this server.
+    TokenExchange,
 }
 
 /// An OAuth 2.1 client for one MCP server, as an [`AuthProvider`] for
@@ -60,7 +64,8 @@ enum Grant {
 ///   the scope of [`flow::select_scope`] (the user is sent to the
 ///   authorization URL through the [`with_open`](Self::with_open) hook,
 ///   and the answer comes back to a [`LoopbackRedirect`]), or, built with
-///   [`OAuth::client_credentials`], the client credentials grant. Every
+///   [`OAuth::client_credentials`], the client credentials grant, or,
+///   built with [`OAuth::token_exchange`], token exchange. Every
 ///   401 discovers again: when the server has moved to another
 ///   authorization server, the client gets a client ID there and tokens
 ///   afresh (what it had at the old one is never sent to the new one);
@@ -114,6 +119,8 @@ pub struct OAuth {
     margin: Duration,
     scope: Option<String>,
     signing_key: Option<SigningKey>,
+    /// The token traded by [`Grant::TokenExchange`].
+    subject_token: Option<Secret>,
     /// Every request to the authorization and resource servers; `None`
     /// for the one shared per process.
     fetch: Option<SafeFetcher>,
@@ -161,6 +168,23 @@ impl OAuth {
         Self::with_grant(server_url.into(), config, Grant::ClientCredentials)
     }
 
+    /// A provider for the MCP server at `server_url` that acts for a user
+    /// whose access token it was given (`subject_token`, sent by that
+    /// user's client to this program): it trades it at the server's
+    /// authorization server for a token for `server_url`
+    /// ([`flow::token_exchange`], RFC 8693) and again when that expires.
+    /// `subject_token` itself is never sent to `server_url`. `config` must
+    /// give a confidential client, as for [`OAuth::client_credentials`].
+    pub fn token_exchange(
+        server_url: impl Into<String>,
+        config: ClientConfig,
+        subject_token: Secret,
+    ) -> Self {
+        let mut oauth = Self::with_grant(server_url.into(), config, Grant::TokenExchange);
+        oauth.subject_token = Some(subject_token);
+        oauth
+    }
+
     fn with_grant(server_url: String, config: ClientConfig, grant: Grant) -> Self {
         Self {
             server_url,
@@ -173,6 +197,7 @@ impl OAuth {
             margin: MARGIN,
             scope: None,
             signing_key: None,
+            subject_token: None,
             fetch: None,
             state: Mutex::new(State::default()),
         }
@@ -293,7 +318,7 @@ impl OAuth {
             Grant::Code if tokens.refresh_token.is_some() => self.refresh(session, &tokens).await?,
             // Sent as it is: the server says whether it still holds.
             Grant::Code => return Ok(Some(tokens)),
-            Grant::ClientCredentials => {
+            Grant::ClientCredentials | Grant::TokenExchange => {
                 let scope = join(&tokens.scopes);
                 Some(self.obtain(session, scope.as_deref()).await?)
             }
@@ -342,6 +367,20 @@ impl OAuth {
                     &self.fetch()?,
                     metadata,
                     &session.client,
+                    resource,
+                    scope,
+                )
+                .await?
+            }
+            Grant::TokenExchange => {
+                let subject = self.subject_token.as_ref().ok_or_else(|| {
+                    Error::Config("token exchange without a subject token".into())
+                })?;
+                flow::token_exchange_with(
+                    &self.fetch()?,
+                    metadata,
+                    &session.client,
+                    subject,
                     resource,
                     scope,
                 )

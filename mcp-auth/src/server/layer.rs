@@ -24,6 +24,7 @@ use super::scopes::RequiredScopes;
 use super::verifier::TokenVerifier;
 use crate::error::Error;
 use crate::metadata::ProtectedResourceMetadata;
+use crate::secret::Secret;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -44,6 +45,21 @@ pub struct AuthLayer {
     body_timeout: Duration,
     cache_ttl: Duration,
     cache_size: usize,
+    keep_token: bool,
+}
+
+/// The bearer token a request was authenticated with, in its extensions
+/// when [`AuthLayer::with_token_kept`] asks for it: for a service that acts
+/// on the caller's behalf elsewhere (RFC 8693 token exchange), never to be
+/// passed on as it is. `Debug` shows no secret.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken(Secret);
+
+impl VerifiedToken {
+    /// The token.
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for AuthLayer {
@@ -77,6 +93,7 @@ impl AuthLayer {
             body_timeout: Duration::from_secs(30),
             cache_ttl: Duration::from_secs(60),
             cache_size: 10_000,
+            keep_token: false,
         }
     }
 
@@ -112,6 +129,16 @@ impl AuthLayer {
     #[must_use]
     pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
+        self
+    }
+
+    /// Puts the token of each authenticated request in its extensions, as
+    /// a [`VerifiedToken`] next to its [`Identity`]: for a service that
+    /// trades it for tokens elsewhere (a gateway's token exchange). Off by
+    /// default: nothing behind the layer sees the token otherwise.
+    #[must_use]
+    pub fn with_token_kept(mut self) -> Self {
+        self.keep_token = true;
         self
     }
 
@@ -283,6 +310,10 @@ impl Config {
             }
             Err(e) => return refuse(Refusal::Unavailable(e.to_string())),
         };
+        let kept = self
+            .layer
+            .keep_token
+            .then(|| VerifiedToken(Secret::new(token.to_owned())));
         let (mut req, needed) = if self.layer.scopes.targeted() {
             match self.read_needs(req).await {
                 Ok(read) => read,
@@ -310,6 +341,9 @@ impl Config {
         req.extensions_mut().insert(identity.principal().clone());
         req.extensions_mut().insert(identity.class().clone());
         req.extensions_mut().insert(identity);
+        if let Some(kept) = kept {
+            req.extensions_mut().insert(kept);
+        }
         std::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
         let res = inner.call(req).await?;
         Ok(res.map(Either::Left))

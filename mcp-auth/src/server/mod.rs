@@ -15,6 +15,6 @@ pub use identity::Identity;
 pub use introspection::Introspection;
 pub use jsonwebtoken::Algorithm;
 pub use jwt::{JwtConfig, JwtVerifier};
-pub use layer::{Auth, AuthBody, AuthLayer};
+pub use layer::{Auth, AuthBody, AuthLayer, VerifiedToken};
 pub use scopes::RequiredScopes;
 pub use verifier::{FirstOf, TokenVerifier};

@@ -316,6 +316,21 @@ pub enum UpstreamOAuth {
         /// The scope to ask for.
         scope: Option<String>,
     },
+    /// Calls go out on behalf of their caller: the caller's access token
+    /// (a JWT from `[auth] issuer`) is traded by the gateway's client at
+    /// the upstream's authorization server for a token of that caller for
+    /// the upstream (RFC 8693 token exchange), one connection per caller.
+    /// The gateway's own connection (lists, subscriptions) signs in with
+    /// the client credentials grant of the same client. Callers without
+    /// such a token (API keys, stdio) cannot call the upstream.
+    TokenExchange {
+        /// The gateway's client ID there.
+        client_id: String,
+        /// The secret holding its client secret.
+        client_secret: String,
+        /// The scope to ask for.
+        scope: Option<String>,
+    },
     /// A person signs in through the browser once; tokens are kept in
     /// `token_dir` and refreshed (a desktop gateway).
     AuthorizationCode {
@@ -445,6 +460,16 @@ impl Config {
                     ));
                 }
                 _ => {}
+            }
+            if matches!(upstream.oauth, Some(UpstreamOAuth::TokenExchange { .. }))
+                && self.auth.as_ref().and_then(|a| a.issuer.as_ref()).is_none()
+            {
+                return Err(at(
+                    span,
+                    format!(
+                        "upstream {name:?}: token exchange needs callers with OAuth tokens: set [auth] issuer"
+                    ),
+                ));
             }
             if let Some(bad) = upstream
                 .versions

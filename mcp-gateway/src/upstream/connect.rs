@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use mcp_auth::client::OAuth;
 use mcp_auth::client::store::FileTokenStore;
+use mcp_auth::client::{OAuth, Secret};
 use mcp_client::{ChildProcess, Client, ClientHandler, ClientOptions, HttpOptions, Stderr};
 use mcp_core::Implementation;
 use mcp_server::secrets::Secrets;
@@ -14,11 +14,14 @@ use crate::bridge::{client_config, credentials, default_token_dir};
 use crate::config::{UpstreamConfig, UpstreamOAuth};
 use crate::error::Error;
 
-/// Connects to `upstream`, its server requests answered by `handler`.
+/// Connects to `upstream`, its server requests answered by `handler`: as
+/// the gateway itself, or, with `on_behalf`, as the caller whose access
+/// token that is (token exchange upstreams only).
 pub(crate) async fn connect(
     upstream: &UpstreamConfig,
     secrets: &Secrets,
     handler: impl ClientHandler,
+    on_behalf: Option<&Secret>,
 ) -> Result<Client, Error> {
     let mut options = ClientOptions::new(Implementation::new(
         "mcp-gateway",
@@ -66,15 +69,26 @@ pub(crate) async fn connect(
     }
     match &upstream.oauth {
         None => {}
-        Some(UpstreamOAuth::ClientCredentials {
-            client_id,
-            client_secret,
-            scope,
-        }) => {
+        Some(
+            UpstreamOAuth::ClientCredentials {
+                client_id,
+                client_secret,
+                scope,
+            }
+            | UpstreamOAuth::TokenExchange {
+                client_id,
+                client_secret,
+                scope,
+            },
+        ) => {
             let secret = require(secrets, upstream, client_secret).await?;
             let dir = default_token_dir();
             let found = credentials(url, &dir, Some((client_id.clone(), Some(secret)))).await?;
-            let mut oauth = OAuth::client_credentials(url, client_config().with_credentials(found));
+            let config = client_config().with_credentials(found);
+            let mut oauth = match on_behalf {
+                Some(subject) => OAuth::token_exchange(url, config, subject.clone()),
+                None => OAuth::client_credentials(url, config),
+            };
             if let Some(scope) = scope {
                 oauth = oauth.with_scope(scope);
             }

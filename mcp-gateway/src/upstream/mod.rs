@@ -5,6 +5,7 @@
 mod breaker;
 pub(crate) mod caller;
 mod connect;
+mod delegated;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,7 +29,7 @@ use breaker::Breaker;
 pub use breaker::CircuitState;
 use caller::{Caller, Callers, Relay};
 
-use crate::config::UpstreamConfig;
+use crate::config::{UpstreamConfig, UpstreamOAuth};
 
 /// First wait before reconnecting; doubled on each failure.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
@@ -102,6 +103,10 @@ pub(crate) struct Upstream {
     /// Where `max_rate` is kept instead when the gateway shares it with
     /// the other instances of a pool.
     rates: Rates,
+    /// The secrets its configuration names, for connections made later.
+    secrets: Secrets,
+    /// Connections made on behalf of callers (token exchange).
+    delegated: delegated::Delegated,
     clock: Arc<dyn Clock>,
     callers: Arc<Callers>,
     subscriptions: Mutex<HashMap<String, Option<Subscription>>>,
@@ -166,6 +171,8 @@ impl Upstream {
             limit: Semaphore::new(config.max_concurrent),
             rate,
             rates,
+            secrets: secrets.clone(),
+            delegated: delegated::Delegated::default(),
             clock,
             config,
             client: RwLock::new(None),
@@ -235,6 +242,10 @@ impl Upstream {
             )));
         };
         self.spend(ctx).await?;
+        let client = match self.config.oauth {
+            Some(UpstreamOAuth::TokenExchange { .. }) => self.on_behalf(ctx).await?,
+            _ => client,
+        };
         // Waiting for a slot counts against the call's time: a hung
         // upstream makes its callers fail, not queue without end.
         let timeout = self.config.timeout();
@@ -337,6 +348,42 @@ impl Upstream {
                     _ => "failed".to_owned(),
                 };
                 Err(CallError::Unavailable(format!("upstream {name}: {what}")))
+            }
+        }
+    }
+
+    /// The connection that acts for the caller of `ctx` (token exchange
+    /// upstreams): the caller's own, made on first use.
+    async fn on_behalf(&self, ctx: &mcp_server::RequestContext) -> Result<Client, CallError> {
+        let name = self.name();
+        let Some(token) = delegated::caller_token(ctx) else {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(CallError::Unavailable(format!(
+                "upstream {name} is called on behalf of its callers: it needs the caller's OAuth access token"
+            )));
+        };
+        let key = delegated::key(token);
+        if let Some(client) = self.delegated.get(&key) {
+            return Ok(client);
+        }
+        let relay = Relay {
+            upstream: name.to_owned(),
+            callers: Arc::clone(&self.callers),
+        };
+        let connecting = connect::connect(&self.config, &self.secrets, relay, Some(token.secret()));
+        match tokio::time::timeout(self.config.timeout(), connecting).await {
+            Ok(Ok(client)) => Ok(self.delegated.keep(key, client)),
+            failed => {
+                let why = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".to_owned(),
+                };
+                // The details (token endpoint answers) go to the log.
+                tracing::warn!(upstream = name, error = %why, "connecting on a caller's behalf failed");
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                Err(CallError::Unavailable(format!(
+                    "upstream {name}: signing in on the caller's behalf failed"
+                )))
             }
         }
     }
@@ -469,7 +516,7 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
         };
         let config = this.config.clone();
         drop(this);
-        match connect::connect(&config, &secrets, relay).await {
+        match connect::connect(&config, &secrets, relay, None).await {
             Ok(client) => {
                 let Some(this) = upstream.upgrade() else {
                     let _ = client.close().await;

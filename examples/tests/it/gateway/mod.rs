@@ -3,6 +3,7 @@
 //! either era; clients of both eras through the gateway's own HTTP
 //! application.
 
+mod exchange;
 mod federation;
 mod limits;
 mod peers;
@@ -17,7 +18,6 @@ use std::time::Duration;
 use mcp_gateway::{Config, Gateway};
 use mcp_server::Handler;
 use mcp_server::http::{ServeOptions, serve_service};
-use mcp_server::secrets::Secrets;
 
 /// A bound on each wait, so a wedged gateway fails the test. Nothing waits
 /// for it to pass.
@@ -45,7 +45,7 @@ pub(crate) fn http_upstream(name: &str, url: &str, versions: &[&str]) -> String 
 /// loopback port; its endpoint URL.
 pub(crate) async fn serve(config: &str) -> (Gateway, String) {
     let config = Config::parse(config).unwrap();
-    let gateway = Gateway::new(config.clone(), Secrets::new());
+    let gateway = Gateway::new(config.clone(), mcp_gateway::secrets(&config));
     let (app, _endpoint) = mcp_gateway::app(&gateway, &config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(

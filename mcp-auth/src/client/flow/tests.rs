@@ -604,6 +604,66 @@ async fn client_authentication_on_the_wire() {
 }
 
 #[tokio::test]
+async fn token_exchange_on_the_wire_and_its_answer_checked() {
+    let exchanged = json!({
+        "access_token": "AT2", "token_type": "Bearer", "expires_in": 300,
+        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+        "refresh_token": "never-used",
+    });
+    let fake = Fake::start(200, "", exchanged).await;
+    let client = Credentials::confidential("gateway", Secret::new("s3cret"));
+    let metadata = metadata_with(&fake.url, &json!({}));
+    let subject = Secret::new("the-users-token");
+    let tokens = token_exchange(&metadata, &client, &subject, RESOURCE, Some("mcp:read"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token.expose(), "AT2");
+    assert_eq!(tokens.scopes, ["mcp:read"]);
+    // Exchanged again when it expires, never refreshed.
+    assert!(tokens.refresh_token.is_none());
+    let seen = fake.seen();
+    let form = &seen[0].form;
+    assert_eq!(
+        form.get("grant_type"),
+        Some("urn:ietf:params:oauth:grant-type:token-exchange")
+    );
+    assert_eq!(form.get("subject_token"), Some("the-users-token"));
+    assert_eq!(
+        form.get("subject_token_type"),
+        Some("urn:ietf:params:oauth:token-type:access_token")
+    );
+    assert_eq!(form.get("resource"), Some(RESOURCE));
+    assert_eq!(form.get("scope"), Some("mcp:read"));
+    assert!(seen[0].authorization.is_some(), "the client authenticates");
+    // A public client cannot act for anyone: nothing is sent.
+    let e = token_exchange(
+        &metadata,
+        &Credentials::public("a"),
+        &subject,
+        RESOURCE,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e}");
+    assert_eq!(fake.seen().len(), 1);
+    // What was issued must be an access token, said so.
+    for issued in [
+        json!(null),
+        json!("urn:ietf:params:oauth:token-type:id_token"),
+    ] {
+        let mut answer = granted();
+        answer["issued_token_type"] = issued;
+        let fake = Fake::start(200, "", answer).await;
+        let metadata = metadata_with(&fake.url, &json!({}));
+        let e = token_exchange(&metadata, &client, &subject, RESOURCE, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidResponse(_)), "{e}");
+    }
+}
+
+#[tokio::test]
 async fn private_key_jwt_on_the_wire() {
     let fake = Fake::start(200, "", granted()).await;
     let m = metadata_with(

@@ -20,6 +20,8 @@ pub(super) struct Granted {
     pub(super) tokens: StoredTokens,
     /// Whether the server said which scopes it granted.
     pub(super) scope_given: bool,
+    /// What a token exchange issued (RFC 8693 `issued_token_type`).
+    pub(super) issued_token_type: Option<String>,
 }
 
 /// POSTs `params` to the token endpoint of `issuer` through `fetch`,
@@ -155,6 +157,7 @@ pub(super) fn parse(v: &Value, sent_at: SystemTime) -> Result<Granted, Error> {
     Ok(Granted {
         tokens,
         scope_given: scope.is_some(),
+        issued_token_type: text("issued_token_type")?.map(str::to_owned),
     })
 }
 

@@ -1,0 +1,148 @@
+//! Token exchange: an upstream called on behalf of each caller. Two users
+//! sign in at the test authorization server and call the gateway with
+//! their tokens; the gateway trades each token there (RFC 8693) and the
+//! upstream, a resource server of its own, sees each user as the subject
+//! and the gateway as the client acting for them, in both eras on either
+//! side; it never sees a token the users sent. A caller with an API key
+//! has no token to trade and is refused.
+
+use std::sync::{Arc, Mutex};
+
+use mcp_client::{Client, HttpOptions};
+use mcp_core::Era;
+use serde_json::json;
+
+use super::{offers, serve};
+use crate::oidc::Oidc;
+use crate::support::{Host, args, options};
+
+const REDIRECT: &str = "http://127.0.0.1:53682/callback";
+/// The gateway's resource: the audience of the users' tokens.
+const GATEWAY: &str = "http://127.0.0.1/gateway";
+const API_KEY: &str = "api-key-0123456789abcdef0123456789abcdef012345";
+
+async fn client(url: &str, era: Era, token: &str) -> Client {
+    let http = HttpOptions::default()
+        .with_header("authorization", &format!("Bearer {token}"))
+        .unwrap();
+    Client::connect_http(url, options(era), http, Host::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_reaches_the_upstream_as_itself() {
+    let Some(oidc) = Oidc::start().await else {
+        return;
+    };
+    // The upstream: the auth example's server (JWTs of the test issuer,
+    // `mcp:read` required, `whoami`), recording every Authorization header.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (app, endpoint) =
+        examples::auth::app(&examples::auth::Config::new(oidc.issuer(), &upstream))
+            .await
+            .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let record = Arc::clone(&seen);
+    let app = app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            if let Some(value) = request.headers().get("authorization") {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(value.to_str().unwrap_or_default().to_owned());
+            }
+            next.run(request)
+        },
+    ));
+    tokio::spawn(examples::auth::serve(
+        listener,
+        app,
+        endpoint,
+        std::future::pending(),
+    ));
+
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-exchange-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("gateway-secret"), "test-only-gateway-secret").unwrap();
+    let oauth = "oauth = { grant = \"token_exchange\", client_id = \"mcp-gateway\", client_secret = \"gateway-secret\", scope = \"mcp:read\" }";
+    let config = format!(
+        r#"
+[secrets]
+dir = "{}"
+
+[auth]
+issuer = "{}"
+resource = "{GATEWAY}"
+api_keys = [{{ sha256 = "{}", subject = "robot", scopes = [] }}]
+
+[[upstream]]
+name = "modern"
+url = "{upstream}"
+versions = ["2026-07-28"]
+{oauth}
+
+[[upstream]]
+name = "legacy"
+url = "{upstream}"
+versions = ["2025-11-25"]
+{oauth}
+"#,
+        dir.display(),
+        oidc.issuer(),
+        mcp_auth::ApiKeys::hash(API_KEY),
+    );
+    let (gateway, url) = serve(&config).await;
+    // Listed by the gateway's own connections (client credentials).
+    offers(&gateway, &["modern__whoami", "legacy__whoami"]).await;
+
+    let app_client = oidc
+        .register(&[REDIRECT], &["authorization_code"], "none")
+        .await;
+    let mut sent = Vec::new();
+    for user in ["alice", "bob"] {
+        let tokens = oidc
+            .authorize_as(&app_client, GATEWAY, "mcp:read", user)
+            .await;
+        sent.push(tokens.access_token.clone());
+        for era in [Era::Modern, Era::Legacy] {
+            let caller = client(&url, era, &tokens.access_token).await;
+            for upstream in ["modern", "legacy"] {
+                let r = caller
+                    .call_tool(&format!("{upstream}__whoami"), args(json!({})))
+                    .await
+                    .unwrap();
+                assert_ne!(r.is_error, Some(true), "{user} {era:?} {upstream}: {r:?}");
+                let me = r.structured_content.unwrap();
+                assert_eq!(me["subject"], user, "{era:?} {upstream}: {me}");
+                assert_eq!(me["client_id"], "mcp-gateway", "{era:?} {upstream}: {me}");
+                assert_eq!(me["scopes"], json!(["mcp:read"]), "{me}");
+            }
+            let _ = caller.close().await;
+        }
+    }
+    // An API key is never traded: there is nobody to act for.
+    let robot = client(&url, Era::Modern, API_KEY).await;
+    let r = robot
+        .call_tool("modern__whoami", args(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(r.is_error, Some(true), "{r:?}");
+    assert!(
+        format!("{r:?}").contains("needs the caller's OAuth access token"),
+        "{r:?}"
+    );
+
+    // The upstream got tokens, and never one a caller sent.
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    for token in sent.iter().map(String::as_str).chain([API_KEY]) {
+        assert!(
+            seen.iter().all(|h| !h.contains(token)),
+            "a caller's token reached the upstream"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
