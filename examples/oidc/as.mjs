@@ -34,10 +34,11 @@
 //     grant, rotated on every use; reusing a rotated one revokes the grant;
 //   * the client_credentials grant (resource-bound JWTs, sub = client_id);
 //   * token exchange (RFC 8693) for confidential clients allowed the grant,
-//     such as the static client mcp-gateway below: a JWT access token this
-//     server issued and that is still valid is traded for one of the same
-//     user (`sub`) for the requested resource, with no more scopes than it
-//     had, naming the client in `act`;
+//     such as the static client mcp-gateway below: a user's JWT access
+//     token (typ at+jwt) this server issued and that is still valid is
+//     traded for one of the same user (`sub`) for another loopback resource,
+//     with no more scopes than it had (none left is refused) and no longer
+//     life, naming the client in `act`; each request is noted on stderr;
 //   * a JWKS with one RSA key generated at start-up.
 //
 // Headless interaction: the browser steps (login, consent) answer themselves
@@ -184,14 +185,20 @@ function verifiedClaims(token) {
   if (!head || !body || !signature || extra !== undefined) return undefined;
   const signed = verify('RSA-SHA256', Buffer.from(`${head}.${body}`), publicKey, Buffer.from(signature, 'base64url'));
   if (!signed) return undefined;
+  const header = JSON.parse(Buffer.from(head, 'base64url').toString());
   const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
-  if (claims.iss !== issuer || !(claims.exp > Date.now() / 1000) || !claims.sub) return undefined;
+  // An access token (RFC 9068) of a user for some resource: not an ID
+  // token, not a client's own client-credentials token.
+  if (header.typ !== 'at+jwt' || claims.iss !== issuer || !(claims.exp > Date.now() / 1000)) return undefined;
+  if (!claims.sub || claims.sub === claims.client_id || typeof claims.aud !== 'string') return undefined;
   return claims;
 }
 provider.registerGrantType(
   TOKEN_EXCHANGE,
   async (ctx) => {
     const { client, params } = ctx.oidc;
+    // Tests check on stderr which server was asked.
+    console.error(`token exchange asked by ${client.clientId}`);
     if (client.clientAuthMethod === 'none') {
       throw new errors.InvalidClient('token exchange needs a confidential client');
     }
@@ -212,10 +219,14 @@ provider.registerGrantType(
     if (!['http:', 'https:'].includes(resource.protocol) || !LOOPBACK.has(resource.hostname)) {
       throw new errors.InvalidTarget('only loopback resource servers are known here');
     }
+    if (params.resource === subject.aud) {
+      throw new errors.InvalidTarget('the subject token is already for that resource');
+    }
     const had = new Set(String(subject.scope ?? '').split(' ').filter(Boolean));
     const known = new Set(RESOURCE_SCOPES.split(' '));
     const asked = params.scope ? params.scope.split(' ') : [...had];
     const scope = asked.filter((s) => had.has(s) && known.has(s)).join(' ');
+    if (!scope) throw new errors.InvalidScope('no scope of the subject token is left');
     const now = Math.floor(Date.now() / 1000);
     const claims = {
       iss: issuer,
@@ -224,9 +235,10 @@ provider.registerGrantType(
       client_id: client.clientId,
       act: { sub: client.clientId },
       iat: now,
-      exp: now + ACCESS_TTL,
+      // Never outlives the token it was traded for.
+      exp: Math.min(now + ACCESS_TTL, subject.exp),
       jti: randomUUID(),
-      ...(scope ? { scope } : {}),
+      scope,
     };
     const head = b64url(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: signingKey.kid }));
     const body = b64url(JSON.stringify(claims));
@@ -235,8 +247,8 @@ provider.registerGrantType(
       access_token: `${head}.${body}.${signature}`,
       issued_token_type: ACCESS_TOKEN_TYPE,
       token_type: 'Bearer',
-      expires_in: ACCESS_TTL,
-      ...(scope ? { scope } : {}),
+      expires_in: claims.exp - now,
+      scope,
     };
   },
   ['subject_token', 'subject_token_type', 'requested_token_type', 'resource', 'scope'],

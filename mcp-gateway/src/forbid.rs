@@ -6,7 +6,10 @@
 //! its extensions for the endpoint, which reads the bytes no more), by the
 //! same rules the handler applies again behind it. What is not one request
 //! (a batch), or reaches the gateway over stdio, is still refused by the
-//! handler with the JSON-RPC error alone.
+//! handler with the JSON-RPC error alone. A request the endpoint would
+//! refuse for its `Host` or `Origin` is left to it, unread. A refused
+//! request reaches no upstream and is answered before the endpoint's rate
+//! limits count it.
 
 use std::time::Duration;
 
@@ -15,12 +18,14 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::StatusCode;
+use http::header::{HOST, ORIGIN};
+use http::{HeaderMap, HeaderName, StatusCode};
 use http_body_util::BodyExt;
 use mcp_auth::Identity;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::request::DecodedBody;
 use mcp_core::{ErrorResponse, Message};
+use mcp_server::http::AllowedHosts;
 
 use crate::Gateway;
 use crate::config::Refusal;
@@ -34,6 +39,37 @@ pub(crate) struct Check {
     pub(crate) gateway: Gateway,
     pub(crate) max_body: usize,
     pub(crate) body_timeout: Duration,
+    /// The endpoint's accepted hosts and origins: a request it refuses
+    /// for them is left to it, unread here.
+    pub(crate) allowed: AllowedHosts,
+}
+
+/// A header's one value as text; `Err` when repeated or not text (the
+/// endpoint refuses those, as here).
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    value.to_str().map(Some).map_err(drop)
+}
+
+/// Whether the endpoint would take the request for its host and origin.
+fn admissible(allowed: &AllowedHosts, req: &Request) -> bool {
+    let headers = req.headers();
+    match (single(headers, &HOST), single(headers, &ORIGIN)) {
+        (Ok(host), Ok(origin)) => allowed
+            .check(
+                req.uri().authority().map(http::uri::Authority::as_str),
+                host,
+                origin,
+            )
+            .is_ok(),
+        _ => false,
+    }
 }
 
 /// The middleware: 403 with the JSON-RPC error for a request policy
@@ -41,6 +77,7 @@ pub(crate) struct Check {
 pub(crate) async fn check(State(check): State<Check>, req: Request, next: Next) -> Response {
     if req.method() != http::Method::POST
         || check.gateway.config().policy.refuse != Refusal::Forbidden
+        || !admissible(&check.allowed, &req)
     {
         return next.run(req).await;
     }

@@ -112,7 +112,8 @@ pub async fn app(
         allowed = allowed.with_host(host);
     }
     http.allowed = allowed;
-    let (max_body, body_timeout) = (http.max_body, http.body_timeout);
+    let (max_body, body_timeout, allowed) =
+        (http.max_body, http.body_timeout, http.allowed.clone());
     let endpoint = match &config.redis {
         None => StreamableHttp::new(Server::with_options(gateway.clone(), options), http),
         Some(section) => {
@@ -154,6 +155,7 @@ pub async fn app(
         gateway: gateway.clone(),
         max_body,
         body_timeout,
+        allowed,
     };
     let mut app = axum::Router::new()
         .route_service(path, endpoint.clone())

@@ -182,6 +182,11 @@ impl Oidc {
         })
     }
 
+    /// What the server wrote on stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
     /// `http://127.0.0.1:<port>`, without a trailing slash.
     pub(crate) fn issuer(&self) -> &str {
         &self.issuer

@@ -119,8 +119,9 @@ pub struct OAuth {
     margin: Duration,
     scope: Option<String>,
     signing_key: Option<SigningKey>,
-    /// The token traded by [`Grant::TokenExchange`].
-    subject_token: Option<Secret>,
+    /// The token traded by [`Grant::TokenExchange`], and its issuer: the
+    /// one authorization server it may be sent to.
+    subject_token: Option<(Secret, String)>,
     /// Every request to the authorization and resource servers; `None`
     /// for the one shared per process.
     fetch: Option<SafeFetcher>,
@@ -170,18 +171,22 @@ impl OAuth {
 
     /// A provider for the MCP server at `server_url` that acts for a user
     /// whose access token it was given (`subject_token`, sent by that
-    /// user's client to this program): it trades it at the server's
-    /// authorization server for a token for `server_url`
-    /// ([`flow::token_exchange`], RFC 8693) and again when that expires.
-    /// `subject_token` itself is never sent to `server_url`. `config` must
-    /// give a confidential client, as for [`OAuth::client_credentials`].
+    /// user's client to this program, and issued by `issuer`): it trades
+    /// it for a token for `server_url` ([`flow::token_exchange`], RFC
+    /// 8693) and again when that expires. The token is only ever sent to
+    /// `issuer`: a server whose authorization server is another is
+    /// refused ([`Error::Config`]), for an authorization server of the
+    /// server's choosing could replay the user's token. `subject_token` is
+    /// never sent to `server_url`. `config` must give a confidential
+    /// client, as for [`OAuth::client_credentials`].
     pub fn token_exchange(
         server_url: impl Into<String>,
         config: ClientConfig,
         subject_token: Secret,
+        issuer: impl Into<String>,
     ) -> Self {
         let mut oauth = Self::with_grant(server_url.into(), config, Grant::TokenExchange);
-        oauth.subject_token = Some(subject_token);
+        oauth.subject_token = Some((subject_token, issuer.into()));
         oauth
     }
 
@@ -373,9 +378,18 @@ impl OAuth {
                 .await?
             }
             Grant::TokenExchange => {
-                let subject = self.subject_token.as_ref().ok_or_else(|| {
+                let (subject, issuer) = self.subject_token.as_ref().ok_or_else(|| {
                     Error::Config("token exchange without a subject token".into())
                 })?;
+                if session.discovery.issuer != *issuer {
+                    return Err(Error::Config(
+                        format!(
+                            "token exchange: the server's authorization server {} did not issue the token ({issuer}); it is not sent there",
+                            session.discovery.issuer
+                        )
+                        .into(),
+                    ));
+                }
                 flow::token_exchange_with(
                     &self.fetch()?,
                     metadata,

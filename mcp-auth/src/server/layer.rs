@@ -49,9 +49,11 @@ pub struct AuthLayer {
 }
 
 /// The bearer token a request was authenticated with, in its extensions
-/// when [`AuthLayer::with_token_kept`] asks for it: for a service that acts
-/// on the caller's behalf elsewhere (RFC 8693 token exchange), never to be
-/// passed on as it is. `Debug` shows no secret.
+/// when [`AuthLayer::with_token_kept`] asks for it and it is an OAuth
+/// access token (its [`Identity`] has an issuer; API keys are never kept):
+/// for a service that acts on the caller's behalf elsewhere (RFC 8693
+/// token exchange at that issuer), never to be passed on as it is.
+/// `Debug` shows no secret.
 #[derive(Debug, Clone)]
 pub struct VerifiedToken(Secret);
 
@@ -310,9 +312,9 @@ impl Config {
             }
             Err(e) => return refuse(Refusal::Unavailable(e.to_string())),
         };
-        let kept = self
-            .layer
-            .keep_token
+        // OAuth access tokens only (an identity with an issuer): an API
+        // key is never handed on.
+        let kept = (self.layer.keep_token && identity.issuer().is_some())
             .then(|| VerifiedToken(Secret::new(token.to_owned())));
         let (mut req, needed) = if self.layer.scopes.targeted() {
             match self.read_needs(req).await {

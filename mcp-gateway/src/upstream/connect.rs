@@ -16,12 +16,14 @@ use crate::error::Error;
 
 /// Connects to `upstream`, its server requests answered by `handler`: as
 /// the gateway itself, or, with `on_behalf`, as the caller whose access
-/// token that is (token exchange upstreams only).
+/// token that is, issued by the issuer given with it (token exchange
+/// upstreams only: the token is exchanged at that issuer and nowhere
+/// else).
 pub(crate) async fn connect(
     upstream: &UpstreamConfig,
     secrets: &Secrets,
     handler: impl ClientHandler,
-    on_behalf: Option<&Secret>,
+    on_behalf: Option<(&Secret, &str)>,
 ) -> Result<Client, Error> {
     let mut options = ClientOptions::new(Implementation::new(
         "mcp-gateway",
@@ -86,7 +88,9 @@ pub(crate) async fn connect(
             let found = credentials(url, &dir, Some((client_id.clone(), Some(secret)))).await?;
             let config = client_config().with_credentials(found);
             let mut oauth = match on_behalf {
-                Some(subject) => OAuth::token_exchange(url, config, subject.clone()),
+                Some((subject, issuer)) => {
+                    OAuth::token_exchange(url, config, subject.clone(), issuer)
+                }
                 None => OAuth::client_credentials(url, config),
             };
             if let Some(scope) = scope {

@@ -30,6 +30,7 @@ pub use breaker::CircuitState;
 use caller::{Caller, Callers, Relay};
 
 use crate::config::{UpstreamConfig, UpstreamOAuth};
+use mcp_auth::VerifiedToken;
 
 /// First wait before reconnecting; doubled on each failure.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
@@ -115,17 +116,20 @@ pub(crate) struct Upstream {
     failed: AtomicU64,
     refused: AtomicU64,
     supervisor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Closes callers' idle connections (token exchange upstreams).
+    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Upstream {
     fn drop(&mut self) {
-        if let Some(task) = self
-            .supervisor
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-        {
-            task.abort();
+        for task in [&mut self.supervisor, &mut self.sweeper] {
+            if let Some(task) = task
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                task.abort();
+            }
         }
     }
 }
@@ -184,7 +188,28 @@ impl Upstream {
             failed: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             supervisor: Mutex::new(None),
+            sweeper: Mutex::new(None),
         });
+        if matches!(
+            upstream.config.oauth,
+            Some(UpstreamOAuth::TokenExchange { .. })
+        ) {
+            let weak = Arc::downgrade(&upstream);
+            let sweeper = tokio::spawn(async move {
+                let mut tick = tokio::time::interval(delegated::IDLE / 10);
+                loop {
+                    tick.tick().await;
+                    let Some(upstream) = weak.upgrade() else {
+                        return;
+                    };
+                    upstream.delegated.sweep();
+                }
+            });
+            *upstream
+                .sweeper
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(sweeper);
+        }
         let task = tokio::spawn(supervise(Arc::downgrade(&upstream), secrets, changes));
         *upstream
             .supervisor
@@ -241,15 +266,26 @@ impl Upstream {
                 "upstream {name} is not connected (it is being restarted)"
             )));
         };
-        self.spend(ctx).await?;
-        let client = match self.config.oauth {
-            Some(UpstreamOAuth::TokenExchange { .. }) => self.on_behalf(ctx).await?,
-            _ => client,
+        // Whom the call is made for, before anything is spent on it.
+        let on_behalf = match self.config.oauth {
+            Some(UpstreamOAuth::TokenExchange { .. }) => {
+                let Some(caller) = delegated::caller_token(ctx) else {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(CallError::Unavailable(format!(
+                        "upstream {name} is called on behalf of its callers: it needs the caller's OAuth access token"
+                    )));
+                };
+                Some(caller)
+            }
+            _ => None,
         };
-        // Waiting for a slot counts against the call's time: a hung
-        // upstream makes its callers fail, not queue without end.
+        self.spend(ctx).await?;
+        // Waiting for a slot (and signing in for the caller) counts
+        // against the call's time: a hung upstream makes its callers
+        // fail, not queue without end.
         let timeout = self.config.timeout();
-        let _slot = match tokio::time::timeout(timeout, self.limit.acquire()).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let _slot = match tokio::time::timeout_at(deadline, self.limit.acquire()).await {
             Ok(Ok(slot)) => slot,
             Ok(Err(_)) => {
                 return Err(CallError::Unavailable(format!(
@@ -273,9 +309,20 @@ impl Upstream {
                 wait.as_secs().max(1)
             ))
         })?;
+        // The caller's own connection, if the call is made for it: what
+        // the upstream asks or logs there reaches this caller only. A
+        // sign-in that fails says nothing of the upstream's health.
+        let (client, callers, _busy) = match on_behalf {
+            Some((token, issuer)) => {
+                let busy = self.on_behalf(token, issuer, deadline).await?;
+                let entry = busy.entry();
+                (entry.client.clone(), Arc::clone(&entry.callers), Some(busy))
+            }
+            None => (client, Arc::clone(&self.callers), None),
+        };
         let (news_tx, mut news) = tokio::sync::mpsc::channel(NEWS_QUEUE);
         let caller = Caller::new(ctx.clone(), news_tx.clone());
-        let _entered = self.callers.enter(&caller);
+        let _entered = callers.enter(&caller);
         let mut options = CallOptions::default();
         if ctx.wants_progress() {
             options = options.on_progress(move |p| {
@@ -352,38 +399,63 @@ impl Upstream {
         }
     }
 
-    /// The connection that acts for the caller of `ctx` (token exchange
-    /// upstreams): the caller's own, made on first use.
-    async fn on_behalf(&self, ctx: &mcp_server::RequestContext) -> Result<Client, CallError> {
+    /// The connection that acts for the caller whose OAuth `token` (of
+    /// `issuer`) it is, held for a call: the caller's own, made on first
+    /// use, one sign-in at a time, by `deadline`.
+    async fn on_behalf(
+        &self,
+        token: &VerifiedToken,
+        issuer: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<delegated::Busy, CallError> {
         let name = self.name();
-        let Some(token) = delegated::caller_token(ctx) else {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            return Err(CallError::Unavailable(format!(
-                "upstream {name} is called on behalf of its callers: it needs the caller's OAuth access token"
-            )));
-        };
         let key = delegated::key(token);
-        if let Some(client) = self.delegated.get(&key) {
-            return Ok(client);
+        if let Some(busy) = self.delegated.get(&key) {
+            return Ok(busy);
         }
+        let refused = |why: &str| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            CallError::Unavailable(format!("upstream {name}: {why}"))
+        };
+        if self.delegated.failed_recently(&key) {
+            return Err(refused(
+                "signing in on the caller's behalf failed a moment ago; try again later",
+            ));
+        }
+        let Ok(_signing_in) =
+            tokio::time::timeout_at(deadline, self.delegated.signing_in.lock()).await
+        else {
+            return Err(refused("busy signing in other callers; try again later"));
+        };
+        // Signed in meanwhile by another call of the same caller.
+        if let Some(busy) = self.delegated.get(&key) {
+            return Ok(busy);
+        }
+        let callers = Arc::new(Callers::default());
         let relay = Relay {
             upstream: name.to_owned(),
-            callers: Arc::clone(&self.callers),
+            callers: Arc::clone(&callers),
         };
-        let connecting = connect::connect(&self.config, &self.secrets, relay, Some(token.secret()));
-        match tokio::time::timeout(self.config.timeout(), connecting).await {
-            Ok(Ok(client)) => Ok(self.delegated.keep(key, client)),
+        let connecting = connect::connect(
+            &self.config,
+            &self.secrets,
+            relay,
+            Some((token.secret(), issuer)),
+        );
+        match tokio::time::timeout_at(deadline, connecting).await {
+            Ok(Ok(client)) => self
+                .delegated
+                .keep(key, client, callers)
+                .ok_or_else(|| refused("too many callers at once; try again later")),
             failed => {
                 let why = match failed {
                     Ok(Err(e)) => e.to_string(),
                     _ => "timed out".to_owned(),
                 };
                 // The details (token endpoint answers) go to the log.
-                tracing::warn!(upstream = name, error = %why, "connecting on a caller's behalf failed");
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                Err(CallError::Unavailable(format!(
-                    "upstream {name}: signing in on the caller's behalf failed"
-                )))
+                tracing::warn!(upstream = name, error = %why, "signing in on a caller's behalf failed");
+                self.delegated.failed(key);
+                Err(refused("signing in on the caller's behalf failed"))
             }
         }
     }
@@ -401,8 +473,16 @@ impl Upstream {
                 .await
             {
                 Ok(decisions) => match decisions.first() {
-                    Some(decision) if !decision.allowed => *decision,
-                    _ => return Ok(()),
+                    Some(decision) if decision.allowed => return Ok(()),
+                    Some(decision) => *decision,
+                    // No decision is no permission.
+                    None => {
+                        self.refused.fetch_add(1, Ordering::Relaxed);
+                        return Err(CallError::Unavailable(format!(
+                            "upstream {}: its rate limit cannot be checked right now",
+                            self.name()
+                        )));
+                    }
                 },
                 // Never let through unchecked.
                 Err(e) => {

@@ -4,7 +4,8 @@
 //! upstream, a resource server of its own, sees each user as the subject
 //! and the gateway as the client acting for them, in both eras on either
 //! side; it never sees a token the users sent. A caller with an API key
-//! has no token to trade and is refused.
+//! has no token to trade and is refused, and a user's token is never sent
+//! to an authorization server other than its issuer.
 
 use std::sync::{Arc, Mutex};
 
@@ -32,7 +33,7 @@ async fn client(url: &str, era: Era, token: &str) -> Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_caller_reaches_the_upstream_as_itself() {
-    let Some(oidc) = Oidc::start().await else {
+    let (Some(oidc), Some(other_as)) = (Oidc::start().await, Oidc::start().await) else {
         return;
     };
     // The upstream: the auth example's server (JWTs of the test issuer,
@@ -56,6 +57,19 @@ async fn each_caller_reaches_the_upstream_as_itself() {
             next.run(request)
         },
     ));
+    tokio::spawn(examples::auth::serve(
+        listener,
+        app,
+        endpoint,
+        std::future::pending(),
+    ));
+    // Another upstream, whose authorization server is another one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (app, endpoint) =
+        examples::auth::app(&examples::auth::Config::new(other_as.issuer(), &elsewhere))
+            .await
+            .unwrap();
     tokio::spawn(examples::auth::serve(
         listener,
         app,
@@ -89,6 +103,11 @@ name = "legacy"
 url = "{upstream}"
 versions = ["2025-11-25"]
 {oauth}
+
+[[upstream]]
+name = "elsewhere"
+url = "{elsewhere}"
+{oauth}
 "#,
         dir.display(),
         oidc.issuer(),
@@ -96,7 +115,11 @@ versions = ["2025-11-25"]
     );
     let (gateway, url) = serve(&config).await;
     // Listed by the gateway's own connections (client credentials).
-    offers(&gateway, &["modern__whoami", "legacy__whoami"]).await;
+    offers(
+        &gateway,
+        &["modern__whoami", "legacy__whoami", "elsewhere__whoami"],
+    )
+    .await;
 
     let app_client = oidc
         .register(&[REDIRECT], &["authorization_code"], "none")
@@ -123,6 +146,31 @@ versions = ["2025-11-25"]
             let _ = caller.close().await;
         }
     }
+    // A user's token goes to the authorization server that issued it and
+    // to no other: an upstream that names another is not called, and a
+    // second try within the failure memory is not even attempted.
+    let caller = client(&url, Era::Modern, &sent[0]).await;
+    for expected in [
+        "signing in on the caller's behalf failed",
+        "failed a moment ago",
+    ] {
+        let r = caller
+            .call_tool("elsewhere__whoami", args(json!({})))
+            .await
+            .unwrap();
+        assert_eq!(r.is_error, Some(true), "{r:?}");
+        assert!(format!("{r:?}").contains(expected), "{r:?}");
+    }
+    assert!(
+        oidc.stderr()
+            .contains("token exchange asked by mcp-gateway")
+    );
+    assert!(
+        !other_as.stderr().contains("token exchange"),
+        "a user's token went to another authorization server"
+    );
+    let _ = caller.close().await;
+
     // An API key is never traded: there is nobody to act for.
     let robot = client(&url, Era::Modern, API_KEY).await;
     let r = robot

@@ -212,6 +212,23 @@ subjects = ["bob"]
         assert_eq!(body["id"], 7, "{body}");
         assert_eq!(body["error"]["code"], mcp_gateway::FORBIDDEN, "{body}");
     }
+    // A request the endpoint refuses for its Host is left to it, unread.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .header("host", "evil.example")
+        .header("authorization", format!("Bearer {BOB}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "local__add")
+        .body(denied.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    let body = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+    assert!(body.contains("Host header not allowed"), "{body}");
     let allowed = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
         "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": "ok"}}});
     let response = post("local__echo", allowed).await.unwrap();
