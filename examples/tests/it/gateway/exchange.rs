@@ -8,8 +8,9 @@
 //! to an authorization server other than its issuer.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use mcp_client::{Client, HttpOptions};
+use mcp_client::{Client, ClientHandler, HttpOptions};
 use mcp_core::Era;
 use serde_json::json;
 
@@ -23,12 +24,46 @@ const GATEWAY: &str = "http://127.0.0.1/gateway";
 const API_KEY: &str = "api-key-0123456789abcdef0123456789abcdef012345";
 
 async fn client(url: &str, era: Era, token: &str) -> Client {
+    client_with(url, era, token, Host::default()).await
+}
+
+async fn client_with(url: &str, era: Era, token: &str, host: impl ClientHandler) -> Client {
     let http = HttpOptions::default()
         .with_header("authorization", &format!("Bearer {token}"))
         .unwrap();
-    Client::connect_http(url, options(era), http, Host::default())
+    Client::connect_http(url, options(era), http, host)
         .await
         .unwrap()
+}
+
+/// A user who gives their own name when asked, once the other user has
+/// been asked too: both questions are open at once.
+#[derive(Clone)]
+struct Named {
+    name: &'static str,
+    both_asked: Arc<tokio::sync::Barrier>,
+}
+
+impl ClientHandler for Named {
+    fn capabilities(&self) -> mcp_core::ClientCapabilities {
+        mcp_client::capabilities(true, false, false)
+    }
+
+    async fn elicit(
+        &self,
+        _: mcp_core::elicitation::ElicitParams,
+    ) -> Result<mcp_core::elicitation::ElicitResult, mcp_core::ErrorObject> {
+        // Bounded: a question that never reaches the other user fails
+        // the test instead of hanging it.
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.both_asked.wait()).await;
+        Ok(mcp_core::elicitation::ElicitResult::accept(
+            [(
+                "name".to_owned(),
+                mcp_core::elicitation::ElicitValue::String(self.name.into()),
+            )]
+            .into(),
+        ))
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,6 +181,29 @@ url = "{elsewhere}"
             let _ = caller.close().await;
         }
     }
+    // Two users' calls in flight at once on a legacy upstream, each asking
+    // its user a question: each question reaches its own user.
+    let both_asked = Arc::new(tokio::sync::Barrier::new(2));
+    let mut users = Vec::new();
+    for (name, token) in ["alice", "bob"].into_iter().zip(&sent) {
+        let host = Named {
+            name,
+            both_asked: Arc::clone(&both_asked),
+        };
+        users.push((name, client_with(&url, Era::Legacy, token, host).await));
+    }
+    let (a, b) = tokio::join!(
+        users[0].1.call_tool("legacy__greet", args(json!({}))),
+        users[1].1.call_tool("legacy__greet", args(json!({}))),
+    );
+    for ((name, _), r) in users.iter().zip([a, b]) {
+        let r = r.unwrap();
+        assert_eq!(r.text().unwrap(), format!("Hello, {name}!"), "{r:?}");
+    }
+    for (_, caller) in users {
+        let _ = caller.close().await;
+    }
+
     // A user's token goes to the authorization server that issued it and
     // to no other: an upstream that names another is not called, and a
     // second try within the failure memory is not even attempted.
