@@ -18,8 +18,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{HOST, ORIGIN};
-use http::{HeaderMap, HeaderName, StatusCode};
+use http::StatusCode;
 use http_body_util::BodyExt;
 use mcp_auth::Identity;
 use mcp_core::jsonrpc::Incoming;
@@ -44,40 +43,15 @@ pub(crate) struct Check {
     pub(crate) allowed: AllowedHosts,
 }
 
-/// A header's one value as text; `Err` when repeated or not text (the
-/// endpoint refuses those, as here).
-fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ()> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(());
-    }
-    value.to_str().map(Some).map_err(drop)
-}
-
-/// Whether the endpoint would take the request for its host and origin.
-fn admissible(allowed: &AllowedHosts, req: &Request) -> bool {
-    let headers = req.headers();
-    match (single(headers, &HOST), single(headers, &ORIGIN)) {
-        (Ok(host), Ok(origin)) => allowed
-            .check(
-                req.uri().authority().map(http::uri::Authority::as_str),
-                host,
-                origin,
-            )
-            .is_ok(),
-        _ => false,
-    }
-}
-
 /// The middleware: 403 with the JSON-RPC error for a request policy
 /// refuses, the request passed on (decoded) otherwise.
 pub(crate) async fn check(State(check): State<Check>, req: Request, next: Next) -> Response {
     if req.method() != http::Method::POST
         || check.gateway.config().policy.refuse != Refusal::Forbidden
-        || !admissible(&check.allowed, &req)
+        || check
+            .allowed
+            .check_request(req.uri(), req.headers())
+            .is_err()
     {
         return next.run(req).await;
     }

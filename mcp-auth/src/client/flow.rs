@@ -581,29 +581,55 @@ pub async fn client_credentials_with(
     resource: &str,
     scope: Option<&str>,
 ) -> Result<StoredTokens, Error> {
+    let granted = confidential_grant(
+        fetch,
+        metadata,
+        client,
+        "the client credentials grant",
+        vec![("grant_type", "client_credentials"), ("resource", resource)],
+        scope,
+    )
+    .await?;
+    Ok(with_scope(granted, scope))
+}
+
+/// A grant only a confidential client may ask for: `params` (naming
+/// the `resource`), with `scope` when given, POSTed to the token endpoint
+/// with the client's authentication. `what` names the grant in errors.
+async fn confidential_grant<'a>(
+    fetch: &SafeFetcher,
+    metadata: &AuthorizationServerMetadata,
+    client: &'a Credentials,
+    what: &str,
+    mut params: Vec<(&'a str, &'a str)>,
+    scope: Option<&'a str>,
+) -> Result<token::Granted, Error> {
     let method = client.auth_method(metadata)?;
     if method == ClientAuthMethod::None {
         return Err(Error::Config(
-            "the client credentials grant needs a confidential client"
-                .to_owned()
-                .into(),
+            format!("{what} needs a confidential client").into(),
         ));
     }
     let endpoint = token_endpoint(metadata)?;
-    checked_resource(resource)?;
-    let mut params = vec![("grant_type", "client_credentials"), ("resource", resource)];
+    if let Some((_, resource)) = params.iter().find(|(name, _)| *name == "resource") {
+        checked_resource(resource)?;
+    }
     if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
         params.push(("scope", scope));
     }
-    let granted =
-        token::request(fetch, &endpoint, &metadata.issuer, client, method, &params).await?;
+    token::request(fetch, &endpoint, &metadata.issuer, client, method, &params).await
+}
+
+/// The granted tokens, with the scopes asked for when the server did not
+/// say which it granted.
+fn with_scope(granted: token::Granted, scope: Option<&str>) -> StoredTokens {
     let mut tokens = granted.tokens;
     if !granted.scope_given
         && let Some(scope) = scope
     {
         tokens.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
     }
-    Ok(tokens)
+    tokens
 }
 
 /// RFC 8693's grant type, and its type for access tokens.
@@ -650,28 +676,21 @@ pub async fn token_exchange_with(
     resource: &str,
     scope: Option<&str>,
 ) -> Result<StoredTokens, Error> {
-    let method = client.auth_method(metadata)?;
-    if method == ClientAuthMethod::None {
-        return Err(Error::Config(
-            "token exchange needs a confidential client"
-                .to_owned()
-                .into(),
-        ));
-    }
-    let endpoint = token_endpoint(metadata)?;
-    checked_resource(resource)?;
-    let mut params = vec![
-        ("grant_type", TOKEN_EXCHANGE),
-        ("subject_token", subject_token.expose()),
-        ("subject_token_type", ACCESS_TOKEN_TYPE),
-        ("requested_token_type", ACCESS_TOKEN_TYPE),
-        ("resource", resource),
-    ];
-    if let Some(scope) = scope.filter(|s| !s.trim().is_empty()) {
-        params.push(("scope", scope));
-    }
-    let granted =
-        token::request(fetch, &endpoint, &metadata.issuer, client, method, &params).await?;
+    let granted = confidential_grant(
+        fetch,
+        metadata,
+        client,
+        "token exchange",
+        vec![
+            ("grant_type", TOKEN_EXCHANGE),
+            ("subject_token", subject_token.expose()),
+            ("subject_token_type", ACCESS_TOKEN_TYPE),
+            ("requested_token_type", ACCESS_TOKEN_TYPE),
+            ("resource", resource),
+        ],
+        scope,
+    )
+    .await?;
     // Required in the answer: a token of another type must not be sent
     // as a bearer access token.
     if granted.issued_token_type.as_deref() != Some(ACCESS_TOKEN_TYPE) {
@@ -683,12 +702,7 @@ pub async fn token_exchange_with(
             .into(),
         ));
     }
-    let mut tokens = granted.tokens;
-    if !granted.scope_given
-        && let Some(scope) = scope
-    {
-        tokens.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
-    }
+    let mut tokens = with_scope(granted, scope);
     // An exchanged token is never refreshed: the subject token is
     // exchanged again.
     tokens.refresh_token = None;

@@ -118,6 +118,33 @@ impl AllowedHosts {
         Ok(())
     }
 
+    /// [`check`](Self::check) of a request's target and headers, read as
+    /// the endpoint reads them: a `Host` or `Origin` header given twice,
+    /// or in bytes that are not text, could be read two ways, and is
+    /// refused rather than guessed at. For a layer in front of the
+    /// endpoint that must decide exactly as it does.
+    ///
+    /// # Errors
+    /// The reason, for the 403 answer.
+    pub fn check_request(
+        &self,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Result<(), &'static str> {
+        match (
+            single(headers, &http::header::HOST),
+            single(headers, &http::header::ORIGIN),
+        ) {
+            (Ok(host), Ok(origin)) => self.check(
+                uri.authority().map(http::uri::Authority::as_str),
+                host,
+                origin,
+            ),
+            (Err(()), _) => Err("the Host header is repeated or not ASCII"),
+            (_, Err(())) => Err("the Origin header is repeated or not ASCII"),
+        }
+    }
+
     /// Whether pages of `origin` may call the server.
     pub(crate) fn origin_allowed(&self, origin: &str) -> bool {
         let Some(origins) = &self.origins else {
@@ -221,6 +248,21 @@ fn host_of(authority: &str) -> Option<(Host<'_>, &str)> {
         return None;
     }
     Some((host, text))
+}
+
+/// A header's one value as text; `Err` when it is repeated or not text.
+fn single<'a>(
+    headers: &'a http::HeaderMap,
+    name: &http::HeaderName,
+) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    value.to_str().map(Some).map_err(drop)
 }
 
 #[cfg(test)]

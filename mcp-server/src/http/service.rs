@@ -13,10 +13,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_TYPE, HOST, ORIGIN};
-use http::{
-    HeaderMap, HeaderName, HeaderValue, Method as HttpMethod, Request, Response, StatusCode,
-};
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{HeaderName, HeaderValue, Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use mcp_core::ErrorObject;
 use mcp_core::jsonrpc::Incoming;
@@ -329,19 +327,6 @@ fn cors<H: Handler>(inner: &Arc<Inner<H>>) -> Cors<Plain<H>> {
     tower_layer::Layer::layer(&layer, Plain(Arc::clone(inner)))
 }
 
-/// The one value of header `name`, if any; `Err` when it is repeated or
-/// not visible ASCII.
-fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<&'a str>, ()> {
-    let mut values = headers.get_all(name).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(());
-    }
-    value.to_str().map(Some).map_err(drop)
-}
-
 /// The `sessionId` query parameter of an HTTP+SSE message POST.
 fn sse_session(uri: &http::Uri) -> Option<&str> {
     uri.query()?
@@ -376,18 +361,7 @@ impl<H: Handler> Inner<H> {
         }
         let options = &self.shared.options;
         let headers = req.headers();
-        // A header given twice, or in bytes that are not text, could be
-        // read two ways: refused, not guessed at.
-        let checked = match (single(headers, &HOST), single(headers, &ORIGIN)) {
-            (Ok(host), Ok(origin)) => options.allowed.check(
-                req.uri().authority().map(http::uri::Authority::as_str),
-                host,
-                origin,
-            ),
-            (Err(()), _) => Err("the Host header is repeated or not ASCII"),
-            (_, Err(())) => Err("the Origin header is repeated or not ASCII"),
-        };
-        if let Err(why) = checked {
+        if let Err(why) = options.allowed.check_request(req.uri(), headers) {
             let event = if why.contains("Origin") {
                 SecurityEvent::OriginRefused
             } else {

@@ -10,21 +10,31 @@ use super::{offers, serve, stdio_upstream};
 use crate::redis::{RedisServer, round_robin};
 use crate::support::{Host, args, http_client, options};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_gateways_on_one_redis_serve_one_client() {
-    let Some(redis) = RedisServer::start().await else {
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("mcp-gateway-pool-{}", std::process::id()));
+/// A pool's configuration on `redis` with `upstreams`: its secrets (the
+/// Redis URL, the shared request-state key) in a fresh directory, removed
+/// by the caller.
+fn pool_config(redis: &RedisServer, name: &str, upstreams: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
     std::fs::write(dir.join("state-key"), "a request-state key the pool shares").unwrap();
     let config = format!(
-        "[secrets]\ndir = \"{}\"\n\n[redis]\nurl_secret = \"redis-url\"\nstate_key_secret = \"state-key\"\n\n{}{}",
+        "[secrets]\ndir = \"{}\"\n\n[redis]\nurl_secret = \"redis-url\"\nstate_key_secret = \"state-key\"\n\n{upstreams}",
         dir.display(),
-        stdio_upstream("one"),
-        stdio_upstream("two"),
+    );
+    (dir, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gateways_on_one_redis_serve_one_client() {
+    let Some(redis) = RedisServer::start().await else {
+        return;
+    };
+    let (dir, config) = pool_config(
+        &redis,
+        "pool",
+        &format!("{}{}", stdio_upstream("one"), stdio_upstream("two")),
     );
     let (a, url_a) = serve(&config).await;
     let (b, url_b) = serve(&config).await;
@@ -67,15 +77,13 @@ async fn an_upstreams_max_rate_holds_across_the_pool() {
     let Some(redis) = RedisServer::start().await else {
         return;
     };
-    let dir = std::env::temp_dir().join(format!("mcp-gateway-rate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("redis-url"), redis.url()).unwrap();
-    std::fs::write(dir.join("state-key"), "a request-state key the pool shares").unwrap();
-    let config = format!(
-        "[secrets]\ndir = \"{}\"\n\n[redis]\nurl_secret = \"redis-url\"\nstate_key_secret = \"state-key\"\n\n{}max_rate = {{ count = 3, per = \"hour\" }}\n",
-        dir.display(),
-        stdio_upstream("one"),
+    let (dir, config) = pool_config(
+        &redis,
+        "rate",
+        &format!(
+            "{}max_rate = {{ count = 3, per = \"hour\" }}\n",
+            stdio_upstream("one")
+        ),
     );
     let (a, url_a) = serve(&config).await;
     let (b, url_b) = serve(&config).await;
