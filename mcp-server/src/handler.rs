@@ -197,6 +197,23 @@ pub trait Handler: Send + Sync + 'static {
             .map(Into::into)
     }
 
+    /// [`tool_header_params`](Self::tool_header_params) for one request,
+    /// whose transport put `extensions` on it (the caller an
+    /// authentication layer vouched for, …), which is what the transport
+    /// asks. A handler that shows each caller only some tools answers
+    /// `None` for the others: a hidden tool's headers are then not
+    /// checked, so a call of it is refused by the handler exactly as a call
+    /// of a made-up name is, instead of by a header check that would give
+    /// its existence away.
+    fn tool_header_params_for(
+        &self,
+        name: &str,
+        extensions: &http::Extensions,
+    ) -> Option<std::sync::Arc<[ParamHeader]>> {
+        let _ = extensions;
+        self.tool_header_params(name)
+    }
+
     /// Changes to announce to clients (list changes, resource updates).
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         None

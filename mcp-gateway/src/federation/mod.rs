@@ -695,6 +695,25 @@ impl Handler for Gateway {
         self.merged().tool(name).map(|e| Arc::clone(&e.headers))
     }
 
+    /// Only for tools the caller may use: a hidden tool's call is refused
+    /// as unknown, never by a header check that would say it exists.
+    fn tool_header_params_for(
+        &self,
+        name: &str,
+        extensions: &http::Extensions,
+    ) -> Option<Arc<[ParamHeader]>> {
+        let merged = self.merged();
+        let entry = merged.tool(name)?;
+        let upstream = merged.upstream(entry.upstream)?;
+        allows(
+            &self.config(),
+            extensions.get::<Identity>(),
+            upstream.name(),
+            RuleTarget::Tool(&entry.original),
+        )
+        .then(|| Arc::clone(&entry.headers))
+    }
+
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         Some(self.shared.events.subscribe())
     }

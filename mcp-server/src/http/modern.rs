@@ -209,9 +209,10 @@ impl<H: Handler> Stateless<H> {
         }
         let name = call.as_deref().ok().and_then(ClientRequest::mirrored_name);
         let params = match (call.as_deref(), name) {
-            (Ok(ClientRequest::CallTool(_)), Some(tool)) => {
-                shared.server.handler().tool_header_params(tool)
-            }
+            (Ok(ClientRequest::CallTool(_)), Some(tool)) => shared
+                .server
+                .handler()
+                .tool_header_params_for(tool, &parts.extensions),
             _ => None,
         };
         let arguments = call.as_deref().ok().and_then(ClientRequest::tool_arguments);

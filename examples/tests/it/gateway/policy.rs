@@ -35,6 +35,23 @@ async fn callers_see_and_use_only_what_they_may() {
     let seen = Arc::new(Mutex::new(String::new()));
     let record = Arc::clone(&seen);
     let (router, _signals) = test_router();
+    // A tool whose argument is mirrored into a header.
+    router.add_tool(
+        mcp_server::tool(
+            "regional",
+            "Runs in a region",
+            |_: mcp_server::RequestContext, args: mcp_core::JsonObject| async move {
+                Ok::<_, mcp_server::Error>(format!("{:?}", args.get("region")))
+            },
+        )
+        .map_tool(|mut t| {
+            t.input_schema = serde_json::from_value(json!({"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"}
+            }}))
+            .unwrap();
+            t
+        }),
+    );
     let endpoint = StreamableHttp::new(Server::new(router), Default::default());
     let captured =
         axum::Router::new()
@@ -144,6 +161,44 @@ subjects = ["bob"]
         let _ = alice.close().await;
         let _ = bob.close().await;
     }
+
+    // A tool hidden from a caller is unknown to it, headers or not: no
+    // header check says it exists (a caller who may use it gets one).
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let call = |key: &'static str, name: &'static str| {
+        let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+            "params": {"_meta": meta, "name": name, "arguments": {"region": "eu"}}});
+        reqwest::Client::new()
+            .post(&url)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .body(body.to_string())
+            .send()
+    };
+    let mut answers = Vec::new();
+    for name in ["http__regional", "http__made_up"] {
+        let response = call(BOB, name).await.unwrap();
+        let status = response.status();
+        let body: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        answers.push((status, body["error"]["code"].clone()));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("Unknown tool: {name}"))),
+            "{body}"
+        );
+    }
+    assert_eq!(answers[0], answers[1]);
+    let response = call(ALICE, "http__regional").await.unwrap();
+    assert_eq!(response.status(), 400, "the header check applies to alice");
 
     // Refusals can say so instead.
     let mut changed = Config::parse(&config).unwrap();
