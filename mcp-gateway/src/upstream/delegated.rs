@@ -135,8 +135,8 @@ impl Delegated {
     }
 
     /// Keeps `client` for `key`, held for a call; `None` (and `client`
-    /// closed) when [`MAX_CALLERS`] connections all have calls in flight.
-    /// Idle connections go first, then the least recently used.
+    /// closed) when [`MAX_CALLERS`] connections all have calls in flight;
+    /// otherwise the one idle longest is closed to make room.
     pub(super) fn keep(
         &self,
         key: [u8; 32],

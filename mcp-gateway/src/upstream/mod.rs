@@ -275,16 +275,36 @@ impl Upstream {
                         "upstream {name} is called on behalf of its callers: it needs the caller's OAuth access token"
                     )));
                 };
+                // Refused for now, before anything is spent on it.
+                if self.delegated.failed_recently(&delegated::key(caller.0)) {
+                    return Err(self.refuse_sign_in(name));
+                }
                 Some(caller)
             }
             _ => None,
         };
         self.spend(ctx).await?;
-        // Waiting for a slot (and signing in for the caller) counts
-        // against the call's time: a hung upstream makes its callers
-        // fail, not queue without end.
+        // Signing in for the caller and waiting for a slot count against
+        // the call's time: a hung upstream makes its callers fail, not
+        // queue without end.
         let timeout = self.config.timeout();
         let deadline = tokio::time::Instant::now() + timeout;
+        // The caller's own connection, if the call is made for it: what
+        // the upstream asks or logs there reaches this caller only. Made
+        // before a slot is taken, so that a slow sign-in holds none, and
+        // not while the upstream is failing.
+        let delegated = match on_behalf {
+            Some((token, issuer)) => {
+                if self.breaker.state() != CircuitState::Closed {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    return Err(CallError::Unavailable(format!(
+                        "upstream {name} is failing; the gateway tries it again soon"
+                    )));
+                }
+                Some(self.on_behalf(token, issuer, deadline).await?)
+            }
+            None => None,
+        };
         let _slot = match tokio::time::timeout_at(deadline, self.limit.acquire()).await {
             Ok(Ok(slot)) => slot,
             Ok(Err(_)) => {
@@ -309,12 +329,8 @@ impl Upstream {
                 wait.as_secs().max(1)
             ))
         })?;
-        // The caller's own connection, if the call is made for it: what
-        // the upstream asks or logs there reaches this caller only. A
-        // sign-in that fails says nothing of the upstream's health.
-        let (client, callers, _busy) = match on_behalf {
-            Some((token, issuer)) => {
-                let busy = self.on_behalf(token, issuer, deadline).await?;
+        let (client, callers, _busy) = match delegated {
+            Some(busy) => {
                 let entry = busy.entry();
                 (entry.client.clone(), Arc::clone(&entry.callers), Some(busy))
             }
@@ -417,19 +433,18 @@ impl Upstream {
             self.refused.fetch_add(1, Ordering::Relaxed);
             CallError::Unavailable(format!("upstream {name}: {why}"))
         };
-        if self.delegated.failed_recently(&key) {
-            return Err(refused(
-                "signing in on the caller's behalf failed a moment ago; try again later",
-            ));
-        }
         let Ok(_signing_in) =
             tokio::time::timeout_at(deadline, self.delegated.signing_in.lock()).await
         else {
             return Err(refused("busy signing in other callers; try again later"));
         };
-        // Signed in meanwhile by another call of the same caller.
+        // Signed in meanwhile by another call of the same caller, or
+        // failed to.
         if let Some(busy) = self.delegated.get(&key) {
             return Ok(busy);
+        }
+        if self.delegated.failed_recently(&key) {
+            return Err(self.refuse_sign_in(name));
         }
         let callers = Arc::new(Callers::default());
         let relay = Relay {
@@ -447,17 +462,25 @@ impl Upstream {
                 .delegated
                 .keep(key, client, callers)
                 .ok_or_else(|| refused("too many callers at once; try again later")),
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "timed out".to_owned(),
-                };
+            Ok(Err(e)) => {
                 // The details (token endpoint answers) go to the log.
-                tracing::warn!(upstream = name, error = %why, "signing in on a caller's behalf failed");
+                tracing::warn!(upstream = name, error = %e, "signing in on a caller's behalf failed");
                 self.delegated.failed(key);
                 Err(refused("signing in on the caller's behalf failed"))
             }
+            // Out of time is the call's, not the caller's: not remembered.
+            Err(_) => Err(refused(
+                "signing in on the caller's behalf took too long; try again later",
+            )),
         }
+    }
+
+    /// The refusal of a caller whose sign-in failed a moment ago.
+    fn refuse_sign_in(&self, name: &str) -> CallError {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        CallError::Unavailable(format!(
+            "upstream {name}: signing in on the caller's behalf failed a moment ago; try again later"
+        ))
     }
 
     /// Takes one call from the upstream's `max_rate`, if it has one: from
