@@ -115,7 +115,10 @@ fn the_example_files_parse() {
         ),
         ("desktop.toml", include_str!("../../examples/desktop.toml")),
         ("pool.toml", include_str!("../../examples/pool.toml")),
-        ("on-behalf.toml", include_str!("../../examples/on-behalf.toml")),
+        (
+            "on-behalf.toml",
+            include_str!("../../examples/on-behalf.toml"),
+        ),
     ] {
         let config = Config::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(config.upstreams.len() >= 2, "{name}");

@@ -15,7 +15,8 @@ use mcp_client::Client;
 use mcp_server::RequestContext;
 use sha2::{Digest, Sha256};
 
-use super::caller::Callers;
+use super::caller::{Callers, Relay};
+use super::{CallError, Upstream, connect};
 
 /// Callers with a connection at once, per upstream. Connections with
 /// calls in flight are never closed to make room: a new caller is refused
@@ -204,5 +205,75 @@ fn close(clients: Vec<Client>) {
                 let _ = client.close().await;
             }
         });
+    }
+}
+
+impl Upstream {
+    /// The connection that acts for the caller whose OAuth `token` (of
+    /// `issuer`) it is, held for a call: the caller's own, made on first
+    /// use, one sign-in at a time, by `deadline`.
+    pub(super) async fn on_behalf(
+        &self,
+        token: &VerifiedToken,
+        issuer: &str,
+        deadline: tokio::time::Instant,
+    ) -> Result<Busy, CallError> {
+        let name = self.name();
+        let key = key(token);
+        if let Some(busy) = self.delegated.get(&key) {
+            return Ok(busy);
+        }
+        let refused = |why: &str| {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            CallError::Unavailable(format!("upstream {name}: {why}"))
+        };
+        let Ok(_signing_in) =
+            tokio::time::timeout_at(deadline, self.delegated.signing_in.lock()).await
+        else {
+            return Err(refused("busy signing in other callers; try again later"));
+        };
+        // Signed in meanwhile by another call of the same caller, or
+        // failed to.
+        if let Some(busy) = self.delegated.get(&key) {
+            return Ok(busy);
+        }
+        if self.delegated.failed_recently(&key) {
+            return Err(self.refuse_sign_in(name));
+        }
+        let callers = Arc::new(Callers::default());
+        let relay = Relay {
+            upstream: name.to_owned(),
+            callers: Arc::clone(&callers),
+        };
+        let connecting = connect::connect(
+            &self.config,
+            &self.secrets,
+            relay,
+            Some((token.secret(), issuer)),
+        );
+        match tokio::time::timeout_at(deadline, connecting).await {
+            Ok(Ok(client)) => self
+                .delegated
+                .keep(key, client, callers)
+                .ok_or_else(|| refused("too many callers at once; try again later")),
+            Ok(Err(e)) => {
+                // The details (token endpoint answers) go to the log.
+                tracing::warn!(upstream = name, error = %e, "signing in on a caller's behalf failed");
+                self.delegated.failed(key);
+                Err(refused("signing in on the caller's behalf failed"))
+            }
+            // Out of time is the call's, not the caller's: not remembered.
+            Err(_) => Err(refused(
+                "signing in on the caller's behalf took too long; try again later",
+            )),
+        }
+    }
+
+    /// The refusal of a caller whose sign-in failed a moment ago.
+    pub(super) fn refuse_sign_in(&self, name: &str) -> CallError {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        CallError::Unavailable(format!(
+            "upstream {name}: signing in on the caller's behalf failed a moment ago; try again later"
+        ))
     }
 }

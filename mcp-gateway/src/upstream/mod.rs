@@ -30,7 +30,6 @@ pub use breaker::CircuitState;
 use caller::{Caller, Callers, Relay};
 
 use crate::config::{UpstreamConfig, UpstreamOAuth};
-use mcp_auth::VerifiedToken;
 
 /// First wait before reconnecting; doubled on each failure.
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
@@ -413,74 +412,6 @@ impl Upstream {
                 Err(CallError::Unavailable(format!("upstream {name}: {what}")))
             }
         }
-    }
-
-    /// The connection that acts for the caller whose OAuth `token` (of
-    /// `issuer`) it is, held for a call: the caller's own, made on first
-    /// use, one sign-in at a time, by `deadline`.
-    async fn on_behalf(
-        &self,
-        token: &VerifiedToken,
-        issuer: &str,
-        deadline: tokio::time::Instant,
-    ) -> Result<delegated::Busy, CallError> {
-        let name = self.name();
-        let key = delegated::key(token);
-        if let Some(busy) = self.delegated.get(&key) {
-            return Ok(busy);
-        }
-        let refused = |why: &str| {
-            self.refused.fetch_add(1, Ordering::Relaxed);
-            CallError::Unavailable(format!("upstream {name}: {why}"))
-        };
-        let Ok(_signing_in) =
-            tokio::time::timeout_at(deadline, self.delegated.signing_in.lock()).await
-        else {
-            return Err(refused("busy signing in other callers; try again later"));
-        };
-        // Signed in meanwhile by another call of the same caller, or
-        // failed to.
-        if let Some(busy) = self.delegated.get(&key) {
-            return Ok(busy);
-        }
-        if self.delegated.failed_recently(&key) {
-            return Err(self.refuse_sign_in(name));
-        }
-        let callers = Arc::new(Callers::default());
-        let relay = Relay {
-            upstream: name.to_owned(),
-            callers: Arc::clone(&callers),
-        };
-        let connecting = connect::connect(
-            &self.config,
-            &self.secrets,
-            relay,
-            Some((token.secret(), issuer)),
-        );
-        match tokio::time::timeout_at(deadline, connecting).await {
-            Ok(Ok(client)) => self
-                .delegated
-                .keep(key, client, callers)
-                .ok_or_else(|| refused("too many callers at once; try again later")),
-            Ok(Err(e)) => {
-                // The details (token endpoint answers) go to the log.
-                tracing::warn!(upstream = name, error = %e, "signing in on a caller's behalf failed");
-                self.delegated.failed(key);
-                Err(refused("signing in on the caller's behalf failed"))
-            }
-            // Out of time is the call's, not the caller's: not remembered.
-            Err(_) => Err(refused(
-                "signing in on the caller's behalf took too long; try again later",
-            )),
-        }
-    }
-
-    /// The refusal of a caller whose sign-in failed a moment ago.
-    fn refuse_sign_in(&self, name: &str) -> CallError {
-        self.refused.fetch_add(1, Ordering::Relaxed);
-        CallError::Unavailable(format!(
-            "upstream {name}: signing in on the caller's behalf failed a moment ago; try again later"
-        ))
     }
 
     /// Takes one call from the upstream's `max_rate`, if it has one: from
