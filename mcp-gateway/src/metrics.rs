@@ -12,7 +12,7 @@ struct Series {
     value: fn(&UpstreamStatus) -> u64,
 }
 
-const SERIES: [Series; 3] = [
+const SERIES: [Series; 5] = [
     Series {
         name: "mcp_gateway_upstream_up",
         kind: "gauge",
@@ -30,6 +30,18 @@ const SERIES: [Series; 3] = [
         kind: "counter",
         help: "Connections made to the upstream.",
         value: |s| s.connects,
+    },
+    Series {
+        name: "mcp_gateway_upstream_callers",
+        kind: "gauge",
+        help: "Connections open on behalf of callers (token exchange).",
+        value: |s| s.callers as u64,
+    },
+    Series {
+        name: "mcp_gateway_upstream_sign_in_failures_total",
+        kind: "counter",
+        help: "Sign-ins on behalf of callers that were refused.",
+        value: |s| s.sign_in_failures,
     },
 ];
 

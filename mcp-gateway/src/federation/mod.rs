@@ -200,9 +200,11 @@ impl Gateway {
     /// The upstreams' state in the Prometheus text format, after the
     /// SDK's own metrics: `mcp_gateway_upstream_up`,
     /// `mcp_gateway_upstream_circuit_open`,
-    /// `mcp_gateway_upstream_connects_total` and
+    /// `mcp_gateway_upstream_connects_total`,
     /// `mcp_gateway_upstream_calls_total` by `outcome` (`answered`,
-    /// `failed`, `refused`), each labelled `upstream`.
+    /// `failed`, `refused`), `mcp_gateway_upstream_callers` and
+    /// `mcp_gateway_upstream_sign_in_failures_total`, each labelled
+    /// `upstream`.
     pub fn metrics(&self) -> String {
         let mut out = mcp_server::telemetry::Metrics::global().render();
         crate::metrics::render(&mut out, &self.status());

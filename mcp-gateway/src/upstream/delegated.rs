@@ -74,6 +74,8 @@ pub(super) struct Delegated {
     /// One sign-in at a time per upstream: a burst of new callers cannot
     /// turn into a burst of token exchanges and handshakes.
     pub(super) signing_in: tokio::sync::Mutex<()>,
+    /// Sign-ins refused, ever.
+    failures: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Delegated {
@@ -121,8 +123,19 @@ impl Delegated {
         failed.contains_key(key)
     }
 
+    /// Connections open.
+    pub(super) fn len(&self) -> usize {
+        lock(&self.entries).len()
+    }
+
+    /// Sign-ins refused so far.
+    pub(super) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
     /// Remembers that signing in for `key` failed.
     pub(super) fn failed(&self, key: [u8; 32]) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
         let mut failed = lock(&self.failed);
         if failed.len() >= MAX_CALLERS * 4 {
             // Many callers failing at once: forget the oldest half.

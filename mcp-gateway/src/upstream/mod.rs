@@ -89,6 +89,11 @@ pub struct UpstreamStatus {
     pub failed: u64,
     /// Calls refused without trying: not connected, or the circuit open.
     pub refused: u64,
+    /// Connections open on behalf of callers (token exchange upstreams).
+    pub callers: usize,
+    /// Sign-ins on behalf of callers that the upstream or its
+    /// authorization server refused.
+    pub sign_in_failures: u64,
 }
 
 #[derive(Debug)]
@@ -243,6 +248,8 @@ impl Upstream {
             answered: self.answered.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
+            callers: self.delegated.len(),
+            sign_in_failures: self.delegated.failures(),
         }
     }
 

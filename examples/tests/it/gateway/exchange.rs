@@ -229,6 +229,23 @@ url = "{elsewhere}"
         "a user's token went to another authorization server"
     );
     let _ = caller.close().await;
+    // One connection per user per upstream, in both eras; the refused
+    // sign-in counted.
+    let status = gateway.status();
+    let of = |name: &str| status.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(of("modern").callers, 2, "{status:?}");
+    assert_eq!(of("legacy").callers, 2, "{status:?}");
+    assert_eq!(of("elsewhere").callers, 0, "{status:?}");
+    assert_eq!(of("elsewhere").sign_in_failures, 1, "{status:?}");
+    let metrics = gateway.metrics();
+    assert!(
+        metrics.contains("mcp_gateway_upstream_callers{upstream=\"modern\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mcp_gateway_upstream_sign_in_failures_total{upstream=\"elsewhere\"} 1"),
+        "{metrics}"
+    );
 
     // An API key is never traded: there is nobody to act for.
     let robot = client(&url, Era::Modern, API_KEY).await;
