@@ -272,11 +272,8 @@ impl Gateway {
     ) -> Option<String> {
         let merged = self.merged();
         let config = self.config();
-        let refuses = |index: usize, target: RuleTarget<'_>| {
-            merged
-                .upstream(index)
-                .is_some_and(|u| !allows(&config, caller, u.name(), target))
-        };
+        let refuses =
+            |index: usize, target: RuleTarget<'_>| refuses(&config, &merged, caller, index, target);
         match request {
             ClientRequest::CallTool(params) => {
                 let entry = merged.tool(&params.name)?;
@@ -331,6 +328,21 @@ impl Gateway {
             &format_args!("{shown:?}"),
         );
     }
+}
+
+/// Whether policy refuses `caller` the `target` of upstream `index` of
+/// `merged` (nothing is refused of an upstream that is not there: the
+/// name is unknown, and answered as such).
+fn refuses(
+    config: &Config,
+    merged: &Merged,
+    caller: Option<&Identity>,
+    index: usize,
+    target: RuleTarget<'_>,
+) -> bool {
+    merged
+        .upstream(index)
+        .is_some_and(|u| !allows(config, caller, u.name(), target))
 }
 
 /// Characters of a refused name shown in the security event.
@@ -706,14 +718,10 @@ impl Handler for Gateway {
     ) -> Option<Arc<[ParamHeader]>> {
         let merged = self.merged();
         let entry = merged.tool(name)?;
-        let upstream = merged.upstream(entry.upstream)?;
-        allows(
-            &self.config(),
-            extensions.get::<Identity>(),
-            upstream.name(),
-            RuleTarget::Tool(&entry.original),
-        )
-        .then(|| Arc::clone(&entry.headers))
+        let caller = extensions.get::<Identity>();
+        let target = RuleTarget::Tool(&entry.original);
+        (!refuses(&self.config(), &merged, caller, entry.upstream, target))
+            .then(|| Arc::clone(&entry.headers))
     }
 
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {

@@ -66,24 +66,17 @@ impl ClientHandler for Named {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_caller_reaches_the_upstream_as_itself() {
-    let (Some(oidc), Some(other_as)) = (Oidc::start().await, Oidc::start().await) else {
-        return;
-    };
-    // The upstream: the auth example's server (JWTs of the test issuer,
-    // `mcp:read` required, `whoami`), recording every Authorization header.
+/// The auth example's server for `issuer`'s tokens on a free loopback
+/// port, recording every `Authorization` header into `record`; its URL.
+async fn protected_server(issuer: &str, record: Option<Arc<Mutex<Vec<String>>>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let upstream = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let (app, endpoint) =
-        examples::auth::app(&examples::auth::Config::new(oidc.issuer(), &upstream))
-            .await
-            .unwrap();
-    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let record = Arc::clone(&seen);
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let (app, endpoint) = examples::auth::app(&examples::auth::Config::new(issuer, &url))
+        .await
+        .unwrap();
     let app = app.layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| {
-            if let Some(value) = request.headers().get("authorization") {
+            if let (Some(record), Some(value)) = (&record, request.headers().get("authorization")) {
                 record
                     .lock()
                     .unwrap()
@@ -98,19 +91,20 @@ async fn each_caller_reaches_the_upstream_as_itself() {
         endpoint,
         std::future::pending(),
     ));
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_reaches_the_upstream_as_itself() {
+    let (Some(oidc), Some(other_as)) = (Oidc::start().await, Oidc::start().await) else {
+        return;
+    };
+    // The upstream: the auth example's server (JWTs of the test issuer,
+    // `mcp:read` required, `whoami`), recording every Authorization header.
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let upstream = protected_server(oidc.issuer(), Some(Arc::clone(&seen))).await;
     // Another upstream, whose authorization server is another one.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let elsewhere = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let (app, endpoint) =
-        examples::auth::app(&examples::auth::Config::new(other_as.issuer(), &elsewhere))
-            .await
-            .unwrap();
-    tokio::spawn(examples::auth::serve(
-        listener,
-        app,
-        endpoint,
-        std::future::pending(),
-    ));
+    let elsewhere = protected_server(other_as.issuer(), None).await;
 
     let dir = std::env::temp_dir().join(format!("mcp-gateway-exchange-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -25,6 +25,31 @@ async fn client(url: &str, key: &str, era: Era) -> Client {
         .unwrap()
 }
 
+/// A 2026-07-28 `tools/call` of `name` with `arguments`, as request `id`.
+fn call_body(id: u64, name: &str, arguments: &serde_json::Value) -> serde_json::Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        },
+        "name": name,
+        "arguments": arguments,
+    }})
+}
+
+/// `body` POSTed by hand as `key`, its `Mcp-Name` header saying `name`.
+fn raw_call(url: &str, key: &str, name: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .post(url)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", name)
+        .body(body.to_string())
+}
+
 fn names(tools: &[mcp_core::Tool]) -> Vec<String> {
     tools.iter().map(|t| t.name.clone()).collect()
 }
@@ -164,23 +189,14 @@ subjects = ["bob"]
 
     // A tool hidden from a caller is unknown to it, headers or not: no
     // header check says it exists (a caller who may use it gets one).
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let call = |key: &'static str, name: &'static str| {
-        let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
-            "params": {"_meta": meta, "name": name, "arguments": {"region": "eu"}}});
-        reqwest::Client::new()
-            .post(&url)
-            .header("authorization", format!("Bearer {key}"))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", name)
-            .body(body.to_string())
-            .send()
+    let call = |key: &str, name: &str| {
+        raw_call(
+            &url,
+            key,
+            name,
+            &call_body(3, name, &json!({"region": "eu"})),
+        )
+        .send()
     };
     let mut answers = Vec::new();
     for name in ["http__regional", "http__made_up"] {
@@ -241,24 +257,8 @@ subjects = ["bob"]
     }
     // Over the wire it is HTTP 403 with the JSON-RPC error, decided on the
     // body: headers that name an allowed tool change nothing.
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-    });
-    let post = |name: &str, body: serde_json::Value| {
-        reqwest::Client::new()
-            .post(&url)
-            .header("authorization", format!("Bearer {BOB}"))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", name)
-            .body(body.to_string())
-            .send()
-    };
-    let denied = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {"_meta": meta, "name": "local__add", "arguments": {"a": 1, "b": 2}}});
+    let post = |name: &str, body: serde_json::Value| raw_call(&url, BOB, name, &body).send();
+    let denied = call_body(7, "local__add", &json!({"a": 1, "b": 2}));
     for header in ["local__add", "local__echo"] {
         let response = post(header, denied.clone()).await.unwrap();
         assert_eq!(response.status(), 403, "Mcp-Name {header}");
@@ -268,24 +268,15 @@ subjects = ["bob"]
         assert_eq!(body["error"]["code"], mcp_gateway::FORBIDDEN, "{body}");
     }
     // A request the endpoint refuses for its Host is left to it, unread.
-    let response = reqwest::Client::new()
-        .post(&url)
+    let response = raw_call(&url, BOB, "local__add", &denied)
         .header("host", "evil.example")
-        .header("authorization", format!("Bearer {BOB}"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "local__add")
-        .body(denied.to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
     let body = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
     assert!(body.contains("Host header not allowed"), "{body}");
-    let allowed = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-        "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": "ok"}}});
+    let allowed = call_body(8, "local__echo", &json!({"message": "ok"}));
     let response = post("local__echo", allowed).await.unwrap();
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
@@ -293,8 +284,7 @@ subjects = ["bob"]
     assert!(body["result"]["content"].is_array(), "{body}");
     // A body over the endpoint's limit is refused before it is decoded.
     let huge = "x".repeat(5 << 20);
-    let too_large = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
-        "params": {"_meta": meta, "name": "local__echo", "arguments": {"message": huge}}});
+    let too_large = call_body(9, "local__echo", &json!({"message": huge}));
     let response = post("local__echo", too_large).await.unwrap();
     assert_eq!(response.status(), 413);
 
