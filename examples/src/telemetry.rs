@@ -7,7 +7,9 @@
 //! `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` describe the
 //! service, `OTEL_EXPORTER_OTLP_HEADERS` and `_TIMEOUT` shape the
 //! requests, `OTEL_BSP_*` size the span queue and batches,
-//! `OTEL_TRACES_SAMPLER` (and `_ARG`) sample traces,
+//! `OTEL_TRACES_SAMPLER` (and `_ARG`) sample traces (decided when a
+//! trace's first span opens, by `mcp_server::telemetry::HeadSampler`, so
+//! a dropped trace is never built),
 //! `OTEL_METRIC_EXPORT_INTERVAL` paces metrics, `OTEL_TRACES_EXPORTER=none`
 //! or `OTEL_METRICS_EXPORTER=none` turn one signal off and
 //! `OTEL_SDK_DISABLED=true` all of it. Spans are batched on the SDK's own thread into a
@@ -15,12 +17,13 @@
 //! the spans that do not fit are dropped and counted
 //! (`otel.sdk.processor.span.processed` with `error.type=queue_full`).
 
+use mcp_server::telemetry::{HeadSampler, Sampling};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{MetricExporter, SpanExporter};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -32,6 +35,7 @@ use tracing_subscriber::{EnvFilter, Layer};
 pub struct Telemetry {
     tracer: Option<SdkTracerProvider>,
     meter: Option<SdkMeterProvider>,
+    sampling: Sampling,
 }
 
 impl Telemetry {
@@ -119,6 +123,9 @@ pub fn init(logs: Logs) -> Telemetry {
     // need not follow every poll of every instrumented future (it costs a
     // context attach and detach per poll); code that reads
     // `opentelemetry::Context::current()` directly would need it on.
+    // Traces are sampled as `OTEL_TRACES_SAMPLER` says before the layer
+    // sees them: a dropped trace costs it nothing (the SDK's own sampler
+    // is always-on, so it keeps what the filter lets through).
     let otel = telemetry.tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service_name()))
@@ -127,6 +134,7 @@ pub fn init(logs: Logs) -> Telemetry {
             .with_target(false)
             .with_tracked_inactivity(false)
             .with_context_activation(false)
+            .with_filter(HeadSampler::new(telemetry.sampling))
     });
     let _ = tracing_subscriber::registry()
         .with(filter)
@@ -197,8 +205,13 @@ fn export_from_env() -> Telemetry {
             Ok(exporter) => {
                 let provider = SdkTracerProvider::builder()
                     .with_resource(resource)
+                    .with_sampler(Sampler::AlwaysOn)
                     .with_batch_exporter(exporter)
                     .build();
+                telemetry.sampling = Sampling::from_env().unwrap_or_else(|e| {
+                    eprintln!("{e}; sampling every trace");
+                    Sampling::always()
+                });
                 opentelemetry::global::set_text_map_propagator(
                     opentelemetry::propagation::TextMapCompositePropagator::new(vec![
                         Box::new(TraceContextPropagator::new()),

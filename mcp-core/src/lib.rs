@@ -60,6 +60,7 @@
 //! | feature | adds |
 //! |---|---|
 //! | `tokio` | `transport::LineReader` / `transport::LineWriter`: newline-framed transport halves over tokio I/O |
+//! | `trace-sampling` | `telemetry::HeadSampler`: a `tracing` filter that samples whole traces before an OpenTelemetry layer builds them |
 //!
 //! None is on by default; the default build has no async runtime and no I/O.
 //!
@@ -72,6 +73,9 @@
 //!
 //! - `tokio` (off): `LineReader` and `LineWriter`, the newline framing of
 //!   stdio and sockets over tokio's `AsyncRead`/`AsyncWrite`.
+//! - `trace-sampling` (off): [`telemetry::HeadSampler`](telemetry), the
+//!   head sampler that `mcp-server`'s and `mcp-client`'s spans and any
+//!   other `tracing` span share.
 //!
 //! # Dependencies, and why
 //!
@@ -84,6 +88,10 @@
 //! - `tokio` (feature `tokio` only): the line codec's async I/O traits.
 //!   Without it this crate has no runtime, so any transport or runtime can
 //!   build on the types.
+//! - `tracing`, `tracing-subscriber` (feature `trace-sampling` only): the
+//!   head sampler is a per-layer `Filter`, the one place `tracing` lets a
+//!   decision hide a span from one layer (the OpenTelemetry bridge) and
+//!   not from the others (logs).
 
 // Every public spec type is `#[non_exhaustive]` unless it says why not.
 #![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]

@@ -46,8 +46,9 @@
 //! - `http` (on): Streamable HTTP ([`http`]): the endpoint as a tower
 //!   `Service` and a hardened hyper listener. Off, the tree has no hyper,
 //!   tower or HTTP body crates.
-//! - `otel`: W3C trace context through `params._meta` and metrics through
-//!   OpenTelemetry ([`telemetry`]).
+//! - `otel`: W3C trace context through `params._meta`, metrics through
+//!   OpenTelemetry, and head sampling for the OpenTelemetry layer
+//!   (`telemetry::HeadSampler`) ([`telemetry`]).
 //! - `redis`: sessions, resumable events and rate-limit buckets shared on
 //!   Redis (`mcp_server::redis`), for many instances.
 //!
@@ -73,10 +74,12 @@
 //!   endpoint mounts in axum or any tower stack), `http-body`/
 //!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
 //!   (raising the descriptor limit that the connection cap is sized by).
-//! - With `otel`: `opentelemetry` (its API only: the W3C propagator the
-//!   application installed reads `params._meta`) and
-//!   `tracing-opentelemetry` (the caller's context becomes the parent of
-//!   the request's `tracing` span; metrics go to its meter provider).
+//! - With `otel`: `opentelemetry` (the API: the W3C propagator the
+//!   application installed reads `params._meta`; metrics go to its meter
+//!   provider), `opentelemetry_sdk` only to turn on its bound instruments
+//!   (each label set's histogram is bound once, so a request's record
+//!   hashes no attributes), and `tracing-opentelemetry` (the caller's
+//!   context becomes the parent of the request's `tracing` span).
 //!   Rate limits, metrics and the GCRA step are written here: see
 //!   [`limit`] and [`telemetry`] for why.
 //! - With `redis`: `redis` (redis-rs: kept up, async on tokio, with a

@@ -358,3 +358,101 @@ async fn a_stalled_collector_holds_no_request_drops_spans_counted_and_export_res
     assert!((1..=4 + 16).contains(&exported), "{exported} exported");
     client.close().await.unwrap();
 }
+
+/// A 2026-07-28 `tools/call` posted as is, with `traceparent` in its
+/// `_meta` when given, which must succeed.
+async fn call_with_trace(url: &str, traceparent: Option<&str>, tool: &str, arguments: Value) {
+    let mut meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    if let Some(traceparent) = traceparent {
+        meta["traceparent"] = json!(traceparent);
+    }
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments, "_meta": meta},
+    });
+    let res = reqwest::Client::new()
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    let text = res.text().await.unwrap();
+    assert!(text.contains("\"result\""), "{text}");
+}
+
+#[tokio::test]
+async fn head_sampling_keeps_the_traces_callers_sample_whole_and_nothing_of_the_rest() {
+    let Some(receiver) = Receiver::start().await else {
+        return;
+    };
+    // The front server: parent-based, and no new trace kept, so only its
+    // callers' sampled traces. The upstream keeps every trace but those
+    // its caller (the front server) says it dropped.
+    let sampler = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "0"),
+    ];
+    let always = [("OTEL_TRACES_SAMPLER", "parentbased_always_on")];
+    let (_upstream, upstream_url) = http_server(&receiver, "sampled-up", &[], &always).await;
+    let (_front, url) = http_server(
+        &receiver,
+        "sampled-front",
+        &["--upstream", &upstream_url],
+        &sampler,
+    )
+    .await;
+    let nested = || json!({"tool": "echo", "arguments": {"message": "x"}});
+    // No trace context: a new trace, not kept.
+    call_with_trace(&url, None, "ask_upstream", nested()).await;
+    // The caller's trace, not sampled by the caller.
+    let dropped = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    call_with_trace(&url, Some(dropped), "ask_upstream", nested()).await;
+    // The caller's trace, sampled: kept on both servers, as one trace.
+    let kept = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    call_with_trace(&url, Some(kept), "ask_upstream", nested()).await;
+
+    let [front_in, front_out, up] = receiver
+        .until("the three spans of the sampled call", |all| {
+            Some([
+                span(
+                    all,
+                    "sampled-front",
+                    "tools/call ask_upstream",
+                    "SPAN_KIND_SERVER",
+                )?
+                .clone(),
+                span(all, "sampled-front", "tools/call echo", "SPAN_KIND_CLIENT")?.clone(),
+                span(all, "sampled-up", "tools/call echo", "SPAN_KIND_SERVER")?.clone(),
+            ])
+        })
+        .await;
+    assert_eq!(front_in["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(front_in["parent_span_id"], "00f067aa0ba902b7");
+    for (parent, child) in [(&front_in, &front_out), (&front_out, &up)] {
+        assert_eq!(child["trace_id"], front_in["trace_id"], "{child:#}");
+        assert_eq!(child["parent_span_id"], parent["span_id"], "{child:#}");
+    }
+    // Each process exports its spans in the order they ended, and the
+    // dropped calls ended first: had they been exported, they would be
+    // here already.
+    let records = receiver.records.lock().unwrap();
+    let spans: Vec<&Value> = records
+        .iter()
+        .filter(|r| {
+            r["signal"] == "span"
+                && r["service"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("sampled-"))
+        })
+        .collect();
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+}

@@ -409,7 +409,7 @@ impl Client {
             // Before `initialize` settles it, there is none.
             Mode::Legacy => self.inner.server.get().map(|s| s.protocol_version.clone()),
         };
-        let span = telemetry::request(
+        let (span, _kept) = telemetry::request(
             M::NAME,
             &id,
             &*params,
@@ -419,7 +419,7 @@ impl Client {
         #[cfg(feature = "otel")]
         let start = std::time::Instant::now();
         #[cfg(feature = "otel")]
-        telemetry::propagate(&span, params.meta_mut());
+        telemetry::propagate(&span, _kept, params.meta_mut());
         let sent = self.send_in_span::<M>(id, params, options, mode);
         let result = tracing::Instrument::instrument(sent, span.clone()).await;
         let _error_type =

@@ -21,14 +21,15 @@ use tracing::field::Empty;
 use crate::Error;
 
 /// The span of request `method` with `params`, sent as `id` in `version`
-/// to `server` (host and port, over a network).
+/// to `server` (host and port, over a network); and whether a head
+/// sampler kept its trace (`None`: none looked).
 pub(super) fn request(
     method: &'static str,
     id: &RequestId,
     params: &dyn Any,
     version: Option<&ProtocolVersion>,
     server: Option<&(String, u16)>,
-) -> tracing::Span {
+) -> (tracing::Span, Option<bool>) {
     let tool = params
         .downcast_ref::<CallToolParams>()
         .map(|p| p.name.as_str());
@@ -39,41 +40,46 @@ pub(super) fn request(
         .downcast_ref::<ReadResourceParams>()
         .map(|p| p.uri.as_str());
     // Text made once, recorded as `&str`: a `Display` field is formatted
-    // again by every layer that reads it. The name is
-    // `{mcp.method.name} {target}`, as the conventions give it.
-    let name = match tool.or(prompt).or(uri) {
-        Some(target) => std::borrow::Cow::Owned(format!("{method} {target}")),
-        None => std::borrow::Cow::Borrowed(method),
-    };
+    // again by every layer that reads it.
+    let name = mcp_core::telemetry::span_name(method, tool.or(prompt).or(uri));
     let id_text = id.as_text();
-    tracing::info_span!(
-        target: "mcp_client::request",
-        "mcp.client.request",
-        otel.name = &*name,
-        otel.kind = "client",
-        otel.status_code = Empty,
-        mcp.method.name = method,
-        jsonrpc.request.id = &*id_text,
-        mcp.protocol.version = version.map(ProtocolVersion::as_str),
-        gen_ai.tool.name = tool,
-        gen_ai.prompt.name = prompt,
-        mcp.resource.uri = uri,
-        gen_ai.operation.name = tool.map(|_| "execute_tool"),
-        network.transport = if server.is_some() { "tcp" } else { "pipe" },
-        network.protocol.name = server.map(|_| "http"),
-        server.address = server.map(|s| s.0.as_str()),
-        // As i64: OpenTelemetry's layer records unsigned values as text.
-        server.port = server.map(|s| i64::from(s.1)),
-        error.type = Empty,
-        rpc.response.status_code = Empty,
-    )
+    let open = || {
+        tracing::info_span!(
+            target: "mcp_client::request",
+            "mcp.client.request",
+            otel.name = &*name,
+            otel.kind = "client",
+            otel.status_code = Empty,
+            mcp.method.name = method,
+            jsonrpc.request.id = &*id_text,
+            mcp.protocol.version = version.map(ProtocolVersion::as_str),
+            gen_ai.tool.name = tool,
+            gen_ai.prompt.name = prompt,
+            mcp.resource.uri = uri,
+            gen_ai.operation.name = tool.map(|_| "execute_tool"),
+            network.transport = if server.is_some() { "tcp" } else { "pipe" },
+            network.protocol.name = server.map(|_| "http"),
+            server.address = server.map(|s| s.0.as_str()),
+            // As i64: OpenTelemetry's layer records unsigned values as text.
+            server.port = server.map(|s| i64::from(s.1)),
+            error.type = Empty,
+            rpc.response.status_code = Empty,
+        )
+    };
+    mcp_core::telemetry::open_span(None, open)
 }
 
 /// With the `otel` feature: writes `span`'s W3C trace context into the
 /// request's `_meta` (`traceparent`, `tracestate`, `baggage`) through the
-/// globally installed propagator, so the server's span is its child.
+/// globally installed propagator, so the server's span is its child. A
+/// trace a head sampler dropped (`kept` is `Some(false)`) is sent on as
+/// not sampled, so the server drops its part too.
 #[cfg(feature = "otel")]
-pub(super) fn propagate(span: &tracing::Span, meta: &mut Option<mcp_core::RequestMeta>) {
+pub(super) fn propagate(
+    span: &tracing::Span,
+    kept: Option<bool>,
+    meta: &mut Option<mcp_core::RequestMeta>,
+) {
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
     /// `_meta`, as a propagator writes it.
@@ -89,8 +95,15 @@ pub(super) fn propagate(span: &tracing::Span, meta: &mut Option<mcp_core::Reques
     if span.is_disabled() {
         return;
     }
-    let context = span.context();
     let meta = meta.get_or_insert_with(Default::default);
+    if kept == Some(false) {
+        meta.other.insert(
+            mcp_core::meta::keys::TRACEPARENT.to_owned(),
+            serde_json::Value::String(mcp_core::telemetry::unsampled_traceparent()),
+        );
+        return;
+    }
+    let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut Carrier(&mut meta.other));
     });

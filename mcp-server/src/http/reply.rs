@@ -192,10 +192,15 @@ pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
             sse: true,
         };
     };
-    for range in accept.split(',') {
+    // Bytes, not `str` patterns: this runs on every request.
+    for range in accept.as_bytes().split(|b| *b == b',') {
         // A media range, then its parameters (`q=`, ignored).
-        let media = range.split(';').next().unwrap_or_default().trim();
-        let is = |m: &str| media.eq_ignore_ascii_case(m);
+        let media = range
+            .split(|b| *b == b';')
+            .next()
+            .unwrap_or_default()
+            .trim_ascii();
+        let is = |m: &str| media.eq_ignore_ascii_case(m.as_bytes());
         if is("*/*") {
             return Accepts {
                 json: true,

@@ -221,9 +221,10 @@ struct Family<const N: usize> {
 struct Series<const N: usize> {
     values: [Option<Box<str>>; N],
     histogram: Histogram,
-    /// The label set as OpenTelemetry attributes, built once.
+    /// The OpenTelemetry histogram bound to this label set once: a record
+    /// is then a bucket update, with no attribute set to hash and find.
     #[cfg(feature = "otel")]
-    attributes: Vec<opentelemetry::KeyValue>,
+    otel: opentelemetry::metrics::BoundHistogram<f64>,
 }
 
 impl<const N: usize> Series<N> {
@@ -252,10 +253,10 @@ impl<const N: usize> Family<N> {
         }
     }
 
-    fn observe(&self, series: &Series<N>, took: Duration) {
+    fn observe(series: &Series<N>, took: Duration) {
         series.histogram.observe(took);
         #[cfg(feature = "otel")]
-        self.otel.record(took.as_secs_f64(), &series.attributes);
+        series.otel.record(took.as_secs_f64());
     }
 
     fn record(&self, values: [Option<&str>; N], took: Duration) {
@@ -264,7 +265,7 @@ impl<const N: usize> Family<N> {
             .get(&key)
             .and_then(|bucket| bucket.iter().find(|s| s.is(&values)))
         {
-            self.observe(series, took);
+            Self::observe(series, took);
             return;
         }
         let full = self.count.load(Ordering::Relaxed) >= MAX_SERIES as u64;
@@ -273,23 +274,25 @@ impl<const N: usize> Family<N> {
         let mut map = write(&self.series);
         let bucket = map.entry(key).or_default();
         if let Some(series) = bucket.iter().find(|s| s.is(&values)) {
-            self.observe(series, took);
+            Self::observe(series, took);
             return;
         }
         let series = Series {
             #[cfg(feature = "otel")]
-            attributes: self
-                .names
-                .iter()
-                .zip(&values)
-                .filter_map(|(name, value)| {
-                    value.map(|v| opentelemetry::KeyValue::new(*name, v.to_owned()))
-                })
-                .collect(),
+            otel: self.otel.bind(
+                &self
+                    .names
+                    .iter()
+                    .zip(&values)
+                    .filter_map(|(name, value)| {
+                        value.map(|v| opentelemetry::KeyValue::new(*name, v.to_owned()))
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             values: values.map(|v| v.map(Box::from)),
             histogram: Histogram::default(),
         };
-        self.observe(&series, took);
+        Self::observe(&series, took);
         bucket.push(series);
         self.count.fetch_add(1, Ordering::Relaxed);
     }

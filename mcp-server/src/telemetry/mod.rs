@@ -34,6 +34,10 @@ use std::task::{Context, Poll};
 
 pub use self::metrics::{MAX_SERIES, Metrics};
 pub(crate) use self::operation::{Operation, Outcome};
+/// Head sampling for the OpenTelemetry layer (feature `otel`): see
+/// [`mcp_core::telemetry::HeadSampler`].
+#[cfg(feature = "otel")]
+pub use mcp_core::telemetry::{HeadSampler, Sampling};
 
 /// How a connection reaches its client, as the conventions name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

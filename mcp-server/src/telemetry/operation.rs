@@ -1,7 +1,6 @@
 //! One request's telemetry: its span, named and attributed by
 //! OpenTelemetry's MCP conventions, and its duration metric.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -12,7 +11,7 @@ use mcp_core::transport::Principal;
 use tracing::field::Empty;
 
 use super::metrics::Metrics;
-use super::trace::{fresh_trace_id, trace_id_of};
+use super::trace::{fresh_trace_id, remote_parent};
 use super::{SessionLabel, Transport};
 
 /// What a request came to, beyond its reply: set by the dispatcher.
@@ -70,41 +69,49 @@ impl Operation {
             _ => (None, None, None),
         };
         let peer = extensions.get::<SocketAddr>();
-        let traceparent = call
-            .and_then(ClientRequest::meta)
-            .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT));
-        // Values as text made once, recorded as `&str`: a `Display` field
-        // is formatted again by every layer that reads it. The name is
-        // `{mcp.method.name} {target}`, as the conventions give it.
-        let name = match target {
-            Some(target) => Cow::Owned(format!("{method} {target}")),
-            None => Cow::Borrowed(method),
+        // Nothing listens at `info` (no subscriber, or a stricter level):
+        // no span, and none of the text it would carry.
+        let (span, kept, remote) = if tracing::level_enabled!(tracing::Level::INFO) {
+            let remote = call
+                .and_then(ClientRequest::meta)
+                .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT))
+                .and_then(remote_parent);
+            // Values as text made once, recorded as `&str`: a `Display` field
+            // is formatted again by every layer that reads it.
+            let name = mcp_core::telemetry::span_name(method, target);
+            let id = req.id.as_text();
+            let open = || {
+                tracing::info_span!(
+                    target: "mcp_server::request",
+                    "mcp.server.request",
+                    otel.name = &*name,
+                    otel.kind = "server",
+                    otel.status_code = Empty,
+                    mcp.method.name = method,
+                    jsonrpc.request.id = &*id,
+                    mcp.protocol.version = version.as_ref().map(mcp_core::ProtocolVersion::as_str),
+                    mcp.session.id = extensions.get::<SessionLabel>().map(|s| &*s.0),
+                    gen_ai.tool.name = tool,
+                    gen_ai.prompt.name = prompt,
+                    mcp.resource.uri = uri,
+                    gen_ai.operation.name = tool.map(|_| "execute_tool"),
+                    network.transport = transport.network(),
+                    network.protocol.name = transport.protocol(),
+                    client.address = peer.map(|p| tracing::field::display(p.ip())),
+                    // As i64: OpenTelemetry's layer records unsigned values as text.
+                    client.port = peer.map(|p| i64::from(p.port())),
+                    error.type = Empty,
+                    rpc.response.status_code = Empty,
+                    trace_id = Empty,
+                    principal = extensions.get::<Principal>().map(|p| &*p.0),
+                )
+            };
+            // A head sampler follows the caller's decision for its trace.
+            let (span, kept) = mcp_core::telemetry::open_span(remote.map(|r| r.sampled), open);
+            (span, kept, remote)
+        } else {
+            (tracing::Span::none(), None, None)
         };
-        let id = req.id.as_text();
-        let span = tracing::info_span!(
-            target: "mcp_server::request",
-            "mcp.server.request",
-            otel.name = &*name,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            mcp.method.name = method,
-            jsonrpc.request.id = &*id,
-            mcp.protocol.version = version.as_ref().map(mcp_core::ProtocolVersion::as_str),
-            mcp.session.id = extensions.get::<SessionLabel>().map(|s| &*s.0),
-            gen_ai.tool.name = tool,
-            gen_ai.prompt.name = prompt,
-            mcp.resource.uri = uri,
-            gen_ai.operation.name = tool.map(|_| "execute_tool"),
-            network.transport = transport.network(),
-            network.protocol.name = transport.protocol(),
-            client.address = peer.map(|p| tracing::field::display(p.ip())),
-            // As i64: OpenTelemetry's layer records unsigned values as text.
-            client.port = peer.map(|p| i64::from(p.port())),
-            error.type = Empty,
-            rpc.response.status_code = Empty,
-            trace_id = Empty,
-            principal = extensions.get::<Principal>().map(|p| &*p.0),
-        );
         #[cfg(feature = "otel")]
         if let Some(meta) = call.and_then(ClientRequest::meta) {
             super::trace::continue_trace(&span, &meta.other);
@@ -112,9 +119,15 @@ impl Operation {
         // The caller's trace, else the one OpenTelemetry started, else a
         // fresh id: logs name the trace the exported spans are in.
         if !span.is_disabled() {
-            let trace_id = traceparent
-                .and_then(trace_id_of)
-                .or_else(|| super::trace::exported_trace_id(&span))
+            // (A trace a head sampler dropped has no OpenTelemetry span to
+            // ask.)
+            let trace_id = remote
+                .map(|r| r.trace_id)
+                .or_else(|| {
+                    (kept != Some(false))
+                        .then(|| super::trace::exported_trace_id(&span))
+                        .flatten()
+                })
                 .unwrap_or_else(fresh_trace_id);
             span.record("trace_id", trace_id.hex().as_str());
         }

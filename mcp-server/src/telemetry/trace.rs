@@ -29,10 +29,18 @@ impl fmt::Debug for TraceId {
     }
 }
 
-/// The trace id of a `traceparent` value (version 00 and the versions
-/// after it, read as 00 as the W3C recommendation says); `None` for one
-/// that is malformed or names the invalid, all-zero trace.
-pub(crate) fn trace_id_of(traceparent: &str) -> Option<TraceId> {
+/// A caller's trace, as its `traceparent` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RemoteParent {
+    pub(crate) trace_id: TraceId,
+    /// The `sampled` flag: whether the caller records this trace.
+    pub(crate) sampled: bool,
+}
+
+/// The trace of a `traceparent` value (version 00 and the versions after
+/// it, read as 00 as the W3C recommendation says); `None` for one that is
+/// malformed or names the invalid, all-zero trace.
+pub(crate) fn remote_parent(traceparent: &str) -> Option<RemoteParent> {
     let mut parts = traceparent.trim().split('-');
     let version = parts.next()?;
     let trace = parts.next()?;
@@ -60,7 +68,11 @@ pub(crate) fn trace_id_of(traceparent: &str) -> Option<TraceId> {
     for (i, byte) in id.iter_mut().enumerate() {
         *byte = u8::from_str_radix(trace.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    (id != [0; 16]).then_some(TraceId(id))
+    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
+    (id != [0; 16]).then_some(RemoteParent {
+        trace_id: TraceId(id),
+        sampled,
+    })
 }
 
 /// A new trace id, unique in this process and unpredictable across
@@ -139,11 +151,18 @@ mod tests {
 
     #[test]
     fn traceparents_are_read_as_the_recommendation_says() {
-        let id = trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
-        assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let parent =
+            remote_parent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        assert_eq!(
+            parent.trace_id.to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert!(parent.sampled);
+        let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
+        assert!(!remote_parent(unsampled).unwrap().sampled);
         // A later version may add fields.
         assert!(
-            trace_id_of("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz").is_some()
+            remote_parent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz").is_some()
         );
         for bad in [
             "",
@@ -154,7 +173,7 @@ mod tests {
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
         ] {
-            assert_eq!(trace_id_of(bad), None, "{bad}");
+            assert_eq!(remote_parent(bad), None, "{bad}");
         }
     }
 

@@ -1,0 +1,414 @@
+//! Head sampling (see the parent module).
+
+use std::cell::Cell;
+
+/// What fraction of new traces to keep, and whether a remote caller's
+/// decision is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampling {
+    /// Kept when a draw in `0..=u64::MAX` is below it; `u64::MAX` keeps all.
+    threshold: u64,
+    keep_all: bool,
+    parent_based: bool,
+}
+
+impl Sampling {
+    /// Every trace (`always_on`), following remote callers.
+    pub fn always() -> Self {
+        Self::ratio(1.0)
+    }
+
+    /// No trace (`always_off`), unless a remote caller's trace is sampled.
+    pub fn never() -> Self {
+        Self::ratio(0.0)
+    }
+
+    /// A fraction of new traces (clamped to `0.0..=1.0`), following remote
+    /// callers (`parentbased_traceidratio`).
+    pub fn ratio(ratio: f64) -> Self {
+        let ratio = if ratio.is_nan() {
+            0.0
+        } else {
+            ratio.clamp(0.0, 1.0)
+        };
+        // Rounding: a ratio of 1e-20 keeps (almost) nothing, 1.0 all.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "clamped to 0..=1, so the product fits"
+        )]
+        let threshold = (ratio * u64::MAX as f64) as u64;
+        Self {
+            threshold,
+            keep_all: ratio >= 1.0,
+            parent_based: true,
+        }
+    }
+
+    /// Decides remote traces by the same draw as new ones instead of by
+    /// the caller's flag (`traceidratio`, `always_on`, `always_off` without
+    /// `parentbased_`).
+    #[must_use]
+    pub fn ignoring_remote_parents(mut self) -> Self {
+        self.parent_based = false;
+        self
+    }
+
+    /// The sampler OpenTelemetry's environment variables name:
+    /// `OTEL_TRACES_SAMPLER` (`always_on`, `always_off`, `traceidratio`
+    /// and their `parentbased_` forms; `parentbased_always_on` when unset)
+    /// with `OTEL_TRACES_SAMPLER_ARG` as the ratio (1.0 when unset). Another
+    /// sampler name is an error that names it.
+    pub fn from_env() -> Result<Self, String> {
+        let name = std::env::var("OTEL_TRACES_SAMPLER").unwrap_or_default();
+        let arg = std::env::var("OTEL_TRACES_SAMPLER_ARG").ok();
+        Self::named(&name, arg.as_deref())
+    }
+
+    /// As [`Sampling::from_env`], from the two values.
+    pub fn named(name: &str, arg: Option<&str>) -> Result<Self, String> {
+        let ratio = || match arg.map(str::trim).filter(|a| !a.is_empty()) {
+            None => Ok(1.0),
+            Some(a) => a
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| format!("OTEL_TRACES_SAMPLER_ARG={a}: not a ratio in 0..1")),
+        };
+        Ok(match name.trim() {
+            "" | "parentbased_always_on" => Self::always(),
+            "parentbased_always_off" => Self::never(),
+            "parentbased_traceidratio" => Self::ratio(ratio()?),
+            "always_on" => Self::always().ignoring_remote_parents(),
+            "always_off" => Self::never().ignoring_remote_parents(),
+            "traceidratio" => Self::ratio(ratio()?).ignoring_remote_parents(),
+            other => {
+                return Err(format!(
+                    "OTEL_TRACES_SAMPLER={other}: not a sampler this SDK knows"
+                ));
+            }
+        })
+    }
+
+    /// Whether a new trace is kept (one draw).
+    #[cfg_attr(
+        not(feature = "trace-sampling"),
+        allow(dead_code, reason = "the filter draws")
+    )]
+    fn draw(&self) -> bool {
+        self.keeps(random())
+    }
+
+    /// Whether a trace that drew `draw` is kept.
+    fn keeps(&self, draw: u64) -> bool {
+        self.keep_all || draw < self.threshold
+    }
+}
+
+impl Default for Sampling {
+    /// [`Sampling::always`].
+    fn default() -> Self {
+        Self::always()
+    }
+}
+
+thread_local! {
+    /// The `sampled` flag of the remote parent of the span being opened on
+    /// this thread, while [`open_span`] runs.
+    static REMOTE: Cell<Option<bool>> = const { Cell::new(None) };
+    /// What a `HeadSampler` decided for the last span opened on this
+    /// thread, while [`open_span`] runs.
+    static DECIDED: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+/// Runs `open`, which opens one span, and says whether a `HeadSampler`
+/// kept its trace (`None`: no sampler looked at it).
+///
+/// `remote_sampled` is the `sampled` flag of the `traceparent` the span
+/// continues, if any: a parent-based sampler follows it. Code that sends a
+/// request on for a span whose trace was dropped should send a
+/// `traceparent` that says so ([`unsampled_traceparent`]), so the next
+/// service drops its part too.
+///
+/// ```
+/// let (span, kept) = mcp_core::telemetry::open_span(Some(true), || 42);
+/// assert_eq!((span, kept), (42, None));
+/// ```
+pub fn open_span<R>(remote_sampled: Option<bool>, open: impl FnOnce() -> R) -> (R, Option<bool>) {
+    let remote = REMOTE.with(|r| r.replace(remote_sampled));
+    let decided = DECIDED.with(|d| d.replace(None));
+    let out = open();
+    REMOTE.with(|r| r.set(remote));
+    (out, DECIDED.with(|d| d.replace(decided)))
+}
+
+/// A W3C `traceparent` for a request sent on from a dropped trace: fresh
+/// random ids, and the `sampled` flag off.
+pub fn unsampled_traceparent() -> String {
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    crate::hex::push(&mut out, &(random() | 1).to_be_bytes());
+    crate::hex::push(&mut out, &random().to_be_bytes());
+    out.push('-');
+    crate::hex::push(&mut out, &(random() | 1).to_be_bytes());
+    out.push_str("-00");
+    out
+}
+
+/// A random `u64`: a per-thread `xorshift64*` seeded from the standard
+/// library's random hasher keys (unpredictable enough for sampling, and a
+/// few instructions per draw).
+fn random() -> u64 {
+    use std::hash::BuildHasher as _;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::hash::RandomState::new().hash_one(std::thread::current().id()) | 1,
+        );
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+#[cfg(feature = "trace-sampling")]
+pub use self::filter::HeadSampler;
+
+#[cfg(feature = "trace-sampling")]
+mod filter {
+    use tracing::Metadata;
+    use tracing::subscriber::Interest;
+    use tracing_subscriber::layer::{Context, Filter};
+    use tracing_subscriber::registry::LookupSpan;
+
+    use super::{DECIDED, REMOTE, Sampling};
+
+    /// A per-layer filter that keeps whole traces with [`Sampling`]'s
+    /// probability and hides the rest from the layer it filters (see the
+    /// [module](crate::telemetry) docs).
+    ///
+    /// It tells a span of a dropped trace by its parent being hidden from
+    /// the layer, so it should be the layer's only filter: combined with
+    /// another that hides spans for other reasons (a level or a target),
+    /// the children of those spans would be dropped too. Filter by level or
+    /// target globally (an `EnvFilter` layer) instead.
+    ///
+    /// ```
+    /// use mcp_core::telemetry::{HeadSampler, Sampling};
+    /// use tracing_subscriber::Layer as _;
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    ///
+    /// # fn bridge() -> tracing_subscriber::filter::LevelFilter { tracing_subscriber::filter::LevelFilter::TRACE }
+    /// // `bridge()` stands for the OpenTelemetry layer, for example
+    /// // `tracing_opentelemetry::layer().with_tracer(tracer)`.
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(bridge().with_filter(HeadSampler::new(Sampling::ratio(0.1))));
+    /// # drop(subscriber);
+    /// ```
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct HeadSampler {
+        sampling: Sampling,
+    }
+
+    impl HeadSampler {
+        /// A filter that samples as `sampling` says.
+        pub fn new(sampling: Sampling) -> Self {
+            Self { sampling }
+        }
+    }
+
+    impl<S> Filter<S> for HeadSampler
+    where
+        S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    {
+        fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+            // Under a per-layer filter the context hides the spans this
+            // filter dropped: a current span that exists but cannot be seen
+            // was dropped, and so is everything in its trace.
+            let in_kept_trace = || {
+                let current = cx.current_span();
+                current.id().map(|id| cx.span(id).is_some())
+            };
+            if !meta.is_span() {
+                // An event belongs to the current span's trace; one outside
+                // any span is the bridge's to judge.
+                return in_kept_trace().unwrap_or(true);
+            }
+            let kept = match REMOTE.with(std::cell::Cell::get) {
+                Some(remote) if self.sampling.parent_based => remote,
+                _ => in_kept_trace().unwrap_or_else(|| self.sampling.draw()),
+            };
+            DECIDED.with(|d| d.set(Some(kept)));
+            kept
+        }
+
+        fn callsite_enabled(&self, _: &'static Metadata<'static>) -> Interest {
+            // Decided per span and event, never per callsite.
+            Interest::sometimes()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::sync::{Arc, Mutex, PoisonError};
+
+        use tracing::span;
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        use super::super::open_span;
+        use super::*;
+
+        /// What the filtered layer saw: span names, and event messages.
+        #[derive(Clone, Default)]
+        struct Seen(Arc<Mutex<Vec<String>>>);
+
+        impl Seen {
+            fn take(&self) -> Vec<String> {
+                std::mem::take(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+            }
+        }
+
+        impl<S: tracing::Subscriber> Layer<S> for Seen {
+            fn on_new_span(&self, attrs: &span::Attributes<'_>, _: &span::Id, _: Context<'_, S>) {
+                let name = attrs.metadata().name().to_owned();
+                self.0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(name);
+            }
+
+            fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+                let name = format!("event {}", event.metadata().name());
+                self.0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(name);
+            }
+        }
+
+        /// Runs `f` under a registry where `Seen` is filtered by `sampling`
+        /// and a second, unfiltered layer sees everything.
+        fn under(sampling: Sampling, f: impl FnOnce()) -> (Vec<String>, Vec<String>) {
+            let filtered = Seen::default();
+            let all = Seen::default();
+            let subscriber = tracing_subscriber::registry()
+                .with(filtered.clone().with_filter(HeadSampler::new(sampling)))
+                .with(all.clone());
+            tracing::subscriber::with_default(subscriber, f);
+            (filtered.take(), all.take())
+        }
+
+        fn trace() {
+            let root = tracing::info_span!("root");
+            let _in = root.enter();
+            let child = tracing::info_span!("child");
+            child.in_scope(|| tracing::info!(name: "inside", "x"));
+        }
+
+        #[test]
+        fn whole_traces_are_kept_or_dropped() {
+            let (kept, all) = under(Sampling::always(), trace);
+            assert_eq!(kept, ["root", "child", "event inside"]);
+            assert_eq!(all, kept);
+            let (kept, all) = under(Sampling::never(), trace);
+            assert!(kept.is_empty(), "{kept:?}");
+            // Other layers are not affected.
+            assert_eq!(all, ["root", "child", "event inside"]);
+            // Events outside any span are the filtered layer's to judge.
+            let (kept, _) = under(Sampling::never(), || tracing::info!(name: "alone", "x"));
+            assert_eq!(kept, ["event alone"]);
+        }
+
+        #[test]
+        fn a_remote_callers_flag_decides_when_parent_based() {
+            let remote = |sampled| move || open_span(Some(sampled), trace).0;
+            assert_eq!(under(Sampling::never(), remote(true)).0.len(), 3);
+            assert!(under(Sampling::always(), remote(false)).0.is_empty());
+            let ignoring = Sampling::never().ignoring_remote_parents();
+            assert!(under(ignoring, remote(true)).0.is_empty());
+            // A remote flag beats the local parent: a request served inside
+            // a dropped trace is kept when its caller's trace is sampled.
+            let (kept, _) = under(Sampling::never(), || {
+                let local = tracing::info_span!("local");
+                let _in = local.enter();
+                let (_request, decided) = open_span(Some(true), || tracing::info_span!("request"));
+                assert_eq!(decided, Some(true));
+                let (_dropped, decided) = open_span(None, || tracing::info_span!("child"));
+                assert_eq!(decided, Some(false));
+            });
+            assert_eq!(kept, ["request"]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_are_read_as_opentelemetry_defines_them() {
+        assert_eq!(Sampling::named("", None), Ok(Sampling::always()));
+        assert_eq!(
+            Sampling::named("parentbased_traceidratio", Some("0.25")),
+            Ok(Sampling::ratio(0.25))
+        );
+        assert_eq!(
+            Sampling::named("traceidratio", None),
+            Ok(Sampling::always().ignoring_remote_parents())
+        );
+        assert_eq!(
+            Sampling::named("always_off", None).map(|s| s.parent_based),
+            Ok(false)
+        );
+        assert!(Sampling::named("traceidratio", Some("2")).is_err());
+        assert!(Sampling::named("jaeger_remote", None).is_err_and(|e| e.contains("jaeger_remote")));
+    }
+
+    #[test]
+    fn ratios_keep_their_share_of_draws() {
+        let tenth = Sampling::ratio(0.1);
+        let step = u64::MAX / 1000;
+        // Draws spread evenly, each in the middle of its thousandth.
+        let kept = (0..1000)
+            .filter(|i| tenth.keeps(i * step + step / 2))
+            .count();
+        assert_eq!(kept, 100);
+        for draw in [0, 1, u64::MAX / 2, u64::MAX] {
+            assert!(Sampling::always().keeps(draw));
+            assert!(!Sampling::never().keeps(draw));
+            assert!(!Sampling::ratio(f64::NAN).keeps(draw));
+        }
+        // The draws themselves move.
+        assert_ne!(random(), random());
+    }
+
+    #[test]
+    fn a_remote_flag_lasts_only_while_its_span_opens() {
+        assert_eq!(REMOTE.with(Cell::get), None);
+        let ((), decided) = open_span(Some(false), || {
+            assert_eq!(REMOTE.with(Cell::get), Some(false));
+            open_span(Some(true), || {
+                assert_eq!(REMOTE.with(Cell::get), Some(true));
+            });
+            assert_eq!(REMOTE.with(Cell::get), Some(false));
+        });
+        assert_eq!(decided, None);
+        assert_eq!(REMOTE.with(Cell::get), None);
+    }
+
+    #[test]
+    fn unsampled_traceparents_are_well_formed_and_say_so() {
+        let parent = unsampled_traceparent();
+        let parts: Vec<&str> = parent.split('-').collect();
+        assert_eq!(parts.len(), 4, "{parent}");
+        assert_eq!((parts[0], parts[3]), ("00", "00"));
+        assert!(crate::hex::decode::<16>(parts[1]).is_some_and(|id| id != [0; 16]));
+        assert!(crate::hex::decode::<8>(parts[2]).is_some_and(|id| id != [0; 8]));
+        assert_ne!(unsampled_traceparent(), parent);
+    }
+}
