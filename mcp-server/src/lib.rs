@@ -73,7 +73,9 @@
 //!   timeouts and limits of `serve`), `tower-service`/`tower-layer` (the
 //!   endpoint mounts in axum or any tower stack), `http-body`/
 //!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
-//!   (raising the descriptor limit that the connection cap is sized by).
+//!   (raising the descriptor limit that the connection cap is sized by),
+//!   `atomic-waker` (a connection's watchdog and shutdown signal wake its
+//!   task without being polled on every request).
 //! - With `otel`: `opentelemetry` (the API: the W3C propagator the
 //!   application installed reads `params._meta`; metrics go to its meter
 //!   provider), `opentelemetry_sdk` only to turn on its bound instruments
@@ -86,6 +88,7 @@
 //!   connection manager that reconnects, and Lua scripts run by their
 //!   digest), over which the shared stores are a few scripts each.
 
+mod boxed;
 pub mod bus;
 pub mod clock;
 mod context;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// Who a quota is counted for.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ClientKey {
     /// An authenticated caller.
     Principal(Arc<str>),
@@ -40,6 +40,20 @@ impl ClientKey {
                 }
             },
         }))
+    }
+}
+
+/// Hashed with one write per key (the derived hash writes an address
+/// byte by byte, seven SipHash rounds per request). Equal keys hash
+/// equally; an IPv4 address and its IPv6 spelling may collide, which a
+/// map tolerates.
+impl std::hash::Hash for ClientKey {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        match self {
+            Self::Principal(principal) => principal.hash(state),
+            Self::Address(IpAddr::V4(v4)) => state.write_u128(u128::from(u32::from(*v4))),
+            Self::Address(IpAddr::V6(v6)) => state.write_u128(u128::from(*v6)),
+        }
     }
 }
 

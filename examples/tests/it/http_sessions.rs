@@ -402,6 +402,30 @@ async fn shutdown_drains_requests_in_flight() {
 }
 
 #[tokio::test]
+async fn a_stateless_request_outliving_the_shutdown_grace_is_answered_with_an_error() {
+    let (router, _gate, mut started) = gated();
+    let mut server = ServerOptions::default();
+    server.shutdown_grace = Duration::from_millis(50);
+    let endpoint =
+        StreamableHttp::new(Server::with_options(router, server), HttpOptions::default());
+    let (url, _task) = serve_endpoint(endpoint.clone(), std::future::pending()).await;
+    let client = Client::connect_http(
+        &url,
+        options(Era::Modern),
+        ClientHttp::default(),
+        Host::default(),
+    )
+    .await
+    .unwrap();
+    let call = tokio::spawn(async move { client.call_tool("gate", ()).await });
+    started.recv().await.unwrap();
+    // The gate never opens: the request runs until the grace is over.
+    endpoint.shutdown();
+    let refused = call.await.unwrap().unwrap_err();
+    assert!(refused.to_string().contains("shutting down"), "{refused}");
+}
+
+#[tokio::test]
 async fn a_mounted_endpoint_shutting_down_refuses_new_requests() {
     let endpoint = endpoint(test_router().0, HttpOptions::default());
     let (url, _task) = serve_endpoint(endpoint.clone(), std::future::pending()).await;

@@ -347,27 +347,25 @@ fn answering<H: Handler>(
     closing: watch::Receiver<bool>,
     grace: std::time::Duration,
 ) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
-    Box::pin(async move {
+    crate::boxed::future(move || async move {
         let _admitted = admitted;
-        within_grace(dispatcher.answer(&req, call, &route, None), closing, grace).await
+        // The answer, unless shutdown begins and it takes longer than
+        // `grace` after that: then an error saying so (and the request is
+        // cancelled). Written out here, not as a function taking the
+        // answer: that would copy the (large) future into its own.
+        let answer = std::pin::pin!(dispatcher.answer(&req, call, &route, None));
+        let mut closing = closing;
+        tokio::select! {
+            // The answer first: most are ready at once, and then the
+            // shutdown watch is never registered with.
+            biased;
+            reply = answer => reply,
+            () = async {
+                shutting_down(&mut closing).await;
+                tokio::time::sleep(grace).await;
+            } => Err(ErrorObject::internal_error("the server is shutting down")),
+        }
     })
-}
-
-/// `answer`, unless shutdown begins and it takes longer than `grace`
-/// after that: then an error saying so (and the request is cancelled).
-async fn within_grace(
-    answer: impl Future<Output = Reply>,
-    mut closing: watch::Receiver<bool>,
-    grace: std::time::Duration,
-) -> Reply {
-    tokio::pin!(answer);
-    tokio::select! {
-        reply = &mut answer => reply,
-        () = async {
-            shutting_down(&mut closing).await;
-            tokio::time::sleep(grace).await;
-        } => Err(ErrorObject::internal_error("the server is shutting down")),
-    }
 }
 
 fn encode_error(id: &mcp_core::RequestId, e: ErrorObject) -> Vec<u8> {

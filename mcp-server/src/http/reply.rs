@@ -180,6 +180,9 @@ pub(super) struct Accepts {
     pub(super) sse: bool,
 }
 
+const BOTH: &str = "application/json, text/event-stream";
+const BOTH_REVERSED: &str = "text/event-stream, application/json";
+
 pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
     let mut accepts = Accepts {
         json: false,
@@ -192,6 +195,15 @@ pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
             sse: true,
         };
     };
+    // What every conforming client sends: known without parsing.
+    if accept.len() == BOTH.len()
+        && (accept.eq_ignore_ascii_case(BOTH) || accept.eq_ignore_ascii_case(BOTH_REVERSED))
+    {
+        return Accepts {
+            json: true,
+            sse: true,
+        };
+    }
     // Bytes, not `str` patterns: this runs on every request.
     for range in accept.as_bytes().split(|b| *b == b',') {
         // A media range, then its parameters (`q=`, ignored).

@@ -301,24 +301,72 @@ async fn connection<S, B>(
         .keep_alive_timeout(Duration::from_secs(20));
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(conn);
+    let expired = activity.expired(&options);
+    tokio::pin!(expired);
+    let stop = async move {
+        // The sender gone means shutdown too.
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stop);
+    // The connection is polled on every wake-up; the watchdog and the
+    // shutdown signal only when their own timer or signal woke the task
+    // (polling them on every request re-registered both each time).
+    let side = Arc::new(SideWake::default());
+    let side_waker = std::task::Waker::from(Arc::clone(&side));
     let mut draining = false;
-    loop {
-        tokio::select! {
-            ended = conn.as_mut() => {
+    std::future::poll_fn(|cx| {
+        side.task.register(cx.waker());
+        loop {
+            if let Poll::Ready(ended) = conn.as_mut().poll(cx) {
                 if let Err(e) = ended {
                     tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
                 }
-                return;
+                return Poll::Ready(());
             }
-            why = activity.expired(&options) => {
+            if !side.woken.swap(false, Ordering::AcqRel) {
+                return Poll::Pending;
+            }
+            let mut side_cx = Context::from_waker(&side_waker);
+            if let Poll::Ready(why) = expired.as_mut().poll(&mut side_cx) {
                 tracing::debug!(%peer, why, "closing connection");
-                return;
+                return Poll::Ready(());
             }
-            _ = stopping.wait_for(|stop| *stop), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
+            if draining || stop.as_mut().poll(&mut side_cx).is_pending() {
+                return Poll::Pending;
             }
+            draining = true;
+            conn.as_mut().graceful_shutdown();
+            // Polled again: the shutdown has to be driven.
         }
+    })
+    .await;
+}
+
+/// Wakes the connection's task for its watchdog or shutdown signal, and
+/// says that it did. Starts woken, so that both are polled (and register
+/// their timer and signal) once.
+struct SideWake {
+    woken: AtomicBool,
+    task: atomic_waker::AtomicWaker,
+}
+
+impl Default for SideWake {
+    fn default() -> Self {
+        Self {
+            woken: AtomicBool::new(true),
+            task: atomic_waker::AtomicWaker::new(),
+        }
+    }
+}
+
+impl std::task::Wake for SideWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 

@@ -95,6 +95,7 @@ impl<H: Handler> StreamableHttp<H> {
         store: Arc<dyn SessionStore>,
         events: Arc<dyn EventStore>,
     ) -> Self {
+        let (closing, watching) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             permits: server.permits(),
             quotas: Quotas::new(Limits {
@@ -103,7 +104,8 @@ impl<H: Handler> StreamableHttp<H> {
                 listens: options.max_listen_per_client,
             }),
             server,
-            closing: tokio::sync::watch::channel(false).0,
+            closing,
+            _watching: watching,
             options,
         });
         let inner = Arc::new(Inner {
@@ -279,7 +281,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let inner = Arc::clone(&self.0);
-        Box::pin(async move { Ok(inner.handle(req).await) })
+        crate::boxed::future(move || async move { Ok(inner.handle(req).await) })
     }
 }
 
@@ -506,8 +508,15 @@ where
     B: http_body::Body,
     B::Error: Into<BoxError>,
 {
-    let read = http_body_util::Limited::new(body, max).collect();
-    let (status, message) = match tokio::time::timeout(timeout, read).await {
+    let mut read = std::pin::pin!(http_body_util::Limited::new(body, max).collect());
+    // A short body has usually arrived with the head: read without a
+    // timer (setting one up and tearing it down is most of the cost).
+    let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match first {
+        Poll::Ready(done) => Ok(done),
+        Poll::Pending => tokio::time::timeout(timeout, read).await,
+    };
+    let (status, message) = match read {
         Ok(Ok(collected)) => return Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => (
             StatusCode::PAYLOAD_TOO_LARGE,

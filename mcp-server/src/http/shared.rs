@@ -24,6 +24,9 @@ pub(super) struct Shared<H: Handler> {
     pub(super) quotas: Arc<Quotas>,
     /// Set when shutdown begins.
     pub(super) closing: watch::Sender<bool>,
+    /// Never read: held so that a request's receiver is never the last
+    /// one, whose drop takes a lock to wake the sender's waiters.
+    pub(super) _watching: watch::Receiver<bool>,
 }
 
 impl<H: Handler> Shared<H> {

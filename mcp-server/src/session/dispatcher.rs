@@ -26,7 +26,7 @@ use super::ServerOptions;
 use super::lifecycle::{Served, SessionState};
 use super::peer::Outbox;
 use super::stamp::{Modern, Stamp};
-use super::unwind::CatchUnwind;
+use super::unwind::guarded;
 use crate::context::{ContextParts, RequestContext};
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
@@ -277,11 +277,13 @@ impl<H: Handler> Dispatcher<H> {
             version,
         );
         let outcome = Outcome::default();
-        let handled = CatchUnwind::new(async {
+        // Built where it stays: moved into wrappers, the handling's future
+        // (every method's) would be copied whole by each.
+        let handled = std::pin::pin!(async {
             let call = call.map_err(|e| invalid(&e))?;
             self.handle(req, call, route, session, &outcome).await
         });
-        let reply = tracing::Instrument::instrument(handled, operation.span().clone())
+        let reply = guarded(handled, operation.span())
             .await
             .unwrap_or_else(|panic| {
                 tracing::error!(id = %req.id, panic, "request handler panicked");

@@ -3,31 +3,22 @@
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
-pin_project_lite::pin_project! {
-    /// Runs a future, turning a panic in any of its polls into an `Err`
-    /// with the panic message.
-    pub(crate) struct CatchUnwind<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F: Future> CatchUnwind<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self { inner }
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.project().inner;
-        // The future is dropped right after a panic and never polled again,
-        // so no broken state it may hold can be observed.
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+/// Runs `inner` with `span` entered during each poll, turning a panic in
+/// any poll into an `Err` with the panic message.
+///
+/// Takes the future pinned where it already lives: wrapping a request's
+/// (large) future by value would copy all of it per wrapper.
+pub(crate) fn guarded<'a, F: Future>(
+    mut inner: Pin<&'a mut F>,
+    span: &'a tracing::Span,
+) -> impl Future<Output = Result<F::Output, String>> + 'a {
+    std::future::poll_fn(move |cx| {
+        let _entered = span.enter();
+        // The future is dropped right after a panic and never polled
+        // again, so no broken state it may hold can be observed.
+        match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(payload
@@ -36,5 +27,5 @@ impl<F: Future> Future for CatchUnwind<F> {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a handler panicked".to_owned()))),
         }
-    }
+    })
 }
