@@ -10,10 +10,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// The future `make` builds, built in its box.
+pub(crate) fn pinned<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
+    Box::into_pin(Box::write(Box::new_uninit(), make()))
+}
+
+/// [`pinned`], as a trait object.
 pub(crate) fn future<F>(make: impl FnOnce() -> F) -> Pin<Box<dyn Future<Output = F::Output> + Send>>
 where
     F: Future + Send + 'static,
 {
-    let boxed: Box<F> = Box::write(Box::new_uninit(), make());
-    Box::into_pin(boxed)
+    pinned(make)
 }

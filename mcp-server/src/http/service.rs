@@ -394,10 +394,10 @@ impl<H: Handler> Inner<H> {
             // make every request's future (copied into a box per request)
             // as large as theirs.
             HttpMethod::GET if legacy => {
-                Box::pin(self.sessions.get(req.headers(), req.extensions())).await
+                crate::boxed::pinned(|| self.sessions.get(req.headers(), req.extensions())).await
             }
             HttpMethod::DELETE if legacy => {
-                Box::pin(self.sessions.delete(req.headers(), req.extensions())).await
+                crate::boxed::pinned(|| self.sessions.delete(req.headers(), req.extensions())).await
             }
             _ => {
                 let allow = match (legacy, old_sse) {
@@ -480,10 +480,11 @@ impl<H: Handler> Inner<H> {
         let session = header(&parts.headers, names::SESSION_ID).map(str::to_owned);
         match (session, sse_session(&parts.uri).map(str::to_owned)) {
             (Some(id), _) if options.legacy => {
-                Box::pin(self.sessions.post(&id, parts, incoming, call, &accept)).await
+                crate::boxed::pinned(|| self.sessions.post(&id, parts, incoming, call, &accept))
+                    .await
             }
             (None, Some(id)) if options.legacy_sse => {
-                Box::pin(self.sse.post(&id, parts, incoming)).await
+                crate::boxed::pinned(|| self.sse.post(&id, parts, incoming)).await
             }
             _ => {
                 let Incoming::Single(message) = incoming else {
@@ -493,7 +494,8 @@ impl<H: Handler> Inner<H> {
                     Routed::Done(res) => res,
                     Routed::Initialize(new) => {
                         let NewSession { req, call, parts } = *new;
-                        Box::pin(self.sessions.initialize(req, call, parts, &accept)).await
+                        crate::boxed::pinned(|| self.sessions.initialize(req, call, parts, &accept))
+                            .await
                     }
                 }
             }

@@ -386,10 +386,12 @@ impl<H: Handler> Connection<H> {
         let this = Arc::clone(self);
         let mine = Arc::clone(&cancelled);
         let reply = route.reply.clone();
-        let handled =
-            Arc::clone(&self.dispatcher).run(req, call, route, Some(Arc::clone(&self.state)));
-        let mut task = Box::pin(async move {
-            let answer = handled.await;
+        let state = Arc::clone(&self.state);
+        // Built in its box: the request's future is large.
+        let mut task = crate::boxed::pinned(move || async move {
+            let answer = Arc::clone(&this.dispatcher)
+                .run(req, call, route, Some(state))
+                .await;
             // Its own entry only: a cancelled request's id may have been
             // taken by a new request since.
             {

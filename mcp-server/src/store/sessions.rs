@@ -60,6 +60,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// expired.
     async fn get(&self, id: &str) -> Result<Option<SessionRecord>, Error>;
 
+    /// Whether session `id` exists, marking it used now, and who started
+    /// it ([`SessionRecord::principal`]): what every request of a session
+    /// checks before anything else. `None` when unknown or expired.
+    ///
+    /// The default reads the whole record with [`get`](Self::get); a store
+    /// that can answer with less work overrides it.
+    async fn principal(&self, id: &str) -> Result<Option<Option<String>>, Error> {
+        Ok(self.get(id).await?.map(|record| record.principal))
+    }
+
     /// Replaces the record of session `id`, after a request changed it.
     async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error>;
 
@@ -129,6 +139,22 @@ impl SessionStore for MemorySessionStore {
             None => None,
         };
         Ok(found)
+    }
+
+    /// Without copying the record: asked on every request of a session.
+    async fn principal(&self, id: &str) -> Result<Option<Option<String>>, Error> {
+        let mut sessions = self.sessions();
+        Ok(match sessions.get_mut(id) {
+            Some((_, seen)) if seen.elapsed() >= self.idle => {
+                sessions.remove(id);
+                None
+            }
+            Some((record, seen)) => {
+                *seen = Instant::now();
+                Some(record.principal.clone())
+            }
+            None => None,
+        })
     }
 
     async fn update(&self, id: &str, record: SessionRecord) -> Result<(), Error> {

@@ -288,8 +288,10 @@ impl<H: Handler> Sessions<H> {
         id: &str,
         extensions: &http::Extensions,
     ) -> Result<Arc<Session<H>>, Response<Body>> {
-        let record = match self.store.get(id).await {
-            Ok(Some(record)) => record,
+        // The store decides whether the session still exists (another
+        // instance may have ended it); only who started it is read here.
+        let principal = match self.store.principal(id).await {
+            Ok(Some(principal)) => principal,
             Ok(None) => {
                 self.drop_local(id).await;
                 return Err(not_found());
@@ -297,7 +299,7 @@ impl<H: Handler> Sessions<H> {
             Err(e) => return Err(unavailable(&e)),
         };
         // Someone else's session is, for this caller, no session at all.
-        if record.principal != principal_of(extensions) {
+        if principal != principal_of(extensions) {
             crate::security_event::refused(
                 SecurityEvent::SessionPrincipalMismatch,
                 extensions,
@@ -309,6 +311,12 @@ impl<H: Handler> Sessions<H> {
             session.touch();
             return Ok(Arc::clone(session));
         }
+        // Not live here: its whole record, to take it up.
+        let record = match self.store.get(id).await {
+            Ok(Some(record)) if record.principal == principal => record,
+            Ok(_) => return Err(not_found()),
+            Err(e) => return Err(unavailable(&e)),
+        };
         // Started elsewhere: counted in its client's quota there.
         let session = self.new_session(id, record.principal.clone(), None);
         session.conn.restore(record);
