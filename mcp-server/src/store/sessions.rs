@@ -197,6 +197,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_principal_is_read_as_get_reads_the_record() {
+        let store = MemorySessionStore::new(4, Duration::from_secs(60));
+        let mut alice = record();
+        alice.principal = Some("alice".into());
+        assert!(store.insert("a", alice).await.unwrap());
+        assert!(store.insert("anon", record()).await.unwrap());
+        assert_eq!(
+            store.principal("a").await.unwrap(),
+            Some(Some("alice".into()))
+        );
+        assert_eq!(store.principal("anon").await.unwrap(), Some(None));
+        assert_eq!(store.principal("nobody").await.unwrap(), None);
+        // Expired sessions are unknown to both, and gone.
+        let expiring = MemorySessionStore::new(4, Duration::ZERO);
+        assert!(expiring.insert("a", record()).await.unwrap());
+        assert_eq!(expiring.principal("a").await.unwrap(), None);
+        assert!(expiring.sessions().is_empty());
+    }
+
+    #[tokio::test]
     async fn idle_sessions_expire_and_make_room() {
         let store = MemorySessionStore::new(1, Duration::ZERO);
         assert!(store.insert("a", record()).await.unwrap());
