@@ -15,6 +15,7 @@ pub(crate) fn pinned<F: Future>(make: impl FnOnce() -> F) -> Pin<Box<F>> {
 }
 
 /// [`pinned`], as a trait object.
+#[cfg(feature = "http")]
 pub(crate) fn future<F>(make: impl FnOnce() -> F) -> Pin<Box<dyn Future<Output = F::Output> + Send>>
 where
     F: Future + Send + 'static,
