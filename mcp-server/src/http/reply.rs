@@ -264,5 +264,19 @@ mod tests {
         // Another type that merely starts with the same letters.
         assert_eq!(accepting(Some("application/json-seq")), (false, false));
         assert_eq!(accepting(Some("")), (false, false));
+        // The values read without parsing, and values of their length that
+        // are not them.
+        assert_eq!(
+            accepting(Some("TEXT/EVENT-STREAM, APPLICATION/JSON")),
+            (true, true)
+        );
+        assert_eq!(
+            accepting(Some("application/json, text/event-strean")),
+            (true, false)
+        );
+        assert_eq!(
+            accepting(Some("application/jsox, text/event-stream")),
+            (false, true)
+        );
     }
 }
