@@ -23,13 +23,20 @@ pub fn encode(bytes: &[u8]) -> String {
 /// ```
 pub fn push(out: &mut String, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digit = |nibble: u8| DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
     out.reserve(bytes.len() * 2);
-    for b in bytes {
-        for nibble in [b >> 4, b & 0xf] {
-            out.push(char::from(
-                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
-            ));
+    // Spelled into a buffer and appended as one string: pushing each
+    // digit as a `char` costs a capacity check and an encoding each.
+    let mut buf = [0u8; 64];
+    for part in bytes.chunks(buf.len() / 2) {
+        for (b, pair) in part.iter().zip(buf.chunks_exact_mut(2)) {
+            if let [high, low] = pair {
+                *high = digit(b >> 4);
+                *low = digit(b & 0xf);
+            }
         }
+        let spelled = buf.get(..part.len() * 2).unwrap_or_default();
+        out.push_str(std::str::from_utf8(spelled).unwrap_or_default());
     }
 }
 
@@ -68,5 +75,14 @@ mod tests {
         assert_eq!(back.as_slice(), bytes.as_slice());
         assert_eq!(decode::<1>("g0"), None);
         assert_eq!(decode::<1>("+1"), None);
+    }
+
+    #[test]
+    fn spells_every_length_as_formatting_does() {
+        for n in 0..100u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            let formatted: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(encode(&bytes), formatted);
+        }
     }
 }
