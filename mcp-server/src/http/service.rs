@@ -130,6 +130,7 @@ impl<H: Handler> StreamableHttp<H> {
     /// for what each fault does.
     ///
     /// ```no_run
+    /// # #[cfg(feature = "redis")]
     /// # async fn run() -> Result<(), mcp_server::Error> {
     /// use std::sync::Arc;
     /// use mcp_server::http::{HttpOptions, StreamableHttp};
