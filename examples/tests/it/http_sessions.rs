@@ -48,6 +48,13 @@ fn endpoint(router: Router, options: HttpOptions) -> StreamableHttp<Router> {
     StreamableHttp::new(Server::new(router), options)
 }
 
+/// Our client at `url`, speaking `era`.
+async fn connect(url: &str, era: Era) -> Client {
+    Client::connect_http(url, options(era), ClientHttp::default(), Host::default())
+        .await
+        .unwrap()
+}
+
 /// A legacy session driven by hand.
 #[derive(Clone)]
 pub(crate) struct Raw {
@@ -284,14 +291,7 @@ async fn polling_streams_close_early_and_the_client_resumes() {
     http.sse_retry = Duration::from_millis(1);
     let (url, _task) =
         serve_endpoint(endpoint(test_router().0, http), std::future::pending()).await;
-    let client = Client::connect_http(
-        &url,
-        options(Era::Legacy),
-        ClientHttp::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let client = connect(&url, Era::Legacy).await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     let call = CallOptions::default().on_progress(move |p| sink.lock().unwrap().push(p.progress));
@@ -352,10 +352,7 @@ async fn many_sessions_at_once() {
         let url = url.clone();
         calls.spawn(async move {
             let era = if i % 2 == 0 { Era::Legacy } else { Era::Modern };
-            let client =
-                Client::connect_http(&url, options(era), ClientHttp::default(), Host::default())
-                    .await
-                    .unwrap();
+            let client = connect(&url, era).await;
             let message = format!("client {i}");
             let args = json!({"message": message}).as_object().unwrap().clone();
             let result = client.call_tool("echo", args).await.unwrap();
@@ -382,10 +379,7 @@ async fn shutdown_drains_requests_in_flight() {
     let mut calls = tokio::task::JoinSet::new();
     for era in [Era::Legacy, Era::Modern] {
         // The legacy client also holds its session's GET stream open.
-        let client =
-            Client::connect_http(&url, options(era), ClientHttp::default(), Host::default())
-                .await
-                .unwrap();
+        let client = connect(&url, era).await;
         calls.spawn(async move { client.call_tool("gate", ()).await });
     }
     started.recv().await.unwrap();
@@ -409,14 +403,7 @@ async fn a_stateless_request_outliving_the_shutdown_grace_is_answered_with_an_er
     let endpoint =
         StreamableHttp::new(Server::with_options(router, server), HttpOptions::default());
     let (url, _task) = serve_endpoint(endpoint.clone(), std::future::pending()).await;
-    let client = Client::connect_http(
-        &url,
-        options(Era::Modern),
-        ClientHttp::default(),
-        Host::default(),
-    )
-    .await
-    .unwrap();
+    let client = connect(&url, Era::Modern).await;
     let call = tokio::spawn(async move { client.call_tool("gate", ()).await });
     started.recv().await.unwrap();
     // The gate never opens: the request runs until the grace is over.
