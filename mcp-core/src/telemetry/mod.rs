@@ -31,7 +31,7 @@ mod sampling;
 
 #[cfg(feature = "trace-sampling")]
 pub use self::sampling::HeadSampler;
-pub use self::sampling::{Sampling, open_span, unsampled_traceparent};
+pub use self::sampling::{Sampling, open_span, trace_id, unsampled_traceparent};
 
 /// The bucket bounds (seconds) the conventions recommend for
 /// `mcp.server.operation.duration`, `mcp.client.operation.duration` and the

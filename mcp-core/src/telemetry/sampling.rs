@@ -142,13 +142,26 @@ pub fn open_span<R>(remote_sampled: Option<bool>, open: impl FnOnce() -> R) -> (
     (out, DECIDED.with(|d| d.replace(decided)))
 }
 
+/// A new random trace id (never the invalid all-zero one): for a trace
+/// that starts here, as W3C trace context spells it in a `traceparent`.
+///
+/// ```
+/// assert_ne!(mcp_core::telemetry::trace_id(), mcp_core::telemetry::trace_id());
+/// ```
+pub fn trace_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    let (high, low) = id.split_at_mut(8);
+    high.copy_from_slice(&(random() | 1).to_be_bytes());
+    low.copy_from_slice(&random().to_be_bytes());
+    id
+}
+
 /// A W3C `traceparent` for a request sent on from a dropped trace: fresh
 /// random ids, and the `sampled` flag off.
 pub fn unsampled_traceparent() -> String {
     let mut out = String::with_capacity(55);
     out.push_str("00-");
-    crate::hex::push(&mut out, &(random() | 1).to_be_bytes());
-    crate::hex::push(&mut out, &random().to_be_bytes());
+    crate::hex::push(&mut out, &trace_id());
     out.push('-');
     crate::hex::push(&mut out, &(random() | 1).to_be_bytes());
     out.push_str("-00");

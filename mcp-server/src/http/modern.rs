@@ -344,7 +344,7 @@ fn answering<H: Handler>(
     call: Call,
     route: crate::session::Route,
     admitted: Option<crate::session::Admitted>,
-    closing: watch::Receiver<bool>,
+    mut closing: watch::Receiver<bool>,
     grace: std::time::Duration,
 ) -> Pin<Box<dyn Future<Output = Reply> + Send>> {
     crate::boxed::future(move || async move {
@@ -354,7 +354,6 @@ fn answering<H: Handler>(
         // cancelled). Written out here, not as a function taking the
         // answer: that would copy the (large) future into its own.
         let answer = std::pin::pin!(dispatcher.answer(&req, call, &route, None));
-        let mut closing = closing;
         tokio::select! {
             // The answer first: most are ready at once, and then the
             // shutdown watch is never registered with.

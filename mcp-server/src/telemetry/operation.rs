@@ -121,13 +121,13 @@ impl Operation {
         if !span.is_disabled() {
             // (A trace a head sampler dropped has no OpenTelemetry span to
             // ask.)
+            let exported = || match kept {
+                Some(false) => None,
+                _ => super::trace::exported_trace_id(&span),
+            };
             let trace_id = remote
                 .map(|r| r.trace_id)
-                .or_else(|| {
-                    (kept != Some(false))
-                        .then(|| super::trace::exported_trace_id(&span))
-                        .flatten()
-                })
+                .or_else(exported)
                 .unwrap_or_else(fresh_trace_id);
             span.record("trace_id", trace_id.hex().as_str());
         }

@@ -2,9 +2,6 @@
 //! the trace id every request is logged with.
 
 use std::fmt;
-use std::hash::BuildHasher;
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A trace id: the caller's, from its `traceparent`, or a fresh one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -64,45 +61,18 @@ pub(crate) fn remote_parent(traceparent: &str) -> Option<RemoteParent> {
     if !well_formed {
         return None;
     }
-    let mut id = [0u8; 16];
-    for (i, byte) in id.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(trace.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
+    let id = mcp_core::hex::decode::<16>(trace)?;
+    let [flags] = mcp_core::hex::decode::<1>(flags)?;
     (id != [0; 16]).then_some(RemoteParent {
         trace_id: TraceId(id),
-        sampled,
+        sampled: flags & 1 == 1,
     })
 }
 
-/// SplitMix64's finaliser: a bijection of `u64` that spreads every bit.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// A new trace id, unique in this process and unrelated across
-/// processes: random seeds mixed with a counter (cheaper than asking the
-/// system for randomness per request).
+/// A new trace id, for the logs of a request no caller's or exporter's
+/// trace names.
 pub(crate) fn fresh_trace_id() -> TraceId {
-    // Two random 64-bit offsets, then SplitMix64's finaliser (a
-    // bijection) of offset plus counter: distinct for every request of the
-    // process, unrelated across processes, and a few instructions instead
-    // of two SipHash runs. Trace ids are not secrets, only unique.
-    static SEEDS: LazyLock<(u64, u64)> = LazyLock::new(|| {
-        let random = std::hash::RandomState::new();
-        (random.hash_one(0u8), random.hash_one(1u8))
-    });
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let (high_seed, low_seed) = *SEEDS;
-    let high = mix(high_seed.wrapping_add(n));
-    let low = mix(low_seed.wrapping_add(n));
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&high.to_be_bytes());
-    id[8..].copy_from_slice(&low.to_be_bytes());
-    TraceId(id)
+    TraceId(mcp_core::telemetry::trace_id())
 }
 
 /// The trace id OpenTelemetry gave `span` (feature `otel`, with an
