@@ -128,6 +128,19 @@ pub trait Handler: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// A subscription [`subscribe`](Handler::subscribe) accepted on this
+    /// server has ended: the client unsubscribed, its legacy session or
+    /// stdio connection ended, or its 2026-07-28 subscription stream
+    /// closed. Called once for each accepted subscription, so a handler
+    /// that holds something per subscription (an upstream's, say) can
+    /// count them. Runs where the subscription ends, possibly while a
+    /// connection is being dropped: it must not block (spawn any I/O). A
+    /// session taken up from another instance was never subscribed here,
+    /// and is not reported here either.
+    fn unsubscribed(&self, uri: &str) {
+        let _ = uri;
+    }
+
     /// `prompts/list`.
     fn list_prompts(
         &self,

@@ -21,6 +21,10 @@ use crate::upstream::Upstream;
 #[derive(Debug)]
 pub(crate) struct Entry<T> {
     pub(crate) item: T,
+    /// What clients know it by (a tool's or prompt's name, a resource's
+    /// URI, a template's URI template): unique in its list, which is
+    /// sorted by it.
+    pub(crate) key: String,
     pub(crate) upstream: usize,
     pub(crate) original: String,
     /// A tool's `Mcp-Param-*` headers, worked out once (none for the
@@ -40,6 +44,7 @@ pub(crate) struct Merged {
     pub(crate) resources: Vec<Entry<Resource>>,
     resource_at: HashMap<String, usize>,
     pub(crate) templates: Vec<Entry<ResourceTemplate>>,
+    template_at: HashMap<String, usize>,
     pub(crate) instructions: Option<String>,
 }
 
@@ -79,11 +84,11 @@ impl Merged {
                 };
                 let mut item = tool.clone();
                 item.name = name(&tool.name);
-                let entry = Entry::new(item, index, &tool.name).with_headers(headers);
+                let key = item.name.clone();
+                let entry = Entry::new(item, key, index, &tool.name).with_headers(headers);
                 push(
                     &mut merged.tools,
                     &mut merged.tool_at,
-                    entry.item.name.clone(),
                     entry,
                     upstream.name(),
                 );
@@ -92,11 +97,10 @@ impl Merged {
                 let mut item = prompt.clone();
                 item.name = name(&prompt.name);
                 let key = item.name.clone();
-                let entry = Entry::new(item, index, &prompt.name);
+                let entry = Entry::new(item, key, index, &prompt.name);
                 push(
                     &mut merged.prompts,
                     &mut merged.prompt_at,
-                    key,
                     entry,
                     upstream.name(),
                 );
@@ -105,11 +109,10 @@ impl Merged {
                 let mut item = resource.clone();
                 item.uri = uri(&resource.uri);
                 let key = item.uri.clone();
-                let entry = Entry::new(item, index, &resource.uri);
+                let entry = Entry::new(item, key, index, &resource.uri);
                 push(
                     &mut merged.resources,
                     &mut merged.resource_at,
-                    key,
                     entry,
                     upstream.name(),
                 );
@@ -117,9 +120,14 @@ impl Merged {
             for template in &catalog.templates {
                 let mut item = template.clone();
                 item.uri_template = uri(&template.uri_template);
-                merged
-                    .templates
-                    .push(Entry::new(item, index, &template.uri_template));
+                let key = item.uri_template.clone();
+                let entry = Entry::new(item, key, index, &template.uri_template);
+                push(
+                    &mut merged.templates,
+                    &mut merged.template_at,
+                    entry,
+                    upstream.name(),
+                );
             }
             if let Some(text) = &catalog.instructions {
                 instructions.push(format!("## {}\n{text}", upstream.name()));
@@ -127,6 +135,10 @@ impl Merged {
         }
         merged.instructions = (!instructions.is_empty()).then(|| instructions.join("\n\n"));
         merged.upstreams = upstreams;
+        sort(&mut merged.tools, &mut merged.tool_at);
+        sort(&mut merged.prompts, &mut merged.prompt_at);
+        sort(&mut merged.resources, &mut merged.resource_at);
+        sort(&mut merged.templates, &mut merged.template_at);
         merged
     }
 
@@ -184,9 +196,10 @@ fn map_uri(prefix: &str, uri: &str) -> String {
 }
 
 impl<T> Entry<T> {
-    fn new(item: T, upstream: usize, original: &str) -> Self {
+    fn new(item: T, key: String, upstream: usize, original: &str) -> Self {
         Self {
             item,
+            key,
             upstream,
             original: original.to_owned(),
             headers: Arc::new([]),
@@ -199,18 +212,29 @@ impl<T> Entry<T> {
     }
 }
 
-/// Adds an entry under `key` unless an earlier upstream took the name.
+/// Adds an entry unless an earlier upstream took its key.
 fn push<T>(
     entries: &mut Vec<Entry<T>>,
     at: &mut HashMap<String, usize>,
-    key: String,
     entry: Entry<T>,
     upstream: &str,
 ) {
-    if at.contains_key(&key) {
-        tracing::warn!(upstream, name = %key, "left out: an earlier upstream has the same name");
+    if at.contains_key(&entry.key) {
+        tracing::warn!(upstream, name = %entry.key, "left out: an earlier upstream has the same name");
         return;
     }
-    at.insert(key, entries.len());
+    at.insert(entry.key.clone(), entries.len());
     entries.push(entry);
+}
+
+/// Sorts a list by key, and its index with it: pages are cut by key (see
+/// the federation's `page`), so that a list that changes between two
+/// pages neither repeats nor skips an entry it kept.
+fn sort<T>(entries: &mut [Entry<T>], at: &mut HashMap<String, usize>) {
+    entries.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+    for (i, entry) in entries.iter().enumerate() {
+        if let Some(slot) = at.get_mut(&entry.key) {
+            *slot = i;
+        }
+    }
 }

@@ -247,12 +247,17 @@ impl Gateway {
     ) -> Result<(Vec<T>, Option<String>), Error> {
         let merged = self.merged();
         let config = self.config();
-        let visible = of(&merged).iter().filter(|e| {
+        let visible = |e: &merge::Entry<T>| {
             merged
                 .upstream(e.upstream)
                 .is_some_and(|u| allows(&config, caller(ctx), u.name(), target(&e.original)))
-        });
-        let (page, next) = page(visible, params.cursor.as_deref(), config.gateway.page_size)?;
+        };
+        let (page, next) = page(
+            of(&merged),
+            visible,
+            params.cursor.as_deref(),
+            config.gateway.page_size,
+        )?;
         Ok((page.into_iter().map(|e| e.item.clone()).collect(), next))
     }
 
@@ -435,24 +440,42 @@ fn caller(ctx: &RequestContext) -> Option<&Identity> {
     ctx.extensions().get::<Identity>()
 }
 
-/// One page of `items` from `cursor` (an offset this gateway issued).
-fn page<T>(
-    items: impl Iterator<Item = T>,
+/// What starts a cursor this gateway issued; the key of the page's last
+/// entry follows.
+const AFTER: &str = "gw:after:";
+
+/// One page of the `visible` entries of a sorted list, from `cursor`.
+///
+/// A cursor names the last entry of the page before by its key, and the
+/// next page starts after that key, whether or not the entry is still
+/// there: a list that changed between two pages (an upstream reconnected,
+/// the configuration reloaded) neither repeats nor skips an entry that
+/// was in it all along, as a position would.
+fn page<'a, T>(
+    entries: &'a [merge::Entry<T>],
+    visible: impl Fn(&merge::Entry<T>) -> bool,
     cursor: Option<&str>,
     size: usize,
-) -> Result<(Vec<T>, Option<String>), Error> {
+) -> Result<(Vec<&'a merge::Entry<T>>, Option<String>), Error> {
     let start = match cursor {
         None => 0,
-        Some(c) => c
-            .strip_prefix("gw:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| Error::invalid_params(format!("invalid cursor {c:?}")))?,
+        Some(c) => {
+            let last = c.strip_prefix(AFTER).ok_or_else(|| {
+                Error::invalid_params("invalid cursor: not one this server issued")
+            })?;
+            entries.partition_point(|e| e.key.as_str() <= last)
+        }
     };
-    let mut items = items.skip(start);
-    let page: Vec<T> = items.by_ref().take(size).collect();
-    let next = items
-        .next()
-        .map(|_| format!("gw:{}", start.saturating_add(page.len())));
+    let mut rest = entries
+        .get(start..)
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| visible(e));
+    let page: Vec<&merge::Entry<T>> = rest.by_ref().take(size).collect();
+    let next = match (rest.next(), page.last()) {
+        (Some(_), Some(last)) => Some(format!("{AFTER}{}", last.key)),
+        _ => None,
+    };
     Ok((page, next))
 }
 
@@ -662,6 +685,15 @@ impl Handler for Gateway {
         upstream.subscribe(&original).await.map_err(failed)
     }
 
+    fn unsubscribed(&self, uri: &str) {
+        let merged = self.merged();
+        if let Some((index, original)) = merged.route_uri(uri)
+            && let Some(upstream) = merged.upstream(index)
+        {
+            upstream.release(&original);
+        }
+    }
+
     async fn complete(
         &self,
         ctx: RequestContext,
@@ -726,5 +758,77 @@ impl Handler for Gateway {
 
     fn events(&self) -> Option<broadcast::Receiver<ServerEvent>> {
         Some(self.shared.events.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{merge::Entry, page};
+
+    fn list(keys: &[&str]) -> Vec<Entry<String>> {
+        let mut entries: Vec<Entry<String>> = keys
+            .iter()
+            .map(|k| Entry {
+                item: (*k).to_owned(),
+                key: (*k).to_owned(),
+                upstream: 0,
+                original: (*k).to_owned(),
+                headers: Arc::new([]),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        entries
+    }
+
+    fn keys(page: &[&Entry<String>]) -> Vec<String> {
+        page.iter().map(|e| e.key.clone()).collect()
+    }
+
+    #[test]
+    fn a_list_that_changes_between_pages_neither_repeats_nor_skips_what_it_kept() {
+        let all = |_: &Entry<String>| true;
+        let before = list(&["a", "c", "e", "g", "i"]);
+        let (first, next) = page(&before, all, None, 2).unwrap();
+        assert_eq!(keys(&first), ["a", "c"]);
+        let cursor = next.unwrap();
+        // Between the pages "c", the page's last entry, went away and
+        // entries came before and after the cut.
+        let after = list(&["a", "b", "d", "e", "g", "i", "j"]);
+        let (second, next) = page(&after, all, Some(&cursor), 2).unwrap();
+        assert_eq!(keys(&second), ["d", "e"]);
+        let (third, next) = page(&after, all, next.as_deref(), 2).unwrap();
+        assert_eq!(keys(&third), ["g", "i"]);
+        let (last, next) = page(&after, all, next.as_deref(), 2).unwrap();
+        assert_eq!(keys(&last), ["j"]);
+        assert_eq!(next, None);
+    }
+
+    #[test]
+    fn pages_count_only_what_the_caller_may_see() {
+        let entries = list(&["a", "b", "c", "d", "e"]);
+        let odd = |e: &Entry<String>| e.key != "b" && e.key != "d";
+        let (first, next) = page(&entries, odd, None, 2).unwrap();
+        assert_eq!(keys(&first), ["a", "c"]);
+        let (second, next) = page(&entries, odd, next.as_deref(), 2).unwrap();
+        assert_eq!(keys(&second), ["e"]);
+        assert_eq!(next, None, "no cursor to a page with nothing visible");
+    }
+
+    #[test]
+    fn a_cursor_this_server_never_issued_is_invalid_params() {
+        let entries = list(&["a"]);
+        for cursor in ["gw:3", "", "after:a"] {
+            let error = page(&entries, |_| true, Some(cursor), 2).unwrap_err();
+            let mcp_server::Error::Protocol(object) = error else {
+                panic!("{cursor:?}: {error:?}");
+            };
+            assert_eq!(
+                object.code(),
+                mcp_core::ErrorCode::INVALID_PARAMS,
+                "{cursor:?}"
+            );
+        }
     }
 }

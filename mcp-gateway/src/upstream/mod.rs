@@ -94,6 +94,9 @@ pub struct UpstreamStatus {
     /// Sign-ins on behalf of callers that the upstream or its
     /// authorization server refused.
     pub sign_in_failures: u64,
+    /// Resource subscriptions held on it, one per URI however many
+    /// clients of the gateway subscribed to it.
+    pub subscriptions: usize,
 }
 
 #[derive(Debug)]
@@ -114,7 +117,9 @@ pub(crate) struct Upstream {
     delegated: delegated::Delegated,
     clock: Arc<dyn Clock>,
     callers: Arc<Callers>,
-    subscriptions: Mutex<HashMap<String, Option<Subscription>>>,
+    /// The resource subscriptions held on the upstream, each for as many
+    /// of the gateway's own as ask for it.
+    subscriptions: Mutex<HashMap<String, Held>>,
     connects: AtomicU64,
     answered: AtomicU64,
     failed: AtomicU64,
@@ -250,6 +255,7 @@ impl Upstream {
             refused: self.refused.load(Ordering::Relaxed),
             callers: self.delegated.len(),
             sign_in_failures: self.delegated.failures(),
+            subscriptions: self.lock_subscriptions().len(),
         }
     }
 
@@ -479,7 +485,44 @@ impl Upstream {
 
     /// Subscribes to the upstream's resource `uri` (once; later calls for
     /// the same URI are no-ops).
+    /// Holds a subscription to `uri` on the upstream for one more of the
+    /// gateway's own, subscribing when it is the first.
     pub(crate) async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
+        self.subscribe_for(uri, 1).await
+    }
+
+    /// One of the gateway's subscriptions to `uri` ended; the upstream's
+    /// is let go with the last. A URI not held (never subscribed here, or
+    /// the upstream has no subscriptions) is ignored.
+    pub(crate) fn release(&self, uri: &str) {
+        let released = {
+            let mut subs = self.lock_subscriptions();
+            let Some(held) = subs.get_mut(uri) else {
+                return;
+            };
+            held.count = held.count.saturating_sub(1);
+            if held.count > 0 {
+                return;
+            }
+            subs.remove(uri)
+        };
+        // A 2026-07-28 upstream's stream closes as its handle drops; a
+        // legacy upstream is told.
+        if let Some(Held { stream: None, .. }) = released
+            && let Some(client) = self.client().filter(|c| !c.is_closed())
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let uri = uri.to_owned();
+            let name = self.name().to_owned();
+            runtime.spawn(async move {
+                if let Err(e) = client.unsubscribe_resource(&uri).await {
+                    tracing::debug!(upstream = name, uri, error = ?e, "unsubscribe failed");
+                }
+            });
+        }
+    }
+
+    async fn subscribe_for(&self, uri: &str, count: usize) -> Result<(), CallError> {
         let name = self.name();
         let Some(client) = self.client().filter(|c| !c.is_closed()) else {
             return Err(CallError::Unavailable(format!(
@@ -487,8 +530,9 @@ impl Upstream {
             )));
         };
         {
-            let subs = self.lock_subscriptions();
-            if subs.contains_key(uri) {
+            let mut subs = self.lock_subscriptions();
+            if let Some(held) = subs.get_mut(uri) {
+                held.count = held.count.saturating_add(count);
                 return Ok(());
             }
             if subs.len() >= MAX_SUBSCRIPTIONS {
@@ -510,13 +554,19 @@ impl Upstream {
             mcp_client::Error::Remote(error) => CallError::Remote(error),
             other => CallError::Unavailable(format!("upstream {name}: {other}")),
         })?;
-        self.lock_subscriptions().insert(uri.to_owned(), held);
+        // Another subscribe for the URI may have finished meanwhile: one
+        // is kept, for both.
+        self.lock_subscriptions()
+            .entry(uri.to_owned())
+            .or_insert(Held {
+                count: 0,
+                stream: held,
+            })
+            .count += count;
         Ok(())
     }
 
-    fn lock_subscriptions(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Option<Subscription>>> {
+    fn lock_subscriptions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
         self.subscriptions
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -573,10 +623,10 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
                 let notifications = client.notifications();
                 // Subscriptions were the old connection's: made again on
                 // this one below.
-                let subscribed: Vec<String> = this
+                let subscribed: Vec<(String, usize)> = this
                     .lock_subscriptions()
                     .drain()
-                    .map(|(uri, _)| uri)
+                    .map(|(uri, held)| (uri, held.count))
                     .collect();
                 let _listening = follow_lists(&client).await;
                 if client.server().capabilities.logging.is_some() {
@@ -586,8 +636,8 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
                 *this.client.write().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
                 this.breaker.reset();
                 let _ = changes.send(Change::Catalog);
-                for uri in subscribed {
-                    if let Err(e) = this.subscribe(&uri).await {
+                for (uri, count) in subscribed {
+                    if let Err(e) = this.subscribe_for(&uri, count).await {
                         tracing::warn!(upstream = this.name(), uri, error = ?e, "subscription not renewed");
                     }
                 }
@@ -615,6 +665,16 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// A resource subscription held on an upstream.
+#[derive(Debug)]
+struct Held {
+    /// How many of the gateway's own subscriptions (legacy sessions,
+    /// subscription streams) it serves.
+    count: usize,
+    /// A 2026-07-28 upstream's stream for it; `None` on a legacy one.
+    stream: Option<Subscription>,
 }
 
 /// A 2026-07-28 upstream announces list changes only to a subscription.

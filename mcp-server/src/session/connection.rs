@@ -25,7 +25,7 @@ use crate::store::SessionRecord;
 use crate::telemetry::Transport;
 
 /// One client connection.
-pub(crate) struct Connection<H> {
+pub(crate) struct Connection<H: Handler> {
     dispatcher: Arc<Dispatcher<H>>,
     /// Messages outside any request's route (server requests, legacy list
     /// changes), and everything on a single-stream transport.
@@ -47,10 +47,14 @@ pub(crate) struct Connection<H> {
     announce_gate: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>>,
 }
 
-impl<H> Drop for Connection<H> {
+impl<H: Handler> Drop for Connection<H> {
     /// A legacy session (or stdio connection) that was initialized ends:
-    /// its duration goes into the metrics.
+    /// its duration goes into the metrics, and the handler hears that its
+    /// subscriptions ended.
     fn drop(&mut self) {
+        for uri in self.state.take_accepted() {
+            self.dispatcher.handler.unsubscribed(&uri);
+        }
         if let Some(version) = self.state.legacy_version() {
             crate::telemetry::Metrics::global().session(
                 [

@@ -156,6 +156,12 @@ impl<H: Handler> Dispatcher<H> {
         let tools = caps.tools.as_ref().and_then(|c| c.list_changed) == Some(true);
         let prompts = caps.prompts.as_ref().and_then(|c| c.list_changed) == Some(true);
         let resources = caps.resources.as_ref();
+        // Reports the accepted subscriptions ended however the stream
+        // ends: closed by the client, cancelled, or the connection gone.
+        let mut accepted = Accepted {
+            handler: &self.handler,
+            uris: Vec::new(),
+        };
         honoured.tools_list_changed = wanted.tools_list_changed.filter(|&w| w && tools);
         honoured.prompts_list_changed = wanted.prompts_list_changed.filter(|&w| w && prompts);
         honoured.resources_list_changed = wanted
@@ -164,7 +170,6 @@ impl<H: Handler> Dispatcher<H> {
         if resources.and_then(|r| r.subscribe) == Some(true)
             && let Some(uris) = wanted.resource_subscriptions
         {
-            let mut accepted = Vec::new();
             for uri in uris {
                 let ctx = self.context(
                     route,
@@ -175,10 +180,10 @@ impl<H: Handler> Dispatcher<H> {
                     session,
                 );
                 if self.handler.subscribe(ctx, uri.clone()).await.is_ok() {
-                    accepted.push(uri);
+                    accepted.uris.push(uri);
                 }
             }
-            honoured.resource_subscriptions = Some(accepted);
+            honoured.resource_subscriptions = Some(accepted.uris.clone());
         }
         // Subscribe before acknowledging, so nothing after the
         // acknowledgement is missed.
@@ -244,6 +249,21 @@ impl<H: Handler> Dispatcher<H> {
         let mut result = ListenResult::new(id.clone());
         result.meta.server_info = Some(Arc::clone(&self.info));
         encode(&id, &result)
+    }
+}
+
+/// The subscriptions a stream's handler accepted, reported ended when the
+/// stream ends.
+struct Accepted<'a, H: Handler> {
+    handler: &'a H,
+    uris: Vec<String>,
+}
+
+impl<H: Handler> Drop for Accepted<'_, H> {
+    fn drop(&mut self) {
+        for uri in &self.uris {
+            self.handler.unsubscribed(uri);
+        }
     }
 }
 

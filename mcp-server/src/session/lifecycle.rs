@@ -37,6 +37,9 @@ struct Legacy {
     initialized: bool,
     log_level: Option<LoggingLevel>,
     subscriptions: BTreeSet<String>,
+    /// The subscriptions this process's handler accepted (not those of a
+    /// session taken up from a store), reported to it when they end.
+    accepted: BTreeSet<String>,
     /// Counts changes, so a session store is written only when needed.
     generation: u64,
 }
@@ -119,20 +122,37 @@ impl SessionState {
         self.legacy_mut().log_level = Some(level);
     }
 
-    /// Subscribes to `uri`, unless the session holds `max` already.
-    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<(), ErrorObject> {
+    /// Whether the session holds a subscription to `uri`.
+    pub(crate) fn holds(&self, uri: &str) -> bool {
+        lock(&self.legacy).subscriptions.contains(uri)
+    }
+
+    /// Subscribes to `uri`, which the handler accepted, unless the session
+    /// holds `max` already; whether the handler's acceptance is kept (an
+    /// acceptance not kept is to be reported to it as ended).
+    pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<bool, ErrorObject> {
         let mut legacy = self.legacy_mut();
         if legacy.subscriptions.len() >= max && !legacy.subscriptions.contains(&uri) {
             return Err(ErrorObject::invalid_request(format!(
                 "at most {max} resource subscriptions per session"
             )));
         }
-        legacy.subscriptions.insert(uri);
-        Ok(())
+        legacy.subscriptions.insert(uri.clone());
+        Ok(legacy.accepted.insert(uri))
     }
 
-    pub(crate) fn unsubscribe(&self, uri: &str) {
-        self.legacy_mut().subscriptions.remove(uri);
+    /// Ends the subscription to `uri`; whether the handler accepted it
+    /// here (and is to hear that it ended).
+    pub(crate) fn unsubscribe(&self, uri: &str) -> bool {
+        let mut legacy = self.legacy_mut();
+        legacy.subscriptions.remove(uri);
+        legacy.accepted.remove(uri)
+    }
+
+    /// The subscriptions the handler accepted here, taken: the connection
+    /// ends.
+    pub(crate) fn take_accepted(&self) -> BTreeSet<String> {
+        std::mem::take(&mut lock(&self.legacy).accepted)
     }
 
     /// Whether an update of `uri` concerns a subscription of the session.
@@ -172,6 +192,7 @@ impl SessionState {
             initialized,
             log_level: record.log_level,
             subscriptions: record.subscriptions,
+            accepted: BTreeSet::new(),
             generation: 0,
         };
         initialized

@@ -91,21 +91,35 @@ impl<H: Handler> Dispatcher<H> {
                     return Err(ErrorObject::method_not_found(&req.method));
                 };
                 if req.method == method::Subscribe::NAME {
-                    let ctx = self.context(
-                        route,
-                        id,
-                        &served,
-                        params.meta.as_ref(),
-                        InputResponses::new(),
-                        Some(session),
-                    );
-                    self.handler
-                        .subscribe(ctx, params.uri.clone())
-                        .await
-                        .map_err(|e| legacy_codes(e.into_error_object()))?;
-                    session.subscribe(params.uri, self.options.max_subscriptions)?;
-                } else {
-                    session.unsubscribe(&params.uri);
+                    if !session.holds(&params.uri) {
+                        let ctx = self.context(
+                            route,
+                            id,
+                            &served,
+                            params.meta.as_ref(),
+                            InputResponses::new(),
+                            Some(session),
+                        );
+                        self.handler
+                            .subscribe(ctx, params.uri.clone())
+                            .await
+                            .map_err(|e| legacy_codes(e.into_error_object()))?;
+                        // Every acceptance the session does not keep (over
+                        // its limit, or a second one for the URI that
+                        // raced this) is reported ended at once, so the
+                        // handler's count stays true.
+                        let uri = params.uri.clone();
+                        match session.subscribe(params.uri, self.options.max_subscriptions) {
+                            Ok(true) => {}
+                            Ok(false) => self.handler.unsubscribed(&uri),
+                            Err(e) => {
+                                self.handler.unsubscribed(&uri);
+                                return Err(e);
+                            }
+                        }
+                    }
+                } else if session.unsubscribe(&params.uri) {
+                    self.handler.unsubscribed(&params.uri);
                 }
                 encode(id, &EmptyResult::legacy())
             }

@@ -11,6 +11,7 @@ mod policy;
 mod pool;
 mod reload;
 mod resilience;
+mod subscriptions;
 mod trace;
 
 use std::time::Duration;

@@ -61,3 +61,42 @@ async fn an_added_upstream_is_announced_and_callable() {
     assert_eq!(status[0].name, "local");
     assert_eq!(status[0].connects, 1, "{status:?}");
 }
+
+/// A client paging through the tools while an upstream is added: the
+/// pages after the change hold every tool that was there all along, once,
+/// whatever the new upstream's names sort before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_taken_across_a_reload_neither_repeat_nor_skip() {
+    let settings = "[gateway]\nprefix = \"always\"\npage_size = 2\n";
+    let (gateway, url) = serve(&format!("{settings}{}", stdio_upstream("local"))).await;
+    offers(&gateway, &["local__echo"]).await;
+    let client = http_client(&url, Era::Modern).await;
+    let before: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(before.len() > 4, "{before:?}");
+
+    let first = client.list_tools(None).await.unwrap();
+    let mut seen: Vec<String> = first.tools.into_iter().map(|t| t.name).collect();
+    // Every name of the new upstream sorts before every name seen so far:
+    // with positions for cursors, the next page would repeat them.
+    let config = Config::parse(&format!(
+        "{settings}{}{}",
+        stdio_upstream("local"),
+        stdio_upstream("aaa")
+    ))
+    .unwrap();
+    gateway.apply(config);
+    offers(&gateway, &["aaa__echo"]).await;
+    let mut cursor = first.next_cursor;
+    while let Some(c) = cursor {
+        let page = client.list_tools(Some(c)).await.unwrap();
+        seen.extend(page.tools.into_iter().map(|t| t.name));
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen, before, "each tool of the old list once, in order");
+}

@@ -1,0 +1,123 @@
+//! Resource subscriptions through the gateway: each upstream holds one
+//! subscription per URI for all the gateway's clients that asked for it,
+//! updates reach every one of them, and the upstream's subscription is let
+//! go when the last of them ends it — by unsubscribing, by closing its
+//! stream, or by ending its session.
+
+use std::time::Duration;
+
+use mcp_client::{Client, ServerNotification};
+use mcp_core::Era;
+use mcp_core::subscriptions::SubscriptionFilter;
+use mcp_gateway::Gateway;
+use mcp_server::Server;
+use serde_json::json;
+use tokio_stream::StreamExt;
+
+use super::{PATIENCE, http_upstream, offers, serve};
+use crate::support::{args, http_client, serve_http, test_router};
+
+const LEGACY: &str = "2025-11-25";
+
+/// Subscriptions `upstream` holds.
+fn held(gateway: &Gateway, upstream: &str) -> usize {
+    gateway
+        .status()
+        .into_iter()
+        .find(|s| s.name == upstream)
+        .map(|s| s.subscriptions)
+        .unwrap()
+}
+
+/// Waits until `upstream` holds `count` subscriptions: an ended stream or
+/// session is let go as the gateway notices, after the client's call.
+async fn holds(gateway: &Gateway, upstream: &str, count: usize) {
+    tokio::time::timeout(PATIENCE, async {
+        while held(gateway, upstream) != count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "{upstream} holds {} subscriptions, not {count}",
+            held(gateway, upstream)
+        )
+    });
+}
+
+/// The next resource update `client` hears.
+async fn updated(notes: &mut mcp_client::Notifications) -> String {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(ServerNotification::ResourceUpdated { uri }) = notes.next().await {
+                return uri;
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn save_note(client: &Client, upstream: &str, name: &str) {
+    client
+        .call_tool(
+            &format!("{upstream}__save_note"),
+            args(json!({"name": name, "text": "changed"})),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_upstream_subscription_serves_every_client_until_the_last_lets_go() {
+    let (router, _signals) = test_router();
+    let (upstream_url, _server) = serve_http(Server::new(router)).await;
+    let config = format!(
+        "{}{}",
+        http_upstream("modern", &upstream_url, &[]),
+        http_upstream("legacy", &upstream_url, &[LEGACY]),
+    );
+    let (gateway, url) = serve(&config).await;
+    offers(&gateway, &["modern__save_note", "legacy__save_note"]).await;
+
+    for upstream in ["modern", "legacy"] {
+        let uri = format!("{upstream}+memo://notes/n1");
+        // A legacy session and a 2026-07-28 stream subscribe to one URI:
+        // the upstream holds it once.
+        let session = http_client(&url, Era::Legacy).await;
+        let mut session_notes = session.notifications();
+        session.subscribe_resource(&uri).await.unwrap();
+        let stream_client = http_client(&url, Era::Modern).await;
+        let mut stream_notes = stream_client.notifications();
+        let stream = stream_client
+            .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.clone()]))
+            .await
+            .unwrap();
+        assert_eq!(held(&gateway, upstream), 1, "{upstream}");
+
+        save_note(&session, upstream, "n1").await;
+        assert_eq!(updated(&mut session_notes).await, uri, "{upstream}");
+        assert_eq!(updated(&mut stream_notes).await, uri, "{upstream}");
+
+        // The session unsubscribes; the stream still holds it.
+        session.unsubscribe_resource(&uri).await.unwrap();
+        assert_eq!(held(&gateway, upstream), 1, "{upstream}");
+        // Subscribing twice on one session counts once.
+        session.subscribe_resource(&uri).await.unwrap();
+        session.subscribe_resource(&uri).await.unwrap();
+        session.unsubscribe_resource(&uri).await.unwrap();
+        assert_eq!(held(&gateway, upstream), 1, "{upstream}");
+
+        // The stream closes: the last one, so the upstream's goes.
+        drop(stream);
+        holds(&gateway, upstream, 0).await;
+
+        // A session that ends while subscribed lets go too.
+        session.subscribe_resource(&uri).await.unwrap();
+        assert_eq!(held(&gateway, upstream), 1, "{upstream}");
+        session.close().await.unwrap();
+        holds(&gateway, upstream, 0).await;
+        drop(stream_client);
+    }
+}
