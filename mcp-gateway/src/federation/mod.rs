@@ -674,13 +674,11 @@ impl Handler for Gateway {
             return Err(self.refuse(&ctx, &format!("subscription to {uri}"), not_found()));
         }
         if !upstream.catalog().subscribe {
-            // Accepted, but the upstream will never say it changed.
-            tracing::debug!(
-                upstream = upstream.name(),
-                uri,
-                "upstream has no subscriptions"
-            );
-            return Ok(());
+            // Refused rather than accepted uncounted: every subscription
+            // accepted here is one the upstream holds (see `unsubscribed`).
+            return Err(Error::invalid_params(format!(
+                "{uri}: its server does not offer subscriptions"
+            )));
         }
         upstream.subscribe(&original).await.map_err(failed)
     }

@@ -120,6 +120,8 @@ pub(crate) struct Upstream {
     /// The resource subscriptions held on the upstream, each for as many
     /// of the gateway's own as ask for it.
     subscriptions: Mutex<HashMap<String, Held>>,
+    /// Held while a subscription is made or let go on the upstream.
+    subscribing: tokio::sync::Mutex<()>,
     connects: AtomicU64,
     answered: AtomicU64,
     failed: AtomicU64,
@@ -192,6 +194,7 @@ impl Upstream {
             catalog: RwLock::default(),
             callers: Arc::default(),
             subscriptions: Mutex::default(),
+            subscribing: tokio::sync::Mutex::new(()),
             connects: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -483,18 +486,38 @@ impl Upstream {
         )))
     }
 
-    /// Subscribes to the upstream's resource `uri` (once; later calls for
-    /// the same URI are no-ops).
     /// Holds a subscription to `uri` on the upstream for one more of the
     /// gateway's own, subscribing when it is the first.
     pub(crate) async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
-        self.subscribe_for(uri, 1).await
+        let name = self.name();
+        let client = self.connected()?;
+        // Subscribes and unsubscribes reach the upstream one at a time and
+        // in order, so a late unsubscribe never undoes a newer subscribe.
+        let _order = self.subscribing.lock().await;
+        {
+            let mut subs = self.lock_subscriptions();
+            if let Some(held) = subs.get_mut(uri) {
+                held.count = held.count.saturating_add(1);
+                return Ok(());
+            }
+            if subs.len() >= MAX_SUBSCRIPTIONS {
+                return Err(CallError::Unavailable(format!(
+                    "upstream {name}: the gateway holds {MAX_SUBSCRIPTIONS} subscriptions already"
+                )));
+            }
+        }
+        let stream = hold(&client, uri).await.map_err(|e| match e {
+            mcp_client::Error::Remote(error) => CallError::Remote(error),
+            other => CallError::Unavailable(format!("upstream {name}: {other}")),
+        })?;
+        self.lock_subscriptions()
+            .insert(uri.to_owned(), Held { count: 1, stream });
+        Ok(())
     }
 
     /// One of the gateway's subscriptions to `uri` ended; the upstream's
-    /// is let go with the last. A URI not held (never subscribed here, or
-    /// the upstream has no subscriptions) is ignored.
-    pub(crate) fn release(&self, uri: &str) {
+    /// is let go with the last. A URI not held is ignored.
+    pub(crate) fn release(self: &Arc<Self>, uri: &str) {
         let released = {
             let mut subs = self.lock_subscriptions();
             let Some(held) = subs.get_mut(uri) else {
@@ -507,63 +530,57 @@ impl Upstream {
             subs.remove(uri)
         };
         // A 2026-07-28 upstream's stream closes as its handle drops; a
-        // legacy upstream is told.
-        if let Some(Held { stream: None, .. }) = released
-            && let Some(client) = self.client().filter(|c| !c.is_closed())
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let uri = uri.to_owned();
-            let name = self.name().to_owned();
-            runtime.spawn(async move {
-                if let Err(e) = client.unsubscribe_resource(&uri).await {
-                    tracing::debug!(upstream = name, uri, error = ?e, "unsubscribe failed");
+        // legacy upstream is told, unless it was subscribed again since.
+        let Some(Held { stream: None, .. }) = released else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(upstream = self.name(), uri, "no runtime to unsubscribe on");
+            return;
+        };
+        let this = Arc::clone(self);
+        let uri = uri.to_owned();
+        runtime.spawn(async move {
+            let _order = this.subscribing.lock().await;
+            if this.lock_subscriptions().contains_key(&uri) {
+                return;
+            }
+            if let Ok(client) = this.connected()
+                && let Err(e) = client.unsubscribe_resource(&uri).await
+            {
+                tracing::debug!(upstream = this.name(), uri, error = ?e, "unsubscribe failed");
+            }
+        });
+    }
+
+    /// Makes the subscriptions held again on a new connection, keeping
+    /// their counts: one that fails stays counted, to be made again on the
+    /// next connection.
+    async fn renew(&self, client: &Client) {
+        let uris: Vec<String> = self.lock_subscriptions().keys().cloned().collect();
+        for uri in uris {
+            let _order = self.subscribing.lock().await;
+            if !self.lock_subscriptions().contains_key(&uri) {
+                continue; // let go meanwhile
+            }
+            match hold(client, &uri).await {
+                Ok(stream) => {
+                    if let Some(held) = self.lock_subscriptions().get_mut(&uri) {
+                        held.stream = stream;
+                    }
                 }
-            });
+                Err(e) => {
+                    tracing::warn!(upstream = self.name(), uri, error = ?e, "subscription not renewed");
+                }
+            }
         }
     }
 
-    async fn subscribe_for(&self, uri: &str, count: usize) -> Result<(), CallError> {
-        let name = self.name();
-        let Some(client) = self.client().filter(|c| !c.is_closed()) else {
-            return Err(CallError::Unavailable(format!(
-                "upstream {name} is not connected"
-            )));
-        };
-        {
-            let mut subs = self.lock_subscriptions();
-            if let Some(held) = subs.get_mut(uri) {
-                held.count = held.count.saturating_add(count);
-                return Ok(());
-            }
-            if subs.len() >= MAX_SUBSCRIPTIONS {
-                return Err(CallError::Unavailable(format!(
-                    "upstream {name}: the gateway holds {MAX_SUBSCRIPTIONS} subscriptions already"
-                )));
-            }
-        }
-        let held = match client.server().era {
-            Era::Legacy => client.subscribe_resource(uri).await.map(|()| None),
-            _ => client
-                .listen(
-                    SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]),
-                )
-                .await
-                .map(Some),
-        }
-        .map_err(|e| match e {
-            mcp_client::Error::Remote(error) => CallError::Remote(error),
-            other => CallError::Unavailable(format!("upstream {name}: {other}")),
-        })?;
-        // Another subscribe for the URI may have finished meanwhile: one
-        // is kept, for both.
-        self.lock_subscriptions()
-            .entry(uri.to_owned())
-            .or_insert(Held {
-                count: 0,
-                stream: held,
-            })
-            .count += count;
-        Ok(())
+    /// The connection, when up.
+    fn connected(&self) -> Result<Client, CallError> {
+        self.client().filter(|c| !c.is_closed()).ok_or_else(|| {
+            CallError::Unavailable(format!("upstream {} is not connected", self.name()))
+        })
     }
 
     fn lock_subscriptions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
@@ -621,13 +638,6 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
                     "upstream connected"
                 );
                 let notifications = client.notifications();
-                // Subscriptions were the old connection's: made again on
-                // this one below.
-                let subscribed: Vec<(String, usize)> = this
-                    .lock_subscriptions()
-                    .drain()
-                    .map(|(uri, held)| (uri, held.count))
-                    .collect();
                 let _listening = follow_lists(&client).await;
                 if client.server().capabilities.logging.is_some() {
                     let _ = client.set_log_level(LoggingLevel::Debug).await;
@@ -636,11 +646,8 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
                 *this.client.write().unwrap_or_else(PoisonError::into_inner) = Some(client.clone());
                 this.breaker.reset();
                 let _ = changes.send(Change::Catalog);
-                for (uri, count) in subscribed {
-                    if let Err(e) = this.subscribe_for(&uri, count).await {
-                        tracing::warn!(upstream = this.name(), uri, error = ?e, "subscription not renewed");
-                    }
-                }
+                // Subscriptions were the old connection's.
+                this.renew(&client).await;
                 drop(this);
                 follow(&upstream, &client, notifications, &changes).await;
                 if let Some(this) = upstream.upgrade() {
@@ -664,6 +671,18 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Subscribes to `uri` on `client`: a 2026-07-28 upstream's stream, or
+/// `None` for a legacy upstream's subscription.
+async fn hold(client: &Client, uri: &str) -> Result<Option<Subscription>, mcp_client::Error> {
+    match client.server().era {
+        Era::Legacy => client.subscribe_resource(uri).await.map(|()| None),
+        _ => client
+            .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]))
+            .await
+            .map(Some),
     }
 }
 

@@ -115,7 +115,11 @@ impl<H: Handler> Connection<H> {
     /// started.
     #[cfg(feature = "http")]
     pub(crate) fn restore(self: &Arc<Self>, record: SessionRecord) {
-        if self.state.restore(record) {
+        let (initialized, ended) = self.state.restore(record);
+        for uri in ended {
+            self.dispatcher.handler.unsubscribed(&uri);
+        }
+        if initialized {
             self.state.peer().set_ready();
             self.start_legacy_events();
         }

@@ -122,21 +122,31 @@ impl SessionState {
         self.legacy_mut().log_level = Some(level);
     }
 
-    /// Whether the session holds a subscription to `uri`.
-    pub(crate) fn holds(&self, uri: &str) -> bool {
-        lock(&self.legacy).subscriptions.contains(uri)
+    /// Whether this process's handler accepted the session's
+    /// subscription to `uri` (one taken up from a store was not: it is
+    /// asked again).
+    pub(crate) fn accepted(&self, uri: &str) -> bool {
+        lock(&self.legacy).accepted.contains(uri)
+    }
+
+    /// Whether a subscription to `uri` would be over the session's `max`.
+    pub(crate) fn over_limit(&self, uri: &str, max: usize) -> Option<ErrorObject> {
+        let legacy = lock(&self.legacy);
+        (legacy.subscriptions.len() >= max && !legacy.subscriptions.contains(uri)).then(|| {
+            ErrorObject::invalid_request(format!(
+                "at most {max} resource subscriptions per session"
+            ))
+        })
     }
 
     /// Subscribes to `uri`, which the handler accepted, unless the session
     /// holds `max` already; whether the handler's acceptance is kept (an
     /// acceptance not kept is to be reported to it as ended).
     pub(crate) fn subscribe(&self, uri: String, max: usize) -> Result<bool, ErrorObject> {
-        let mut legacy = self.legacy_mut();
-        if legacy.subscriptions.len() >= max && !legacy.subscriptions.contains(&uri) {
-            return Err(ErrorObject::invalid_request(format!(
-                "at most {max} resource subscriptions per session"
-            )));
+        if let Some(e) = self.over_limit(&uri, max) {
+            return Err(e);
         }
+        let mut legacy = self.legacy_mut();
         legacy.subscriptions.insert(uri.clone());
         Ok(legacy.accepted.insert(uri))
     }
@@ -181,21 +191,32 @@ impl SessionState {
     }
 
     /// Takes up a session another instance (or an earlier connection)
-    /// started; whether it was initialized.
+    /// started: whether it was initialized, and the subscriptions this
+    /// process's handler accepted that the record no longer holds (ended
+    /// on another instance).
     #[cfg(feature = "http")]
-    pub(crate) fn restore(&self, record: SessionRecord) -> bool {
+    pub(crate) fn restore(&self, record: SessionRecord) -> (bool, Vec<String>) {
         let initialized = record.initialized;
-        *lock(&self.legacy) = Legacy {
+        let mut legacy = lock(&self.legacy);
+        // What the handler here accepted stays accepted while the session
+        // still holds it, whoever wrote the record.
+        let (accepted, ended): (BTreeSet<String>, Vec<String>) = {
+            let (kept, ended): (Vec<String>, Vec<String>) = std::mem::take(&mut legacy.accepted)
+                .into_iter()
+                .partition(|uri| record.subscriptions.contains(uri));
+            (kept.into_iter().collect(), ended)
+        };
+        *legacy = Legacy {
             version: Some(record.protocol_version),
             client_capabilities: Arc::new(record.client_capabilities),
             client_info: Some(Arc::new(record.client_info)),
             initialized,
             log_level: record.log_level,
             subscriptions: record.subscriptions,
-            accepted: BTreeSet::new(),
+            accepted,
             generation: 0,
         };
-        initialized
+        (initialized, ended)
     }
 
     /// The version `initialize` settled on.

@@ -91,7 +91,11 @@ impl<H: Handler> Dispatcher<H> {
                     return Err(ErrorObject::method_not_found(&req.method));
                 };
                 if req.method == method::Subscribe::NAME {
-                    if !session.holds(&params.uri) {
+                    if let Some(e) = session.over_limit(&params.uri, self.options.max_subscriptions)
+                    {
+                        return Err(e);
+                    }
+                    if !session.accepted(&params.uri) {
                         let ctx = self.context(
                             route,
                             id,
