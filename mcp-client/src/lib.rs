@@ -51,8 +51,13 @@
 //!   notifications and subscriptions.
 //! - `serde`, `serde_json`, `bytes`: the protocol's JSON, shared buffers.
 //! - `reqwest` (with `http`): a maintained HTTP client with rustls, HTTP/2,
-//!   proxies and streaming bodies; `http` for its types, `async-trait` for
-//!   [`AuthProvider`].
+//!   proxies, redirects and streaming bodies; `http` for its types,
+//!   `async-trait` for [`AuthProvider`].
+//! - `hyper`, `hyper-util`, `http-body`, `http-body-util` (with `http`, all
+//!   already under reqwest): requests to a plain `http://` endpoint that no
+//!   proxy intercepts skip reqwest's layers and go to hyper-util's pooled
+//!   client directly, the common case of a gateway or an agent beside its
+//!   servers; a redirect from there is followed through reqwest.
 //! - `thiserror`, `tracing`: the error enum, and events any subscriber
 //!   can take.
 //! - With `otel`: `opentelemetry` (its API only) and

@@ -11,6 +11,7 @@
 //! request reaches no upstream and is answered before the endpoint's rate
 //! limits count it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -45,7 +46,7 @@ pub(crate) struct Check {
 
 /// The middleware: 403 with the JSON-RPC error for a request policy
 /// refuses, the request passed on (decoded) otherwise.
-pub(crate) async fn check(State(check): State<Check>, req: Request, next: Next) -> Response {
+pub(crate) async fn check(State(check): State<Arc<Check>>, req: Request, next: Next) -> Response {
     if req.method() != http::Method::POST
         || check.gateway.config().policy.refuse != Refusal::Forbidden
         || check

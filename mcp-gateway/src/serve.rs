@@ -151,12 +151,13 @@ pub async fn app(
     let path = config.listen.path.as_str();
     // Policy refusals as 403 when configured: decided behind the auth
     // layer (it needs the caller), in front of the endpoint.
-    let check = crate::forbid::Check {
+    // Shared: axum clones a middleware's state for every request.
+    let check = std::sync::Arc::new(crate::forbid::Check {
         gateway: gateway.clone(),
         max_body,
         body_timeout,
         allowed,
-    };
+    });
     let mut app = axum::Router::new()
         .route_service(path, endpoint.clone())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -6,6 +6,7 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::Shared;
+use super::wire::{Request, Response};
 
 /// Supplies credentials to the HTTP transport.
 ///
@@ -95,11 +96,11 @@ pub struct AuthChallenge {
 }
 
 impl AuthChallenge {
-    fn of(response: &reqwest::Response) -> Self {
+    fn of(response: &Response, url: &reqwest::Url) -> Self {
         Self {
             status: response.status(),
             www_authenticate: challenges(response.headers()),
-            url: response.url().to_string(),
+            url: response.redirected_url().unwrap_or(url).to_string(),
         }
     }
 }
@@ -143,10 +144,7 @@ impl Shared {
     /// (twice at most). `make` is called for each attempt (a request body
     /// cannot be sent twice). Any status comes back as the response; only
     /// failing to get credentials or to reach the server is an error.
-    pub(super) async fn send(
-        &self,
-        make: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, String> {
+    pub(super) async fn send(&self, make: impl Fn() -> Request) -> Result<Response, String> {
         let mut waits = 0;
         loop {
             let response = self.send_authorized(&make).await?;
@@ -181,38 +179,39 @@ impl Shared {
 
     /// [`send`](Self::send) without the waiting: credentials, and the
     /// challenge round.
-    async fn send_authorized(
-        &self,
-        make: &impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, String> {
+    async fn send_authorized(&self, make: &impl Fn() -> Request) -> Result<Response, String> {
         let mut retried = false;
         loop {
-            let mut builder = make();
-            if let Some(auth) = &self.options.auth {
-                match auth.authorization().await {
-                    // Replaces any `Authorization` among the fixed headers:
-                    // two would be ambiguous.
+            let credentials = match &self.options.auth {
+                Some(auth) => match auth.authorization().await {
                     Ok(Some(mut value)) => {
                         // Kept out of logs and `Debug`, whatever the
                         // provider did.
                         value.set_sensitive(true);
-                        builder = builder.headers(HeaderMap::from_iter([(AUTHORIZATION, value)]));
+                        Some(value)
                     }
-                    Ok(None) => {}
+                    Ok(None) => None,
                     Err(e) => return Err(format!("no credentials for the request: {e}")),
+                },
+                None => None,
+            };
+            let authorized = || {
+                let mut request = make();
+                if let Some(value) = &credentials {
+                    // Replaces any `Authorization` among the fixed
+                    // headers: two would be ambiguous.
+                    request.headers.insert(AUTHORIZATION, value.clone());
                 }
-            }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| format!("HTTP request failed: {e}"))?;
+                request
+            };
+            let response = self.wire.send(authorized(), authorized).await?;
             let Some(auth) = &self.options.auth else {
                 return Ok(response);
             };
             if retried || !is_refusal(response.status()) {
                 return Ok(response);
             }
-            let challenge = AuthChallenge::of(&response);
+            let challenge = AuthChallenge::of(&response, self.wire.url());
             match auth.on_challenge(&challenge).await {
                 Ok(true) => {}
                 Ok(false) => return Ok(response),

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use mcp_core::{RequestId, headers, sse};
+use http::{HeaderValue, Method};
+use mcp_core::{RequestId, sse};
 
-use super::{Shared, auth};
+use super::wire::{Request, Response};
+use super::{PROTOCOL_VERSION, Shared, auth, insert};
 
 impl Shared {
     /// Reads an SSE response, resuming it with GET and `Last-Event-ID`
     /// when it ends before the answer to `request` came.
     pub(super) async fn read_events(
         self: &Arc<Self>,
-        mut response: reqwest::Response,
+        mut response: Response,
         request: Option<&RequestId>,
     ) {
         let mut decoder = self.decoder();
@@ -67,19 +69,21 @@ impl Shared {
 
     /// A GET for the legacy stream, resuming after `last_event_id`; `None`
     /// when the server offers no stream (405) or cannot be reached.
-    async fn get_stream(&self, last_event_id: Option<&str>) -> Option<reqwest::Response> {
+    async fn get_stream(&self, last_event_id: Option<&str>) -> Option<Response> {
         let response = self
             .send(|| {
-                let mut get = self
-                    .base(self.http.get(self.url.clone()))
-                    .header(http::header::ACCEPT, "text/event-stream");
+                let mut headers = self.base();
+                headers.insert(
+                    http::header::ACCEPT,
+                    HeaderValue::from_static("text/event-stream"),
+                );
                 if let Some(version) = Self::lock(&self.legacy_version).as_ref() {
-                    get = get.header(headers::PROTOCOL_VERSION, version.as_str());
+                    insert(&mut headers, PROTOCOL_VERSION, version);
                 }
                 if let Some(last) = last_event_id {
-                    get = get.header("Last-Event-ID", last);
+                    insert(&mut headers, LAST_EVENT_ID, last);
                 }
-                get
+                Request::new(Method::GET, headers)
             })
             .await;
         match response {
@@ -147,13 +151,15 @@ impl Shared {
 
     /// The next piece of a long-lived stream's body; `None` at its end, or
     /// once the client is gone (so the stream does not outlive it).
-    pub(super) async fn next_chunk(&self, response: &mut reqwest::Response) -> Option<Bytes> {
+    pub(super) async fn next_chunk(&self, response: &mut Response) -> Option<Bytes> {
         tokio::select! {
             chunk = response.chunk() => chunk.ok().flatten(),
             () = self.inbox.closed() => None,
         }
     }
 }
+
+const LAST_EVENT_ID: http::HeaderName = http::HeaderName::from_static("last-event-id");
 
 /// An SSE event over the size limit, as the error its request fails with.
 pub(super) fn too_large(e: &sse::SseError) -> mcp_core::Error {

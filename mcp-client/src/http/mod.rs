@@ -14,6 +14,7 @@ mod auth;
 mod events;
 mod session;
 mod sse_fallback;
+mod wire;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use mcp_core::headers;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::transport::{MessageRead, MessageWrite, Outgoing, OutgoingKind};
@@ -33,6 +34,13 @@ use crate::error::Error;
 use crate::handler::ClientHandler;
 
 pub use auth::{AuthChallenge, AuthProvider};
+use wire::{Request, Response, Wire};
+
+// The MCP headers (`mcp_core::headers`) as header names, made once.
+const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const NAME: HeaderName = HeaderName::from_static("mcp-name");
 
 /// Settings of the HTTP transport.
 #[derive(Clone)]
@@ -126,8 +134,8 @@ impl HttpOptions {
 }
 
 struct Shared {
-    http: reqwest::Client,
-    url: reqwest::Url,
+    /// The HTTP clients, and the endpoint's URL.
+    wire: Wire,
     options: HttpOptions,
     session: Mutex<Session>,
     /// The legacy version `initialize` settled on, for the version header
@@ -188,7 +196,7 @@ pub struct HttpWriter {
 impl std::fmt::Debug for HttpWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpWriter")
-            .field("url", &self.shared.url.as_str())
+            .field("url", &self.shared.wire.url().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -203,20 +211,10 @@ pub fn http_transport(url: &str, options: HttpOptions) -> Result<(HttpReader, Ht
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::Incompatible(format!("not an HTTP URL: {url}")));
     }
-    let http = reqwest::Client::builder()
-        .connect_timeout(options.connect_timeout)
-        .read_timeout(options.read_timeout)
-        .build()
-        .map_err(|e| {
-            Error::Transport(mcp_core::Error::Io {
-                kind: std::io::ErrorKind::Other,
-                message: e.to_string(),
-            })
-        })?;
+    let wire = Wire::new(url, &options)?;
     let (inbox, rx) = mpsc::channel(256);
     let shared = Arc::new(Shared {
-        http,
-        url,
+        wire,
         options,
         session: Mutex::default(),
         legacy_version: Mutex::default(),
@@ -308,11 +306,9 @@ impl MessageWrite for HttpWriter {
         if let Some(session) = session {
             let _ = shared
                 .send(|| {
-                    shared
-                        .http
-                        .delete(shared.url.clone())
-                        .headers(shared.options.headers.clone())
-                        .header(headers::SESSION_ID, session.as_str())
+                    let mut headers = shared.options.headers.clone();
+                    Shared::with_session(&mut headers, Some(&session));
+                    Request::new(Method::DELETE, headers)
                 })
                 .await;
         }
@@ -324,7 +320,7 @@ impl MessageWrite for HttpWriter {
     }
 
     fn server_address(&self) -> Option<(String, u16)> {
-        let url = &self.shared.url;
+        let url = self.shared.wire.url();
         Some((url.host_str()?.to_owned(), url.port_or_known_default()?))
     }
 }
@@ -361,22 +357,19 @@ impl Shared {
         m.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// `builder` with the fixed headers and the session's id.
-    fn base(&self, builder: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// The fixed headers and the session's id.
+    fn base(&self) -> HeaderMap {
+        let mut headers = self.options.headers.clone();
         let session = Self::lock(&self.session).id.clone();
-        Self::with_session(
-            builder.headers(self.options.headers.clone()),
-            session.as_deref(),
-        )
+        Self::with_session(&mut headers, session.as_deref());
+        headers
     }
 
-    fn with_session(
-        builder: reqwest::RequestBuilder,
-        session: Option<&str>,
-    ) -> reqwest::RequestBuilder {
-        match session {
-            Some(session) => builder.header(headers::SESSION_ID, session),
-            None => builder,
+    /// Names `session` in `headers`. An id the server sent is a valid
+    /// header value (it came in one); one that is not is left out.
+    fn with_session(headers: &mut HeaderMap, session: Option<&str>) {
+        if let Some(value) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
+            headers.insert(SESSION_ID, value);
         }
     }
 
@@ -433,7 +426,7 @@ impl Shared {
             // not start it.
             if let Some(id) = response
                 .headers()
-                .get(headers::SESSION_ID)
+                .get(&SESSION_ID)
                 .and_then(|v| v.to_str().ok())
                 .filter(|_| status.is_success())
             {
@@ -483,41 +476,35 @@ impl Shared {
 
     /// The POST of `message` to the Streamable HTTP endpoint, with the
     /// headers that mirror it.
-    fn build_post(&self, message: &Outgoing, session: Option<&str>) -> reqwest::RequestBuilder {
-        let builder = self
-            .http
-            .post(self.url.clone())
-            .headers(self.options.headers.clone());
-        let mut builder = Self::with_session(builder, session)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, "application/json, text/event-stream");
+    fn build_post(&self, message: &Outgoing, session: Option<&str>) -> Request {
+        let mut map = self.options.headers.clone();
+        Self::with_session(&mut map, session);
+        json_post_headers(&mut map);
         if let Some(method) = message.method() {
-            builder = builder.header(headers::METHOD, headers::encode_value(method).as_ref());
+            insert(&mut map, METHOD, &headers::encode_value(method));
         }
         let mirror = message.mirror.as_deref();
         if let Some(mirror) = mirror {
             if let Some(name) = &mirror.name {
-                builder = builder.header(headers::NAME, headers::encode_value(name).as_ref());
+                insert(&mut map, NAME, &headers::encode_value(name));
             }
             for (header, value) in &mirror.params {
-                builder = builder.header(header.as_str(), value.as_str());
+                if let Ok(header) = HeaderName::try_from(header.as_str()) {
+                    insert(&mut map, header, value);
+                }
             }
         }
         let version = mirror
             .and_then(|m| m.protocol_version.clone())
             .or_else(|| Self::lock(&self.legacy_version).clone());
         if let Some(version) = &version {
-            builder = builder.header(headers::PROTOCOL_VERSION, version.as_str());
+            insert(&mut map, PROTOCOL_VERSION, version);
         }
-        builder.body(message.bytes.clone())
+        Request::new(Method::POST, map).body(message.bytes.clone())
     }
 
     /// Reads a response: JSON, an SSE stream, or an error status.
-    async fn handle_response(
-        self: &Arc<Self>,
-        response: reqwest::Response,
-        request: Option<&RequestId>,
-    ) {
+    async fn handle_response(self: &Arc<Self>, response: Response, request: Option<&RequestId>) {
         let status = response.status();
         if status == StatusCode::ACCEPTED {
             return;
@@ -679,7 +666,7 @@ impl Shared {
 /// # Errors
 /// [`mcp_core::Error::FrameTooLarge`] past `max` (what was read is
 /// dropped); [`mcp_core::Error::Io`] when reading fails.
-async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes, mcp_core::Error> {
+async fn read_body(mut response: Response, max: usize) -> Result<Bytes, mcp_core::Error> {
     let too_large = |len: u64| mcp_core::Error::FrameTooLarge {
         max,
         len: usize::try_from(len).unwrap_or(usize::MAX),
@@ -692,11 +679,7 @@ async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes,
     let mut body = bytes::BytesMut::new();
     loop {
         let chunk = response.chunk().await.map_err(|e| mcp_core::Error::Io {
-            kind: if e.is_timeout() {
-                std::io::ErrorKind::TimedOut
-            } else {
-                std::io::ErrorKind::Other
-            },
+            kind: e.kind(),
             message: format!("reading the response failed: {e}"),
         })?;
         let Some(chunk) = chunk else {
@@ -710,7 +693,7 @@ async fn read_body(mut response: reqwest::Response, max: usize) -> Result<Bytes,
 }
 
 /// Up to 4 KiB of an error response's body, as text for a message.
-async fn error_text(response: reqwest::Response) -> String {
+async fn error_text(response: Response) -> String {
     const SHOWN: usize = 4096;
     let mut response = response;
     let mut text = Vec::new();
@@ -722,4 +705,42 @@ async fn error_text(response: reqwest::Response) -> String {
     }
     text.truncate(SHOWN);
     String::from_utf8_lossy(&text).trim().to_owned()
+}
+
+/// The content headers of a JSON-RPC POST.
+fn json_post_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json, text/event-stream"),
+    );
+}
+
+/// Adds a header whose value the message supplied; one that is not a
+/// valid header value is left out (the mirrored forms are encoded so that
+/// they always are).
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_names_are_mcp_cores() {
+        for (name, spelled) in [
+            (SESSION_ID, headers::SESSION_ID),
+            (PROTOCOL_VERSION, headers::PROTOCOL_VERSION),
+            (METHOD, headers::METHOD),
+            (NAME, headers::NAME),
+        ] {
+            assert_eq!(name, HeaderName::try_from(spelled).unwrap());
+        }
+    }
 }

@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
+use http::{HeaderValue, Method};
 use mcp_core::jsonrpc::Incoming;
-use mcp_core::{Message, RequestId, headers};
+use mcp_core::{Message, RequestId};
 
-use super::{Session, Shared, auth};
+use super::wire::{Request, Response};
+use super::{METHOD, PROTOCOL_VERSION, Session, Shared, auth, insert, json_post_headers};
 
 impl Shared {
     /// Starts a new session to replace session number `stale`, unless
@@ -40,18 +42,15 @@ impl Shared {
         let frame = with_id(&initialize, id.clone())?;
         let response = self
             .send(|| {
-                self.http
-                    .post(self.url.clone())
-                    .headers(self.options.headers.clone())
-                    .header(http::header::CONTENT_TYPE, "application/json")
-                    .header(http::header::ACCEPT, "application/json, text/event-stream")
-                    .header(headers::METHOD, "initialize")
-                    .body(frame.clone())
+                let mut headers = self.options.headers.clone();
+                json_post_headers(&mut headers);
+                headers.insert(METHOD, HeaderValue::from_static("initialize"));
+                Request::new(Method::POST, headers).body(frame.clone())
             })
             .await?;
         let session_id = response
             .headers()
-            .get(headers::SESSION_ID)
+            .get(&super::SESSION_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let answer = self.answer_to(response, &id).await?;
@@ -69,16 +68,15 @@ impl Shared {
         if let Some(initialized) = initialized {
             let response = self
                 .send(|| {
-                    let post = self
-                        .http
-                        .post(self.url.clone())
-                        .headers(self.options.headers.clone());
-                    Self::with_session(post, session_id.as_deref())
-                        .header(http::header::CONTENT_TYPE, "application/json")
-                        .header(http::header::ACCEPT, "application/json, text/event-stream")
-                        .header(headers::METHOD, "notifications/initialized")
-                        .header(headers::PROTOCOL_VERSION, version.as_str())
-                        .body(initialized.clone())
+                    let mut headers = self.options.headers.clone();
+                    Self::with_session(&mut headers, session_id.as_deref());
+                    json_post_headers(&mut headers);
+                    headers.insert(
+                        METHOD,
+                        HeaderValue::from_static("notifications/initialized"),
+                    );
+                    insert(&mut headers, PROTOCOL_VERSION, &version);
+                    Request::new(Method::POST, headers).body(initialized.clone())
                 })
                 .await?;
             let status = response.status();
@@ -104,11 +102,7 @@ impl Shared {
 
     /// Reads the answer to `id` from a POST's response, JSON or SSE,
     /// passing anything else on the stream to the client.
-    async fn answer_to(
-        &self,
-        mut response: reqwest::Response,
-        id: &RequestId,
-    ) -> Result<Bytes, String> {
+    async fn answer_to(&self, mut response: Response, id: &RequestId) -> Result<Bytes, String> {
         let status = response.status();
         if !status.is_success() {
             let status = auth::describe_status(status, response.headers());

@@ -10,9 +10,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderValue, Method, StatusCode};
 use mcp_core::{RequestId, sse};
 
+use super::wire::{Request, Response};
 use super::{Shared, auth};
 
 impl Shared {
@@ -22,7 +23,7 @@ impl Shared {
     /// is what the request fails with.
     pub(super) async fn fall_back_to_sse(
         self: &Arc<Self>,
-        refused: reqwest::Response,
+        refused: Response,
         frame: Bytes,
         id: Option<&RequestId>,
     ) {
@@ -66,10 +67,12 @@ impl Shared {
     async fn open_sse_stream(self: &Arc<Self>) -> Result<reqwest::Url, NoFallback> {
         let mut response = self
             .send(|| {
-                self.http
-                    .get(self.url.clone())
-                    .headers(self.options.headers.clone())
-                    .header(http::header::ACCEPT, "text/event-stream")
+                let mut headers = self.options.headers.clone();
+                headers.insert(
+                    http::header::ACCEPT,
+                    HeaderValue::from_static("text/event-stream"),
+                );
+                Request::new(Method::GET, headers)
             })
             .await
             .map_err(NoFallback::Unavailable)?;
@@ -78,14 +81,14 @@ impl Shared {
             let status = auth::describe_status(status, response.headers());
             return Err(NoFallback::Unavailable(format!(
                 "GET {} got {status}",
-                self.url
+                self.wire.url()
             )));
         }
         let is_sse = super::is_event_stream(response.headers());
         if !is_sse {
             return Err(NoFallback::Unavailable(format!(
                 "GET {} is not an SSE stream",
-                self.url
+                self.wire.url()
             )));
         }
         let mut decoder = self.decoder();
@@ -111,7 +114,7 @@ impl Shared {
                     )));
                 }
                 let endpoint =
-                    resolve_endpoint(&self.url, &first.data).map_err(NoFallback::Broken)?;
+                    resolve_endpoint(self.wire.url(), &first.data).map_err(NoFallback::Broken)?;
                 break (endpoint, events.collect::<Vec<_>>());
             }
         };
@@ -168,10 +171,13 @@ impl Shared {
     ) {
         let response = self
             .send(|| {
-                self.http
-                    .post(endpoint.clone())
-                    .headers(self.options.headers.clone())
-                    .header(http::header::CONTENT_TYPE, "application/json")
+                let mut headers = self.options.headers.clone();
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Request::new(Method::POST, headers)
+                    .to(endpoint.clone())
                     .body(frame.clone())
             })
             .await;
