@@ -380,6 +380,79 @@ mod tests {
         }
     }
 
+    /// A server that reads each request's head, then sends `answer` and
+    /// stalls, holding the connection open.
+    async fn stalling_server(answer: &'static str) -> reqwest::Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = url(&format!("http://{}/mcp", listener.local_addr().unwrap()));
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buffer = [0; 4096];
+                let _ = stream.read(&mut buffer).await;
+                stream.write_all(answer.as_bytes()).await.unwrap();
+                held.push(stream);
+            }
+        });
+        url
+    }
+
+    fn quick() -> HttpOptions {
+        HttpOptions {
+            read_timeout: Duration::from_millis(200),
+            ..HttpOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_given_up_on() {
+        let wire = Wire::new(stalling_server("").await, &quick()).unwrap();
+        assert!(wire.direct.is_some());
+        let get = || Request::new(Method::GET, HeaderMap::new());
+        // Bounded, so that a regression fails rather than hangs.
+        let sent = tokio::time::timeout(Duration::from_secs(10), wire.send(get(), get));
+        let Err(why) = sent.await.expect("the read timeout never fired") else {
+            panic!("a stalled server answered");
+        };
+        assert!(why.contains("no answer within"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_coming_is_a_timeout() {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"a\"";
+        let wire = Wire::new(stalling_server(head).await, &quick()).unwrap();
+        let get = || Request::new(Method::GET, HeaderMap::new());
+        let mut response = wire.send(get(), get).await.unwrap();
+        assert_eq!(response.content_length(), Some(10));
+        assert_eq!(
+            response.chunk().await.unwrap().unwrap(),
+            Bytes::from_static(b"{\"a\"")
+        );
+        let e = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("the read timeout never fired")
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_with_the_cause() {
+        // A port just released: nothing listens there.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = url(&format!("http://{}/mcp", listener.local_addr().unwrap()));
+        drop(listener);
+        let wire = Wire::new(url.clone(), &HttpOptions::default()).unwrap();
+        let get = || Request::new(Method::GET, HeaderMap::new());
+        let Err(why) = wire.send(get(), get).await else {
+            panic!("nothing listens, yet it answered");
+        };
+        assert!(
+            why.contains(url.as_str()) && why.contains("onnect"),
+            "{why}"
+        );
+    }
+
     #[test]
     fn the_uri_keeps_the_path_and_query() {
         let none = Matcher::builder().build();
