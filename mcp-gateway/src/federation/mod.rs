@@ -28,7 +28,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, Refusal, RuleTarget};
 use crate::policy::allows;
-use crate::upstream::{CallError, Change, Rates, Upstream, UpstreamStatus};
+use crate::upstream::{CallError, Carried, Change, Rates, Upstream, UpstreamStatus};
 use merge::Merged;
 
 /// One MCP server in front of many: build it from a [`Config`], serve it
@@ -93,6 +93,7 @@ impl Gateway {
                     Arc::clone(&clock),
                     Arc::clone(&rates),
                     changes.clone(),
+                    Carried::default(),
                 )
             })
             .collect();
@@ -132,12 +133,21 @@ impl Gateway {
                     .find(|u| u.config == *wanted)
                     .cloned()
                     .unwrap_or_else(|| {
+                        // A changed upstream takes over the subscriptions
+                        // its namesake held.
+                        let carried = old
+                            .upstreams
+                            .iter()
+                            .find(|u| u.config.name == wanted.name)
+                            .map(|u| u.hand_over())
+                            .unwrap_or_default();
                         Upstream::start(
                             wanted.clone(),
                             self.shared.secrets.clone(),
                             Arc::clone(&self.shared.clock),
                             Arc::clone(&self.shared.rates),
                             self.shared.changes.clone(),
+                            carried,
                         )
                     })
             })

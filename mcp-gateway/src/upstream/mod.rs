@@ -165,13 +165,15 @@ pub(crate) enum CallError {
 
 impl Upstream {
     /// Starts an upstream: its supervisor connects (and reconnects) in the
-    /// background, reporting on `changes`.
+    /// background, reporting on `changes`. `carried` are the subscriptions
+    /// of the upstream it replaces, made on its first connection.
     pub(crate) fn start(
         config: UpstreamConfig,
         secrets: Secrets,
         clock: Arc<dyn Clock>,
         rates: Rates,
         changes: broadcast::Sender<Change>,
+        carried: Carried,
     ) -> Arc<Self> {
         let rate = config.max_rate.as_ref().and_then(|r| {
             let per = crate::serve::period(&r.per)?;
@@ -193,7 +195,23 @@ impl Upstream {
             client: RwLock::new(None),
             catalog: RwLock::default(),
             callers: Arc::default(),
-            subscriptions: Mutex::default(),
+            // Counted before the supervisor runs, so that its first
+            // connection makes them.
+            subscriptions: Mutex::new(
+                carried
+                    .0
+                    .into_iter()
+                    .map(|(uri, count)| {
+                        (
+                            uri,
+                            Held {
+                                count,
+                                stream: None,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
             subscribing: tokio::sync::Mutex::new(()),
             connects: AtomicU64::new(0),
             answered: AtomicU64::new(0),
@@ -553,6 +571,19 @@ impl Upstream {
         });
     }
 
+    /// Gives up the subscriptions held here, counts and all, to the
+    /// upstream a reload replaces this one with: the gateway's clients
+    /// keep theirs, and their later releases count against the new one.
+    /// (Those held here end with this upstream's streams and connection.)
+    pub(crate) fn hand_over(&self) -> Carried {
+        Carried(
+            self.lock_subscriptions()
+                .drain()
+                .map(|(uri, held)| (uri, held.count))
+                .collect(),
+        )
+    }
+
     /// Makes the subscriptions held again on a new connection, keeping
     /// their counts: one that fails stays counted, to be made again on the
     /// next connection.
@@ -685,6 +716,11 @@ async fn hold(client: &Client, uri: &str) -> Result<Option<Subscription>, mcp_cl
             .map(Some),
     }
 }
+
+/// The subscriptions (URI and count) an upstream hands over to the one
+/// replacing it.
+#[derive(Debug, Default)]
+pub(crate) struct Carried(Vec<(String, usize)>);
 
 /// A resource subscription held on an upstream.
 #[derive(Debug)]

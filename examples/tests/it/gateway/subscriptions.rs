@@ -121,3 +121,71 @@ async fn one_upstream_subscription_serves_every_client_until_the_last_lets_go() 
         drop(stream_client);
     }
 }
+
+/// Changes the note until `notes` hears of it: a restarted upstream makes
+/// its subscriptions again just after it connects, so the first changes
+/// may come before them. Bounded in attempts and time.
+async fn changed_until_heard(client: &Client, notes: &mut mcp_client::Notifications, uri: &str) {
+    for _ in 0..50 {
+        client
+            .call_tool("save_note", args(json!({"name": "n1", "text": "changed"})))
+            .await
+            .unwrap();
+        if let Ok(heard) = tokio::time::timeout(Duration::from_millis(200), updated(notes)).await {
+            assert_eq!(heard, uri);
+            return;
+        }
+    }
+    panic!("no update for {uri} after the reload");
+}
+
+/// A reload that changes an upstream restarts it. The subscriptions the
+/// old one held are made on the new one with their counts, updates keep
+/// coming, and each client's later release counts against the new one:
+/// clients that subscribed before the reload letting go never end the
+/// subscription of one that came after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_carry_over_a_reload_that_replaces_their_upstream() {
+    let (router, _signals) = test_router();
+    let (upstream_url, _server) = serve_http(Server::new(router)).await;
+    for versions in [&[][..], &[LEGACY][..]] {
+        let before = http_upstream("notes", &upstream_url, versions);
+        let (gateway, url) = serve(&before).await;
+        // One upstream: names and URIs as the upstream has them.
+        offers(&gateway, &["save_note"]).await;
+        let uri = "memo://notes/n1";
+        let first = http_client(&url, Era::Legacy).await;
+        let mut first_notes = first.notifications();
+        first.subscribe_resource(uri).await.unwrap();
+        let second = http_client(&url, Era::Legacy).await;
+        second.subscribe_resource(uri).await.unwrap();
+        assert_eq!(held(&gateway, "notes"), 1, "{versions:?}");
+
+        // Another timeout: the upstream is replaced.
+        let after = format!("{before}timeout_secs = 30\n");
+        gateway.apply(mcp_gateway::Config::parse(&after).unwrap());
+        assert_eq!(gateway.status()[0].connects, 0, "a new upstream");
+        assert_eq!(held(&gateway, "notes"), 1, "carried over: {versions:?}");
+        offers(&gateway, &["save_note"]).await;
+        changed_until_heard(&first, &mut first_notes, uri).await;
+
+        // A stream after the reload; then the two from before let go (an
+        // unsubscribe is counted before it is answered).
+        let late = http_client(&url, Era::Modern).await;
+        let mut late_notes = late.notifications();
+        let stream = late
+            .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]))
+            .await
+            .unwrap();
+        first.unsubscribe_resource(uri).await.unwrap();
+        second.unsubscribe_resource(uri).await.unwrap();
+        assert_eq!(
+            held(&gateway, "notes"),
+            1,
+            "still the stream's: {versions:?}"
+        );
+        changed_until_heard(&first, &mut late_notes, uri).await;
+        drop(stream);
+        holds(&gateway, "notes", 0).await;
+    }
+}
