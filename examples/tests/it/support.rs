@@ -146,8 +146,8 @@ pub(crate) type Halves = (
 
 /// Serves `server` over Streamable HTTP on a free loopback port; the
 /// endpoint's URL and the serving task.
-pub(crate) async fn serve_http(
-    server: Server<Router>,
+pub(crate) async fn serve_http<H: mcp_server::Handler>(
+    server: Server<H>,
 ) -> (String, tokio::task::JoinHandle<Result<(), String>>) {
     let endpoint = StreamableHttp::new(server, mcp_server::http::HttpOptions::default());
     serve_endpoint(endpoint, std::future::pending()).await
@@ -155,8 +155,8 @@ pub(crate) async fn serve_http(
 
 /// Serves `endpoint` on a free loopback port until `shutdown`; its URL and
 /// the serving task.
-pub(crate) async fn serve_endpoint(
-    endpoint: StreamableHttp<Router>,
+pub(crate) async fn serve_endpoint<H: mcp_server::Handler>(
+    endpoint: StreamableHttp<H>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> (String, tokio::task::JoinHandle<Result<(), String>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

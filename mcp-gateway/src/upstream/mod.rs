@@ -506,9 +506,39 @@ impl Upstream {
 
     /// Holds a subscription to `uri` on the upstream for one more of the
     /// gateway's own, subscribing when it is the first.
-    pub(crate) async fn subscribe(&self, uri: &str) -> Result<(), CallError> {
-        let name = self.name();
+    ///
+    /// The work runs on a task of its own: a caller cancelled while the
+    /// upstream is subscribing must not leave the upstream holding a
+    /// subscription nothing counts. When the caller is gone by the time
+    /// it is done, the subscription is released again at once.
+    pub(crate) async fn subscribe(self: &Arc<Self>, uri: &str) -> Result<(), CallError> {
         let client = self.connected()?;
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let this = Arc::clone(self);
+        let task_uri = uri.to_owned();
+        tokio::spawn(async move {
+            let result = this.count_in(&client, &task_uri).await;
+            let counted = result.is_ok();
+            if done.send(result).is_err() && counted {
+                this.release(&task_uri);
+            }
+        });
+        let mut waiting = Waiting {
+            outcome,
+            upstream: self,
+            uri,
+        };
+        (&mut waiting.outcome).await.unwrap_or_else(|_| {
+            Err(CallError::Unavailable(format!(
+                "upstream {}: subscribing was interrupted",
+                self.name()
+            )))
+        })
+    }
+
+    /// [`subscribe`](Self::subscribe)'s work, in order with the others.
+    async fn count_in(&self, client: &Client, uri: &str) -> Result<(), CallError> {
+        let name = self.name();
         // Subscribes and unsubscribes reach the upstream one at a time and
         // in order, so a late unsubscribe never undoes a newer subscribe.
         let _order = self.subscribing.lock().await;
@@ -524,7 +554,7 @@ impl Upstream {
                 )));
             }
         }
-        let stream = hold(&client, uri).await.map_err(|e| match e {
+        let stream = hold(client, uri).await.map_err(|e| match e {
             mcp_client::Error::Remote(error) => CallError::Remote(error),
             other => CallError::Unavailable(format!("upstream {name}: {other}")),
         })?;
@@ -714,6 +744,25 @@ async fn hold(client: &Client, uri: &str) -> Result<Option<Subscription>, mcp_cl
             .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]))
             .await
             .map(Some),
+    }
+}
+
+/// A caller of [`Upstream::subscribe`] waiting for its outcome. Dropped
+/// before taking it (the caller was cancelled), it closes the channel, so
+/// that the task releases what it counts from then on, and releases what
+/// the task had already handed over untaken.
+struct Waiting<'a> {
+    outcome: tokio::sync::oneshot::Receiver<Result<(), CallError>>,
+    upstream: &'a Arc<Upstream>,
+    uri: &'a str,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.outcome.close();
+        if let Ok(Ok(())) = self.outcome.try_recv() {
+            self.upstream.release(self.uri);
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 //! go when the last of them ends it — by unsubscribing, by closing its
 //! stream, or by ending its session.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use mcp_client::{Client, ServerNotification};
@@ -188,4 +190,151 @@ async fn subscriptions_carry_over_a_reload_that_replaces_their_upstream() {
         drop(stream);
         holds(&gateway, "notes", 0).await;
     }
+}
+
+/// The test router behind a gate: `subscribe` waits until the test opens
+/// it, and what the server holds is counted (up on an accepted subscribe,
+/// down when one ends).
+#[derive(Clone)]
+struct Gated {
+    router: mcp_server::Router,
+    asked: Arc<tokio::sync::Notify>,
+    open: Arc<tokio::sync::Semaphore>,
+    holding: Arc<AtomicI64>,
+}
+
+impl mcp_server::Handler for Gated {
+    fn info(&self) -> mcp_server::Implementation {
+        self.router.info()
+    }
+
+    fn capabilities(&self) -> mcp_core::ServerCapabilities {
+        self.router.capabilities()
+    }
+
+    async fn list_tools(
+        &self,
+        ctx: mcp_server::RequestContext,
+        params: mcp_core::PaginatedParams,
+    ) -> Result<mcp_core::tools::ListToolsResult, mcp_server::Error> {
+        self.router.list_tools(ctx, params).await
+    }
+
+    async fn list_resources(
+        &self,
+        ctx: mcp_server::RequestContext,
+        params: mcp_core::PaginatedParams,
+    ) -> Result<mcp_core::resources::ListResourcesResult, mcp_server::Error> {
+        self.router.list_resources(ctx, params).await
+    }
+
+    async fn subscribe(
+        &self,
+        _ctx: mcp_server::RequestContext,
+        _uri: String,
+    ) -> Result<(), mcp_server::Error> {
+        self.asked.notify_one();
+        self.open.acquire().await.unwrap().forget();
+        self.holding.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn unsubscribed(&self, _uri: &str) {
+        self.holding.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A TCP relay to `target` whose answers (bytes from `target`) wait while
+/// the returned flag is `true`; its URL, with `target`'s path.
+async fn holding_relay(target: &str) -> (String, tokio::sync::watch::Sender<bool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let target = reqwest::Url::parse(target).unwrap();
+    let address = format!("{}:{}", target.host_str().unwrap(), target.port().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{}", listener.local_addr().unwrap(), target.path());
+    let (hold, held) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let outbound = tokio::net::TcpStream::connect(&address).await.unwrap();
+            let (mut in_read, mut in_write) = inbound.into_split();
+            let (mut out_read, mut out_write) = outbound.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut in_read, &mut out_write).await;
+            });
+            let mut held = held.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 16 * 1024];
+                loop {
+                    let Ok(n) = out_read.read(&mut buffer).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    if held.wait_for(|h| !h).await.is_err()
+                        || in_write.write_all(&buffer[..n]).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, hold)
+}
+
+/// A client that gives up on its subscribe after a legacy upstream took
+/// it but before its answer reached the gateway: the upstream's
+/// subscription is let go again, not left held with nothing counting it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_given_up_while_its_answer_travels_leaves_nothing_held_upstream() {
+    let (router, _signals) = test_router();
+    let gated = Gated {
+        router,
+        asked: Arc::default(),
+        open: Arc::new(tokio::sync::Semaphore::new(2)),
+        holding: Arc::default(),
+    };
+    let (upstream_url, _server) = serve_http(Server::new(gated.clone())).await;
+    let (relayed, hold) = holding_relay(&upstream_url).await;
+    let (gateway, url) = serve(&http_upstream("gated", &relayed, &[LEGACY])).await;
+    offers(&gateway, &["save_note"]).await;
+    let client = http_client(&url, Era::Legacy).await;
+    let uri = "memo://notes/n1";
+    {
+        let subscribing = client.subscribe_resource(uri);
+        tokio::pin!(subscribing);
+        // The upstream's answers wait in the relay from now on.
+        hold.send_replace(true);
+        tokio::select! {
+            _ = &mut subscribing => panic!("answered through a held relay"),
+            () = async {
+                while gated.holding.load(Ordering::SeqCst) != 1 {
+                    tokio::task::yield_now().await;
+                }
+            } => {}
+        }
+        // Taken upstream; the client gives up before hearing so.
+    }
+    // The client's writer sends the cancellation, and the gateway acts on
+    // it, before this request goes out.
+    client.ping().await.unwrap();
+    hold.send_replace(false);
+    tokio::time::timeout(PATIENCE, async {
+        while gated.holding.load(Ordering::SeqCst) != 0 || held(&gateway, "gated") != 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "the upstream holds {}, the gateway counts {}",
+            gated.holding.load(Ordering::SeqCst),
+            held(&gateway, "gated")
+        )
+    });
+    // Subscribing still works.
+    client.subscribe_resource(uri).await.unwrap();
+    assert_eq!(held(&gateway, "gated"), 1);
+    assert_eq!(gated.holding.load(Ordering::SeqCst), 1);
 }
