@@ -86,6 +86,10 @@ pub(crate) struct Inner {
     /// When the connection started (for the session duration metric).
     #[cfg(feature = "otel")]
     pub(super) started: std::time::Instant,
+    /// A Streamable HTTP transport's POST, for 2026-07-28 requests sent
+    /// and read on their caller's task (see `Client::send_in_span`).
+    #[cfg(feature = "http")]
+    pub(super) direct: Option<crate::http::Direct>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -241,6 +245,10 @@ pub(super) struct InFlight<'a> {
     pub(super) id: &'a RequestId,
     pub(super) token: Option<&'a ProgressToken>,
     pub(super) done: bool,
+    /// The request's own response stream is closed with the caller (a
+    /// 2026-07-28 request posted on the caller's task): that is its
+    /// cancellation, and no notification is sent.
+    pub(super) closes: bool,
 }
 
 impl Drop for InFlight<'_> {
@@ -252,6 +260,9 @@ impl Drop for InFlight<'_> {
             return;
         }
         self.inner.lock_pending().remove(self.id);
+        if self.closes {
+            return;
+        }
         let params =
             CancelledParams::new(self.id.clone()).with_reason("the client stopped waiting");
         if let Ok(bytes) = serde_json::to_vec(&mcp_core::jsonrpc::OutgoingNotification {

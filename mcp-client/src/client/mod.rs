@@ -231,6 +231,10 @@ impl Client {
     ) -> Self {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         let stop = Arc::new(tokio::sync::Notify::new());
+        #[cfg(feature = "http")]
+        let direct = (&writer as &dyn std::any::Any)
+            .downcast_ref::<crate::http::HttpWriter>()
+            .map(crate::http::HttpWriter::direct);
         #[cfg(feature = "otel")]
         telemetry::metrics::init();
         let inner = Arc::new(Inner {
@@ -258,6 +262,8 @@ impl Client {
             tool_headers: Mutex::default(),
             #[cfg(feature = "otel")]
             started: std::time::Instant::now(),
+            #[cfg(feature = "http")]
+            direct,
         });
         let write = tokio::spawn(async move {
             let mut stopping = false;
@@ -462,11 +468,21 @@ impl Client {
         if let (Some(token), Some(f)) = (&token, options.progress) {
             inner.lock_progress().insert(token.clone(), f);
         }
+        // A 2026-07-28 request over Streamable HTTP is posted and read
+        // right here: no hop through the writer task, no task of its own.
+        #[cfg(feature = "http")]
+        let direct = inner
+            .direct
+            .as_ref()
+            .filter(|_| matches!(mode, Mode::Modern(_)));
+        #[cfg(not(feature = "http"))]
+        let direct: Option<&()> = None;
         let mut guard = InFlight {
             inner,
             id: &id,
             token: token.as_ref(),
             done: false,
+            closes: direct.is_some(),
         };
         let bytes = serde_json::to_vec(&OutgoingRequest {
             id: &id,
@@ -482,13 +498,20 @@ impl Client {
         if let Some(mirror) = inner.request_mirror(&*params, &mode) {
             message = message.with_mirror(mirror);
         }
-        inner
-            .outbox
-            .send(message)
-            .await
-            .map_err(|_| Error::Closed)?;
         let timeout = options.timeout.unwrap_or(inner.options.request_timeout);
-        let reply = match tokio::time::timeout(timeout, rx).await {
+        let waited = match direct {
+            #[cfg(feature = "http")]
+            Some(direct) => posting(direct.post(message), rx, timeout).await,
+            _ => {
+                inner
+                    .outbox
+                    .send(message)
+                    .await
+                    .map_err(|_| Error::Closed)?;
+                tokio::time::timeout(timeout, rx).await
+            }
+        };
+        let reply = match waited {
             Ok(Ok(reply)) => reply,
             Ok(Err(_)) => {
                 guard.done = true;
@@ -677,4 +700,34 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// Waits up to `timeout` for the reply to a request whose POST (`post`)
+/// runs here, on the caller's task; the reply still comes through the
+/// reader, like any other message. A POST still reading when the reply
+/// came (an SSE stream's end) finishes on a task of its own, so that its
+/// connection goes back to the pool; one given up on (a timeout, the
+/// caller dropped) is dropped with its stream, which cancels the request.
+#[cfg(feature = "http")]
+async fn posting(
+    post: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    mut rx: oneshot::Receiver<inner::Reply>,
+    timeout: Duration,
+) -> Result<Result<inner::Reply, oneshot::error::RecvError>, tokio::time::error::Elapsed> {
+    let mut post = post;
+    let mut posted = false;
+    let waited = tokio::time::timeout(timeout, async {
+        loop {
+            tokio::select! {
+                biased;
+                reply = &mut rx => break reply,
+                () = &mut post, if !posted => posted = true,
+            }
+        }
+    })
+    .await;
+    if !posted && matches!(waited, Ok(Ok(_))) {
+        tokio::spawn(post);
+    }
+    waited
 }

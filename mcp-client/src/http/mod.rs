@@ -179,6 +179,22 @@ struct Handshake {
     initialized: Option<Bytes>,
 }
 
+/// The POST of a request, for the client to run on the caller's task
+/// rather than hand to the writer (2026-07-28 requests, which need no
+/// order among the messages and are cancelled by closing their stream).
+pub(crate) struct Direct(Arc<Shared>);
+
+impl Direct {
+    /// Sends `message` and reads what the server answers, delivering it
+    /// to the reading half as any response is.
+    pub(crate) fn post(
+        &self,
+        message: Outgoing,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(Arc::clone(&self.0).post(message))
+    }
+}
+
 /// The receiving half: messages from response bodies and the GET stream,
 /// each decoded once.
 #[derive(Debug)]
@@ -191,6 +207,13 @@ pub struct HttpReader {
 /// [`Mirror`](mcp_core::transport::Mirror)).
 pub struct HttpWriter {
     shared: Arc<Shared>,
+}
+
+impl HttpWriter {
+    /// Its POST, for requests the client sends on the caller's task.
+    pub(crate) fn direct(&self) -> Direct {
+        Direct(Arc::clone(&self.shared))
+    }
 }
 
 impl std::fmt::Debug for HttpWriter {
