@@ -53,11 +53,12 @@
 //! - `reqwest` (with `http`): a maintained HTTP client with rustls, HTTP/2,
 //!   proxies, redirects and streaming bodies; `http` for its types,
 //!   `async-trait` for [`AuthProvider`].
-//! - `hyper`, `hyper-util`, `http-body`, `http-body-util` (with `http`, all
-//!   already under reqwest): requests to a plain `http://` endpoint that no
-//!   proxy intercepts skip reqwest's layers and go to hyper-util's pooled
-//!   client directly, the common case of a gateway or an agent beside its
-//!   servers; a redirect from there is followed through reqwest.
+//! - `hyper`, `hyper-util`, `http-body`, `http-body-util`, `tower-service`
+//!   (with `http`, all already under reqwest): requests to a plain
+//!   `http://` endpoint that no proxy intercepts skip reqwest's layers and
+//!   go to hyper-util's pooled client directly, the common case of a
+//!   gateway or an agent beside its servers; a redirect from there is
+//!   followed through reqwest.
 //! - `thiserror`, `tracing`: the error enum, and events any subscriber
 //!   can take.
 //! - With `otel`: `opentelemetry` (its API only) and

@@ -6,9 +6,15 @@
 //! (its redirect policy alone parses the URL again every time), more than
 //! a plain server spends answering one. Everything else goes through
 //! reqwest, with its TLS, proxies and redirects: `https://` URLs, URLs a
-//! proxy intercepts, the HTTP+SSE endpoint, and a request the direct path
-//! was answered with a redirect to (it is sent again, through reqwest).
+//! proxy intercepts, URLs with credentials in them (reqwest turns those
+//! into Basic authorization), the HTTP+SSE endpoint, and a request the
+//! direct path was answered with a redirect to (it is sent again, through
+//! reqwest, as is every later one: the endpoint redirects).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,7 +22,7 @@ use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::error::Error;
 
@@ -56,16 +62,17 @@ impl Request {
 }
 
 type DirectBody = Either<Full<Bytes>, Empty<Bytes>>;
+type DirectClient = hyper_util::client::legacy::Client<Connector, DirectBody>;
 
 /// The two clients, and what decides between them.
 pub(super) struct Wire {
     url: reqwest::Url,
     reqwest: reqwest::Client,
     /// The direct client and the URL as a URI, when the URL may use it.
-    direct: Option<(
-        hyper_util::client::legacy::Client<HttpConnector, DirectBody>,
-        http::Uri,
-    )>,
+    direct: Option<(DirectClient, http::Uri)>,
+    /// Set once the direct path was answered with a redirect: from then
+    /// on requests go through reqwest, which follows it, rather than twice.
+    redirects: AtomicBool,
     read_timeout: Duration,
 }
 
@@ -87,7 +94,6 @@ impl Wire {
             // reqwest's defaults, so that neither path notices a dead peer
             // later than the other.
             let mut connector = HttpConnector::new();
-            connector.set_connect_timeout(Some(options.connect_timeout));
             connector.set_nodelay(true);
             connector.set_keepalive(Some(Duration::from_secs(15)));
             connector.set_keepalive_interval(Some(Duration::from_secs(15)));
@@ -97,13 +103,17 @@ impl Wire {
             let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .pool_timer(TokioTimer::new())
                 .pool_idle_timeout(Duration::from_secs(90))
-                .build(connector);
+                .build(Connector {
+                    http: connector,
+                    timeout: options.connect_timeout,
+                });
             (client, uri)
         });
         Ok(Self {
             url,
             reqwest,
             direct,
+            redirects: AtomicBool::new(false),
             read_timeout: options.read_timeout,
         })
     }
@@ -125,11 +135,14 @@ impl Wire {
         request: Request,
         again: impl FnOnce() -> Request,
     ) -> Result<Response, String> {
-        if let (Some((client, uri)), None) = (&self.direct, &request.url) {
+        if let (Some((client, uri)), None) = (&self.direct, &request.url)
+            && !self.redirects.load(Ordering::Relaxed)
+        {
             let response = self.send_direct(client, uri.clone(), request).await?;
             if !is_redirect(&response) {
                 return Ok(response);
             }
+            self.redirects.store(true, Ordering::Relaxed);
             return self.send_reqwest(again()).await;
         }
         self.send_reqwest(request).await
@@ -137,7 +150,7 @@ impl Wire {
 
     async fn send_direct(
         &self,
-        client: &hyper_util::client::legacy::Client<HttpConnector, DirectBody>,
+        client: &DirectClient,
         uri: http::Uri,
         request: Request,
     ) -> Result<Response, String> {
@@ -149,6 +162,11 @@ impl Wire {
         *outgoing.method_mut() = request.method;
         *outgoing.uri_mut() = uri;
         *outgoing.headers_mut() = request.headers;
+        // As reqwest does when a request names none.
+        outgoing
+            .headers_mut()
+            .entry(http::header::ACCEPT)
+            .or_insert(http::HeaderValue::from_static("*/*"));
         match tokio::time::timeout(self.read_timeout, client.request(outgoing)).await {
             Ok(Ok(response)) => Ok(Response::Direct {
                 response,
@@ -184,13 +202,48 @@ impl Wire {
 }
 
 /// The URL as a URI for the direct path: an `http://` URL no proxy
-/// intercepts.
+/// intercepts, without credentials (which reqwest sends as Basic
+/// authorization, and keeps out of its messages).
 fn direct_uri(url: &reqwest::Url, proxies: &Matcher) -> Option<http::Uri> {
-    if url.scheme() != "http" {
+    if url.scheme() != "http" || !url.username().is_empty() || url.password().is_some() {
         return None;
     }
     let uri = http::Uri::try_from(url.as_str()).ok()?;
     proxies.intercept(&uri).is_none().then_some(uri)
+}
+
+/// hyper-util's connector, with the connect timeout over the whole of
+/// connecting, name resolution included (as reqwest's is: the connector's
+/// own covers only the TCP attempts).
+#[derive(Clone)]
+struct Connector {
+    http: HttpConnector,
+    timeout: Duration,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Connecting =
+    Pin<Box<dyn Future<Output = Result<TokioIo<tokio::net::TcpStream>, BoxError>> + Send>>;
+
+impl tower_service::Service<http::Uri> for Connector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Connecting {
+        let connecting = self.http.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(connected) => connected.map_err(Into::into),
+                Err(_) => Err(format!("connecting took longer than {timeout:?}").into()),
+            }
+        })
+    }
 }
 
 /// A status reqwest's redirect policy would follow.
@@ -321,6 +374,10 @@ mod tests {
         assert!(direct_uri(&url("http://example.com/mcp"), &proxied).is_none());
         assert!(direct_uri(&url("http://localhost:9000/mcp"), &proxied).is_some());
         assert!(direct_uri(&url("http://10.1.2.3/mcp"), &proxied).is_some());
+
+        // Credentials in the URL are reqwest's to send.
+        assert!(direct_uri(&url("http://u:p@127.0.0.1:8080/mcp"), &none).is_none());
+        assert!(direct_uri(&url("http://u@127.0.0.1:8080/mcp"), &none).is_none());
     }
 
     /// A server that answers `/old` with a 307 to `/new` and `/new` with
@@ -385,6 +442,17 @@ mod tests {
         for expected in ["/old", "/old", "/new"] {
             assert_eq!(paths.recv().await.unwrap(), expected);
         }
+        // The endpoint redirects: the next request goes through reqwest at
+        // once, not twice.
+        let mut response = wire.send(post(), post).await.unwrap();
+        assert_eq!(
+            response.chunk().await.unwrap().unwrap(),
+            Bytes::from_static(b"{}")
+        );
+        for expected in ["/old", "/new"] {
+            assert_eq!(paths.recv().await.unwrap(), expected);
+        }
+        assert!(paths.try_recv().is_err());
     }
 
     /// A server that reads each request's head, then sends `answer` and

@@ -4,6 +4,7 @@
 
 mod merge;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use mcp_auth::Identity;
@@ -53,6 +54,11 @@ struct Shared {
     events: broadcast::Sender<ServerEvent>,
     /// Serializes reloads and re-merges.
     merging: Mutex<()>,
+    /// The resource subscriptions accepted, by the URI clients used: the
+    /// upstream (by name) and its URI each was made on, one entry per
+    /// subscription. Let go where it was made, even when a reload has
+    /// changed how URIs map since (a prefix, a replaced upstream).
+    subscribed: Mutex<HashMap<String, Vec<(String, String)>>>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -107,6 +113,7 @@ impl Gateway {
             changes,
             events,
             merging: Mutex::new(()),
+            subscribed: Mutex::default(),
             watcher: Mutex::new(None),
         });
         let task = tokio::spawn(watch(Arc::downgrade(&shared), shared.changes.subscribe()));
@@ -133,22 +140,22 @@ impl Gateway {
                     .find(|u| u.config == *wanted)
                     .cloned()
                     .unwrap_or_else(|| {
+                        let start = |carried| {
+                            Upstream::start(
+                                wanted.clone(),
+                                self.shared.secrets.clone(),
+                                Arc::clone(&self.shared.clock),
+                                Arc::clone(&self.shared.rates),
+                                self.shared.changes.clone(),
+                                carried,
+                            )
+                        };
                         // A changed upstream takes over the subscriptions
                         // its namesake held.
-                        let carried = old
-                            .upstreams
-                            .iter()
-                            .find(|u| u.config.name == wanted.name)
-                            .map(|u| u.hand_over())
-                            .unwrap_or_default();
-                        Upstream::start(
-                            wanted.clone(),
-                            self.shared.secrets.clone(),
-                            Arc::clone(&self.shared.clock),
-                            Arc::clone(&self.shared.rates),
-                            self.shared.changes.clone(),
-                            carried,
-                        )
+                        match old.upstreams.iter().find(|u| u.config.name == wanted.name) {
+                            Some(namesake) => namesake.replace_with(start),
+                            None => start(Carried::default()),
+                        }
                     })
             })
             .collect();
@@ -378,6 +385,12 @@ impl Shared {
 
     fn lock_merging(&self) -> std::sync::MutexGuard<'_, ()> {
         self.merging.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_subscribed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {
+        self.subscribed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Puts `merged` in force and announces the lists that changed.
@@ -690,14 +703,34 @@ impl Handler for Gateway {
                 "{uri}: its server does not offer subscriptions"
             )));
         }
-        upstream.subscribe(&original).await.map_err(failed)
+        upstream.subscribe(&original).await.map_err(failed)?;
+        // In the same poll as the answer: accepted and recorded together.
+        self.shared
+            .lock_subscribed()
+            .entry(uri)
+            .or_default()
+            .push((upstream.name().to_owned(), original));
+        Ok(())
     }
 
     fn unsubscribed(&self, uri: &str) {
-        let merged = self.merged();
-        if let Some((index, original)) = merged.route_uri(uri)
-            && let Some(upstream) = merged.upstream(index)
-        {
+        let made = {
+            let mut subscribed = self.shared.lock_subscribed();
+            let Some(made) = subscribed.get_mut(uri) else {
+                return;
+            };
+            let last = made.pop();
+            if made.is_empty() {
+                subscribed.remove(uri);
+            }
+            last
+        };
+        let Some((name, original)) = made else {
+            return;
+        };
+        // The upstream of that name now; one a reload is replacing hands
+        // the release on to its successor.
+        if let Some(upstream) = self.merged().upstreams.iter().find(|u| u.name() == name) {
             upstream.release(&original);
         }
     }

@@ -10,7 +10,7 @@ mod delegated;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use mcp_client::{CallOptions, Client, Era, ServerNotification, Subscription};
@@ -122,6 +122,10 @@ pub(crate) struct Upstream {
     subscriptions: Mutex<HashMap<String, Held>>,
     /// Held while a subscription is made or let go on the upstream.
     subscribing: tokio::sync::Mutex<()>,
+    /// The upstream a reload replaced this one with, set (under the
+    /// `subscriptions` lock) as the subscriptions are handed over to it:
+    /// releases that still come here go on to it.
+    successor: OnceLock<Weak<Self>>,
     connects: AtomicU64,
     answered: AtomicU64,
     failed: AtomicU64,
@@ -213,6 +217,7 @@ impl Upstream {
                     .collect(),
             ),
             subscribing: tokio::sync::Mutex::new(()),
+            successor: OnceLock::new(),
             connects: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -517,7 +522,7 @@ impl Upstream {
         let this = Arc::clone(self);
         let task_uri = uri.to_owned();
         tokio::spawn(async move {
-            let result = this.count_in(&client, &task_uri).await;
+            let result = this.count_in(&client, &task_uri, &done).await;
             let counted = result.is_ok();
             if done.send(result).is_err() && counted {
                 this.release(&task_uri);
@@ -536,14 +541,31 @@ impl Upstream {
         })
     }
 
-    /// [`subscribe`](Self::subscribe)'s work, in order with the others.
-    async fn count_in(&self, client: &Client, uri: &str) -> Result<(), CallError> {
+    /// [`subscribe`](Self::subscribe)'s work, in order with the others;
+    /// nothing when its caller is gone (`done` closed) by its turn.
+    async fn count_in(
+        &self,
+        client: &Client,
+        uri: &str,
+        done: &tokio::sync::oneshot::Sender<Result<(), CallError>>,
+    ) -> Result<(), CallError> {
         let name = self.name();
+        let replaced = || {
+            CallError::Unavailable(format!(
+                "upstream {name} was replaced by a reload meanwhile; subscribe again"
+            ))
+        };
         // Subscribes and unsubscribes reach the upstream one at a time and
         // in order, so a late unsubscribe never undoes a newer subscribe.
         let _order = self.subscribing.lock().await;
+        if done.is_closed() {
+            return Err(CallError::Unavailable("the caller is gone".into()));
+        }
         {
             let mut subs = self.lock_subscriptions();
+            if self.successor.get().is_some() {
+                return Err(replaced());
+            }
             if let Some(held) = subs.get_mut(uri) {
                 held.count = held.count.saturating_add(1);
                 return Ok(());
@@ -558,8 +580,13 @@ impl Upstream {
             mcp_client::Error::Remote(error) => CallError::Remote(error),
             other => CallError::Unavailable(format!("upstream {name}: {other}")),
         })?;
-        self.lock_subscriptions()
-            .insert(uri.to_owned(), Held { count: 1, stream });
+        let mut subs = self.lock_subscriptions();
+        // Handed over while subscribing: the new upstream has its own
+        // connection, and this one's subscription ends with this one's.
+        if self.successor.get().is_some() {
+            return Err(replaced());
+        }
+        subs.insert(uri.to_owned(), Held { count: 1, stream });
         Ok(())
     }
 
@@ -568,6 +595,13 @@ impl Upstream {
     pub(crate) fn release(self: &Arc<Self>, uri: &str) {
         let released = {
             let mut subs = self.lock_subscriptions();
+            if let Some(successor) = self.successor.get() {
+                drop(subs);
+                if let Some(successor) = successor.upgrade() {
+                    successor.release(uri);
+                }
+                return;
+            }
             let Some(held) = subs.get_mut(uri) else {
                 return;
             };
@@ -601,17 +635,18 @@ impl Upstream {
         });
     }
 
-    /// Gives up the subscriptions held here, counts and all, to the
-    /// upstream a reload replaces this one with: the gateway's clients
-    /// keep theirs, and their later releases count against the new one.
-    /// (Those held here end with this upstream's streams and connection.)
-    pub(crate) fn hand_over(&self) -> Carried {
-        Carried(
-            self.lock_subscriptions()
-                .drain()
-                .map(|(uri, held)| (uri, held.count))
-                .collect(),
-        )
+    /// Replaces this upstream (on a reload) with the one `start` makes
+    /// from the subscriptions held here, counts and all: the gateway's
+    /// clients keep theirs, and their releases count against the new one,
+    /// also those that still reach this one. Done under the subscriptions'
+    /// lock, so no subscription or release falls between the two. (Those
+    /// held on the upstream here end with its streams and connection.)
+    pub(crate) fn replace_with(&self, start: impl FnOnce(Carried) -> Arc<Self>) -> Arc<Self> {
+        let mut subs = self.lock_subscriptions();
+        let carried = Carried(subs.drain().map(|(uri, held)| (uri, held.count)).collect());
+        let next = start(carried);
+        let _ = self.successor.set(Arc::downgrade(&next));
+        next
     }
 
     /// Makes the subscriptions held again on a new connection, keeping

@@ -192,6 +192,30 @@ async fn subscriptions_carry_over_a_reload_that_replaces_their_upstream() {
     }
 }
 
+/// A reload that adds an upstream gives the one that was there a prefix:
+/// URIs clients subscribed to before no longer route to it. Their
+/// unsubscribes still let go of what they made, where they made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsubscribe_after_a_reload_remapped_its_uri_still_lets_go() {
+    let (router, _signals) = test_router();
+    let (upstream_url, _server) = serve_http(Server::new(router)).await;
+    let before = http_upstream("notes", &upstream_url, &[]);
+    let (gateway, url) = serve(&before).await;
+    offers(&gateway, &["save_note"]).await;
+    let client = http_client(&url, Era::Legacy).await;
+    let uri = "memo://notes/n1";
+    client.subscribe_resource(uri).await.unwrap();
+    assert_eq!(held(&gateway, "notes"), 1);
+
+    let after = format!("{before}{}", http_upstream("other", &upstream_url, &[]));
+    gateway.apply(mcp_gateway::Config::parse(&after).unwrap());
+    offers(&gateway, &["notes__save_note", "other__save_note"]).await;
+    assert_eq!(gateway.status()[0].connects, 1, "the same upstream, kept");
+    // The old URI routes nowhere now; the subscription is let go anyway.
+    client.unsubscribe_resource(uri).await.unwrap();
+    assert_eq!(held(&gateway, "notes"), 0);
+}
+
 /// The test router behind a gate: `subscribe` waits until the test opens
 /// it, and what the server holds is counted (up on an accepted subscribe,
 /// down when one ends).
