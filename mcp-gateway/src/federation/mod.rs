@@ -29,7 +29,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{Config, Refusal, RuleTarget};
 use crate::policy::allows;
-use crate::upstream::{CallError, Carried, Change, Rates, Upstream, UpstreamStatus};
+use crate::upstream::{CallError, Carried, Change, Lineage, Rates, Upstream, UpstreamStatus};
 use merge::Merged;
 
 /// One MCP server in front of many: build it from a [`Config`], serve it
@@ -58,9 +58,13 @@ struct Shared {
     /// upstream (by name) and its URI each was made on, one entry per
     /// subscription. Let go where it was made, even when a reload has
     /// changed how URIs map since (a prefix, a replaced upstream).
-    subscribed: Mutex<HashMap<String, Vec<(String, String)>>>,
+    subscribed: Mutex<Subscribed>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
+
+/// Accepted subscriptions by the URI clients used: the lineage of the
+/// upstream each was made on, and that upstream's URI.
+type Subscribed = HashMap<String, Vec<(Arc<Lineage>, String)>>;
 
 impl Drop for Shared {
     fn drop(&mut self) {
@@ -387,7 +391,7 @@ impl Shared {
         self.merging.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_subscribed(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<(String, String)>>> {
+    fn lock_subscribed(&self) -> std::sync::MutexGuard<'_, Subscribed> {
         self.subscribed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -709,7 +713,7 @@ impl Handler for Gateway {
             .lock_subscribed()
             .entry(uri)
             .or_default()
-            .push((upstream.name().to_owned(), original));
+            .push((Arc::clone(upstream.lineage()), original));
         Ok(())
     }
 
@@ -725,12 +729,12 @@ impl Handler for Gateway {
             }
             last
         };
-        let Some((name, original)) = made else {
+        let Some((lineage, original)) = made else {
             return;
         };
-        // The upstream of that name now; one a reload is replacing hands
-        // the release on to its successor.
-        if let Some(upstream) = self.merged().upstreams.iter().find(|u| u.name() == name) {
+        // The upstream it was made on, or the one a reload replaced that
+        // with; none when it was removed since.
+        if let Some(upstream) = lineage.current() {
             upstream.release(&original);
         }
     }

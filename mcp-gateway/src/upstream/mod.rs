@@ -10,7 +10,7 @@ mod delegated;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use mcp_client::{CallOptions, Client, Era, ServerNotification, Subscription};
@@ -122,10 +122,10 @@ pub(crate) struct Upstream {
     subscriptions: Mutex<HashMap<String, Held>>,
     /// Held while a subscription is made or let go on the upstream.
     subscribing: tokio::sync::Mutex<()>,
-    /// The upstream a reload replaced this one with, set (under the
-    /// `subscriptions` lock) as the subscriptions are handed over to it:
-    /// releases that still come here go on to it.
-    successor: OnceLock<Weak<Self>>,
+    /// This upstream and those reloads restart it as: which of them
+    /// counts its subscriptions now. Releases that reach a replaced one
+    /// go on to the current one.
+    lineage: Arc<Lineage>,
     connects: AtomicU64,
     answered: AtomicU64,
     failed: AtomicU64,
@@ -183,6 +183,7 @@ impl Upstream {
             let per = crate::serve::period(&r.per)?;
             Some((Quota::new(r.count, per), Mutex::new(None)))
         });
+        let lineage = carried.lineage.unwrap_or_default();
         let upstream = Arc::new(Self {
             breaker: Breaker::new(
                 config.failure_threshold,
@@ -203,21 +204,13 @@ impl Upstream {
             // connection makes them.
             subscriptions: Mutex::new(
                 carried
-                    .0
+                    .counts
                     .into_iter()
-                    .map(|(uri, count)| {
-                        (
-                            uri,
-                            Held {
-                                count,
-                                stream: None,
-                            },
-                        )
-                    })
+                    .map(|(uri, count)| (uri, Held::unmade(count)))
                     .collect(),
             ),
             subscribing: tokio::sync::Mutex::new(()),
-            successor: OnceLock::new(),
+            lineage: Arc::clone(&lineage),
             connects: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -225,6 +218,10 @@ impl Upstream {
             supervisor: Mutex::new(None),
             sweeper: Mutex::new(None),
         });
+        *lineage
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&upstream);
         if matches!(
             upstream.config.oauth,
             Some(UpstreamOAuth::TokenExchange { .. })
@@ -563,17 +560,26 @@ impl Upstream {
         }
         {
             let mut subs = self.lock_subscriptions();
-            if self.successor.get().is_some() {
+            if self.replaced() {
                 return Err(replaced());
             }
-            if let Some(held) = subs.get_mut(uri) {
-                held.count = held.count.saturating_add(1);
-                return Ok(());
-            }
-            if subs.len() >= MAX_SUBSCRIPTIONS {
-                return Err(CallError::Unavailable(format!(
-                    "upstream {name}: the gateway holds {MAX_SUBSCRIPTIONS} subscriptions already"
-                )));
+            let full = subs.len() >= MAX_SUBSCRIPTIONS;
+            match subs.get_mut(uri) {
+                // Held on this connection: one more counts in.
+                Some(held) if held.made => {
+                    held.count = held.count.saturating_add(1);
+                    return Ok(());
+                }
+                // Counted, but not made on this connection (carried over,
+                // or renewing it failed): made now, or refused as the
+                // upstream refuses it.
+                Some(_) => {}
+                None if full => {
+                    return Err(CallError::Unavailable(format!(
+                        "upstream {name}: the gateway holds {MAX_SUBSCRIPTIONS} subscriptions already"
+                    )));
+                }
+                None => {}
             }
         }
         let stream = hold(client, uri).await.map_err(|e| match e {
@@ -581,13 +587,30 @@ impl Upstream {
             other => CallError::Unavailable(format!("upstream {name}: {other}")),
         })?;
         let mut subs = self.lock_subscriptions();
-        // Handed over while subscribing: the new upstream has its own
+        // Replaced while subscribing: the new upstream has its own
         // connection, and this one's subscription ends with this one's.
-        if self.successor.get().is_some() {
+        if self.replaced() {
             return Err(replaced());
         }
-        subs.insert(uri.to_owned(), Held { count: 1, stream });
+        let held = subs
+            .entry(uri.to_owned())
+            .or_insert_with(|| Held::unmade(0));
+        held.count = held.count.saturating_add(1);
+        held.stream = stream;
+        held.made = true;
         Ok(())
+    }
+
+    /// Whether a reload replaced this upstream: its lineage's current one
+    /// is another. Read under the `subscriptions` lock, which a
+    /// replacement holds while it hands them over.
+    fn replaced(&self) -> bool {
+        !std::ptr::eq(self.lineage.current_ptr(), self)
+    }
+
+    /// Its lineage: what the gateway records its subscriptions against.
+    pub(crate) fn lineage(&self) -> &Arc<Lineage> {
+        &self.lineage
     }
 
     /// One of the gateway's subscriptions to `uri` ended; the upstream's
@@ -595,10 +618,12 @@ impl Upstream {
     pub(crate) fn release(self: &Arc<Self>, uri: &str) {
         let released = {
             let mut subs = self.lock_subscriptions();
-            if let Some(successor) = self.successor.get() {
+            if self.replaced() {
                 drop(subs);
-                if let Some(successor) = successor.upgrade() {
-                    successor.release(uri);
+                // None when the lineage's upstream was removed since: its
+                // subscriptions ended with it.
+                if let Some(current) = self.lineage.current() {
+                    current.release(uri);
                 }
                 return;
             }
@@ -613,7 +638,12 @@ impl Upstream {
         };
         // A 2026-07-28 upstream's stream closes as its handle drops; a
         // legacy upstream is told, unless it was subscribed again since.
-        let Some(Held { stream: None, .. }) = released else {
+        let Some(Held {
+            stream: None,
+            made: true,
+            ..
+        }) = released
+        else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -628,6 +658,7 @@ impl Upstream {
                 return;
             }
             if let Ok(client) = this.connected()
+                && client.server().era == Era::Legacy
                 && let Err(e) = client.unsubscribe_resource(&uri).await
             {
                 tracing::debug!(upstream = this.name(), uri, error = ?e, "unsubscribe failed");
@@ -643,17 +674,26 @@ impl Upstream {
     /// held on the upstream here end with its streams and connection.)
     pub(crate) fn replace_with(&self, start: impl FnOnce(Carried) -> Arc<Self>) -> Arc<Self> {
         let mut subs = self.lock_subscriptions();
-        let carried = Carried(subs.drain().map(|(uri, held)| (uri, held.count)).collect());
-        let next = start(carried);
-        let _ = self.successor.set(Arc::downgrade(&next));
-        next
+        let carried = Carried {
+            lineage: Some(Arc::clone(&self.lineage)),
+            counts: subs.drain().map(|(uri, held)| (uri, held.count)).collect(),
+        };
+        // Makes the new upstream its lineage's current one.
+        start(carried)
     }
 
     /// Makes the subscriptions held again on a new connection, keeping
-    /// their counts: one that fails stays counted, to be made again on the
-    /// next connection.
+    /// their counts: one that fails stays counted but unmade, to be made by
+    /// the next subscribe to it or on the next connection.
     async fn renew(&self, client: &Client) {
-        let uris: Vec<String> = self.lock_subscriptions().keys().cloned().collect();
+        let uris: Vec<String> = {
+            let mut subs = self.lock_subscriptions();
+            // The old connection's are gone with it.
+            for held in subs.values_mut() {
+                held.made = false;
+            }
+            subs.keys().cloned().collect()
+        };
         for uri in uris {
             let _order = self.subscribing.lock().await;
             if !self.lock_subscriptions().contains_key(&uri) {
@@ -663,6 +703,7 @@ impl Upstream {
                 Ok(stream) => {
                     if let Some(held) = self.lock_subscriptions().get_mut(&uri) {
                         held.stream = stream;
+                        held.made = true;
                     }
                 }
                 Err(e) => {
@@ -773,12 +814,27 @@ async fn supervise(upstream: Weak<Upstream>, secrets: Secrets, changes: broadcas
 /// Subscribes to `uri` on `client`: a 2026-07-28 upstream's stream, or
 /// `None` for a legacy upstream's subscription.
 async fn hold(client: &Client, uri: &str) -> Result<Option<Subscription>, mcp_client::Error> {
-    match client.server().era {
-        Era::Legacy => client.subscribe_resource(uri).await.map(|()| None),
-        _ => client
-            .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]))
-            .await
-            .map(Some),
+    if client.server().era == Era::Legacy {
+        return client.subscribe_resource(uri).await.map(|()| None);
+    }
+    let stream = client
+        .listen(SubscriptionFilter::default().with_resource_subscriptions(vec![uri.to_owned()]))
+        .await?;
+    // A 2026-07-28 server acknowledges the subscriptions it took; one it
+    // left out is refused, and its stream would carry nothing for it.
+    let taken = stream
+        .honoured()
+        .resource_subscriptions
+        .as_ref()
+        .is_some_and(|uris| uris.iter().any(|u| u == uri));
+    if taken {
+        Ok(Some(stream))
+    } else {
+        Err(mcp_client::Error::Remote(
+            mcp_core::ErrorObject::invalid_params(format!(
+                "the upstream does not take a subscription to {uri}"
+            )),
+        ))
     }
 }
 
@@ -801,10 +857,38 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// The subscriptions (URI and count) an upstream hands over to the one
-/// replacing it.
+/// What an upstream hands over to the one replacing it: its lineage and
+/// its subscriptions (URI and count). The default starts a new lineage.
 #[derive(Debug, Default)]
-pub(crate) struct Carried(Vec<(String, usize)>);
+pub(crate) struct Carried {
+    lineage: Option<Arc<Lineage>>,
+    counts: Vec<(String, usize)>,
+}
+
+/// An upstream as configured under one name, across the restarts reloads
+/// make of it (a name removed and added again starts a new one): which of
+/// them is in force, if any.
+#[derive(Debug, Default)]
+pub(crate) struct Lineage {
+    current: RwLock<Weak<Upstream>>,
+}
+
+impl Lineage {
+    /// The upstream in force; `None` once it was removed.
+    pub(crate) fn current(&self) -> Option<Arc<Upstream>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .upgrade()
+    }
+
+    fn current_ptr(&self) -> *const Upstream {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ptr()
+    }
+}
 
 /// A resource subscription held on an upstream.
 #[derive(Debug)]
@@ -814,6 +898,19 @@ struct Held {
     count: usize,
     /// A 2026-07-28 upstream's stream for it; `None` on a legacy one.
     stream: Option<Subscription>,
+    /// Whether it is made on the current connection.
+    made: bool,
+}
+
+impl Held {
+    /// Counted, not (yet) made on the upstream.
+    fn unmade(count: usize) -> Self {
+        Self {
+            count,
+            stream: None,
+            made: false,
+        }
+    }
 }
 
 /// A 2026-07-28 upstream announces list changes only to a subscription.

@@ -5,7 +5,7 @@
 //! stream, or by ending its session.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use mcp_client::{Client, ServerNotification};
@@ -225,6 +225,8 @@ struct Gated {
     asked: Arc<tokio::sync::Notify>,
     open: Arc<tokio::sync::Semaphore>,
     holding: Arc<AtomicI64>,
+    /// Set: subscriptions are refused.
+    refuse: Arc<AtomicBool>,
 }
 
 impl mcp_server::Handler for Gated {
@@ -258,6 +260,9 @@ impl mcp_server::Handler for Gated {
         _uri: String,
     ) -> Result<(), mcp_server::Error> {
         self.asked.notify_one();
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(mcp_server::Error::invalid_params("no subscriptions here"));
+        }
         self.open.acquire().await.unwrap().forget();
         self.holding.fetch_add(1, Ordering::SeqCst);
         Ok(())
@@ -318,6 +323,7 @@ async fn a_subscribe_given_up_while_its_answer_travels_leaves_nothing_held_upstr
         asked: Arc::default(),
         open: Arc::new(tokio::sync::Semaphore::new(2)),
         holding: Arc::default(),
+        refuse: Arc::default(),
     };
     let (upstream_url, _server) = serve_http(Server::new(gated.clone())).await;
     let (relayed, hold) = holding_relay(&upstream_url).await;
@@ -361,4 +367,43 @@ async fn a_subscribe_given_up_while_its_answer_travels_leaves_nothing_held_upstr
     client.subscribe_resource(uri).await.unwrap();
     assert_eq!(held(&gateway, "gated"), 1);
     assert_eq!(gated.holding.load(Ordering::SeqCst), 1);
+}
+
+/// A reload restarts an upstream that now refuses a subscription the old
+/// one held: the next client asking for it hears the refusal, rather than
+/// being counted in on a subscription the upstream does not hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carried_subscription_the_restarted_upstream_refuses_is_not_joined_silently() {
+    let (router, _signals) = test_router();
+    let gated = Gated {
+        router,
+        asked: Arc::default(),
+        open: Arc::new(tokio::sync::Semaphore::new(100)),
+        holding: Arc::default(),
+        refuse: Arc::default(),
+    };
+    let (upstream_url, _server) = serve_http(Server::new(gated.clone())).await;
+    let before = http_upstream("gated", &upstream_url, &[]);
+    let (gateway, url) = serve(&before).await;
+    offers(&gateway, &["save_note"]).await;
+    let uri = "memo://notes/n1";
+    let first = http_client(&url, Era::Legacy).await;
+    first.subscribe_resource(uri).await.unwrap();
+    assert_eq!(held(&gateway, "gated"), 1);
+
+    gated.refuse.store(true, Ordering::SeqCst);
+    let after = format!("{before}timeout_secs = 30\n");
+    gateway.apply(mcp_gateway::Config::parse(&after).unwrap());
+    offers(&gateway, &["save_note"]).await;
+    let second = http_client(&url, Era::Legacy).await;
+    let refused = second.subscribe_resource(uri).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(held(&gateway, "gated"), 1, "still the first client's");
+
+    // Once the upstream takes it again, the next subscribe makes it.
+    gated.refuse.store(false, Ordering::SeqCst);
+    second.subscribe_resource(uri).await.unwrap();
+    first.unsubscribe_resource(uri).await.unwrap();
+    second.unsubscribe_resource(uri).await.unwrap();
+    holds(&gateway, "gated", 0).await;
 }
