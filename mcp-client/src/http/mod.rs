@@ -530,6 +530,16 @@ impl Shared {
     async fn handle_response(self: &Arc<Self>, response: Response, request: Option<&RequestId>) {
         let status = response.status();
         if status == StatusCode::ACCEPTED {
+            // Right for notifications and answers; a request is owed its
+            // response in the body (JSON or an event stream), and nothing
+            // else will bring it.
+            if request.is_some() {
+                self.fail(
+                    request,
+                    "the server accepted the request (HTTP 202) without answering it",
+                )
+                .await;
+            }
             return;
         }
         let content_type = response
@@ -573,13 +583,9 @@ impl Shared {
         request: Option<&RequestId>,
     ) {
         let is_json = content_type.starts_with("application/json") && !body.is_empty();
-        let incoming = if is_json {
-            Incoming::from_slice(&body, true).ok()
-        } else {
-            None
-        };
-        match (incoming, request) {
-            (Some(Incoming::Single(Message::Error(mut error))), Some(id))
+        let decoded = is_json.then(|| Incoming::from_slice(&body, true));
+        match (decoded, request) {
+            (Some(Ok(Incoming::Single(Message::Error(mut error)))), Some(id))
                 if error.id.is_none()
                     || (!status.is_success() && error.id.as_ref() != Some(id)) =>
             {
@@ -590,13 +596,37 @@ impl Shared {
                 error.id = Some(id.clone());
                 self.deliver(Incoming::Single(Message::Error(error))).await;
             }
-            (Some(incoming), _) => {
-                self.deliver(incoming).await;
+            (Some(Ok(incoming)), _) => {
+                let answered = self.deliver(incoming).await;
+                // A body is the answer to its request or to nothing: the
+                // request fails now rather than wait for its timeout.
+                if let Some(id) = request
+                    && answered.as_ref() != Some(id)
+                {
+                    if status.is_success() {
+                        self.fail(
+                            request,
+                            "the server's answer is not the response to this request",
+                        )
+                        .await;
+                    } else {
+                        self.refused(request, status, Vec::new(), &body).await;
+                    }
+                }
             }
             _ if !status.is_success() => {
                 self.refused(request, status, Vec::new(), &body).await;
             }
-            _ => {}
+            (Some(Err(e)), Some(_)) => self.fail_with(request, e).await,
+            (None, Some(_)) => {
+                let why = format!(
+                    "the server's answer is neither JSON nor an event stream (content type {content_type:?}, {} bytes)",
+                    body.len()
+                );
+                self.fail(request, &why).await;
+            }
+            (Some(Err(e)), None) => tracing::debug!(error = %e, "unreadable answer"),
+            (None, None) => {}
         }
     }
 

@@ -270,3 +270,81 @@ async fn a_servers_requests_are_answered_a_bounded_number_at_a_time() {
     assert!(admitted.is_ok());
     assert_eq!(asked.load(Ordering::SeqCst), 16, "only 16 reached the host");
 }
+
+/// A server that answers every request with `answer`, as it is; its URL.
+async fn fixed(answer: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if request_line(&mut stream).await.is_some() {
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                }
+            });
+        }
+    });
+    url
+}
+
+/// A server whose answer to a request is not its response: the request
+/// fails at once, saying what came instead, rather than wait out its
+/// timeout (60 s; this test allows `PATIENCE`).
+#[tokio::test]
+async fn an_answer_that_is_not_the_response_fails_the_request_at_once() {
+    const CLOSE: &str = "connection: close\r\n";
+    let cases: [(String, &str); 4] = [
+        (
+            format!("HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n{CLOSE}\r\n"),
+            "without answering it",
+        ),
+        (
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n{CLOSE}\r\nok"
+            ),
+            "neither JSON nor an event stream",
+        ),
+        (
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\n{CLOSE}\r\n{{\"jsonrpc"
+            ),
+            "EOF",
+        ),
+        (
+            {
+                let note = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"hi"}}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{CLOSE}\r\n{note}",
+                    note.len()
+                )
+            },
+            "not the response to this request",
+        ),
+    ];
+    for (answer, expected) in cases {
+        let url = fixed(Box::leak(answer.into_boxed_str())).await;
+        let (mut reader, mut writer) = http_transport(&url, HttpOptions::default()).unwrap();
+        writer.write_message(tools_list()).await.unwrap();
+        let failed = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match reader.read_message().await {
+                    // What the server did send is handed on first.
+                    Some(Ok(_)) => {}
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("still waiting: {expected}"));
+        match failed {
+            Some(Err(mcp_core::Error::RequestFailed { id, reason })) => {
+                assert_eq!(id, mcp_core::RequestId::Number(1));
+                assert!(
+                    reason.to_string().contains(expected),
+                    "{expected}: {reason}"
+                );
+            }
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+}
