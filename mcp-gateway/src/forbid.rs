@@ -11,12 +11,15 @@
 //! request reaches no upstream and is answered before the endpoint's rate
 //! limits count it.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
@@ -44,45 +47,108 @@ pub(crate) struct Check {
     pub(crate) allowed: AllowedHosts,
 }
 
-/// The middleware: 403 with the JSON-RPC error for a request policy
-/// refuses, the request passed on (decoded) otherwise.
-pub(crate) async fn check(State(check): State<Arc<Check>>, req: Request, next: Next) -> Response {
-    if req.method() != http::Method::POST
-        || check.gateway.config().policy.refuse != Refusal::Forbidden
-        || check
-            .allowed
-            .check_request(req.uri(), req.headers())
-            .is_err()
-    {
-        return next.run(req).await;
+/// The check in front of the endpoint, as a layer. A plain tower service
+/// rather than `axum::middleware::from_fn`: that boxes a clone of the
+/// endpoint and the middleware's future for every request, which costs
+/// more than the check when it has nothing to do.
+#[derive(Clone)]
+pub(crate) struct Layer(pub(crate) Arc<Check>);
+
+impl<S> tower_layer::Layer<S> for Layer {
+    type Service = Forbid<S>;
+
+    fn layer(&self, inner: S) -> Forbid<S> {
+        Forbid {
+            inner,
+            check: Arc::clone(&self.0),
+        }
     }
-    let (mut parts, body) = req.into_parts();
-    // A layer in front (scopes per tool) may have decoded it already.
-    let (decoded, body) = match parts.extensions.remove::<DecodedBody>() {
-        Some(decoded) => (decoded, body),
-        None => match read(body, check.max_body, check.body_timeout).await {
-            Ok(bytes) => (DecodedBody::decode(bytes.clone()), Body::from(bytes)),
-            Err(refusal) => return refusal,
-        },
-    };
-    if let Ok(Incoming::Single(Message::Request(request))) = &decoded.incoming
-        && let Some(Ok(call)) = &decoded.request
-        && let Some(what) = check
-            .gateway
-            .denied(parts.extensions.get::<Identity>(), call)
-    {
-        Gateway::report_refusal(&parts.extensions, &what);
-        let answer = ErrorResponse::new(Some(request.id.clone()), forbidden(&what));
-        let body = serde_json::to_vec(&Message::from(answer)).unwrap_or_default();
-        return (
-            StatusCode::FORBIDDEN,
-            [(http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response();
+}
+
+/// The endpoint behind the check.
+#[derive(Clone)]
+pub(crate) struct Forbid<S> {
+    inner: S,
+    check: Arc<Check>,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> tower_service::Service<Request> for Forbid<S>
+where
+    S: tower_service::Service<Request, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    parts.extensions.insert(decoded);
-    next.run(Request::from_parts(parts, body)).await
+
+    fn call(&mut self, req: Request) -> Answer {
+        if !self.check.applies(&req) {
+            return Box::pin(self.inner.call(req));
+        }
+        // The service made ready goes with the request; its clone stays.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        let check = Arc::clone(&self.check);
+        Box::pin(async move { Ok(check.run(req, ready).await) })
+    }
+}
+
+impl Check {
+    /// Whether the request is one to decide here: a POST, refusals as 403
+    /// configured, and a `Host` and `Origin` the endpoint accepts.
+    fn applies(&self, req: &Request) -> bool {
+        req.method() == http::Method::POST
+            && self.gateway.config().policy.refuse == Refusal::Forbidden
+            && self.allowed.check_request(req.uri(), req.headers()).is_ok()
+    }
+
+    /// 403 with the JSON-RPC error for a request policy refuses, the
+    /// request passed on to `endpoint` (decoded) otherwise.
+    async fn run<S>(&self, req: Request, mut endpoint: S) -> Response
+    where
+        S: tower_service::Service<Request, Response = Response, Error = Infallible>,
+    {
+        let check = self;
+        let (mut parts, body) = req.into_parts();
+        // A layer in front (scopes per tool) may have decoded it already.
+        let (decoded, body) = match parts.extensions.remove::<DecodedBody>() {
+            Some(decoded) => (decoded, body),
+            None => match read(body, check.max_body, check.body_timeout).await {
+                Ok(bytes) => (DecodedBody::decode(bytes.clone()), Body::from(bytes)),
+                Err(refusal) => return refusal,
+            },
+        };
+        if let Ok(Incoming::Single(Message::Request(request))) = &decoded.incoming
+            && let Some(Ok(call)) = &decoded.request
+            && let Some(what) = check
+                .gateway
+                .denied(parts.extensions.get::<Identity>(), call)
+        {
+            Gateway::report_refusal(&parts.extensions, &what);
+            let answer = ErrorResponse::new(Some(request.id.clone()), forbidden(&what));
+            let body = serde_json::to_vec(&Message::from(answer)).unwrap_or_default();
+            return (
+                StatusCode::FORBIDDEN,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+        parts.extensions.insert(decoded);
+        match endpoint.call(Request::from_parts(parts, body)).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
 }
 
 /// The body, within the endpoint's size and time bounds: 413, 408 or 400

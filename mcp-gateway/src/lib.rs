@@ -65,7 +65,11 @@
 //!   `mcp-auth` (the caller's token on the way in; discovery,
 //!   registration, PKCE and token storage on the way out), `mcp-core`.
 //! - `axum`: the HTTP application around the endpoint (metadata, health,
-//!   metrics routes); `http` for its types.
+//!   metrics routes); `http` for its types; `http-body-util` to read a
+//!   body within limits; `tower-layer`, `tower-service` (both under axum)
+//!   for the policy check in front of the endpoint, a plain service.
+//! - `sha2`: the key a token-exchange caller's connection is kept under
+//!   (a digest of its token, never the token).
 //! - `toml`, `serde`: the configuration file, with the line of each error.
 //! - `tokio`, `tokio-stream`: upstream supervisors, signals, reloads.
 //! - `tracing`, `tracing-subscriber`: logs (the binary's, on stderr).

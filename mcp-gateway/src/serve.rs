@@ -151,7 +151,6 @@ pub async fn app(
     let path = config.listen.path.as_str();
     // Policy refusals as 403 when configured: decided behind the auth
     // layer (it needs the caller), in front of the endpoint.
-    // Shared: axum clones a middleware's state for every request.
     let check = std::sync::Arc::new(crate::forbid::Check {
         gateway: gateway.clone(),
         max_body,
@@ -160,10 +159,7 @@ pub async fn app(
     });
     let mut app = axum::Router::new()
         .route_service(path, endpoint.clone())
-        .route_layer(axum::middleware::from_fn_with_state(
-            check,
-            crate::forbid::check,
-        ));
+        .route_layer(crate::forbid::Layer(check));
     if let Some((layer, metadata)) = auth {
         let verifier = layer.clone();
         health = health.with_check("token verifier", move || {
