@@ -76,7 +76,7 @@ impl LineCodec {
         loop {
             let newline = buf
                 .get(self.scanned..)
-                .and_then(|rest| rest.iter().position(|&b| b == b'\n'))
+                .and_then(|rest| memchr::memchr(b'\n', rest))
                 .map(|i| i + self.scanned);
             let Some(end) = newline else {
                 self.scanned = buf.len();
@@ -212,9 +212,17 @@ impl LineCodec {
 
 /// Turns the line breaks of a JSON text into spaces, so it fits one line.
 pub(crate) fn flatten_line_breaks(json: &mut [u8]) {
-    for b in json.iter_mut() {
-        if matches!(*b, b'\n' | b'\r') {
+    // Line breaks are rare (only raw JSON kept from pretty-printed input
+    // has them): find each with a vectorised search rather than visiting
+    // every byte, which for a 100 KB message cost as much as encoding it.
+    let mut from = 0;
+    while let Some(i) = json
+        .get(from..)
+        .and_then(|rest| memchr::memchr2(b'\n', b'\r', rest))
+    {
+        if let Some(b) = json.get_mut(from + i) {
             *b = b' ';
         }
+        from += i + 1;
     }
 }

@@ -83,6 +83,9 @@
 //!   wire form, and the envelope decoder is built on `serde_json`'s.
 //! - `bytes`: frames and encoded messages are shared, not copied, between
 //!   a codec, a session and a transport.
+//! - `memchr`: the line codec and the SSE decoder look for line breaks
+//!   in frames that may be megabytes long; a byte-at-a-time scan cost as
+//!   much as decoding the JSON (`serde_json` depends on it already).
 //! - `base64`: binary content (images, audio, blobs) is base64 in JSON.
 //! - `thiserror`: the one error enum, without hand-written `Display`.
 //! - `tokio` (feature `tokio` only): the line codec's async I/O traits.

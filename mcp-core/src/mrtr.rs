@@ -340,7 +340,7 @@ mod scan {
             return None;
         }
         let rest = b.get(i + 1..)?;
-        let end = rest.iter().position(|&c| c == b'"' || c == b'\\')?;
+        let end = memchr::memchr2(b'"', b'\\', rest)?;
         (rest.get(end) == Some(&b'"')).then(|| (rest.get(..end).unwrap_or_default(), i + 2 + end))
     }
 

@@ -230,7 +230,7 @@ impl Decoder {
             self.pending_cr = false;
             rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         }
-        while let Some(end) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        while let Some(end) = memchr::memchr2(b'\n', b'\r', rest) {
             let (line, tail) = rest.split_at(end);
             rest = match tail {
                 [b'\r', b'\n', after @ ..] => after,
@@ -325,7 +325,7 @@ impl Decoder {
         if self.discarding || line.starts_with(b":") {
             return;
         }
-        let (name, value) = match line.iter().position(|&b| b == b':') {
+        let (name, value) = match memchr::memchr(b':', line) {
             Some(colon) => {
                 let (name, value) = line.split_at(colon);
                 let value = value.get(1..).unwrap_or_default();

@@ -329,7 +329,8 @@ mod lines {
     }
 
     /// Writes newline-delimited frames to an `AsyncWrite`: one write call
-    /// per frame, frame and newline together.
+    /// per frame, frame and newline together (a vectored write when the
+    /// writer supports it, else both copied into one buffer).
     #[derive(Debug)]
     pub struct LineWriter<W> {
         io: W,
@@ -348,6 +349,15 @@ mod lines {
 
     impl<W: AsyncWrite + Unpin + Send + 'static> FrameWrite for LineWriter<W> {
         async fn write_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+            // A frame without line breaks (all but raw JSON kept from
+            // pretty-printed input) goes out as it is, with its newline,
+            // in one vectored write: no copy of a frame that may be large.
+            if self.io.is_write_vectored() && memchr::memchr2(b'\n', b'\r', &frame).is_none() {
+                let mut out = bytes::Buf::chain(frame, &b"\n"[..]);
+                self.io.write_all_buf(&mut out).await?;
+                self.io.flush().await?;
+                return Ok(());
+            }
             self.scratch.clear();
             self.scratch.extend_from_slice(&frame);
             // A line break inside the frame would split it in two.
@@ -366,6 +376,116 @@ mod lines {
             self.io.flush().await?;
             self.io.shutdown().await?;
             Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::io::IoSlice;
+        use std::pin::Pin;
+        use std::task::{Context, Poll};
+
+        use super::*;
+
+        /// Records what is written, taking at most `chunk` bytes a call.
+        struct Recorder {
+            vectored: bool,
+            chunk: usize,
+            out: Vec<u8>,
+            calls: usize,
+        }
+
+        impl Recorder {
+            fn new(vectored: bool, chunk: usize) -> Self {
+                Self {
+                    vectored,
+                    chunk,
+                    out: Vec::new(),
+                    calls: 0,
+                }
+            }
+        }
+
+        impl AsyncWrite for Recorder {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<std::io::Result<usize>> {
+                let n = buf.len().min(self.chunk);
+                self.calls += 1;
+                self.out.extend_from_slice(&buf[..n]);
+                Poll::Ready(Ok(n))
+            }
+
+            fn poll_write_vectored(
+                mut self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<std::io::Result<usize>> {
+                assert!(self.vectored, "a vectored write to a writer without them");
+                self.calls += 1;
+                let mut room = self.chunk;
+                let mut n = 0;
+                for buf in bufs {
+                    let take = buf.len().min(room);
+                    self.out.extend_from_slice(&buf[..take]);
+                    room -= take;
+                    n += take;
+                }
+                Poll::Ready(Ok(n))
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                self.vectored
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_shutdown(
+                self: Pin<&mut Self>,
+                _: &mut Context<'_>,
+            ) -> Poll<std::io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+        }
+
+        async fn written(vectored: bool, chunk: usize, frame: &'static [u8]) -> (Vec<u8>, usize) {
+            let mut writer = LineWriter::new(Recorder::new(vectored, chunk));
+            writer.write_frame(Bytes::from_static(frame)).await.unwrap();
+            (writer.io.out, writer.io.calls)
+        }
+
+        #[tokio::test]
+        async fn a_frame_and_its_newline_go_out_in_one_write_whether_or_not_the_writer_is_vectored()
+        {
+            let frame = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+            for vectored in [true, false] {
+                let (out, calls) = written(vectored, usize::MAX, frame).await;
+                assert_eq!(out, [&frame[..], b"\n"].concat());
+                assert_eq!(calls, 1, "vectored: {vectored}");
+            }
+        }
+
+        #[tokio::test]
+        async fn line_breaks_inside_a_frame_become_spaces_on_either_path() {
+            let frame = b"{\"a\":\n1,\r\n\"b\":2}";
+            for vectored in [true, false] {
+                let (out, _) = written(vectored, usize::MAX, frame).await;
+                assert_eq!(out, b"{\"a\": 1,  \"b\":2}\n", "vectored: {vectored}");
+            }
+        }
+
+        #[tokio::test]
+        async fn a_writer_that_takes_a_few_bytes_at_a_time_gets_the_whole_line() {
+            let frame = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+            for vectored in [true, false] {
+                let (out, calls) = written(vectored, 5, frame).await;
+                assert_eq!(out, [&frame[..], b"\n"].concat(), "vectored: {vectored}");
+                assert_eq!(calls, (frame.len() + 1).div_ceil(5));
+            }
         }
     }
 }

@@ -73,9 +73,10 @@
 //!   timeouts and limits of `serve`), `tower-service`/`tower-layer` (the
 //!   endpoint mounts in axum or any tower stack), `http-body`/
 //!   `http-body-util` (streaming SSE bodies), `tower-http` (CORS), `nix`
-//!   (raising the descriptor limit that the connection cap is sized by),
-//!   `atomic-waker` (a connection's watchdog and shutdown signal wake its
-//!   task without being polled on every request).
+//!   (raising the descriptor limit that the connection cap is sized by).
+//! - `atomic-waker`: a connection's watchdog and shutdown signal wake its
+//!   task without being polled on every request, and a stdio connection
+//!   writes a reply in the pass that made it (no dependencies of its own).
 //! - With `otel`: `opentelemetry` (the API: the W3C propagator the
 //!   application installed reads `params._meta`; metrics go to its meter
 //!   provider), `opentelemetry_sdk` only to turn on its bound instruments

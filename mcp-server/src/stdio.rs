@@ -104,6 +104,28 @@ impl AsyncWrite for Stdout {
         }
     }
 
+    // Frames go out with their newline in one vectored write where the
+    // pipe allows it (see `LineWriter`), without being copied first.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            #[cfg(unix)]
+            Self::Pipe(p) => Pin::new(p).poll_write_vectored(cx, bufs),
+            Self::Std(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            #[cfg(unix)]
+            Self::Pipe(p) => p.is_write_vectored(),
+            Self::Std(s) => s.is_write_vectored(),
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         match self.get_mut() {
             #[cfg(unix)]

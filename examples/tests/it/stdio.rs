@@ -162,3 +162,59 @@ fn logging_at_every_level_never_reaches_stdout() {
     assert!(stderr.contains("INFO"), "{stderr}");
     assert!(stderr.contains("DEBUG"), "{stderr}");
 }
+
+/// A client may send many requests before reading any answer. Requests
+/// that need no waiting are answered, however many arrive at once: the
+/// in-flight cap is for requests that wait, not for a backlog of replies.
+#[test]
+fn a_pipelined_burst_of_quick_requests_is_answered_without_busy_refusals() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    const BURST: usize = 3000;
+    let mut child = Command::new(example("stdio_server"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut burst = String::from(
+        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}
+{"jsonrpc":"2.0","method":"notifications/initialized"}
+"#,
+    );
+    for id in 1..=BURST {
+        burst.push_str(&format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"m{id}"}}}}}}"#
+        ));
+        burst.push('\n');
+    }
+    // Written all at once from another thread while this one reads, so
+    // neither side's pipe buffer stalls the other.
+    let writer = std::thread::spawn(move || {
+        stdin.write_all(burst.as_bytes()).unwrap();
+        stdin
+    });
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut errors = Vec::new();
+    let mut line = String::new();
+    for _ in 0..=BURST {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "stdout ended early"
+        );
+        let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if message.get("error").is_some() {
+            errors.push(line.clone());
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} refused, first: {}",
+        errors.len(),
+        errors[0]
+    );
+    drop(writer.join().unwrap());
+    assert!(child.wait().unwrap().success());
+}

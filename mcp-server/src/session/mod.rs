@@ -14,6 +14,7 @@ mod input;
 mod lifecycle;
 mod methods;
 pub(crate) mod peer;
+mod pump;
 mod stamp;
 mod unwind;
 
@@ -232,6 +233,15 @@ impl<H: Handler> Server<H> {
         let read = async {
             tokio::pin!(shutdown);
             loop {
+                // Out of cooperative budget (a flood of requests read from
+                // one buffer): let the replies go out and the requests that
+                // had to wait run before reading more. Otherwise each
+                // further reply would find the budget spent, its request
+                // would become a task, and past `max_in_flight` requests
+                // that need no waiting would be refused as busy.
+                if !tokio::task::coop::has_budget_remaining() {
+                    tokio::task::yield_now().await;
+                }
                 let incoming = tokio::select! {
                     incoming = reader.read_message() => incoming,
                     () = &mut shutdown => break,
@@ -248,7 +258,7 @@ impl<H: Handler> Server<H> {
             conn.shutdown().await;
             drop(conn);
         };
-        let ((), written) = tokio::join!(read, write);
+        let ((), written) = pump::join(read, write).await;
         written.map_err(Error::Transport)
     }
 }
