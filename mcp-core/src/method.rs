@@ -60,6 +60,19 @@ pub trait Method {
     type Params: Serialize + DeserializeOwned + crate::meta::HasMeta + Send + Sync + 'static;
     /// Its result.
     type Result: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// Decodes a result of this method from its JSON text.
+    ///
+    /// The same as `serde_json::from_str`, except for results that may be
+    /// incomplete ([`Outcome`](crate::Outcome)), which read their
+    /// `resultType` straight from `text` ([`Outcome::from_json`](crate::Outcome::from_json))
+    /// instead of copying it first, as their `Deserialize` impl must.
+    ///
+    /// # Errors
+    /// When `text` is not this method's result.
+    fn decode_result(text: &str) -> Result<Self::Result, serde_json::Error> {
+        serde_json::from_str(text)
+    }
 }
 
 /// A notification method.
@@ -106,7 +119,7 @@ pub fn lookup(name: &str, era: crate::Era) -> Option<&'static MethodInfo> {
 
 macro_rules! methods {
     (
-        requests { $( $(#[$rdoc:meta])* $req:ident = $rname:literal, $rdir:ident, $reras:ident: $params:ty => $result:ty; )* }
+        requests { $( $(#[$rdoc:meta])* $req:ident = $rname:literal, $rdir:ident, $reras:ident: $params:ty => $result:ty $(, decode = $decode:path)?; )* }
         notifications { $( $(#[$ndoc:meta])* $note:ident = $nname:literal, $ndir:ident, $neras:ident: $nparams:ty; )* }
     ) => {
         $(
@@ -120,6 +133,11 @@ macro_rules! methods {
                 const ERAS: Eras = Eras::$reras;
                 type Params = $params;
                 type Result = $result;
+                $(
+                    fn decode_result(text: &str) -> Result<Self::Result, serde_json::Error> {
+                        $decode(text)
+                    }
+                )?
             }
         )*
         $(
@@ -172,13 +190,13 @@ methods! {
         /// `tools/list`.
         ListTools = "tools/list", ClientToServer, Both: PaginatedParams => ListToolsResult;
         /// `tools/call`; may need input first (2026-07-28).
-        CallTool = "tools/call", ClientToServer, Both: CallToolParams => Outcome<CallToolResult>;
+        CallTool = "tools/call", ClientToServer, Both: CallToolParams => Outcome<CallToolResult>, decode = Outcome::from_json;
         /// `resources/list`.
         ListResources = "resources/list", ClientToServer, Both: PaginatedParams => ListResourcesResult;
         /// `resources/templates/list`.
         ListResourceTemplates = "resources/templates/list", ClientToServer, Both: PaginatedParams => ListResourceTemplatesResult;
         /// `resources/read`; may need input first (2026-07-28).
-        ReadResource = "resources/read", ClientToServer, Both: ReadResourceParams => Outcome<ReadResourceResult>;
+        ReadResource = "resources/read", ClientToServer, Both: ReadResourceParams => Outcome<ReadResourceResult>, decode = Outcome::from_json;
         /// `resources/subscribe` (legacy).
         Subscribe = "resources/subscribe", ClientToServer, Legacy: ResourceUriParams => EmptyResult;
         /// `resources/unsubscribe` (legacy).
@@ -186,7 +204,7 @@ methods! {
         /// `prompts/list`.
         ListPrompts = "prompts/list", ClientToServer, Both: PaginatedParams => ListPromptsResult;
         /// `prompts/get`; may need input first (2026-07-28).
-        GetPrompt = "prompts/get", ClientToServer, Both: GetPromptParams => Outcome<GetPromptResult>;
+        GetPrompt = "prompts/get", ClientToServer, Both: GetPromptParams => Outcome<GetPromptResult>, decode = Outcome::from_json;
         /// `completion/complete`.
         Complete = "completion/complete", ClientToServer, Both: CompleteParams => CompleteResult;
         /// `logging/setLevel` (legacy).

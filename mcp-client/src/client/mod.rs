@@ -536,11 +536,10 @@ impl Client {
             },
             Failure::Transport(e) => Error::from(e),
         })?;
-        let mut result: M::Result =
-            serde_json::from_str(raw.get()).map_err(|e| Error::InvalidResult {
-                method: M::NAME.to_owned(),
-                message: e.to_string(),
-            })?;
+        let mut result = M::decode_result(raw.get()).map_err(|e| Error::InvalidResult {
+            method: M::NAME.to_owned(),
+            message: e.to_string(),
+        })?;
         inner.check_tools(&mut result);
         Ok(result)
     }

@@ -136,6 +136,42 @@ fn error_objects_say_what_was_wrong() {
     );
 }
 
+/// `Method::decode_result` reads a result as `serde_json::from_str` would,
+/// for the methods whose results may be incomplete and for the others.
+#[test]
+fn each_method_decodes_its_result_as_serde_would() {
+    use mcp_core::method::{CallTool, GetPrompt, ListTools, Method, ReadResource};
+    for text in [
+        r#"{"content":[{"type":"text","text":"hi"}]}"#,
+        r#"{"resultType":"complete","content":[]}"#,
+        r#"{"resultType":"input_required","requestState":"s","inputRequests":{}}"#,
+        r#"{"resultType":"task","taskId":"t","status":"working","createdAt":"a","lastUpdatedAt":"b","ttlMs":null}"#,
+        // An escaped key: the lexical scan gives up and serde decides.
+        r#"{"result\u0054ype":"input_required","requestState":"s"}"#,
+    ] {
+        let direct = CallTool::decode_result(text).unwrap();
+        let serde: Outcome<CallToolResult> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&direct).unwrap(),
+            serde_json::to_value(&serde).unwrap(),
+            "{text}"
+        );
+    }
+    assert!(matches!(
+        ReadResource::decode_result(r#"{"resultType":"input_required","requestState":"r"}"#),
+        Ok(Outcome::InputRequired(r)) if r.request_state.as_deref() == Some("r")
+    ));
+    assert!(matches!(
+        GetPrompt::decode_result(r#"{"messages":[]}"#),
+        Ok(Outcome::Complete(_))
+    ));
+    let unknown = CallTool::decode_result(r#"{"resultType":"mystery"}"#).unwrap_err();
+    assert!(unknown.to_string().contains("mystery"));
+    let tools = ListTools::decode_result(r#"{"tools":[]}"#).unwrap();
+    assert!(tools.tools.is_empty());
+    assert!(ListTools::decode_result("{").is_err());
+}
+
 #[test]
 fn outcomes_follow_result_type_and_legacy_means_complete() {
     let legacy: Outcome<CallToolResult> = serde_json::from_str(r#"{"content":[]}"#).unwrap();
