@@ -64,9 +64,9 @@ pub trait Method {
     /// Decodes a result of this method from its JSON text.
     ///
     /// The same as `serde_json::from_str`, except for results that may be
-    /// incomplete ([`Outcome`](crate::Outcome)), which read their
-    /// `resultType` straight from `text` ([`Outcome::from_json`](crate::Outcome::from_json))
-    /// instead of copying it first, as their `Deserialize` impl must.
+    /// incomplete ([`Outcome`]), which read their `resultType` straight
+    /// from `text` ([`Outcome::from_json`]) instead of copying it first, as
+    /// their `Deserialize` impl must.
     ///
     /// # Errors
     /// When `text` is not this method's result.
