@@ -129,8 +129,14 @@ pub fn encode_comment(text: &str, dst: &mut BytesMut) {
 fn put_field(dst: &mut BytesMut, name: &str, value: &str, strip: &[char]) {
     dst.put_slice(name.as_bytes());
     dst.put_slice(b": ");
-    for piece in value.split(strip) {
-        dst.put_slice(piece.as_bytes());
+    // Data lines (which may be megabytes) have nothing to strip: copied
+    // whole, not visited a character at a time.
+    if strip.is_empty() {
+        dst.put_slice(value.as_bytes());
+    } else {
+        for piece in value.split(strip) {
+            dst.put_slice(piece.as_bytes());
+        }
     }
     dst.put_u8(b'\n');
 }
@@ -138,7 +144,8 @@ fn put_field(dst: &mut BytesMut, name: &str, value: &str, strip: &[char]) {
 /// Calls `f` with each line of `text`, split on any SSE line ending.
 fn for_each_line(text: &str, mut f: impl FnMut(&str)) {
     let mut rest = text;
-    while let Some(end) = rest.find(['\r', '\n']) {
+    // A byte search: both endings are ASCII, so `end` is a char boundary.
+    while let Some(end) = memchr::memchr2(b'\r', b'\n', rest.as_bytes()) {
         let (line, tail) = rest.split_at(end);
         f(line);
         // The terminator is one ASCII byte, so `1..` is a char boundary.

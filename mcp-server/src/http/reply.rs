@@ -128,7 +128,9 @@ pub(super) fn sse_response(body: Body) -> Response<Body> {
 pub(super) fn event(frame: &[u8], id: Option<&str>) -> Bytes {
     let mut event = sse::Event::message(String::from_utf8_lossy(frame).into_owned());
     event.id = id.map(str::to_owned);
-    let mut out = BytesMut::new();
+    // The frame, its `data: ` and id lines, and the blank line: one
+    // allocation rather than doubling from empty (a copy each time).
+    let mut out = BytesMut::with_capacity(frame.len() + id.map_or(0, str::len) + 24);
     sse::encode(&event, &mut out);
     out.freeze()
 }
