@@ -221,6 +221,10 @@ impl<H: Handler> Server<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
+        // Closed when the writing half stops (the client's end is gone):
+        // reading stops too, rather than run requests nobody can be told of.
+        let outgoing = tx.clone();
+        let written_to = tx.clone();
         let conn = self.connection(tx, self.permits(), crate::telemetry::Transport::Pipe);
         // If this future is dropped midway, stop the connection's tasks too.
         let _guard = AbortOnDrop(Arc::downgrade(&conn));
@@ -231,20 +235,33 @@ impl<H: Handler> Server<H> {
             writer.close().await
         };
         let read = async {
-            tokio::pin!(shutdown);
+            // Polled only when it fires, not on every message read.
+            let stop = pump::when_woken(async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = written_to.closed() => {}
+                }
+            });
+            tokio::pin!(stop);
             loop {
                 // Out of cooperative budget (a flood of requests read from
-                // one buffer): let the replies go out and the requests that
-                // had to wait run before reading more. Otherwise each
-                // further reply would find the budget spent, its request
-                // would become a task, and past `max_in_flight` requests
-                // that need no waiting would be refused as busy.
+                // one buffer): let the answers go out and the requests that
+                // had to wait run before reading more.
                 if !tokio::task::coop::has_budget_remaining() {
                     tokio::task::yield_now().await;
                 }
+                // The client is not taking its answers as fast as it sends
+                // requests: wait for room rather than read more requests
+                // whose answers would have to wait in tasks of their own.
+                if outgoing.capacity() == 0 {
+                    tokio::select! {
+                        _ = outgoing.reserve() => {}
+                        () = &mut stop => break,
+                    }
+                }
                 let incoming = tokio::select! {
                     incoming = reader.read_message() => incoming,
-                    () = &mut shutdown => break,
+                    () = &mut stop => break,
                 };
                 match incoming {
                     None => break,
@@ -257,8 +274,59 @@ impl<H: Handler> Server<H> {
             }
             conn.shutdown().await;
             drop(conn);
+            drop(outgoing);
         };
         let ((), written) = pump::join(read, write).await;
         written.map_err(Error::Transport)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mcp_core::jsonrpc::Incoming;
+    use mcp_core::transport::{MessageRead, MessageWrite, Outgoing};
+
+    use super::Server;
+    use crate::router::Router;
+
+    /// One `initialize` request, then nothing more, ever.
+    struct OneThenSilence(bool);
+
+    impl MessageRead for OneThenSilence {
+        async fn read_message(&mut self) -> Option<Result<Incoming, mcp_core::Error>> {
+            if std::mem::replace(&mut self.0, true) {
+                return std::future::pending().await;
+            }
+            let line = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+            Some(Incoming::from_slice(line, true))
+        }
+    }
+
+    /// A client end that is gone: every write fails.
+    struct Gone;
+
+    impl MessageWrite for Gone {
+        async fn write_message(&mut self, _: Outgoing) -> Result<(), mcp_core::Error> {
+            Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).into())
+        }
+
+        async fn close(&mut self) -> Result<(), mcp_core::Error> {
+            Ok(())
+        }
+    }
+
+    /// When the answers can no longer be written, the connection stops
+    /// reading and says why, rather than run requests for nobody until the
+    /// input ends (which, here, it never does).
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_whose_writes_fail_stops_reading() {
+        let server = Server::new(Router::new("t", "1"));
+        let served = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            server.serve_until(OneThenSilence(false), Gone, std::future::pending()),
+        )
+        .await
+        .expect("serve_until returned");
+        assert!(served.is_err(), "{served:?}");
     }
 }

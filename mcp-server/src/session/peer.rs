@@ -97,7 +97,17 @@ impl Outbox {
     }
 
     pub(crate) async fn send(&self, message: Outgoing) -> Result<(), Error> {
-        self.sender().send(message).await.map_err(|_| Error::Closed)
+        // With room in the channel, no waiting and none of the task's
+        // cooperative budget spent: an answer made after the budget ran
+        // out would otherwise make its request a task of its own.
+        let sender = self.sender();
+        match sender.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(message)) => {
+                sender.send(message).await.map_err(|_| Error::Closed)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::Closed),
+        }
     }
 
     /// Sends without waiting: for destructors, which must not block.
