@@ -66,7 +66,9 @@ pub trait Method {
     /// The same as `serde_json::from_str`, except for results that may be
     /// incomplete ([`Outcome`]), which read their `resultType` straight
     /// from `text` ([`Outcome::from_json`]) instead of copying it first, as
-    /// their `Deserialize` impl must.
+    /// their `Deserialize` impl must. Both accept and refuse the same texts;
+    /// for a text that names an unknown `resultType` and is also malformed,
+    /// the error names the `resultType` rather than the syntax error.
     ///
     /// # Errors
     /// When `text` is not this method's result.

@@ -315,6 +315,69 @@ mod tests {
         }
     }
 
+    /// A burst of requests served from the main future of a multi-threaded
+    /// runtime, where tokio wakes a task that ran out of budget at once:
+    /// every request is answered (a joined task that let its writing half
+    /// wake itself without bound spun here forever).
+    #[test]
+    fn a_burst_served_from_a_multi_threaded_block_on_is_answered() {
+        // On a thread of its own, so that a spinning poll (which no timer
+        // can interrupt) fails the test instead of hanging it.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(burst_from_the_main_future());
+            let _ = done.send(());
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("every request answered within a minute");
+    }
+
+    async fn burst_from_the_main_future() {
+        use mcp_core::transport::{LineReader, LineWriter};
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        const BURST: usize = 2000;
+        let (client, server_end) = tokio::io::duplex(1 << 16);
+        let (server_read, server_write) = tokio::io::split(server_end);
+        let (client_read, mut client_write) = tokio::io::split(client);
+        let mut burst = String::from(
+            "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n",
+        );
+        for id in 1..=BURST {
+            burst.push_str(&format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"ping\"}}\n"
+            ));
+        }
+        let writing = tokio::spawn(async move {
+            client_write.write_all(burst.as_bytes()).await.unwrap();
+            client_write.shutdown().await.unwrap();
+        });
+        let reading = tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(client_read).lines();
+            let mut answered = 0;
+            while let Some(line) = lines.next_line().await.unwrap() {
+                assert!(!line.contains("\"error\""), "{line}");
+                answered += 1;
+            }
+            answered
+        });
+        let served = Server::new(Router::new("t", "1"))
+            .serve_until(
+                LineReader::new(server_read),
+                LineWriter::new(server_write),
+                std::future::pending(),
+            )
+            .await;
+        assert!(served.is_ok(), "{served:?}");
+        writing.await.unwrap();
+        assert_eq!(reading.await.unwrap(), BURST + 1);
+    }
+
     /// When the answers can no longer be written, the connection stops
     /// reading and says why, rather than run requests for nobody until the
     /// input ends (which, here, it never does).
