@@ -113,6 +113,7 @@ mod stdio;
 pub mod store;
 pub mod telemetry;
 pub mod uri_template;
+mod wake;
 
 // The getting-started guide's code blocks compile as doctests.
 #[cfg(doctest)]

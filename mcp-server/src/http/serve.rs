@@ -311,7 +311,7 @@ async fn connection<S, B>(
     // The connection is polled on every wake-up; the watchdog and the
     // shutdown signal only when their own timer or signal woke the task
     // (polling them on every request re-registered both each time).
-    let side = Arc::new(SideWake::default());
+    let side = Arc::new(crate::wake::SideWake::default());
     let side_waker = std::task::Waker::from(Arc::clone(&side));
     let mut draining = false;
     std::future::poll_fn(|cx| {
@@ -340,34 +340,6 @@ async fn connection<S, B>(
         }
     })
     .await;
-}
-
-/// Wakes the connection's task for its watchdog or shutdown signal, and
-/// says that it did. Starts woken, so that both are polled (and register
-/// their timer and signal) once.
-struct SideWake {
-    woken: AtomicBool,
-    task: atomic_waker::AtomicWaker,
-}
-
-impl Default for SideWake {
-    fn default() -> Self {
-        Self {
-            woken: AtomicBool::new(true),
-            task: atomic_waker::AtomicWaker::new(),
-        }
-    }
-}
-
-impl std::task::Wake for SideWake {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
-    }
 }
 
 /// What a connection is doing, for its timeouts. Times are milliseconds

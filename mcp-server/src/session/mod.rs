@@ -236,7 +236,7 @@ impl<H: Handler> Server<H> {
         };
         let read = async {
             // Polled only when it fires, not on every message read.
-            let stop = pump::when_woken(async move {
+            let stop = crate::wake::when_woken(async move {
                 tokio::select! {
                     () = shutdown => {}
                     () = written_to.closed() => {}

@@ -21,7 +21,7 @@
 use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
 use atomic_waker::AtomicWaker;
@@ -133,45 +133,6 @@ pub(super) async fn join<A: Future, B: Future>(read: A, write: B) -> (A::Output,
     .await
 }
 
-/// `fut`, polled only when its own waker fired (and at first): a future
-/// that waits beside busy ones, such as a shutdown signal beside the
-/// reading loop, costs nothing on the wake-ups that are not its own
-/// (polling tokio's two signal listeners cost about 750 instructions).
-pub(super) async fn when_woken<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let side = Arc::new(Side {
-        woken: AtomicBool::new(true),
-        task: AtomicWaker::new(),
-    });
-    let waker = Waker::from(Arc::clone(&side));
-    poll_fn(|cx| {
-        side.task.register(cx.waker());
-        if !side.woken.swap(false, Ordering::AcqRel) {
-            return Poll::Pending;
-        }
-        fut.as_mut().poll(&mut Context::from_waker(&waker))
-    })
-    .await
-}
-
-/// The waker of a [`when_woken`] future: says that it fired, and wakes the
-/// task.
-struct Side {
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for Side {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicUsize;
@@ -179,15 +140,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-
-    /// Counts how often the joined future is woken.
-    struct Count(AtomicUsize);
-
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    use crate::wake::counting;
 
     #[test]
     fn a_reply_queued_while_reading_is_written_in_the_same_pass_without_a_wake() {
@@ -206,8 +159,7 @@ mod tests {
             }
         };
         let mut joined = pin!(join(read, write));
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (count, waker) = counting();
         let mut cx = Context::from_waker(&waker);
         assert!(joined.as_mut().poll(&mut cx).is_pending());
         input.try_send(1).unwrap();
@@ -247,8 +199,7 @@ mod tests {
             Poll::<()>::Pending
         });
         let mut joined = pin!(join(std::future::pending::<()>(), write));
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (count, waker) = counting();
         let mut cx = Context::from_waker(&waker);
         for pass in 1..=4 {
             assert!(joined.as_mut().poll(&mut cx).is_pending());
@@ -275,42 +226,12 @@ mod tests {
             Poll::<()>::Pending
         });
         let mut joined = pin!(join(read, write));
-        let waker = Waker::from(Arc::new(Count(AtomicUsize::new(0))));
+        let (_, waker) = counting();
         let mut cx = Context::from_waker(&waker);
         for _ in 0..6 {
             assert!(joined.as_mut().poll(&mut cx).is_pending());
         }
         assert_eq!(reads.load(Ordering::SeqCst), 6);
-    }
-
-    /// A future behind `when_woken` is polled at first and then only after
-    /// its own waker fired, however often the task is polled.
-    #[test]
-    fn a_side_future_is_polled_only_when_its_own_waker_fired() {
-        let polls = AtomicUsize::new(0);
-        let parked = std::sync::Mutex::new(None::<Waker>);
-        let side = std::future::poll_fn(|cx| {
-            polls.fetch_add(1, Ordering::SeqCst);
-            *parked.lock().unwrap() = Some(cx.waker().clone());
-            Poll::<()>::Pending
-        });
-        let mut gated = pin!(when_woken(side));
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
-        let mut cx = Context::from_waker(&waker);
-        for _ in 0..5 {
-            assert!(gated.as_mut().poll(&mut cx).is_pending());
-        }
-        assert_eq!(polls.load(Ordering::SeqCst), 1, "polled once, to register");
-        parked.lock().unwrap().take().unwrap().wake();
-        assert_eq!(
-            count.0.load(Ordering::SeqCst),
-            1,
-            "its wake reaches the task"
-        );
-        assert!(gated.as_mut().poll(&mut cx).is_pending());
-        assert!(gated.as_mut().poll(&mut cx).is_pending());
-        assert_eq!(polls.load(Ordering::SeqCst), 2);
     }
 
     #[test]
@@ -323,8 +244,7 @@ mod tests {
             }
         };
         let mut joined = pin!(join(std::future::pending::<()>(), write));
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
+        let (count, waker) = counting();
         let mut cx = Context::from_waker(&waker);
         assert!(joined.as_mut().poll(&mut cx).is_pending());
         tx.try_send(7).unwrap();
