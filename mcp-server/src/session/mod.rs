@@ -52,8 +52,8 @@ pub struct ServerOptions {
     /// (see also the per-client quota,
     /// [`HttpOptions::max_in_flight_per_client`](crate::http::HttpOptions::max_in_flight_per_client)).
     /// Beyond that, a stdio request is refused as busy (`-32603`) while
-    /// reading goes on, so cancellations still get through (only requests
-    /// that wait count: one answered at once never holds a place); an HTTP
+    /// reading goes on, so cancellations still get through (a request
+    /// answered at once gives its place back before the next is read); an HTTP
     /// request waits up to
     /// [`HttpOptions::permit_timeout`](crate::http::HttpOptions::permit_timeout)
     /// for one to free up.
