@@ -222,10 +222,10 @@ impl<H: Handler> Server<H> {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), Error> {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
-        // Closed when the writing half stops (the client's end is gone):
-        // reading stops too, rather than run requests nobody can be told of.
+        // Where answers wait for the writing half: reading waits while it
+        // is full, and stops once it is closed (the writing half stopped, the
+        // client's end is gone) rather than run requests nobody can be told of.
         let outgoing = tx.clone();
-        let written_to = tx.clone();
         let conn = self.connection(tx, self.permits(), crate::telemetry::Transport::Pipe);
         // If this future is dropped midway, stop the connection's tasks too.
         let _guard = AbortOnDrop(Arc::downgrade(&conn));
@@ -236,41 +236,45 @@ impl<H: Handler> Server<H> {
             writer.close().await
         };
         let read = async {
-            // Polled only when it fires, not on every message read.
-            let stop = crate::wake::when_woken(async move {
-                tokio::select! {
-                    () = shutdown => {}
-                    () = written_to.closed() => {}
-                }
-            });
-            tokio::pin!(stop);
-            loop {
-                // Out of cooperative budget (a flood of requests read from
-                // one buffer): let the answers go out and the requests that
-                // had to wait run before reading more.
-                if !tokio::task::coop::has_budget_remaining() {
-                    tokio::task::yield_now().await;
-                }
-                // The client is not taking its answers as fast as it sends
-                // requests: wait for room rather than read more requests
-                // whose answers would have to wait in tasks of their own.
-                if outgoing.capacity() == 0 {
+            // A scope of its own: `stop` borrows `outgoing`, which has to be
+            // dropped below for the writing half to end.
+            {
+                // Polled only when it fires, not on every message read.
+                let stop = crate::wake::when_woken(async {
                     tokio::select! {
-                        _ = outgoing.reserve() => {}
+                        () = shutdown => {}
+                        () = outgoing.closed() => {}
+                    }
+                });
+                tokio::pin!(stop);
+                loop {
+                    // Out of cooperative budget (a flood of requests read from
+                    // one buffer): let the answers go out and the requests that
+                    // had to wait run before reading more.
+                    if !tokio::task::coop::has_budget_remaining() {
+                        tokio::task::yield_now().await;
+                    }
+                    // The client is not taking its answers as fast as it sends
+                    // requests: wait for room rather than read more requests
+                    // whose answers would have to wait in tasks of their own.
+                    if outgoing.capacity() == 0 {
+                        tokio::select! {
+                            _ = outgoing.reserve() => {}
+                            () = &mut stop => break,
+                        }
+                    }
+                    let incoming = tokio::select! {
+                        incoming = reader.read_message() => incoming,
                         () = &mut stop => break,
+                    };
+                    match incoming {
+                        None => break,
+                        Some(Err(e)) if e.is_fatal() => {
+                            tracing::warn!(error = %e, "reading from the client failed");
+                            break;
+                        }
+                        Some(incoming) => conn.on_incoming(incoming).await,
                     }
-                }
-                let incoming = tokio::select! {
-                    incoming = reader.read_message() => incoming,
-                    () = &mut stop => break,
-                };
-                match incoming {
-                    None => break,
-                    Some(Err(e)) if e.is_fatal() => {
-                        tracing::warn!(error = %e, "reading from the client failed");
-                        break;
-                    }
-                    Some(incoming) => conn.on_incoming(incoming).await,
                 }
             }
             conn.shutdown().await;

@@ -80,16 +80,16 @@ pub(super) async fn join<A: Future, B: Future>(read: A, write: B) -> (A::Output,
         coalesce.task.register(cx.waker());
         write_first = !write_first;
         let mut writer = Context::from_waker(&waker);
-        let mut turn = |write_out: &mut Option<B::Output>| {
+        let mut turn = || {
             if write_out.is_none()
                 && let Poll::Ready(out) = write.as_mut().poll(&mut writer)
             {
-                *write_out = Some(out);
+                write_out = Some(out);
             }
         };
         let mut turns = 0;
         if write_first {
-            turn(&mut write_out);
+            turn();
             turns += 1;
         }
         if read_out.is_none()
@@ -97,28 +97,25 @@ pub(super) async fn join<A: Future, B: Future>(read: A, write: B) -> (A::Output,
         {
             read_out = Some(out);
         }
-        // The writing half's turn after the reading half: always when the
-        // pass started with reading; else only if woken meanwhile.
-        let mut owed = !write_first;
-        loop {
-            if !owed {
-                if coalesce
-                    .state
-                    .compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    break;
-                }
-                if turns >= TURNS {
-                    // Still being woken: let the runtime poll again.
-                    coalesce.state.store(IDLE, Ordering::Release);
-                    cx.waker().wake_by_ref();
-                    break;
-                }
-                coalesce.state.store(POLLING, Ordering::Release);
+        // A pass that began with reading ends with the writing half's turn.
+        if !write_first {
+            turn();
+            turns += 1;
+        }
+        // More turns while something woke the writing half during the pass.
+        while coalesce
+            .state
+            .compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            if turns >= TURNS {
+                // Still being woken: let the runtime poll again.
+                coalesce.state.store(IDLE, Ordering::Release);
+                cx.waker().wake_by_ref();
+                break;
             }
-            owed = false;
-            turn(&mut write_out);
+            coalesce.state.store(POLLING, Ordering::Release);
+            turn();
             turns += 1;
         }
         match (read_out.take(), write_out.take()) {
