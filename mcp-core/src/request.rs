@@ -14,12 +14,16 @@
 //! # Ok::<(), mcp_core::Error>(())
 //! ```
 
+use std::marker::PhantomData;
+
 use bytes::Bytes;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess};
 
 use crate::Message;
 use crate::completion::{CompleteParams, Reference};
 use crate::error::Error;
-use crate::jsonrpc::{Incoming, Request};
+use crate::jsonrpc::{Incoming, Request, TypedParams};
 use crate::lifecycle::InitializeParams;
 use crate::logging::SetLevelParams;
 use crate::meta::JsonObject;
@@ -73,6 +77,60 @@ pub enum ClientRequest {
     Other(Option<RequestMeta>),
 }
 
+/// Where [`ClientRequest::by_method`] decodes params from: a request's
+/// raw params, or the params object as the envelope is read.
+trait ParamsSource {
+    type Error;
+
+    /// The params as `P`; the error is wrapped in `Some` (`None` is the
+    /// unknown method).
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<Self::Error>>;
+}
+
+impl ParamsSource for &Request {
+    type Error = Error;
+
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<Error>> {
+        self.params().map_err(Some)
+    }
+}
+
+/// The members of the params object, as the envelope is read.
+struct Members<'de, A>(A, PhantomData<&'de ()>);
+
+impl<'de, A: MapAccess<'de>> ParamsSource for Members<'de, A> {
+    type Error = A::Error;
+
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<A::Error>> {
+        P::deserialize(MapAccessDeserializer::new(self.0)).map_err(Some)
+    }
+}
+
+/// Knows which methods are known, and decodes nothing.
+struct Probe;
+
+impl ParamsSource for Probe {
+    type Error = ();
+
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<()>> {
+        Err(Some(()))
+    }
+}
+
+/// Boxed from the start: the envelope holding it is moved on the way out.
+impl TypedParams for Box<ClientRequest> {
+    fn decodes(method: &str) -> bool {
+        ClientRequest::by_method(method, Probe).is_some()
+    }
+
+    fn decode<'de, A: MapAccess<'de>>(method: &str, map: A) -> Result<Self, A::Error> {
+        match ClientRequest::by_method(method, Members(map, PhantomData)) {
+            Some(decoded) => decoded.map(Self::new),
+            None => Err(serde::de::Error::custom("params of an unknown method")),
+        }
+    }
+}
+
 /// Only `_meta`, for methods this crate does not know.
 #[derive(serde::Deserialize)]
 struct MetaOnly {
@@ -88,30 +146,46 @@ impl ClientRequest {
     /// with [`Error::to_error_object`]). For an unknown method, params whose
     /// `_meta` does not decode are taken as having none.
     pub fn decode(request: &Request) -> Result<Self, Error> {
-        Ok(match request.method.as_str() {
-            method::Initialize::NAME => Self::Initialize(Box::new(request.params()?)),
-            method::Ping::NAME => Self::Ping(request.params()?),
-            method::Discover::NAME => Self::Discover(request.params()?),
-            method::SetLevel::NAME => Self::SetLevel(request.params()?),
-            method::Subscribe::NAME => Self::Subscribe(request.params()?),
-            method::Unsubscribe::NAME => Self::Unsubscribe(request.params()?),
-            method::Listen::NAME => Self::Listen(request.params()?),
-            method::ListTools::NAME => Self::ListTools(request.params()?),
-            method::ListResources::NAME => Self::ListResources(request.params()?),
-            method::ListResourceTemplates::NAME => Self::ListResourceTemplates(request.params()?),
-            method::ListPrompts::NAME => Self::ListPrompts(request.params()?),
-            method::Complete::NAME => Self::Complete(request.params()?),
-            method::CallTool::NAME => Self::CallTool(request.params()?),
-            method::GetPrompt::NAME => Self::GetPrompt(request.params()?),
-            method::ReadResource::NAME => Self::ReadResource(request.params()?),
-            _ => Self::Other(
+        Self::by_method(&request.method, request).unwrap_or_else(|| {
+            Ok(Self::Other(
                 request
-                    .params
-                    .as_deref()
+                    .raw_params()
                     .and_then(|p| serde_json::from_str::<MetaOnly>(p.get()).ok())
                     .and_then(|m| m.meta),
-            ),
+            ))
         })
+    }
+
+    /// `method`'s params decoded from `source`; `None` for a method this
+    /// crate does not know.
+    fn by_method<S: ParamsSource>(method: &str, source: S) -> Option<Result<Self, S::Error>> {
+        let decoded = (|| {
+            Ok(match method {
+                method::Initialize::NAME => Self::Initialize(Box::new(source.decode()?)),
+                method::Ping::NAME => Self::Ping(source.decode()?),
+                method::Discover::NAME => Self::Discover(source.decode()?),
+                method::SetLevel::NAME => Self::SetLevel(source.decode()?),
+                method::Subscribe::NAME => Self::Subscribe(source.decode()?),
+                method::Unsubscribe::NAME => Self::Unsubscribe(source.decode()?),
+                method::Listen::NAME => Self::Listen(source.decode()?),
+                method::ListTools::NAME => Self::ListTools(source.decode()?),
+                method::ListResources::NAME => Self::ListResources(source.decode()?),
+                method::ListResourceTemplates::NAME => {
+                    Self::ListResourceTemplates(source.decode()?)
+                }
+                method::ListPrompts::NAME => Self::ListPrompts(source.decode()?),
+                method::Complete::NAME => Self::Complete(source.decode()?),
+                method::CallTool::NAME => Self::CallTool(source.decode()?),
+                method::GetPrompt::NAME => Self::GetPrompt(source.decode()?),
+                method::ReadResource::NAME => Self::ReadResource(source.decode()?),
+                _ => return Err(None),
+            })
+        })();
+        match decoded {
+            Ok(request) => Some(Ok(request)),
+            Err(Some(e)) => Some(Err(e)),
+            Err(None) => None,
+        }
     }
 
     /// The method's wire name; `None` for [`ClientRequest::Other`].
@@ -229,20 +303,41 @@ pub struct DecodedBody {
     /// What they held, as [`Incoming::from_slice`] reads them with batches
     /// allowed.
     pub incoming: Result<Incoming, Error>,
-    /// For a body of one request, its params decoded for its method.
-    pub request: Option<Result<ClientRequest, Error>>,
+    /// For a body of one request, its params decoded for its method
+    /// (boxed: they are large, and move on from here).
+    pub request: Option<Result<Box<ClientRequest>, Error>>,
 }
 
 impl DecodedBody {
-    /// Decodes `bytes`.
+    /// Decodes `bytes`: in one pass where the request's `method` precedes
+    /// its `params`, as every SDK writes them. The request in `incoming`
+    /// then has `params` `None` (see [`Request::raw_params`]).
     pub fn decode(bytes: Bytes) -> Self {
-        let incoming = Incoming::from_slice(&bytes, true);
+        let (incoming, typed) = Incoming::from_frame_typed::<Box<ClientRequest>>(&bytes, true);
+        match typed {
+            Some(typed) => Self {
+                bytes,
+                incoming,
+                request: Some(Ok(typed)),
+            },
+            None => Self {
+                bytes,
+                ..Self::of_incoming(incoming)
+            },
+        }
+    }
+
+    /// A message a transport decoded already (no bytes kept), a request's
+    /// params decoded now.
+    pub(crate) fn of_incoming(incoming: Result<Incoming, Error>) -> Self {
         let request = match &incoming {
-            Ok(Incoming::Single(Message::Request(request))) => Some(ClientRequest::decode(request)),
+            Ok(Incoming::Single(Message::Request(request))) => {
+                Some(ClientRequest::decode(request).map(Box::new))
+            }
             _ => None,
         };
         Self {
-            bytes,
+            bytes: Bytes::new(),
             incoming,
             request,
         }
@@ -265,6 +360,69 @@ mod tests {
             Ok(Message::Request(r)) => r,
             other => panic!("not a request: {other:?}"),
         }
+    }
+
+    /// Decoding a body in one pass gives what the envelope and then the
+    /// params decoded apart give, for every shape of body, valid or not.
+    #[test]
+    fn one_pass_decodes_as_two_passes_do() {
+        let call = r#""params":{"name":"echo","arguments":{"message":"hi \"x\""},"_meta":{"progressToken":3}}"#;
+        let bodies = [
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call",{call}}}"#),
+            format!(r#"{{"method":"tools/call",{call},"jsonrpc":"2.0","id":"a"}}"#),
+            format!(r#"{{"jsonrpc":"2.0",{call},"id":1,"method":"tools/call"}}"#),
+            format!(r#"{{"jsonrpc":"2.0","method":"tools/call",{call}}}"#),
+            format!(r#"{{"id":1,"method":"tools/call",{call}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":null,"method":"tools/call",{call}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call",{call},{call}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call",{call},"method":"ping"}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call",{call}}} x"#),
+            format!(r#"[{{"jsonrpc":"2.0","id":1,"method":"tools/call",{call}}}]"#),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["echo"]}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#
+                .into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":null}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"c"}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":5,"params":{}}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"method":"x/y","params":{"_meta":{"progressToken":1}}}"#
+                .into(),
+            r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}}"#.into(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.into(),
+        ];
+        let mut one_pass = 0;
+        for body in bodies {
+            let two = Incoming::from_slice(body.as_bytes(), true);
+            let decoded = DecodedBody::decode(Bytes::from(body.clone()));
+            if let (
+                Ok(Incoming::Single(Message::Request(a))),
+                Ok(Incoming::Single(Message::Request(b))),
+            ) = (&two, &decoded.incoming)
+            {
+                assert_eq!((&a.id, &a.method), (&b.id, &b.method), "{body}");
+                let raw = |r: &Request| r.raw_params().map(|p| p.get().to_owned());
+                assert_eq!(raw(a), raw(b), "{body}");
+                assert_eq!(
+                    format!("{:?}", Some(ClientRequest::decode(a))),
+                    format!("{:?}", decoded.request),
+                    "{body}"
+                );
+                one_pass += usize::from(b.params.is_none() && a.params.is_some());
+            } else {
+                assert_eq!(
+                    format!("{two:?}"),
+                    format!("{:?}", decoded.incoming),
+                    "{body}"
+                );
+                assert!(decoded.request.is_none(), "{body}");
+            }
+        }
+        // The bodies whose method precedes their params, and that are
+        // requests with valid params, were read in one pass.
+        assert_eq!(one_pass, 4);
     }
 
     #[test]

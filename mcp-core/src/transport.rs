@@ -24,6 +24,7 @@ use bytes::Bytes;
 
 use crate::error::Error;
 use crate::jsonrpc::{Incoming, RequestId};
+use crate::request::DecodedBody;
 
 /// The receiving half of a message transport.
 pub trait MessageRead: Send + 'static {
@@ -32,6 +33,16 @@ pub trait MessageRead: Send + 'static {
     /// An `Err` that is not [fatal](Error::is_fatal) concerns one message:
     /// answer it if a reply is owed and keep reading.
     fn read_message(&mut self) -> impl Future<Output = Option<Result<Incoming, Error>>> + Send;
+
+    /// The next message as a server reads it: a request comes with its
+    /// params decoded for its method. `None` once the peer has closed; an
+    /// error (fatal or not) is in [`DecodedBody::incoming`].
+    ///
+    /// By default the params are decoded after [`read_message`](Self::read_message);
+    /// frame transports decode them in the same pass as the envelope.
+    fn read_decoded(&mut self) -> impl Future<Output = Option<DecodedBody>> + Send {
+        async { self.read_message().await.map(DecodedBody::of_incoming) }
+    }
 }
 
 /// The sending half of a message transport.
@@ -207,6 +218,13 @@ impl<T: FrameRead> MessageRead for T {
                 .await?
                 .and_then(|frame| Incoming::from_slice(&frame, true)),
         )
+    }
+
+    async fn read_decoded(&mut self) -> Option<DecodedBody> {
+        Some(match self.read_frame().await? {
+            Ok(frame) => DecodedBody::decode(frame),
+            Err(e) => DecodedBody::of_incoming(Err(e)),
+        })
     }
 }
 

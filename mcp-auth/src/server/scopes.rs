@@ -120,7 +120,7 @@ impl RequiredScopes {
         match &body.incoming {
             Ok(Incoming::Single(message)) => match (message, &body.request) {
                 (Message::Request(request), Some(call)) => {
-                    self.request_needs(request, call.as_ref())
+                    self.request_needs(request, call.as_deref())
                 }
                 _ => self.message_needs(message),
             },

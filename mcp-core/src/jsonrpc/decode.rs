@@ -7,7 +7,9 @@
 //! readable for the error response even when something else is wrong.
 
 use std::fmt;
+use std::marker::PhantomData;
 
+use bytes::Bytes;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -37,47 +39,115 @@ impl Incoming {
     /// when the JSON is not a message, when it is a batch and `allow_batch`
     /// is false, or when the batch is empty.
     pub fn from_slice(bytes: &[u8], allow_batch: bool) -> Result<Self, Error> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let top = de
-            .deserialize_any(TopVisitor)
-            .map_err(|e| Error::from_json(&e))?;
-        de.end().map_err(|e| Error::from_json(&e))?;
-        match top {
+        match read_top::<Untyped>(bytes)? {
             Top::Single(env) => env.into_message().map(Self::Single),
-            Top::Batch(_) if !allow_batch => Err(Error::InvalidRequest {
+            Top::Batch(items) => Self::batch(items, allow_batch),
+        }
+    }
+
+    /// Decodes a frame, and a request's params with it when `method`
+    /// precedes `params` (as every SDK writes them) and `T` decodes that
+    /// method's params: one pass over the bytes instead of a skim of the
+    /// params, kept raw, then a second pass into their types.
+    ///
+    /// A request whose params were decoded so comes back with `params`
+    /// `None` and `frame` kept, from which [`Request::raw_params`] reads
+    /// them again if ever asked. Anything else (a failure of any kind, a
+    /// notification or response, a batch) is decoded again as
+    /// [`Incoming::from_slice`] decodes it, so results and errors are
+    /// exactly that function's.
+    pub(crate) fn from_frame_typed<T: TypedParams>(
+        frame: &Bytes,
+        allow_batch: bool,
+    ) -> (Result<Self, Error>, Option<T>) {
+        if let Ok(Top::Single(mut env)) = read_top::<T>(frame) {
+            match (env.typed.take(), env.into_message()) {
+                (None, message) => return (message.map(Self::Single), None),
+                (Some(typed), Ok(Message::Request(mut request))) => {
+                    request.frame = Some(frame.clone());
+                    return (Ok(Self::Single(Message::Request(request))), Some(typed));
+                }
+                // Params decoded for what turned out not to be a request
+                // (no id), or for an invalid one: read again, raw.
+                (Some(_), _) => {}
+            }
+        }
+        (Self::from_slice(frame, allow_batch), None)
+    }
+
+    fn batch(items: Vec<Envelope>, allow_batch: bool) -> Result<Self, Error> {
+        match items {
+            _ if !allow_batch => Err(Error::InvalidRequest {
                 id: None,
                 message: "JSON-RPC batches are not supported by this protocol revision".into(),
             }),
-            Top::Batch(items) if items.is_empty() => Err(Error::InvalidRequest {
+            items if items.is_empty() => Err(Error::InvalidRequest {
                 id: None,
                 message: "empty JSON-RPC batch".into(),
             }),
-            Top::Batch(items) => Ok(Self::Batch(
+            items => Ok(Self::Batch(
                 items.into_iter().map(Envelope::into_message).collect(),
             )),
         }
     }
 }
 
-enum Top {
-    Single(Envelope),
+/// A request's params decoded while its envelope is read, for the methods
+/// the implementor knows; the params of other methods stay raw.
+pub(crate) trait TypedParams: Sized {
+    /// Whether `method`'s params are decoded in the pass.
+    fn decodes(method: &str) -> bool;
+
+    /// Decodes `method`'s params from the members of their object.
+    ///
+    /// # Errors
+    /// When they do not match the method's params; the frame is then read
+    /// again with its params raw, and the error is reported from there.
+    fn decode<'de, A: MapAccess<'de>>(method: &str, map: A) -> Result<Self, A::Error>;
+}
+
+/// No params decoded in the pass.
+pub(super) enum Untyped {}
+
+impl TypedParams for Untyped {
+    fn decodes(_: &str) -> bool {
+        false
+    }
+
+    fn decode<'de, A: MapAccess<'de>>(_: &str, _: A) -> Result<Self, A::Error> {
+        Err(de::Error::custom("no params are decoded in the pass"))
+    }
+}
+
+fn read_top<T: TypedParams>(bytes: &[u8]) -> Result<Top<T>, Error> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let top = de
+        .deserialize_any(TopVisitor(PhantomData))
+        .map_err(|e| Error::from_json(&e))?;
+    de.end().map_err(|e| Error::from_json(&e))?;
+    Ok(top)
+}
+
+enum Top<T> {
+    Single(Envelope<T>),
+    /// Batch elements never have their params decoded in the pass.
     Batch(Vec<Envelope>),
 }
 
-struct TopVisitor;
+struct TopVisitor<T>(PhantomData<T>);
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top;
+impl<'de, T: TypedParams> Visitor<'de> for TopVisitor<T> {
+    type Value = Top<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON-RPC message object or batch array")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Top, A::Error> {
-        EnvelopeVisitor.visit_map(map).map(Top::Single)
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Top<T>, A::Error> {
+        EnvelopeVisitor(PhantomData).visit_map(map).map(Top::Single)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top<T>, A::Error> {
         let mut items = Vec::new();
         while let Some(env) = seq.next_element_seed(EnvelopeSeed)? {
             items.push(env);
@@ -96,8 +166,7 @@ enum IdField {
     Invalid,
 }
 
-#[derive(Default)]
-pub(super) struct Envelope {
+pub(super) struct Envelope<T = Untyped> {
     /// First shape problem seen; reported as invalid request.
     problem: Option<&'static str>,
     /// `None` when `jsonrpc` is absent, else whether it was `"2.0"`.
@@ -107,9 +176,27 @@ pub(super) struct Envelope {
     params: Option<RawJson>,
     result: Option<RawJson>,
     error: Option<RawJson>,
+    /// The params, when they were decoded in the pass (`params` is then
+    /// `None`).
+    typed: Option<T>,
 }
 
-impl Envelope {
+impl<T> Default for Envelope<T> {
+    fn default() -> Self {
+        Self {
+            problem: None,
+            version_ok: None,
+            id: IdField::Absent,
+            method: None,
+            params: None,
+            result: None,
+            error: None,
+            typed: None,
+        }
+    }
+}
+
+impl<T> Envelope<T> {
     fn note(&mut self, problem: &'static str) {
         self.problem.get_or_insert(problem);
     }
@@ -167,6 +254,7 @@ impl Envelope {
                     id,
                     method,
                     params: self.params,
+                    frame: None,
                 }),
                 None => Message::Notification(Notification {
                     method,
@@ -203,21 +291,21 @@ impl<'de> DeserializeSeed<'de> for EnvelopeSeed {
     type Value = Envelope;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Envelope, D::Error> {
-        d.deserialize_any(EnvelopeVisitor)
+        d.deserialize_any(EnvelopeVisitor(PhantomData))
     }
 }
 
 impl<'de> de::Deserialize<'de> for Envelope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(EnvelopeVisitor)
+        d.deserialize_any(EnvelopeVisitor(PhantomData))
     }
 }
 
 /// Produces an `Envelope` from any JSON value; non-objects become an
 /// envelope that reports itself as invalid.
-struct EnvelopeVisitor;
+struct EnvelopeVisitor<T>(PhantomData<T>);
 
-fn not_an_object() -> Envelope {
+fn not_an_object<T>() -> Envelope<T> {
     let mut env = Envelope::default();
     env.note("a JSON-RPC message must be an object");
     env
@@ -231,8 +319,8 @@ macro_rules! reject_scalars {
     };
 }
 
-impl<'de> Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope;
+impl<'de, T: TypedParams> Visitor<'de> for EnvelopeVisitor<T> {
+    type Value = Envelope<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON-RPC message object")
@@ -240,18 +328,18 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
 
     reject_scalars!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
 
-    fn visit_unit<E: de::Error>(self) -> Result<Envelope, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Envelope<T>, E> {
         Ok(not_an_object())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Envelope, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Envelope<T>, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         let mut env = Envelope::default();
         env.note("nested batches are not allowed");
         Ok(env)
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope<T>, A::Error> {
         let mut env = Envelope::default();
         let mut seen = [false; 6];
         while let Some(key) = map.next_key::<Key>()? {
@@ -264,7 +352,14 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 Key::JsonRpc => env.version_ok = Some(map.next_value::<IsVersion2>()?.0),
                 Key::Id => env.id = map.next_value::<LenientId>()?.0,
                 Key::Method => env.method = Some(map.next_value::<LenientString>()?.0),
-                Key::Params => env.params = Some(map.next_value::<Box<RawValue>>()?),
+                Key::Params => match &env.method {
+                    Some(Some(method))
+                        if T::decodes(method) && env.params.is_none() && env.typed.is_none() =>
+                    {
+                        env.typed = Some(map.next_value_seed(ObjectSeed(method, PhantomData))?);
+                    }
+                    _ => env.params = Some(map.next_value::<Box<RawValue>>()?),
+                },
                 Key::Result => env.result = Some(map.next_value::<Box<RawValue>>()?),
                 Key::Error => env.error = Some(map.next_value::<Box<RawValue>>()?),
                 Key::Other => {
@@ -273,6 +368,30 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             }
         }
         Ok(env)
+    }
+}
+
+/// Params decoded for their method; anything but an object fails (MCP
+/// params are always named), and the frame is read again raw.
+struct ObjectSeed<'m, T>(&'m str, PhantomData<T>);
+
+impl<'de, T: TypedParams> DeserializeSeed<'de> for ObjectSeed<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: TypedParams> Visitor<'de> for ObjectSeed<'_, T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of params")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::decode(self.0, map)
     }
 }
 

@@ -3,11 +3,15 @@
 //! [`Message`] is what a transport reads and writes. Decoding it is a single
 //! pass over the bytes (see [`Message::from_slice`]): the envelope fields are
 //! read with a hand-written visitor and `params` / `result` stay raw JSON
-//! until the dispatcher knows which method they belong to, so each byte of a
-//! message is parsed into its final Rust type exactly once.
+//! until the reader knows which method they belong to. A server reads a
+//! request's params into their types in that same pass
+//! ([`DecodedBody`](crate::request::DecodedBody)) when `method` comes
+//! first, as every SDK writes it.
 
 mod decode;
 mod id;
+
+use std::borrow::Cow;
 
 use serde::de::DeserializeOwned;
 use serde::ser::SerializeMap;
@@ -18,6 +22,7 @@ use crate::error::{Error, ErrorObject};
 use crate::method::{Method, Notification as NotificationMethod};
 
 pub use decode::Incoming;
+pub(crate) use decode::TypedParams;
 pub use id::RequestId;
 
 /// The `jsonrpc` member: serializes as `"2.0"` and deserializes from nothing else.
@@ -56,7 +61,15 @@ pub struct Request {
     /// The method name, e.g. `tools/call`.
     pub method: String,
     /// The parameters, still raw; decode them with [`Request::params`].
+    ///
+    /// `None` also for a request whose params a server decoded together
+    /// with the envelope ([`DecodedBody`](crate::request::DecodedBody)):
+    /// [`Request::params`] and [`Request::raw_params`] read both kinds.
     pub params: Option<RawJson>,
+    /// The frame the request came in, kept when its params were decoded
+    /// with the envelope and `params` is `None`; read again only if the
+    /// raw params are asked for.
+    pub(crate) frame: Option<bytes::Bytes>,
 }
 
 /// A notification: a one-way message that must not be answered.
@@ -208,6 +221,7 @@ impl Request {
             id: id.into(),
             method: method.into(),
             params,
+            frame: None,
         }
     }
 
@@ -226,7 +240,22 @@ impl Request {
     /// [`Error::InvalidParams`] when they do not match `P`; answer the request
     /// with [`Error::to_error_object`].
     pub fn params<P: DeserializeOwned>(&self) -> Result<P, Error> {
-        decode_params(self.params.as_deref())
+        decode_params(self.raw_params().as_deref())
+    }
+
+    /// The params as raw JSON; `None` when the request has none.
+    ///
+    /// Params that were decoded with the envelope are read again from the
+    /// frame they came in (a second pass, for rare uses only).
+    pub fn raw_params(&self) -> Option<Cow<'_, RawValue>> {
+        if let Some(params) = &self.params {
+            return Some(Cow::Borrowed(params));
+        }
+        let frame = self.frame.as_ref()?;
+        match Message::from_slice(frame) {
+            Ok(Message::Request(request)) => request.params.map(Cow::Owned),
+            _ => None,
+        }
     }
 }
 
@@ -402,8 +431,8 @@ impl Serialize for Message {
             Self::Request(r) => {
                 map.serialize_entry("id", &r.id)?;
                 map.serialize_entry("method", &r.method)?;
-                if let Some(p) = &r.params {
-                    map.serialize_entry("params", p)?;
+                if let Some(p) = r.raw_params() {
+                    map.serialize_entry("params", &*p)?;
                 }
             }
             Self::Notification(n) => {

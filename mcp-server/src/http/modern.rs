@@ -111,8 +111,7 @@ impl<H: Handler> Stateless<H> {
             Ok(call) => call.meta(),
             Err(_) => {
                 fallback = req
-                    .params
-                    .as_deref()
+                    .raw_params()
                     .and_then(|p| serde_json::from_str::<MetaOnly>(p.get()).ok())
                     .and_then(|m| m.meta);
                 fallback.as_ref()
@@ -133,9 +132,7 @@ impl<H: Handler> Stateless<H> {
                 protocol_version: String,
             }
             let asked = req
-                .params
-                .as_deref()
-                .and_then(|p| serde_json::from_str::<Asked>(p.get()).ok())
+                .params::<Asked>()
                 .map(|a| a.protocol_version)
                 .unwrap_or_default();
             let supported = shared.server.options().supported_versions.iter();

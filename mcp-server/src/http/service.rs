@@ -476,8 +476,7 @@ impl<H: Handler> Inner<H> {
             Ok(incoming) => incoming,
             Err(e) => return unreadable(&e),
         };
-        // Boxed once here: it moves through several futures from here on.
-        let call = decoded.request.map(|call| call.map(Box::new));
+        let call = decoded.request;
         let session = header(&parts.headers, names::SESSION_ID).map(str::to_owned);
         match (session, sse_session(&parts.uri).map(str::to_owned)) {
             (Some(id), _) if options.legacy => {

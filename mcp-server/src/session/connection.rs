@@ -10,6 +10,7 @@ use bytes::Bytes;
 use mcp_core::jsonrpc::Incoming;
 use mcp_core::method::{self, Method, Notification as _};
 use mcp_core::notifications::CancelledParams;
+use mcp_core::request::DecodedBody;
 use mcp_core::transport::Outgoing;
 use mcp_core::{ErrorObject, ErrorResponse, Message, Notification, Request, RequestId};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -184,9 +185,13 @@ impl<H: Handler> Connection<H> {
 
     /// Handles what a single-stream transport read: a message, a batch, or
     /// one it could not read (answered when a reply is owed).
-    pub(crate) async fn on_incoming(self: &Arc<Self>, incoming: Result<Incoming, mcp_core::Error>) {
+    /// A request comes with its params decoded.
+    pub(crate) async fn on_incoming(self: &Arc<Self>, decoded: DecodedBody) {
         let route = self.stream_route.clone();
-        match incoming {
+        match decoded.incoming {
+            Ok(Incoming::Single(Message::Request(req))) => {
+                self.spawn_request(req, decoded.request, route).await;
+            }
             Ok(Incoming::Single(message)) => self.on_message(message, &route).await,
             Ok(Incoming::Batch(items)) if self.state.allows_batches() => {
                 self.on_batch(items, &route).await;

@@ -242,7 +242,11 @@ impl<H: Handler> Dispatcher<H> {
                 );
                 let raw = self
                     .handler
-                    .other_request(ctx, req.method.clone(), req.params.clone())
+                    .other_request(
+                        ctx,
+                        req.method.clone(),
+                        req.raw_params().map(std::borrow::Cow::into_owned),
+                    )
                     .await
                     .map_err(Error::into_error_object)?;
                 encode(id, &raw)

@@ -22,6 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcp_core::request::DecodedBody;
 use mcp_core::transport::{MessageRead, MessageWrite, Outgoing};
 use mcp_core::{CacheScope, ProtocolVersion};
 use tokio::sync::{Semaphore, mpsc};
@@ -263,17 +264,19 @@ impl<H: Handler> Server<H> {
                             () = &mut stop => break,
                         }
                     }
-                    let incoming = tokio::select! {
-                        incoming = reader.read_message() => incoming,
+                    let decoded = tokio::select! {
+                        decoded = reader.read_decoded() => decoded,
                         () = &mut stop => break,
                     };
-                    match incoming {
+                    match decoded {
                         None => break,
-                        Some(Err(e)) if e.is_fatal() => {
+                        Some(DecodedBody {
+                            incoming: Err(e), ..
+                        }) if e.is_fatal() => {
                             tracing::warn!(error = %e, "reading from the client failed");
                             break;
                         }
-                        Some(incoming) => conn.on_incoming(incoming).await,
+                        Some(decoded) => conn.on_incoming(decoded).await,
                     }
                 }
             }
