@@ -120,7 +120,17 @@ impl TypedParams for Untyped {
 }
 
 fn read_top<T: TypedParams>(bytes: &[u8]) -> Result<Top<T>, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // Text checked for UTF-8 once, as a whole, is parsed without checking
+    // each string again (a call per member name and value).
+    match std::str::from_utf8(bytes) {
+        Ok(text) => read_top_from(serde_json::Deserializer::from_str(text)),
+        Err(_) => read_top_from(serde_json::Deserializer::from_slice(bytes)),
+    }
+}
+
+fn read_top_from<'de, R: serde_json::de::Read<'de>, T: TypedParams>(
+    mut de: serde_json::Deserializer<R>,
+) -> Result<Top<T>, Error> {
     let top = de
         .deserialize_any(TopVisitor(PhantomData))
         .map_err(|e| Error::from_json(&e))?;
