@@ -82,16 +82,15 @@ pub enum ClientRequest {
 trait ParamsSource {
     type Error;
 
-    /// The params as `P`; the error is wrapped in `Some` (`None` is the
-    /// unknown method).
-    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<Self::Error>>;
+    /// The params as `P`.
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Self::Error>;
 }
 
 impl ParamsSource for &Request {
     type Error = Error;
 
-    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<Error>> {
-        self.params().map_err(Some)
+    fn decode<P: DeserializeOwned>(self) -> Result<P, Error> {
+        self.params()
     }
 }
 
@@ -101,8 +100,8 @@ struct Members<'de, A>(A, PhantomData<&'de ()>);
 impl<'de, A: MapAccess<'de>> ParamsSource for Members<'de, A> {
     type Error = A::Error;
 
-    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<A::Error>> {
-        P::deserialize(MapAccessDeserializer::new(self.0)).map_err(Some)
+    fn decode<P: DeserializeOwned>(self) -> Result<P, A::Error> {
+        P::deserialize(MapAccessDeserializer::new(self.0))
     }
 }
 
@@ -112,8 +111,8 @@ struct Probe;
 impl ParamsSource for Probe {
     type Error = ();
 
-    fn decode<P: DeserializeOwned>(self) -> Result<P, Option<()>> {
-        Err(Some(()))
+    fn decode<P: DeserializeOwned>(self) -> Result<P, ()> {
+        Err(())
     }
 }
 
@@ -159,33 +158,26 @@ impl ClientRequest {
     /// `method`'s params decoded from `source`; `None` for a method this
     /// crate does not know.
     fn by_method<S: ParamsSource>(method: &str, source: S) -> Option<Result<Self, S::Error>> {
-        let decoded = (|| {
-            Ok(match method {
-                method::Initialize::NAME => Self::Initialize(Box::new(source.decode()?)),
-                method::Ping::NAME => Self::Ping(source.decode()?),
-                method::Discover::NAME => Self::Discover(source.decode()?),
-                method::SetLevel::NAME => Self::SetLevel(source.decode()?),
-                method::Subscribe::NAME => Self::Subscribe(source.decode()?),
-                method::Unsubscribe::NAME => Self::Unsubscribe(source.decode()?),
-                method::Listen::NAME => Self::Listen(source.decode()?),
-                method::ListTools::NAME => Self::ListTools(source.decode()?),
-                method::ListResources::NAME => Self::ListResources(source.decode()?),
-                method::ListResourceTemplates::NAME => {
-                    Self::ListResourceTemplates(source.decode()?)
-                }
-                method::ListPrompts::NAME => Self::ListPrompts(source.decode()?),
-                method::Complete::NAME => Self::Complete(source.decode()?),
-                method::CallTool::NAME => Self::CallTool(source.decode()?),
-                method::GetPrompt::NAME => Self::GetPrompt(source.decode()?),
-                method::ReadResource::NAME => Self::ReadResource(source.decode()?),
-                _ => return Err(None),
-            })
-        })();
-        match decoded {
-            Ok(request) => Some(Ok(request)),
-            Err(Some(e)) => Some(Err(e)),
-            Err(None) => None,
-        }
+        // Each arm wraps the params where they were decoded: no closure or
+        // intermediate result to copy them through.
+        Some(match method {
+            method::Initialize::NAME => source.decode().map(|p| Self::Initialize(Box::new(p))),
+            method::Ping::NAME => source.decode().map(Self::Ping),
+            method::Discover::NAME => source.decode().map(Self::Discover),
+            method::SetLevel::NAME => source.decode().map(Self::SetLevel),
+            method::Subscribe::NAME => source.decode().map(Self::Subscribe),
+            method::Unsubscribe::NAME => source.decode().map(Self::Unsubscribe),
+            method::Listen::NAME => source.decode().map(Self::Listen),
+            method::ListTools::NAME => source.decode().map(Self::ListTools),
+            method::ListResources::NAME => source.decode().map(Self::ListResources),
+            method::ListResourceTemplates::NAME => source.decode().map(Self::ListResourceTemplates),
+            method::ListPrompts::NAME => source.decode().map(Self::ListPrompts),
+            method::Complete::NAME => source.decode().map(Self::Complete),
+            method::CallTool::NAME => source.decode().map(Self::CallTool),
+            method::GetPrompt::NAME => source.decode().map(Self::GetPrompt),
+            method::ReadResource::NAME => source.decode().map(Self::ReadResource),
+            _ => return None,
+        })
     }
 
     /// The method's wire name; `None` for [`ClientRequest::Other`].
