@@ -60,8 +60,8 @@ impl Incoming {
         frame: &Bytes,
         allow_batch: bool,
     ) -> (Result<Self, Error>, Option<T>) {
-        if let Ok(Top::Single(mut env)) = read_top::<T>(frame) {
-            match (env.typed.take(), env.into_message()) {
+        match read_top::<T>(frame) {
+            Ok(Top::Single(mut env)) => match (env.typed.take(), env.into_message()) {
                 (None, message) => return (message.map(Self::Single), None),
                 (Some(typed), Ok(Message::Request(mut request))) => {
                     request.frame = Some(frame.clone());
@@ -70,7 +70,10 @@ impl Incoming {
                 // Params decoded for what turned out not to be a request
                 // (no id), or for an invalid one: read again, raw.
                 (Some(_), _) => {}
-            }
+            },
+            // Batch elements were read with their params raw already.
+            Ok(Top::Batch(items)) => return (Self::batch(items, allow_batch), None),
+            Err(_) => {}
         }
         (Self::from_slice(frame, allow_batch), None)
     }
