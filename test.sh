@@ -62,6 +62,9 @@ call_over_http http_server over-http
 call_over_http axum_mount inside-axum
 
 step "the getting-started programs build from the guide, as printed"
+# The workspace's dev profile, so that the scratch crates below reuse the
+# dependencies already built instead of building them again with other settings.
+scratch_profile="$(awk '/^\[profile\.dev/ { on = 1 } /^\[/ && !/^\[profile\.dev/ { on = 0 } on' Cargo.toml)"
 # printed_crate GUIDE N NAME: the guide's N-th dependency block and the Rust
 # block after it, as a crate of its own with the repository's crates patched
 # to these folders and the rest fetched as a newcomer's build would: the
@@ -76,7 +79,7 @@ printed_crate() {
         on' "$GUIDE"; }
     GUIDE="$1" block rust "$2" > "$dir/src/main.rs"
     {
-        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n' "$3"
+        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n%s\n' "$3" "$scratch_profile"
         GUIDE="$1" block toml "$2" | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
     } > "$dir/Cargo.toml"
     if grep -q 'git = ' "$dir/Cargo.toml" || [ ! -s "$dir/src/main.rs" ]; then
@@ -108,7 +111,7 @@ guide_crate() {
     mkdir -p "$dir/src" "$dir/tests"
     : > "$dir/src/lib.rs"
     {
-        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n' "$2"
+        printf '[package]\nname = "%s"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[workspace]\n\n%s\n' "$2" "$scratch_profile"
         awk '/^```toml/ { on = 1; next } on && /^```/ { exit } on' "$1" \
             | sed -E "s|^(mcp-[a-z]+) = \{ git = \"[^\"]+\" \}|\1 = { path = \"$PWD/\1\" }|"
     } > "$dir/Cargo.toml"
