@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
@@ -56,10 +57,13 @@ meta_object! {
     pub struct RequestMeta {
         /// The protocol version of this request.
         protocol_version: ProtocolVersion = keys::PROTOCOL_VERSION,
-        /// The client's capabilities for this request.
-        client_capabilities: ClientCapabilities = keys::CLIENT_CAPABILITIES,
+        /// The client's capabilities for this request. Shared: a client
+        /// sends the same ones on every request, and a server hands them to
+        /// the handler's context without copying them.
+        client_capabilities: Arc<ClientCapabilities> = keys::CLIENT_CAPABILITIES,
         /// The client's self-description; not for security decisions.
-        client_info: Implementation = keys::CLIENT_INFO,
+        /// Shared, as the capabilities are.
+        client_info: Arc<Implementation> = keys::CLIENT_INFO,
         /// The log level this request opts into.
         log_level: LoggingLevel = keys::LOG_LEVEL,
         /// Progress notifications for this request carry this token.
@@ -72,7 +76,7 @@ meta_object! {
     pub struct ResultMeta {
         /// The server's self-description (2026-07-28, recommended on every
         /// result). Shared: a server puts the same one on every result.
-        server_info: std::sync::Arc<Implementation> = keys::SERVER_INFO,
+        server_info: Arc<Implementation> = keys::SERVER_INFO,
         /// On a `subscriptions/listen` result: the subscription it ends.
         subscription_id: RequestId = keys::SUBSCRIPTION_ID,
     }
@@ -103,15 +107,18 @@ pub struct ModernRequestMeta<'a> {
     /// The requested protocol version.
     pub protocol_version: &'a ProtocolVersion,
     /// The client's capabilities for this request.
-    pub client_capabilities: &'a ClientCapabilities,
+    pub client_capabilities: &'a Arc<ClientCapabilities>,
 }
 
 impl RequestMeta {
     /// A `_meta` for a 2026-07-28 request.
-    pub fn modern(version: ProtocolVersion, capabilities: ClientCapabilities) -> Self {
+    pub fn modern(
+        version: ProtocolVersion,
+        capabilities: impl Into<Arc<ClientCapabilities>>,
+    ) -> Self {
         Self {
             protocol_version: Some(version),
-            client_capabilities: Some(capabilities),
+            client_capabilities: Some(capabilities.into()),
             ..Self::default()
         }
     }

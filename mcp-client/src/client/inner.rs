@@ -52,7 +52,10 @@ pub(crate) struct Inner {
     pub(super) next_id: AtomicI64,
     pub(crate) options: ClientOptions,
     pub(super) handler: Arc<dyn DynHandler>,
-    pub(crate) capabilities: ClientCapabilities,
+    /// Shared with every 2026-07-28 request's `_meta`, as is `info`.
+    pub(crate) capabilities: Arc<ClientCapabilities>,
+    /// [`ClientOptions::info`], shared.
+    pub(crate) info: Arc<mcp_core::Implementation>,
     pub(crate) notifications: broadcast::Sender<ServerNotification>,
     /// Acknowledgements of `subscriptions/listen`, by subscription id.
     pub(crate) acknowledgements: broadcast::Sender<(RequestId, SubscriptionFilter)>,
@@ -129,8 +132,8 @@ impl Inner {
         let meta = meta.get_or_insert_with(RequestMeta::default);
         if let Mode::Modern(version) = mode {
             meta.protocol_version = Some(version.clone());
-            meta.client_capabilities = Some(self.capabilities.clone());
-            meta.client_info = Some(self.options.info.clone());
+            meta.client_capabilities = Some(Arc::clone(&self.capabilities));
+            meta.client_info = Some(Arc::clone(&self.info));
             if meta.log_level.is_none() {
                 meta.log_level = *lock(&self.log_level);
             }

@@ -242,7 +242,8 @@ impl Client {
             pending: Mutex::default(),
             progress: Mutex::default(),
             next_id: AtomicI64::new(0),
-            capabilities: handler.capabilities(),
+            capabilities: Arc::new(handler.capabilities()),
+            info: Arc::new(options.info.clone()),
             options,
             handler,
             notifications: broadcast::channel(256).0,
@@ -639,7 +640,7 @@ impl Client {
             })?;
         let params = mcp_core::lifecycle::InitializeParams::new(
             proposed,
-            self.inner.capabilities.clone(),
+            mcp_core::ClientCapabilities::clone(&self.inner.capabilities),
             self.inner.options.info.clone(),
         );
         let result = self

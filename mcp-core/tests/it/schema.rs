@@ -157,7 +157,7 @@ fn request_meta(rev: &Rev) -> Option<RequestMeta> {
         let mut caps = ClientCapabilities::default();
         caps.elicitation = Some(ElicitationCapability::default());
         let mut meta = RequestMeta::modern(rev.version.clone(), caps);
-        meta.client_info = Some(Implementation::new("test-client", "1.0.0"));
+        meta.client_info = Some(Implementation::new("test-client", "1.0.0").into());
         meta.log_level = Some(LoggingLevel::Info);
         meta.progress_token = Some("tok-1".into());
         meta.other.insert(

@@ -50,9 +50,6 @@ pub(crate) struct Dispatcher<H> {
     pub(crate) info: Arc<mcp_core::Implementation>,
     /// `"_meta":{"io.modelcontextprotocol/serverInfo":…}`, encoded once.
     server_meta: Box<[u8]>,
-    /// Empty client capabilities, shared: what most 2026-07-28 requests
-    /// declare, and then no request allocates its own.
-    no_capabilities: Arc<mcp_core::ClientCapabilities>,
     pub(crate) options: ServerOptions,
     /// Open `subscriptions/listen` streams, over all connections.
     pub(crate) listens: Semaphore,
@@ -234,7 +231,6 @@ impl<H: Handler> Dispatcher<H> {
         let info = Arc::new(handler.info());
         Self {
             server_meta: server_meta(&info),
-            no_capabilities: Arc::default(),
             info,
             handler,
             listens: Semaphore::new(options.max_listen_streams.min(Semaphore::MAX_PERMITS)),
@@ -328,12 +324,9 @@ impl<H: Handler> Dispatcher<H> {
             return Ok(Served {
                 era: Era::Modern,
                 version,
-                client_capabilities: if *modern.client_capabilities == *self.no_capabilities {
-                    Arc::clone(&self.no_capabilities)
-                } else {
-                    Arc::new(modern.client_capabilities.clone())
-                },
-                client_info: meta.client_info.clone().map(Arc::new),
+                // Shared with the request: the context holds them without a copy.
+                client_capabilities: Arc::clone(modern.client_capabilities),
+                client_info: meta.client_info.clone(),
                 log_level: meta.log_level,
             });
         }
