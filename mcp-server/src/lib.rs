@@ -62,6 +62,10 @@
 //! - `hmac`, `sha2`, `getrandom`, `base64`: a 2026-07-28
 //!   `requestState` is sealed with HMAC-SHA256 under a random key; session
 //!   ids are random. RustCrypto crates: pure Rust, audited, small.
+//! - `foldhash`: the maps looked up on every request (sessions, requests
+//!   in flight, per-client quotas) hash with it, randomly seeded per map:
+//!   a fraction of SipHash's cost, and no peer chooses enough of their keys
+//!   for collisions to matter. Small, no dependencies of its own.
 //! - `async-trait`: the store traits users implement take `async fn` and
 //!   stay object-safe (`Arc<dyn SessionStore>`).
 //! - `tracing`: spans and events that any subscriber (logs, OpenTelemetry)
@@ -94,6 +98,7 @@ pub mod bus;
 pub mod clock;
 mod context;
 mod error;
+mod fast_map;
 mod handler;
 #[cfg(feature = "http")]
 pub mod http;

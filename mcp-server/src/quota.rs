@@ -7,11 +7,12 @@
 //! host is usually given); a request with neither has no quota, only the
 //! global limits.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::fast_map::FastMap;
 
 /// Who a quota is counted for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,13 +115,13 @@ const SHARDS: usize = 16;
 #[derive(Debug)]
 pub(crate) struct Quotas {
     limits: Limits,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
     shards: [Mutex<Shard>; SHARDS],
 }
 
 #[derive(Debug, Default)]
 struct Shard {
-    clients: HashMap<ClientKey, Weak<Held>>,
+    clients: FastMap<ClientKey, Weak<Held>>,
     /// The size at which dead entries are next swept.
     sweep_at: usize,
 }
@@ -129,7 +130,7 @@ impl Quotas {
     pub(crate) fn new(limits: Limits) -> Arc<Self> {
         Arc::new(Self {
             limits,
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: foldhash::fast::RandomState::default(),
             shards: std::array::from_fn(|_| Mutex::default()),
         })
     }

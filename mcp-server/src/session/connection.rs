@@ -2,7 +2,6 @@
 //! its requests run concurrently and can be cancelled, its legacy state
 //! lives here, and it can send the client requests of its own.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +19,7 @@ use super::Call;
 use super::dispatcher::{Admission, Admitted, Dispatcher, Route, admit};
 use super::lifecycle::{SessionState, lock};
 use super::peer::{Outbox, Peer};
+use crate::fast_map::FastMap;
 use crate::handler::Handler;
 #[cfg(feature = "http")]
 use crate::store::SessionRecord;
@@ -33,7 +33,7 @@ pub(crate) struct Connection<H: Handler> {
     outbox: Outbox,
     /// What its requests read and change.
     state: Arc<SessionState>,
-    in_flight: Mutex<HashMap<RequestId, Running>>,
+    in_flight: Mutex<FastMap<RequestId, Running>>,
     permits: Arc<Semaphore>,
     /// Tells subscriptions that the connection is going away.
     closing: watch::Sender<bool>,

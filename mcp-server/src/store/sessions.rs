@@ -2,7 +2,7 @@
 //! (negotiated version, client facts, subscriptions), so that instances
 //! behind a load balancer can share it; the in-memory store is the default.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,6 +11,7 @@ use mcp_core::{ClientCapabilities, Implementation, ProtocolVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::fast_map::FastMap;
 
 /// Everything a legacy session is, apart from what is in flight: enough for
 /// any instance to serve the session's next request.
@@ -91,7 +92,7 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct MemorySessionStore {
     idle: Duration,
     max: usize,
-    sessions: Mutex<HashMap<String, (SessionRecord, Instant)>>,
+    sessions: Mutex<FastMap<String, (SessionRecord, Instant)>>,
 }
 
 impl MemorySessionStore {
@@ -104,7 +105,7 @@ impl MemorySessionStore {
         }
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, (SessionRecord, Instant)>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, FastMap<String, (SessionRecord, Instant)>> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

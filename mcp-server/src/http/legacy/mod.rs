@@ -3,7 +3,7 @@
 //! DELETE ends it. What a session is lives in the [`SessionStore`]; its
 //! connection and streams live with the instance serving it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,6 +27,7 @@ use super::reply::{
 use super::resume::{Resumed, STANDALONE, Streams, stream_id};
 use super::shared::{Shared, principal_of, session_id};
 use crate::bus::EventBus;
+use crate::fast_map::FastMap;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
 use crate::session::peer::Outbox;
@@ -38,7 +39,7 @@ mod session;
 
 use session::{Session, lock, missing_session, not_found, unavailable};
 
-type Live<H> = Arc<Mutex<HashMap<String, Arc<Session<H>>>>>;
+type Live<H> = Arc<Mutex<FastMap<String, Arc<Session<H>>>>>;
 
 /// The legacy sessions of the endpoint.
 pub(super) struct Sessions<H: Handler> {
