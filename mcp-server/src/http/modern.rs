@@ -74,8 +74,17 @@ pub(super) struct Stateless<H: Handler> {
 pub(super) enum Routed {
     /// Answered.
     Done(Response<Body>),
+    /// Checked: to run with [`Stateless::run`].
+    Run(Checked),
     /// `initialize` without a 2026-07-28 `_meta`: a new legacy session.
     Initialize(Box<NewSession>),
+}
+
+/// A request that passed the checks of [`Stateless::post`].
+pub(super) struct Checked {
+    req: Request,
+    call: Call,
+    extensions: http::Extensions,
 }
 
 /// An `initialize` that starts a legacy session.
@@ -93,13 +102,11 @@ impl<H: Handler> Stateless<H> {
 
     /// A POST without a session: a stateless request, or `initialize`.
     /// `call` is the request's params decoded, if a layer in front did it.
-    pub(super) async fn post(
-        &self,
-        parts: Parts,
-        message: Message,
-        call: Option<Call>,
-        accept: &Accepts,
-    ) -> Routed {
+    ///
+    /// Not `async`: the checks do not wait, and the caller awaits
+    /// [`Self::run`] itself, so that future is moved once (a future built
+    /// inside another is copied into it whole, unused states included).
+    pub(super) fn post(&self, parts: Parts, message: Message, call: Option<Call>) -> Routed {
         let Message::Request(req) = message else {
             // Notifications and responses need no answer; a modern client
             // cancels by closing its stream, so `cancelled` is moot here.
@@ -227,17 +234,21 @@ impl<H: Handler> Stateless<H> {
         ) {
             return refused(StatusCode::BAD_REQUEST, e);
         }
-        Routed::Done(self.run(req, call, parts.extensions, accept).await)
+        Routed::Run(Checked {
+            req,
+            call,
+            extensions: parts.extensions,
+        })
     }
 
-    /// Admits and runs the request, and answers it.
-    async fn run(
-        &self,
-        req: Request,
-        call: Call,
-        extensions: http::Extensions,
-        accept: &Accepts,
-    ) -> Response<Body> {
+    /// Admits and runs a request that passed [`Self::post`], and answers
+    /// it.
+    pub(super) async fn run(&self, checked: Checked, accept: &Accepts) -> Response<Body> {
+        let Checked {
+            req,
+            call,
+            extensions,
+        } = checked;
         let shared = &self.shared;
         if let Err(refused) = shared.check_rates(&extensions, &req, &call).await {
             return refused;

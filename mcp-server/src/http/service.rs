@@ -490,8 +490,9 @@ impl<H: Handler> Inner<H> {
                 let Incoming::Single(message) = incoming else {
                     return unreadable(&crate::session::batches_unsupported());
                 };
-                match self.stateless.post(parts, message, call, &accept).await {
+                match self.stateless.post(parts, message, call) {
                     Routed::Done(res) => res,
+                    Routed::Run(checked) => self.stateless.run(checked, &accept).await,
                     Routed::Initialize(new) => {
                         let NewSession { req, call, parts } = *new;
                         crate::boxed::pinned(|| self.sessions.initialize(req, call, parts, &accept))
