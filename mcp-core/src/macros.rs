@@ -68,7 +68,7 @@ macro_rules! meta_object {
                         let mut out = $name::default();
                         while let Some(key) = map.next_key::<$crate::meta::MetaKey<'de>>()? {
                             match key.as_str() {
-                                $( $key => out.$field = Some(map.next_value()?), )*
+                                $( $key => out.$field = Some(<$fty as $crate::meta::MetaField>::next(&mut map)?), )*
                                 _ => {
                                     let value = map.next_value()?;
                                     out.other.insert(key.into_string(), value);

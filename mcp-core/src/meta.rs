@@ -155,6 +155,31 @@ impl RequestMeta {
     }
 }
 
+/// How a reserved `_meta` key's value is read. A shared value (`Arc<T>`)
+/// is decoded as `T` and moved into its `Arc` once: serde's own `Arc<T>`
+/// decodes into a `Box<T>` first, one allocation and one copy more per
+/// request for the client's capabilities.
+pub(crate) trait MetaField: Sized {
+    fn next<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error>;
+}
+
+impl<T: de::DeserializeOwned> MetaField for Arc<T> {
+    fn next<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+        map.next_value::<T>().map(Arc::new)
+    }
+}
+
+macro_rules! meta_field_as_is {
+    ($($t:ty),*) => {$(
+        impl MetaField for $t {
+            fn next<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
+                map.next_value()
+            }
+        }
+    )*};
+}
+meta_field_as_is!(ProtocolVersion, LoggingLevel, RequestId);
+
 /// A map key that borrows from the input when it can.
 pub(crate) struct MetaKey<'de>(Cow<'de, str>);
 
