@@ -27,7 +27,7 @@ use super::health::Health;
 use super::legacy::Sessions;
 use super::modern::{NewSession, Routed, Stateless};
 use super::options::HttpOptions;
-use super::reply::{accepts, error, header, names, unreadable};
+use super::reply::{Accepts, accepts, error, header, names, unreadable};
 use super::shared::Shared;
 use super::sse2024::SseSessions;
 use crate::bus::EventBus;
@@ -282,8 +282,32 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let inner = Arc::clone(&self.0);
-        crate::boxed::future(move || async move { Ok(inner.handle(req).await) })
+        // Each kind of request gets a future of its own size, built in its
+        // box: a future awaited inside another is copied into it whole.
+        match inner.start(req) {
+            Start::Answered(res) => Box::pin(std::future::ready(Ok(res))),
+            Start::Post(parts, body, accept) => {
+                crate::boxed::future(move || inner.post(parts, body, accept))
+            }
+            Start::Session(req) => crate::boxed::future(move || async move {
+                Ok(if req.method() == HttpMethod::DELETE {
+                    inner.sessions.delete(req.headers(), req.extensions()).await
+                } else {
+                    inner.sessions.get(req.headers(), req.extensions()).await
+                })
+            }),
+        }
     }
+}
+
+/// Where a request goes, decided before anything is awaited.
+enum Start<B> {
+    /// Answered at once: refused, or an HTTP+SSE stream opened.
+    Answered(Response<Body>),
+    /// A POST whose headers passed: its body is read next.
+    Post(http::request::Parts, B, Accepts),
+    /// A legacy session's GET (its stream) or DELETE.
+    Session(Request<B>),
 }
 
 impl<H, B> tower_service::Service<Request<B>> for StreamableHttp<H>
@@ -354,11 +378,9 @@ impl<H: Handler> Inner<H> {
         }
     }
 
-    async fn handle<B>(self: Arc<Self>, req: Request<B>) -> Response<Body>
-    where
-        B: http_body::Body + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    /// The checks every request passes (Host and Origin, shutdown, the
+    /// method, a POST's headers), and where it goes next.
+    fn start<B>(&self, req: Request<B>) -> Start<B> {
         if !self.bridged.load(std::sync::atomic::Ordering::Acquire) {
             self.bridge();
         }
@@ -371,35 +393,33 @@ impl<H: Handler> Inner<H> {
                 SecurityEvent::HostRefused
             };
             crate::security_event::refused(event, req.extensions(), &why);
-            return error(
+            return Start::Answered(error(
                 StatusCode::FORBIDDEN,
                 None,
                 ErrorObject::invalid_request(why),
-            );
+            ));
         }
         if self.shared.is_closing() {
-            return error(
+            return Start::Answered(error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,
                 ErrorObject::internal_error("the server is shutting down"),
-            );
+            ));
         }
         let legacy = options.legacy;
         let old_sse = options.legacy_sse;
         match *req.method() {
-            HttpMethod::POST => self.post(req).await,
+            HttpMethod::POST => {
+                let (parts, body) = req.into_parts();
+                match post_headers(&parts.headers) {
+                    Ok(accept) => Start::Post(parts, body, accept),
+                    Err(refused) => Start::Answered(refused),
+                }
+            }
             HttpMethod::GET if old_sse && header(headers, names::SESSION_ID).is_none() => {
-                self.sse.open(headers, req.extensions(), &self.sessions)
+                Start::Answered(self.sse.open(headers, req.extensions(), &self.sessions))
             }
-            // The legacy paths' futures are large: boxed, they do not
-            // make every request's future (copied into a box per request)
-            // as large as theirs.
-            HttpMethod::GET if legacy => {
-                crate::boxed::pinned(|| self.sessions.get(req.headers(), req.extensions())).await
-            }
-            HttpMethod::DELETE if legacy => {
-                crate::boxed::pinned(|| self.sessions.delete(req.headers(), req.extensions())).await
-            }
+            HttpMethod::GET | HttpMethod::DELETE if legacy => Start::Session(req),
             _ => {
                 let allow = match (legacy, old_sse) {
                     (true, _) => "GET, POST, DELETE",
@@ -416,39 +436,23 @@ impl<H: Handler> Inner<H> {
                 );
                 res.headers_mut()
                     .insert(ALLOW, HeaderValue::from_static(allow));
-                res
+                Start::Answered(res)
             }
         }
     }
 
-    async fn post<B>(self: &Arc<Self>, req: Request<B>) -> Response<Body>
+    /// A POST past its headers: its body read and decoded, then served.
+    async fn post<B>(
+        self: Arc<Self>,
+        mut parts: http::request::Parts,
+        body: B,
+        accept: Accepts,
+    ) -> Result<Response<Body>, std::convert::Infallible>
     where
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let options = &self.shared.options;
-        let (mut parts, body) = req.into_parts();
-        let content_type = header(&parts.headers, CONTENT_TYPE).unwrap_or_default();
-        if !content_type
-            .get(.."application/json".len())
-            .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
-        {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                None,
-                ErrorObject::invalid_request("Content-Type must be application/json"),
-            );
-        }
-        let accept = accepts(&parts.headers);
-        if !accept.json && !accept.sse {
-            return error(
-                StatusCode::NOT_ACCEPTABLE,
-                None,
-                ErrorObject::invalid_request(
-                    "Accept must include application/json or text/event-stream",
-                ),
-            );
-        }
         let bytes = match read_body(body, options.max_body, options.body_timeout).await {
             Ok(bytes) => bytes,
             Err(res) => {
@@ -463,7 +467,7 @@ impl<H: Handler> Inner<H> {
                         &reason,
                     );
                 }
-                return *res;
+                return Ok(*res);
             }
         };
         // Decoded once: by a layer in front (that read these very bytes),
@@ -474,34 +478,64 @@ impl<H: Handler> Inner<H> {
         };
         let incoming = match decoded.incoming {
             Ok(incoming) => incoming,
-            Err(e) => return unreadable(&e),
+            Err(e) => return Ok(unreadable(&e)),
         };
         let call = decoded.request;
         let session = header(&parts.headers, names::SESSION_ID).map(str::to_owned);
-        match (session, sse_session(&parts.uri).map(str::to_owned)) {
-            (Some(id), _) if options.legacy => {
-                crate::boxed::pinned(|| self.sessions.post(&id, parts, incoming, call, &accept))
-                    .await
-            }
-            (None, Some(id)) if options.legacy_sse => {
-                crate::boxed::pinned(|| self.sse.post(&id, parts, incoming)).await
-            }
-            _ => {
-                let Incoming::Single(message) = incoming else {
-                    return unreadable(&crate::session::batches_unsupported());
-                };
-                match self.stateless.post(parts, message, call) {
-                    Routed::Done(res) => res,
-                    Routed::Run(checked) => self.stateless.run(checked, &accept).await,
-                    Routed::Initialize(new) => {
-                        let NewSession { req, call, parts } = *new;
-                        crate::boxed::pinned(|| self.sessions.initialize(req, call, parts, &accept))
+        Ok(
+            match (session, sse_session(&parts.uri).map(str::to_owned)) {
+                (Some(id), _) if options.legacy => {
+                    crate::boxed::pinned(|| self.sessions.post(&id, parts, incoming, call, &accept))
+                        .await
+                }
+                (None, Some(id)) if options.legacy_sse => {
+                    crate::boxed::pinned(|| self.sse.post(&id, parts, incoming)).await
+                }
+                _ => {
+                    let Incoming::Single(message) = incoming else {
+                        return Ok(unreadable(&crate::session::batches_unsupported()));
+                    };
+                    match self.stateless.post(parts, message, call) {
+                        Routed::Done(res) => res,
+                        Routed::Run(checked) => self.stateless.run(checked, &accept).await,
+                        Routed::Initialize(new) => {
+                            let NewSession { req, call, parts } = *new;
+                            crate::boxed::pinned(|| {
+                                self.sessions.initialize(req, call, parts, &accept)
+                            })
                             .await
+                        }
                     }
                 }
-            }
-        }
+            },
+        )
     }
+}
+
+/// A POST's `Content-Type` and `Accept`: what it accepts, or the refusal.
+fn post_headers(headers: &http::HeaderMap) -> Result<Accepts, Response<Body>> {
+    let content_type = header(headers, CONTENT_TYPE).unwrap_or_default();
+    if !content_type
+        .get(.."application/json".len())
+        .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
+    {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            None,
+            ErrorObject::invalid_request("Content-Type must be application/json"),
+        ));
+    }
+    let accept = accepts(headers);
+    if !accept.json && !accept.sse {
+        return Err(error(
+            StatusCode::NOT_ACCEPTABLE,
+            None,
+            ErrorObject::invalid_request(
+                "Accept must include application/json or text/event-stream",
+            ),
+        ));
+    }
+    Ok(accept)
 }
 
 /// Reads a request body within `max` bytes and `timeout`; `Err` is the
