@@ -165,7 +165,7 @@ pub(crate) trait MetaField: Sized {
 
 impl<T: de::DeserializeOwned> MetaField for Arc<T> {
     fn next<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<Self, A::Error> {
-        map.next_value::<T>().map(Arc::new)
+        map.next_value::<T>().map(Self::new)
     }
 }
 

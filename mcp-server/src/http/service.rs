@@ -413,7 +413,7 @@ impl<H: Handler> Inner<H> {
                 let (parts, body) = req.into_parts();
                 match post_headers(&parts.headers) {
                     Ok(accept) => Start::Post(parts, body, accept),
-                    Err(refused) => Start::Answered(refused),
+                    Err(refused) => Start::Answered(*refused),
                 }
             }
             HttpMethod::GET if old_sse && header(headers, names::SESSION_ID).is_none() => {
@@ -513,27 +513,27 @@ impl<H: Handler> Inner<H> {
 }
 
 /// A POST's `Content-Type` and `Accept`: what it accepts, or the refusal.
-fn post_headers(headers: &http::HeaderMap) -> Result<Accepts, Response<Body>> {
+fn post_headers(headers: &http::HeaderMap) -> Result<Accepts, Box<Response<Body>>> {
     let content_type = header(headers, CONTENT_TYPE).unwrap_or_default();
     if !content_type
         .get(.."application/json".len())
         .is_some_and(|t| t.eq_ignore_ascii_case("application/json"))
     {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             None,
             ErrorObject::invalid_request("Content-Type must be application/json"),
-        ));
+        )));
     }
     let accept = accepts(headers);
     if !accept.json && !accept.sse {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_ACCEPTABLE,
             None,
             ErrorObject::invalid_request(
                 "Accept must include application/json or text/event-stream",
             ),
-        ));
+        )));
     }
     Ok(accept)
 }
