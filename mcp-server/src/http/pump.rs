@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::resume::Streams;
 use super::shared::shutting_down;
+use crate::session::answers::Answers;
 
 /// A keep-alive ticker: every `period`, but never faster than ten times a
 /// second (a zero period would spin).
@@ -35,7 +36,7 @@ impl Pump {
     /// answered (or cancelled, when its sender goes away).
     pub(super) async fn run_post(
         self,
-        mut rx: mpsc::Receiver<Outgoing>,
+        mut rx: Answers,
         mut expected: BTreeSet<RequestId>,
         ready: Vec<Outgoing>,
     ) {

@@ -7,6 +7,8 @@
 //! MessageWrite}`); a stateless 2026-07-28 request needs no connection at
 //! all: the HTTP endpoint runs it through the [`Dispatcher`] directly.
 
+#[cfg(feature = "http")]
+pub(crate) mod answers;
 mod connection;
 mod dispatcher;
 mod events;

@@ -31,6 +31,9 @@ enum Tx {
     /// A channel made by the first message.
     #[cfg(feature = "http")]
     Deferred(Arc<Deferred>),
+    /// A legacy POST's messages: the first in a slot, a channel after.
+    #[cfg(feature = "http")]
+    Answers(super::answers::AnswerTx),
 }
 
 /// A channel that exists once a message is sent: most stateless requests
@@ -50,11 +53,17 @@ impl Outbox {
         Self { tx: Tx::Open(tx) }
     }
 
-    /// A fresh outbox and the receiving end of its messages.
+    /// A fresh outbox for one legacy POST and the receiving end of its
+    /// messages, which ends once every clone of the outbox is gone.
     #[cfg(feature = "http")]
-    pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(capacity);
-        (Self::new(tx), rx)
+    pub(crate) fn answers(capacity: usize) -> (Self, super::answers::Answers) {
+        let (tx, rx) = super::answers::queue(capacity);
+        (
+            Self {
+                tx: Tx::Answers(tx),
+            },
+            rx,
+        )
     }
 
     /// An outbox whose channel is made when the first message is sent,
@@ -79,9 +88,13 @@ impl Outbox {
         )
     }
 
-    fn sender(&self) -> &mpsc::Sender<Outgoing> {
-        match &self.tx {
+    /// The channel, for an outbox that has one (an answer queue is sent
+    /// to through itself).
+    fn sender(&self) -> Option<&mpsc::Sender<Outgoing>> {
+        Some(match &self.tx {
             Tx::Open(tx) => tx,
+            #[cfg(feature = "http")]
+            Tx::Answers(_) => return None,
             #[cfg(feature = "http")]
             Tx::Deferred(deferred) => deferred.tx.get_or_init(|| {
                 let (tx, rx) = mpsc::channel(deferred.capacity);
@@ -93,14 +106,20 @@ impl Outbox {
                 deferred.opened.notify_one();
                 tx
             }),
-        }
+        })
     }
 
     pub(crate) async fn send(&self, message: Outgoing) -> Result<(), Error> {
         // With room in the channel, no waiting and none of the task's
         // cooperative budget spent: an answer made after the budget ran
         // out would otherwise make its request a task of its own.
-        let sender = self.sender();
+        #[cfg(feature = "http")]
+        if let Tx::Answers(answers) = &self.tx {
+            return answers.send(message).await.map_err(|()| Error::Closed);
+        }
+        let Some(sender) = self.sender() else {
+            return Err(Error::Closed);
+        };
         match sender.try_send(message) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(message)) => {
@@ -112,7 +131,14 @@ impl Outbox {
 
     /// Sends without waiting: for destructors, which must not block.
     pub(crate) fn try_send(&self, message: Outgoing) {
-        let _ = self.sender().try_send(message);
+        #[cfg(feature = "http")]
+        if let Tx::Answers(answers) = &self.tx {
+            answers.try_send(message);
+            return;
+        }
+        if let Some(sender) = self.sender() {
+            let _ = sender.try_send(message);
+        }
     }
 
     pub(crate) async fn notify<N: Notification>(&self, params: &N::Params) -> Result<(), Error> {

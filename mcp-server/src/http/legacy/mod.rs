@@ -30,6 +30,7 @@ use crate::bus::EventBus;
 use crate::fast_map::FastMap;
 use crate::handler::Handler;
 use crate::quota::{ClientQuota, Kind, Slot};
+use crate::session::answers::Answers;
 use crate::session::peer::Outbox;
 use crate::session::{Call, decode_call};
 use crate::store::{EventStore, SessionStore};
@@ -208,7 +209,7 @@ impl<H: Handler> Sessions<H> {
         };
         let principal = principal_of(&parts.extensions);
         let session = self.new_session(&id, principal.clone(), quota);
-        let (reply, rx) = Outbox::channel(64);
+        let (reply, rx) = Outbox::answers(64);
         let mut parts = parts;
         parts.extensions.insert(session.label.clone());
         let mut route = self.shared.route(reply, parts.extensions);
@@ -405,7 +406,7 @@ impl<H: Handler> Sessions<H> {
             }
             call = Some(decoded);
         }
-        let (reply, rx) = Outbox::channel(64);
+        let (reply, rx) = Outbox::answers(64);
         let mut parts = parts;
         parts.extensions.insert(session.label.clone());
         let mut route = self.shared.route(reply, parts.extensions);
@@ -461,7 +462,7 @@ impl<H: Handler> Sessions<H> {
     async fn respond(
         &self,
         session: &Arc<Session<H>>,
-        mut rx: mpsc::Receiver<Outgoing>,
+        mut rx: Answers,
         mut expected: BTreeSet<RequestId>,
         accept: &Accepts,
         mut ready: Vec<Outgoing>,
