@@ -253,7 +253,7 @@ impl<H: Handler> Stateless<H> {
         if let Err(refused) = shared.check_rates(&extensions, &req, &call).await {
             return refused;
         }
-        let (reply, mut rx) = Outbox::deferred(64);
+        let (reply, mut rx) = Outbox::answers(64);
         let route = shared.route(reply, extensions);
         // Admitted here, so that a refusal is an HTTP status a client and
         // a proxy understand. Subscriptions have limits of their own.

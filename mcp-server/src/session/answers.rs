@@ -1,14 +1,16 @@
-//! The messages of one legacy POST: its answer, and whatever its requests
-//! send before it.
+//! The messages of one HTTP exchange: what a stateless request sends
+//! before its answer (most send nothing), or a legacy POST's answer and
+//! whatever its requests send before it (most send only the answer).
 //!
-//! Most POSTs carry one request whose only message is its answer. A tokio
-//! channel per POST cost more than the rest of the session's bookkeeping
+//! A tokio channel per exchange cost more than the rest of its routing
 //! (its shared state is cache-padded, so allocated aligned, and its first
 //! block holds 32 messages), so the first message waits in a slot of its
 //! own and a bounded channel is opened only for a second one. Messages are
 //! received in the order they were sent; the queue ends (`None`) once every
-//! sender is gone and nothing is left in it.
+//! sender is gone and nothing is left in it; once the receiver is gone,
+//! sending fails at once instead of waiting for room nobody will make.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mcp_core::transport::Outgoing;
@@ -18,6 +20,10 @@ use tokio::sync::{Notify, mpsc};
 #[derive(Debug)]
 struct Shared {
     capacity: usize,
+    /// Live senders. Counted outside the lock: a request's outbox is
+    /// cloned into its context and dropped again on every request; only
+    /// the last drop takes the lock.
+    senders: AtomicUsize,
     state: Mutex<State>,
     /// Wakes the receiver: a message in the slot, the channel opened, or
     /// the last sender gone. A permit is kept when it is not waiting.
@@ -36,7 +42,8 @@ struct State {
     tx: Option<mpsc::Sender<Outgoing>>,
     /// Its receiving end, until the receiver takes it.
     rx: Option<mpsc::Receiver<Outgoing>>,
-    senders: usize,
+    /// The last sender is gone.
+    ended: bool,
     /// The receiver is gone: sending fails, as on a closed channel.
     closed: bool,
 }
@@ -51,10 +58,8 @@ fn lock(shared: &Shared) -> MutexGuard<'_, State> {
 pub(crate) fn queue(capacity: usize) -> (AnswerTx, Answers) {
     let shared = Arc::new(Shared {
         capacity: capacity.max(1),
-        state: Mutex::new(State {
-            senders: 1,
-            ..State::default()
-        }),
+        senders: AtomicUsize::new(1),
+        state: Mutex::default(),
         changed: Notify::new(),
     });
     (AnswerTx(Arc::clone(&shared)), Answers { shared, rx: None })
@@ -124,17 +129,19 @@ impl AnswerTx {
 
 impl Clone for AnswerTx {
     fn clone(&self) -> Self {
-        lock(&self.0).senders += 1;
+        // A new sender comes from a live one: the count cannot reach zero
+        // meanwhile.
+        self.0.senders.fetch_add(1, Ordering::Relaxed);
         Self(Arc::clone(&self.0))
     }
 }
 
 impl Drop for AnswerTx {
     fn drop(&mut self) {
-        let mut state = lock(&self.0);
-        state.senders -= 1;
-        if state.senders == 0 {
+        if self.0.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The channel ends once what is in it has been received.
+            let mut state = lock(&self.0);
+            state.ended = true;
             state.tx = None;
             drop(state);
             self.0.changed.notify_one();
@@ -166,13 +173,29 @@ impl Answers {
                     self.rx = Some(rx);
                     continue;
                 }
-                if state.senders == 0 {
+                if state.ended {
                     return None;
                 }
             }
             // A change after the look above left a permit: not missed.
             self.shared.changed.notified().await;
         }
+    }
+}
+
+impl Answers {
+    /// A message sent and not yet received, if any, without waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
+        if self.rx.is_none() {
+            let mut state = lock(&self.shared);
+            // The slot holds the first message: before anything in the
+            // channel.
+            if let Some(first) = state.first.take() {
+                return Some(first);
+            }
+            self.rx = state.rx.take();
+        }
+        self.rx.as_mut()?.try_recv().ok()
     }
 }
 

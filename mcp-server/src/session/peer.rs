@@ -28,24 +28,10 @@ pub(crate) struct Outbox {
 enum Tx {
     /// A channel made up front.
     Open(mpsc::Sender<Outgoing>),
-    /// A channel made by the first message.
+    /// One HTTP request's (or legacy POST's) messages: the first in a
+    /// slot, a channel only for more.
     #[cfg(feature = "http")]
-    Deferred(Arc<Deferred>),
-    /// A legacy POST's messages: the first in a slot, a channel after.
-    #[cfg(feature = "http")]
-    Answers(super::answers::AnswerTx),
-}
-
-/// A channel that exists once a message is sent: most stateless requests
-/// send none, and a channel costs more than the rest of their routing.
-#[cfg(feature = "http")]
-#[derive(Debug)]
-struct Deferred {
-    capacity: usize,
-    tx: std::sync::OnceLock<mpsc::Sender<Outgoing>>,
-    /// The receiving end, until the [`Inbox`] takes it.
-    rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
-    opened: tokio::sync::Notify,
+    Queue(super::answers::AnswerTx),
 }
 
 impl Outbox {
@@ -53,137 +39,45 @@ impl Outbox {
         Self { tx: Tx::Open(tx) }
     }
 
-    /// A fresh outbox for one legacy POST and the receiving end of its
-    /// messages, which ends once every clone of the outbox is gone.
+    /// A fresh outbox for one HTTP request or legacy POST, and the
+    /// receiving end of its messages, which ends once every clone of the
+    /// outbox is gone.
     #[cfg(feature = "http")]
     pub(crate) fn answers(capacity: usize) -> (Self, super::answers::Answers) {
         let (tx, rx) = super::answers::queue(capacity);
-        (
-            Self {
-                tx: Tx::Answers(tx),
-            },
-            rx,
-        )
-    }
-
-    /// An outbox whose channel is made when the first message is sent,
-    /// and the receiving end of its messages.
-    #[cfg(feature = "http")]
-    pub(crate) fn deferred(capacity: usize) -> (Self, Inbox) {
-        let deferred = Arc::new(Deferred {
-            capacity,
-            tx: std::sync::OnceLock::new(),
-            rx: Mutex::new(None),
-            opened: tokio::sync::Notify::new(),
-        });
-        let inbox = Inbox {
-            deferred: Arc::clone(&deferred),
-            rx: None,
-        };
-        (
-            Self {
-                tx: Tx::Deferred(deferred),
-            },
-            inbox,
-        )
-    }
-
-    /// The channel, for an outbox that has one (an answer queue is sent
-    /// to through itself).
-    fn sender(&self) -> Option<&mpsc::Sender<Outgoing>> {
-        Some(match &self.tx {
-            Tx::Open(tx) => tx,
-            #[cfg(feature = "http")]
-            Tx::Answers(_) => return None,
-            #[cfg(feature = "http")]
-            Tx::Deferred(deferred) => deferred.tx.get_or_init(|| {
-                let (tx, rx) = mpsc::channel(deferred.capacity);
-                *deferred
-                    .rx
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rx);
-                // Stored as a permit if the inbox is not waiting yet.
-                deferred.opened.notify_one();
-                tx
-            }),
-        })
+        (Self { tx: Tx::Queue(tx) }, rx)
     }
 
     pub(crate) async fn send(&self, message: Outgoing) -> Result<(), Error> {
-        // With room in the channel, no waiting and none of the task's
-        // cooperative budget spent: an answer made after the budget ran
-        // out would otherwise make its request a task of its own.
-        #[cfg(feature = "http")]
-        if let Tx::Answers(answers) = &self.tx {
-            return answers.send(message).await.map_err(|()| Error::Closed);
-        }
-        let Some(sender) = self.sender() else {
-            return Err(Error::Closed);
-        };
-        match sender.try_send(message) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(message)) => {
-                sender.send(message).await.map_err(|_| Error::Closed)
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::Closed),
+        match &self.tx {
+            // With room in the channel, no waiting and none of the task's
+            // cooperative budget spent: an answer made after the budget
+            // ran out would otherwise make its request a task of its own.
+            Tx::Open(sender) => match sender.try_send(message) {
+                Ok(()) => Ok(()),
+                Err(mpsc::error::TrySendError::Full(message)) => {
+                    sender.send(message).await.map_err(|_| Error::Closed)
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::Closed),
+            },
+            #[cfg(feature = "http")]
+            Tx::Queue(queue) => queue.send(message).await.map_err(|()| Error::Closed),
         }
     }
 
     /// Sends without waiting: for destructors, which must not block.
     pub(crate) fn try_send(&self, message: Outgoing) {
-        #[cfg(feature = "http")]
-        if let Tx::Answers(answers) = &self.tx {
-            answers.try_send(message);
-            return;
-        }
-        if let Some(sender) = self.sender() {
-            let _ = sender.try_send(message);
+        match &self.tx {
+            Tx::Open(sender) => {
+                let _ = sender.try_send(message);
+            }
+            #[cfg(feature = "http")]
+            Tx::Queue(queue) => queue.try_send(message),
         }
     }
 
     pub(crate) async fn notify<N: Notification>(&self, params: &N::Params) -> Result<(), Error> {
         self.send(notification::<N>(params)?).await
-    }
-}
-
-/// The receiving end of a deferred [`Outbox`].
-#[cfg(feature = "http")]
-#[derive(Debug)]
-pub(crate) struct Inbox {
-    deferred: Arc<Deferred>,
-    rx: Option<mpsc::Receiver<Outgoing>>,
-}
-
-#[cfg(feature = "http")]
-impl Inbox {
-    /// The next message. This never ends with `None`, even once every
-    /// outbox is gone (the channel's sender is kept for whoever sends
-    /// first): whoever waits here also waits for the answer, which ends
-    /// the exchange.
-    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
-        loop {
-            if let Some(rx) = self.opened() {
-                return rx.recv().await;
-            }
-            self.deferred.opened.notified().await;
-        }
-    }
-
-    /// A message sent and not yet received, if any.
-    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
-        self.opened()?.try_recv().ok()
-    }
-
-    fn opened(&mut self) -> Option<&mut mpsc::Receiver<Outgoing>> {
-        if self.rx.is_none() {
-            self.rx = self
-                .deferred
-                .rx
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-        }
-        self.rx.as_mut()
     }
 }
 
@@ -343,20 +237,20 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_deferred_outbox_delivers_what_is_sent_before_and_after_the_inbox_waits() {
-        let (outbox, mut inbox) = Outbox::deferred(4);
+    async fn a_request_outbox_delivers_what_is_sent_before_and_after_the_inbox_waits() {
+        let (outbox, mut inbox) = Outbox::answers(4);
         assert!(inbox.try_recv().is_none(), "nothing sent yet");
         outbox.send(message(1)).await.unwrap();
         assert_eq!(inbox.try_recv().unwrap().bytes, [1][..]);
         // Waiting first, then a send from another task (a clone).
-        let (outbox, mut inbox) = Outbox::deferred(4);
+        let (outbox, mut inbox) = Outbox::answers(4);
         let sender = outbox.clone();
         let waiting = tokio::spawn(async move { inbox.recv().await });
         tokio::task::yield_now().await;
         sender.send(message(2)).await.unwrap();
         assert_eq!(waiting.await.unwrap().unwrap().bytes, [2][..]);
         // What was sent stays for the inbox when every outbox is gone.
-        let (outbox, mut inbox) = Outbox::deferred(4);
+        let (outbox, mut inbox) = Outbox::answers(4);
         outbox.try_send(message(3));
         drop(outbox);
         assert_eq!(inbox.recv().await.unwrap().bytes, [3][..]);
