@@ -12,6 +12,7 @@
 //! cargo run --example http_server -- --upstream http://127.0.0.1:9000/mcp   # adds ask_upstream
 //! cargo run --example http_server -- --redis redis://127.0.0.1:6379/ --state-key-file key.txt   # one of many instances
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 cargo run --example http_server   # OTLP export
+//! LOG_FORMAT=none OTEL_EXPORTER_OTLP_ENDPOINT=... cargo run --example http_server   # export only, no logs
 //! PORT=8080 cargo run --example http_server -- --allowed-host mcp.example.com   # in a container
 //! curl http://127.0.0.1:8000/readyz; curl http://127.0.0.1:8000/metrics
 //! http_server --probe [URL]    # exit status 0 when ready (a container's health check; default: /readyz on $PORT)

@@ -9,7 +9,9 @@
 //! requests, `OTEL_BSP_*` size the span queue and batches,
 //! `OTEL_TRACES_SAMPLER` (and `_ARG`) sample traces (decided when a
 //! trace's first span opens, by `mcp_server::telemetry::HeadSampler`, so
-//! a dropped trace is never built),
+//! the exporter never builds a dropped trace; with logs off, decided
+//! before a request's span is built at all:
+//! `mcp_core::telemetry::sample_at_source`),
 //! `OTEL_METRIC_EXPORT_INTERVAL` paces metrics, `OTEL_TRACES_EXPORTER=none`
 //! or `OTEL_METRICS_EXPORTER=none` turn one signal off and
 //! `OTEL_SDK_DISABLED=true` all of it. Spans are batched on the SDK's own thread into a
@@ -86,10 +88,18 @@ pub enum Logs {
 }
 
 /// Logs to stderr (stdout belongs to the protocol), at `RUST_LOG` or
-/// `info`; as JSON lines when `LOG_FORMAT=json`; exports over OTLP when
-/// the environment says where.
+/// `info`; as JSON lines when `LOG_FORMAT=json`, not at all when
+/// `LOG_FORMAT=none` (export only); exports over OTLP when the
+/// environment says where.
 pub fn init_logging() -> Telemetry {
-    init_logging_as(std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")))
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    init(if format.eq_ignore_ascii_case("json") {
+        Logs::Json
+    } else if format.eq_ignore_ascii_case("none") {
+        Logs::Off
+    } else {
+        Logs::Text
+    })
 }
 
 /// As [`init_logging`], as JSON lines when `json`, else as text.
@@ -141,6 +151,11 @@ pub fn init(logs: Logs) -> Telemetry {
     // instructions a request that a lone level filter would cost).
     if fmt.is_none() && otel.is_none() {
         return telemetry;
+    }
+    // Without logs only the exporter reads request spans: a dropped trace
+    // need not build even `tracing`'s span.
+    if fmt.is_none() && otel.is_some() {
+        let _ = mcp_core::telemetry::sample_at_source(telemetry.sampling);
     }
     let _ = tracing_subscriber::registry()
         .with(filter)

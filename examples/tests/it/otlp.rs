@@ -389,30 +389,58 @@ async fn call_with_trace(url: &str, traceparent: Option<&str>, tool: &str, argum
     assert!(text.contains("\"result\""), "{text}");
 }
 
+/// The front server: parent-based, and no new trace kept, so only its
+/// callers' sampled traces.
+const ONLY_CALLERS_SAMPLED: [(&str, &str); 2] = [
+    ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+    ("OTEL_TRACES_SAMPLER_ARG", "0"),
+];
+
 #[tokio::test]
 async fn head_sampling_keeps_the_traces_callers_sample_whole_and_nothing_of_the_rest() {
+    sampled_whole_or_not_at_all(&ONLY_CALLERS_SAMPLED, true).await;
+}
+
+/// With logs off the front server decides before building a request's
+/// span (`sample_at_source`): the same traces are kept, and a dropped
+/// one is sent on as dropped although it has no span to say so.
+#[tokio::test]
+async fn sampling_at_the_source_keeps_and_drops_the_same_traces() {
+    let front = [&ONLY_CALLERS_SAMPLED[..], &[("LOG_FORMAT", "none")]].concat();
+    sampled_whole_or_not_at_all(&front, true).await;
+    // A front server that keeps every new trace: the request its caller
+    // dropped has no span, and the call its handler makes must still
+    // follow the caller's decision, not draw one of its own.
+    let front = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_on"),
+        ("LOG_FORMAT", "none"),
+    ];
+    sampled_whole_or_not_at_all(&front, false).await;
+}
+
+/// Calls through a front server (`front`: its environment) to an upstream
+/// that keeps all but the traces it is told were dropped: one in a new
+/// trace (when `new_trace`, which the front server must drop), one in a
+/// trace its caller dropped, one in a trace its caller sampled. Only the
+/// sampled call's three spans are exported, as one trace.
+async fn sampled_whole_or_not_at_all(front: &[(&str, &str)], new_trace: bool) {
     let Some(receiver) = Receiver::start().await else {
         return;
     };
-    // The front server: parent-based, and no new trace kept, so only its
-    // callers' sampled traces. The upstream keeps every trace but those
-    // its caller (the front server) says it dropped.
-    let sampler = [
-        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
-        ("OTEL_TRACES_SAMPLER_ARG", "0"),
-    ];
     let always = [("OTEL_TRACES_SAMPLER", "parentbased_always_on")];
     let (_upstream, upstream_url) = http_server(&receiver, "sampled-up", &[], &always).await;
     let (_front, url) = http_server(
         &receiver,
         "sampled-front",
         &["--upstream", &upstream_url],
-        &sampler,
+        front,
     )
     .await;
     let nested = || json!({"tool": "echo", "arguments": {"message": "x"}});
     // No trace context: a new trace, not kept.
-    call_with_trace(&url, None, "ask_upstream", nested()).await;
+    if new_trace {
+        call_with_trace(&url, None, "ask_upstream", nested()).await;
+    }
     // The caller's trace, not sampled by the caller.
     let dropped = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
     call_with_trace(&url, Some(dropped), "ask_upstream", nested()).await;

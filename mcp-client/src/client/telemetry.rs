@@ -21,8 +21,9 @@ use tracing::field::Empty;
 use crate::Error;
 
 /// The span of request `method` with `params`, sent as `id` in `version`
-/// to `server` (host and port, over a network); and whether a head
-/// sampler kept its trace (`None`: none looked).
+/// to `server` (host and port, over a network); and whether its trace is
+/// kept (`None`: no sampler looked). A trace dropped at the source has no
+/// span.
 pub(super) fn request(
     method: &'static str,
     id: &RequestId,
@@ -66,7 +67,14 @@ pub(super) fn request(
             rpc.response.status_code = Empty,
         )
     };
-    mcp_core::telemetry::open_span(None, open)
+    // A request sent outside any span may start a trace: sampled at the
+    // source, when that is on, before anything is built.
+    let local_parent = || tracing::dispatcher::get_default(|d| d.current_span().id().is_some());
+    match mcp_core::telemetry::open_root_span(None, local_parent, open) {
+        mcp_core::telemetry::RootSpan::Opened(span, kept) => (span, kept),
+        mcp_core::telemetry::RootSpan::Kept(span) => (span, Some(true)),
+        _ => (tracing::Span::none(), Some(false)),
+    }
 }
 
 /// With the `otel` feature: writes `span`'s W3C trace context into the
@@ -92,17 +100,19 @@ pub(super) fn propagate(
         }
     }
 
-    if span.is_disabled() {
-        return;
-    }
-    let meta = meta.get_or_insert_with(Default::default);
+    // (A trace dropped at the source has no span, and is sent on as
+    // dropped all the same.)
     if kept == Some(false) {
-        meta.other.insert(
+        meta.get_or_insert_with(Default::default).other.insert(
             mcp_core::meta::keys::TRACEPARENT.to_owned(),
             serde_json::Value::String(mcp_core::telemetry::unsampled_traceparent()),
         );
         return;
     }
+    if span.is_disabled() {
+        return;
+    }
+    let meta = meta.get_or_insert_with(Default::default);
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut Carrier(&mut meta.other));

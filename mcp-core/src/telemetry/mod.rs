@@ -26,12 +26,25 @@
 //!
 //! Keep the SDK's own sampler at `AlwaysOn` (or parent-based `AlwaysOn`):
 //! it then keeps every span this filter lets through.
+//!
+//! # Sampling at the source
+//!
+//! The filter hides a dropped trace from the bridge, but `tracing` still
+//! builds its spans for the layers that may read them (logs name a
+//! request's trace, id and method on every line). A process that writes no
+//! such logs can decide before anything is built: [`sample_at_source`].
+//! Servers and clients then open each request's span with
+//! [`open_root_span`], which skips a dropped trace's span altogether, and
+//! run its work [`in_dropped_trace`], so that what it calls knows.
 
 mod sampling;
 
 #[cfg(feature = "trace-sampling")]
 pub use self::sampling::HeadSampler;
-pub use self::sampling::{Sampling, open_span, trace_id, unsampled_traceparent};
+pub use self::sampling::{
+    RootSpan, Sampling, in_dropped_trace, open_root_span, open_span, sample_at_source, trace_id,
+    unsampled_traceparent,
+};
 
 /// The bucket bounds (seconds) the conventions recommend for
 /// `mcp.server.operation.duration`, `mcp.client.operation.duration` and the

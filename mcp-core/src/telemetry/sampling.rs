@@ -91,10 +91,6 @@ impl Sampling {
     }
 
     /// Whether a new trace is kept (one draw).
-    #[cfg_attr(
-        not(feature = "trace-sampling"),
-        allow(dead_code, reason = "the filter draws")
-    )]
     fn draw(&self) -> bool {
         self.keeps(random())
     }
@@ -119,6 +115,146 @@ thread_local! {
     /// What a `HeadSampler` decided for the last span opened on this
     /// thread, while [`open_span`] runs.
     static DECIDED: Cell<Option<bool>> = const { Cell::new(None) };
+    /// What sampling at the source decided for the span being opened on
+    /// this thread, while [`open_root_span`] runs: a `HeadSampler` follows.
+    static FORCED: Cell<Option<bool>> = const { Cell::new(None) };
+    /// Whether this thread is running work of a trace dropped at the
+    /// source ([`in_dropped_trace`]), which has no span to tell it by.
+    static DROPPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The process's sampling at the source, once [`sample_at_source`] set it.
+static SOURCE: std::sync::OnceLock<Sampling> = std::sync::OnceLock::new();
+
+/// Decides sampling where a request starts, before its span is built: from
+/// now on, a request whose trace is dropped builds no span at all (the
+/// `tracing` span included), and what it calls sends its trace on as not
+/// sampled.
+///
+/// A `HeadSampler` alone keeps the OpenTelemetry layer from building the
+/// spans of dropped traces, but `tracing` still builds each one, with its
+/// fields, for the other layers that may read it (logs correlate their
+/// lines by it). Turn this on when nothing else reads request spans: the
+/// process exports sampled traces and writes no logs that need a request's
+/// fields. With logs on, the lines of a dropped request lose those fields.
+/// Use the same [`Sampling`] as the `HeadSampler`, which keeps the spans
+/// decided here and the ones opened under them.
+///
+/// The first setting stays: returns `false` when sampling at the source
+/// was already on.
+///
+/// ```
+/// use mcp_core::telemetry::{RootSpan, Sampling, open_root_span, sample_at_source};
+///
+/// sample_at_source(Sampling::never().ignoring_remote_parents());
+/// let opened = open_root_span(Some(true), || false, || "span");
+/// assert!(matches!(opened, RootSpan::Dropped));
+/// ```
+pub fn sample_at_source(sampling: Sampling) -> bool {
+    SOURCE.set(sampling).is_ok()
+}
+
+/// A span that starts a unit of work, as [`open_root_span`] opened it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RootSpan<R> {
+    /// Sampling at the source dropped the trace: nothing was opened. Run
+    /// the work [`in_dropped_trace`].
+    Dropped,
+    /// Sampling at the source kept the trace, and this is its span. Only
+    /// the sampled exporter reads it: fields meant for logs can be left
+    /// out.
+    Kept(R),
+    /// No decision at the source (it is off, or a span was current): the
+    /// span, and what a `HeadSampler` decided for it, as [`open_span`]
+    /// says.
+    Opened(R, Option<bool>),
+}
+
+/// Opens the span of a unit of work that may start a trace (a request
+/// served, or one sent): with sampling at the source on
+/// ([`sample_at_source`]) and no span current (`local_parent` says whether
+/// one is; asked only then), the
+/// trace is decided first, and `open` does not run for a trace that is
+/// dropped. Otherwise as [`open_span`].
+///
+/// `remote_sampled` is the `sampled` flag of the caller's `traceparent`, if
+/// any. Work already running in a dropped trace ([`in_dropped_trace`])
+/// stays in it.
+///
+/// ```
+/// use mcp_core::telemetry::{RootSpan, open_root_span};
+///
+/// // Opened under a current span: the head sampler, if any, decides.
+/// let opened = open_root_span(None, || true, || 42);
+/// assert!(matches!(opened, RootSpan::Opened(42, None)));
+/// ```
+pub fn open_root_span<R>(
+    remote_sampled: Option<bool>,
+    local_parent: impl FnOnce() -> bool,
+    open: impl FnOnce() -> R,
+) -> RootSpan<R> {
+    let decided = decide_at_source(
+        SOURCE.get(),
+        DROPPED.with(Cell::get),
+        remote_sampled,
+        local_parent,
+    );
+    match decided {
+        Some(false) => RootSpan::Dropped,
+        Some(true) => {
+            let forced = FORCED.with(|f| f.replace(Some(true)));
+            let span = open();
+            FORCED.with(|f| f.set(forced));
+            RootSpan::Kept(span)
+        }
+        None => {
+            let (span, kept) = open_span(remote_sampled, open);
+            RootSpan::Opened(span, kept)
+        }
+    }
+}
+
+/// What sampling at the source (`source`, if on) decides for a span about
+/// to open: `None` leaves it to the head sampler.
+fn decide_at_source(
+    source: Option<&Sampling>,
+    in_dropped_trace: bool,
+    remote_sampled: Option<bool>,
+    local_parent: impl FnOnce() -> bool,
+) -> Option<bool> {
+    let sampling = source?;
+    if in_dropped_trace {
+        return Some(false);
+    }
+    // Under a current span the head sampler follows that span.
+    if local_parent() {
+        return None;
+    }
+    Some(match remote_sampled {
+        Some(remote) if sampling.parent_based => remote,
+        _ => sampling.draw(),
+    })
+}
+
+/// Runs `work` (one poll of a future, say) as part of a trace that was
+/// dropped at the source ([`RootSpan::Dropped`]): spans it opens are
+/// dropped too, and requests it sends say their trace is not sampled.
+///
+/// ```
+/// let four = mcp_core::telemetry::in_dropped_trace(|| 2 + 2);
+/// assert_eq!(four, 4);
+/// ```
+pub fn in_dropped_trace<R>(work: impl FnOnce() -> R) -> R {
+    /// Restores the flag even if `work` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DROPPED.with(|d| d.set(self.0));
+        }
+    }
+    let _restore = Restore(DROPPED.with(|d| d.replace(true)));
+    work()
 }
 
 /// Runs `open`, which opens one span, and says whether a `HeadSampler`
@@ -198,7 +334,7 @@ mod filter {
     use tracing_subscriber::layer::{Context, Filter};
     use tracing_subscriber::registry::LookupSpan;
 
-    use super::{DECIDED, REMOTE, Sampling};
+    use super::{DECIDED, DROPPED, FORCED, REMOTE, Sampling};
 
     /// A per-layer filter that keeps whole traces with [`Sampling`]'s
     /// probability and hides the rest from the layer it filters (see the
@@ -242,17 +378,26 @@ mod filter {
             // Under a per-layer filter the context hides the spans this
             // filter dropped: a current span that exists but cannot be seen
             // was dropped, and so is everything in its trace.
+            // Work of a trace dropped at the source has no span: a flag
+            // marks it.
             let in_kept_trace = || {
                 let current = cx.current_span();
-                current.id().map(|id| cx.span(id).is_some())
+                match current.id() {
+                    Some(id) => Some(cx.span(id).is_some()),
+                    None => DROPPED.with(std::cell::Cell::get).then_some(false),
+                }
             };
             if !meta.is_span() {
                 // An event belongs to the current span's trace; one outside
                 // any span is the bridge's to judge.
                 return in_kept_trace().unwrap_or(true);
             }
-            let kept = match REMOTE.with(std::cell::Cell::get) {
-                Some(remote) if self.sampling.parent_based => remote,
+            let kept = match (
+                FORCED.with(std::cell::Cell::get),
+                REMOTE.with(std::cell::Cell::get),
+            ) {
+                (Some(forced), _) => forced,
+                (None, Some(remote)) if self.sampling.parent_based => remote,
                 _ => in_kept_trace().unwrap_or_else(|| self.sampling.draw()),
             };
             DECIDED.with(|d| d.set(Some(kept)));
@@ -338,6 +483,25 @@ mod filter {
         }
 
         #[test]
+        fn decisions_at_the_source_are_followed() {
+            use super::super::in_dropped_trace;
+            // Work of a trace dropped at the source: what it opens is dropped,
+            // events too; other layers see all of it.
+            let (kept, all) = under(Sampling::always(), || in_dropped_trace(trace));
+            assert!(kept.is_empty(), "{kept:?}");
+            assert_eq!(all, ["root", "child", "event inside"]);
+            // A span the source kept is kept whatever this sampler would
+            // draw, and so are its children.
+            let (kept, _) = under(Sampling::never().ignoring_remote_parents(), || {
+                let forced = FORCED.with(|f| f.replace(Some(true)));
+                let root = tracing::info_span!("root");
+                FORCED.with(|f| f.set(forced));
+                root.in_scope(|| drop(tracing::info_span!("child")));
+            });
+            assert_eq!(kept, ["root", "child"]);
+        }
+
+        #[test]
         fn a_remote_callers_flag_decides_when_parent_based() {
             let remote = |sampled| move || open_span(Some(sampled), trace).0;
             assert_eq!(under(Sampling::never(), remote(true)).0.len(), 3);
@@ -398,6 +562,58 @@ mod tests {
         }
         // The draws themselves move.
         assert_ne!(random(), random());
+    }
+
+    #[test]
+    fn the_source_decides_only_when_on_and_no_span_is_current() {
+        let never = Sampling::never();
+        let always = Sampling::always().ignoring_remote_parents();
+        let unasked = || -> bool { panic!("asked for a local parent") };
+        // Off: the head sampler decides.
+        assert_eq!(decide_at_source(None, true, Some(true), unasked), None);
+        // In a dropped trace: dropped, whatever the caller says.
+        assert_eq!(
+            decide_at_source(Some(&always), true, Some(true), unasked),
+            Some(false)
+        );
+        // Under a current span: the head sampler follows it.
+        assert_eq!(decide_at_source(Some(&always), false, None, || true), None);
+        // A new trace draws; a remote caller's flag is followed when
+        // parent-based, and drawn over when not.
+        assert_eq!(
+            decide_at_source(Some(&always), false, None, || false),
+            Some(true)
+        );
+        assert_eq!(
+            decide_at_source(Some(&never), false, None, || false),
+            Some(false)
+        );
+        assert_eq!(
+            decide_at_source(Some(&never), false, Some(true), || false),
+            Some(true)
+        );
+        assert_eq!(
+            decide_at_source(Some(&always), false, Some(false), || false),
+            Some(true)
+        );
+        assert_eq!(
+            decide_at_source(Some(&Sampling::always()), false, Some(false), || false),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn the_dropped_trace_flag_lasts_while_its_work_runs() {
+        assert!(!DROPPED.with(Cell::get));
+        in_dropped_trace(|| {
+            assert!(DROPPED.with(Cell::get));
+            in_dropped_trace(|| assert!(DROPPED.with(Cell::get)));
+            assert!(DROPPED.with(Cell::get));
+        });
+        assert!(!DROPPED.with(Cell::get));
+        let panicked = std::panic::catch_unwind(|| in_dropped_trace(|| panic!("in the work")));
+        assert!(panicked.is_err());
+        assert!(!DROPPED.with(Cell::get));
     }
 
     #[test]

@@ -283,12 +283,10 @@ impl<H: Handler> Dispatcher<H> {
             let call = call.map_err(|e| invalid(&e))?;
             self.handle(req, call, route, session, &outcome).await
         });
-        let reply = guarded(handled, operation.span())
-            .await
-            .unwrap_or_else(|panic| {
-                tracing::error!(id = %req.id, panic, "request handler panicked");
-                Err(ErrorObject::internal_error("the request handler failed"))
-            });
+        let reply = guarded(handled, &operation).await.unwrap_or_else(|panic| {
+            tracing::error!(id = %req.id, panic, "request handler panicked");
+            Err(ErrorObject::internal_error("the request handler failed"))
+        });
         operation.finish(reply.as_ref().map(|_| ()).map_err(|e| e.code().0), &outcome);
         reply
     }

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use mcp_core::Request;
 use mcp_core::request::ClientRequest;
+use mcp_core::telemetry::RootSpan;
 use mcp_core::transport::Principal;
 use tracing::field::Empty;
 
@@ -30,6 +31,9 @@ impl Outcome {
 /// A request being handled: its span and when it started.
 pub(crate) struct Operation {
     span: tracing::Span,
+    /// Its trace was dropped at the source: there is no span, and what the
+    /// handler calls must know.
+    dropped: bool,
     start: Instant,
     /// The method, when the protocol knows it (a bounded label).
     method: Option<&'static str>,
@@ -38,6 +42,17 @@ pub(crate) struct Operation {
     /// The tool called or the prompt got: a label if the call reaches it.
     tool: Option<String>,
     prompt: Option<String>,
+}
+
+/// Who decided whether a request's trace is kept.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Decided {
+    /// A head sampler as the span opened (`Some(kept)`), or none looked.
+    Here(Option<bool>),
+    /// Sampling at the source kept it.
+    AtSource,
+    /// Sampling at the source dropped it: no span.
+    Dropped,
 }
 
 /// The protocol's name for `method`, if it has one: as a `'static` str it
@@ -76,11 +91,11 @@ impl Operation {
                 .and_then(ClientRequest::meta)
                 .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT))
                 .and_then(remote_parent);
-            // Values as text made once, recorded as `&str`: a `Display` field
-            // is formatted again by every layer that reads it.
-            let name = mcp_core::telemetry::span_name(method, target);
-            let id = req.id.as_text();
             let open = || {
+                // Values as text made once, recorded as `&str`: a `Display`
+                // field is formatted again by every layer that reads it.
+                let name = mcp_core::telemetry::span_name(method, target);
+                let id = req.id.as_text();
                 tracing::info_span!(
                     target: "mcp_server::request",
                     "mcp.server.request",
@@ -107,18 +122,31 @@ impl Operation {
                 )
             };
             // A head sampler follows the caller's decision for its trace.
-            let (span, kept) = mcp_core::telemetry::open_span(remote.map(|r| r.sampled), open);
-            (span, kept, remote)
+            let opened = mcp_core::telemetry::open_root_span(
+                remote.map(|r| r.sampled),
+                || tracing::dispatcher::get_default(|d| d.current_span().id().is_some()),
+                open,
+            );
+            match opened {
+                RootSpan::Opened(span, kept) => (span, Decided::Here(kept), remote),
+                RootSpan::Kept(span) => (span, Decided::AtSource, remote),
+                // Nothing to record: only the sampled exporter reads spans.
+                _ => (tracing::Span::none(), Decided::Dropped, None),
+            }
         } else {
-            (tracing::Span::none(), None, None)
+            (tracing::Span::none(), Decided::Here(None), None)
         };
         #[cfg(feature = "otel")]
         if let Some(meta) = call.and_then(ClientRequest::meta) {
             super::trace::continue_trace(&span, &meta.other);
         }
         // The caller's trace, else the one OpenTelemetry started, else a
-        // fresh id: logs name the trace the exported spans are in.
-        if !span.is_disabled() {
+        // fresh id: logs name the trace the exported spans are in. (With
+        // sampling at the source no logs read it, and the exported span has
+        // its trace id already.)
+        if let Decided::Here(kept) = kept
+            && !span.is_disabled()
+        {
             // (A trace a head sampler dropped has no OpenTelemetry span to
             // ask.)
             let exported = || match kept {
@@ -133,6 +161,7 @@ impl Operation {
         }
         Self {
             span,
+            dropped: kept == Decided::Dropped,
             start: Instant::now(),
             // Decoded requests know their method without a search.
             method: call
@@ -144,9 +173,14 @@ impl Operation {
         }
     }
 
-    /// The span, to run the request in.
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
+    /// Runs `work` (a poll of the request's handling) in the request's
+    /// span, or as part of its dropped trace.
+    pub(crate) fn enter<R>(&self, work: impl FnOnce() -> R) -> R {
+        if self.dropped {
+            return mcp_core::telemetry::in_dropped_trace(work);
+        }
+        let _entered = self.span.enter();
+        work()
     }
 
     /// Closes the operation: its outcome on the span, its duration in the
