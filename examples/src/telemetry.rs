@@ -78,10 +78,11 @@ impl Drop for Telemetry {
 pub enum Logs {
     /// Text lines on stderr.
     Text,
-    /// One JSON object per line on stderr, with the fields of the
-    /// request's span (so that log platforms index the trace id, request
-    /// id, method, session and principal) and a line as each request ends:
-    /// an access log.
+    /// One JSON object per line on stderr, with the fields of the current
+    /// span (`span`) and of every span around it, outermost first
+    /// (`spans`), so that log platforms index the request's trace id,
+    /// request id, method, session and principal on every line; and a line
+    /// as each request ends: an access log.
     Json,
     /// None: only what is exported.
     Off,
@@ -118,7 +119,10 @@ pub fn init(logs: Logs) -> Telemetry {
         Logs::Json => Some(
             fmt.json()
                 .with_current_span(true)
-                .with_span_list(false)
+                // Every enclosing span too: a line logged in a span the
+                // handler opened (or a call it makes) still names the
+                // request's trace, id and method.
+                .with_span_list(true)
                 .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
                 .boxed(),
         ),

@@ -61,6 +61,7 @@
 //! |---|---|
 //! | `tokio` | `transport::LineReader` / `transport::LineWriter`: newline-framed transport halves over tokio I/O |
 //! | `trace-sampling` | `telemetry::HeadSampler`: a `tracing` filter that samples whole traces before an OpenTelemetry layer builds them |
+//! | `otel` | `telemetry::{inject_context, continue_context}`: W3C trace context in `params._meta`, through OpenTelemetry's propagator |
 //!
 //! None is on by default; the default build has no async runtime and no I/O.
 //!
@@ -76,6 +77,9 @@
 //! - `trace-sampling` (off): [`telemetry::HeadSampler`](telemetry), the
 //!   head sampler that `mcp-server`'s and `mcp-client`'s spans and any
 //!   other `tracing` span share.
+//! - `otel` (off): writing a span's trace context into a request's
+//!   `_meta` and continuing it from there, for both sides of every
+//!   request (a server's requests to its client included).
 //!
 //! # Dependencies, and why
 //!
@@ -95,6 +99,9 @@
 //!   head sampler is a per-layer `Filter`, the one place `tracing` lets a
 //!   decision hide a span from one layer (the OpenTelemetry bridge) and
 //!   not from the others (logs).
+//! - `opentelemetry`, `tracing-opentelemetry` (feature `otel` only): the
+//!   globally installed propagator reads and writes trace context, and
+//!   the bridge gives a `tracing` span its OpenTelemetry context.
 
 // Every public spec type is `#[non_exhaustive]` unless it says why not.
 #![warn(clippy::exhaustive_structs, clippy::exhaustive_enums)]

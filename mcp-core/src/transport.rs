@@ -70,7 +70,20 @@ pub trait MessageWrite: Send + 'static {
     fn server_address(&self) -> Option<(String, u16)> {
         None
     }
+
+    /// How to read the session this transport holds with the server, for
+    /// telemetry's `mcp.session.id` (legacy Streamable HTTP sessions).
+    /// `None` by default: transports without sessions.
+    fn session_label(&self) -> Option<SessionLabel> {
+        None
+    }
 }
+
+/// Reads the label of the session a transport holds (`None` while it holds
+/// none): a digest of the session id, never the id, which would let a
+/// reader of the telemetry use the session. Asked at each request, since a
+/// session starts with the server's first answer and may be renewed.
+pub type SessionLabel = std::sync::Arc<dyn Fn() -> Option<std::sync::Arc<str>> + Send + Sync>;
 
 /// An encoded message on its way out, with what a transport needs to route
 /// it without decoding it again.

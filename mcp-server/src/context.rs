@@ -375,14 +375,14 @@ impl RequestContext {
         };
         let via = &self.inner.outbox;
         Ok(match request {
-            InputRequest::Elicit(p) => {
-                InputResponse::Elicit(peer.request::<method::Elicit>(&p, via).await?)
+            InputRequest::Elicit(mut p) => {
+                InputResponse::Elicit(peer.request::<method::Elicit>(&mut p, via).await?)
             }
-            InputRequest::CreateMessage(p) => {
-                InputResponse::CreateMessage(peer.request::<method::CreateMessage>(&p, via).await?)
-            }
-            InputRequest::ListRoots(p) => {
-                InputResponse::ListRoots(peer.request::<method::ListRoots>(&p, via).await?)
+            InputRequest::CreateMessage(mut p) => InputResponse::CreateMessage(
+                peer.request::<method::CreateMessage>(&mut p, via).await?,
+            ),
+            InputRequest::ListRoots(mut p) => {
+                InputResponse::ListRoots(peer.request::<method::ListRoots>(&mut p, via).await?)
             }
             _ => return Err(Error::invalid_params("unsupported input request")),
         })

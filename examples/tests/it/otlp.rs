@@ -4,6 +4,7 @@
 //! protobuf definitions (`tests/otlp/receiver.py`, `opentelemetry-proto`
 //! from PyPI).
 
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -483,4 +484,103 @@ async fn sampled_whole_or_not_at_all(front: &[(&str, &str)], new_trace: bool) {
         })
         .collect();
     assert_eq!(spans.len(), 3, "{spans:#?}");
+}
+
+/// A loopback port where nothing listens, so connecting to it is refused,
+/// until [`Unreachable::open`]. The port is held by a socket bound to it
+/// but not listening: nothing else can take it meanwhile.
+struct Unreachable {
+    socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl Unreachable {
+    fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((Ipv4Addr::LOCALHOST, 0).into()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        Self { socket, port }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Listens on the port at last, passing each connection on to
+    /// `receiver`: the collector is back, at the address the exporter
+    /// was given.
+    fn open(self, receiver: &Receiver) {
+        let listener = self.socket.listen(64).unwrap();
+        let to = (Ipv4Addr::LOCALHOST, receiver.port);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_collector_holds_no_request_and_export_resumes_when_it_listens() {
+    let Some(receiver) = Receiver::start().await else {
+        return;
+    };
+    let gone = Unreachable::new();
+    let endpoint = gone.endpoint();
+    let (_server, url) = http_server(
+        &receiver,
+        "unreachable",
+        &[],
+        &[
+            // Overrides the receiver's endpoint (the later setting wins):
+            // every export, of spans and of metrics, is refused.
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
+            // An export every 4 spans: the requests below make the
+            // exporter try, and fail, many times.
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4"),
+            // Longer than the test: a request that waited for its span to
+            // be delivered, or for an export to give up, would still be
+            // waiting when `PATIENCE` runs out.
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "600000"),
+        ],
+    )
+    .await;
+    let client = http_client(&url, Era::Modern).await;
+    // Every request is answered while no export can succeed. Nothing
+    // listens until they all are, so one that waited on export would
+    // wait past the deadline.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    for n in 0..300 {
+        let echo = client.call_tool("echo", args(json!({"message": "x"})));
+        let answered = tokio::time::timeout_at(deadline, echo).await;
+        assert!(answered.is_ok_and(|r| r.is_ok()), "request {n}");
+    }
+
+    gone.open(&receiver);
+    // No `tools/list` was made before: one received is from a request made
+    // after the collector came back. A span may still find the queue full
+    // of spans from before (which are exported, or dropped, first): ask
+    // again until one gets through.
+    let mut through = None;
+    for _ in 0..100 {
+        client.list_tools(None).await.unwrap();
+        through = receiver
+            .within(Duration::from_millis(500), |all| {
+                span(all, "unreachable", "tools/list", "SPAN_KIND_SERVER").cloned()
+            })
+            .await;
+        if through.is_some() {
+            break;
+        }
+    }
+    assert!(
+        through.is_some(),
+        "no span got through after the collector came back"
+    );
+    client.close().await.unwrap();
 }

@@ -149,6 +149,16 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
             assert_eq!(failed.unwrap().is_error, Some(true));
             let unknown = pair.client.call_tool("no_such_tool", args(json!({}))).await;
             assert!(unknown.is_err());
+            pair.router.add_resource(mcp_server::resource(
+                mcp_core::resources::Resource::new("memo://spans", "spans"),
+                |_ctx, uri| async move { Ok(vec![mcp_core::ResourceContents::text(uri, "x")]) },
+            ));
+            pair.client.read_resource("memo://spans").await.unwrap();
+            let code = [("code".to_owned(), "fn main() {}".to_owned())];
+            pair.client
+                .get_prompt("review_code", code.into())
+                .await
+                .unwrap();
             drop(pair);
 
             let context = format!("{wire:?} {era:?}");
@@ -169,6 +179,12 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
             assert!(echo.contains_key("jsonrpc.request.id"), "{context}");
             assert_eq!(echo["trace_id"].len(), 32, "{context}");
             assert!(!echo.contains_key("error.type"), "{context}");
+            // Opt-in only.
+            assert!(
+                !echo.contains_key("gen_ai.tool.call.arguments"),
+                "{context}"
+            );
+            assert!(!echo.contains_key("gen_ai.tool.call.result"), "{context}");
             let version = &echo["mcp.protocol.version"];
             match era {
                 Era::Modern => {
@@ -193,11 +209,21 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
                     }
                 }
             }
+            let server_session = echo.get("mcp.session.id").cloned();
             let failed = &capture.named("tools/call telemetry_fails")[0];
             assert_eq!(failed["error.type"], "tool_error", "{context}");
             let unknown = &capture.named("tools/call no_such_tool")[0];
             assert_eq!(unknown["error.type"], "-32602", "{context}");
             assert_eq!(unknown["rpc.response.status_code"], "-32602", "{context}");
+            // A resource is an attribute, never part of the name (a name
+            // per resource); a prompt is both.
+            let read = capture.named("resources/read");
+            assert_eq!(read.len(), 1, "{context}: {read:?}");
+            assert_eq!(read[0]["mcp.resource.uri"], "memo://spans", "{context}");
+            assert!(!read[0].contains_key("gen_ai.tool.name"), "{context}");
+            let prompt = &capture.named("prompts/get review_code")[0];
+            assert_eq!(prompt["gen_ai.prompt.name"], "review_code", "{context}");
+            assert!(!prompt.contains_key("gen_ai.operation.name"), "{context}");
 
             // The client's side of the same calls.
             let client = capture.client_spans.lock().unwrap().clone();
@@ -210,6 +236,17 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
             };
             let echo = named("tools/call echo");
             assert_eq!(echo["otel.kind"], "client", "{context}");
+            // Both sides name a legacy HTTP session alike, and nothing else.
+            assert_eq!(
+                echo.get("mcp.session.id"),
+                server_session.as_ref(),
+                "{context}"
+            );
+            assert_eq!(
+                server_session.is_some(),
+                wire == Wire::Http && era == Era::Legacy,
+                "{context}"
+            );
             assert_eq!(echo["gen_ai.tool.name"], "echo");
             assert!(!echo.contains_key("error.type"), "{context}");
             match wire {
@@ -225,6 +262,11 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
                 "tool_error"
             );
             assert_eq!(named("tools/call no_such_tool")["error.type"], "-32602");
+            assert_eq!(named("resources/read")["mcp.resource.uri"], "memo://spans");
+            assert_eq!(
+                named("prompts/get review_code")["gen_ai.prompt.name"],
+                "review_code"
+            );
         }
     }
 }
@@ -477,4 +519,107 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
         logged.map(|kv| kv.value.to_string()),
         Some(root.span_context.trace_id().to_string())
     );
+}
+
+/// On a legacy session a tool that asks its client for input sends a
+/// request the other way: the server's span for it (kind client) is the
+/// child of the request being handled, and the client's span answering it
+/// (kind server) is the child of that, through the request's `_meta`.
+#[tokio::test(flavor = "current_thread")]
+async fn a_servers_request_to_its_client_is_traced_both_ways() {
+    use opentelemetry::trace::SpanKind;
+
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    let (_otel, exporter, provider) = crate::capture::watch_otel();
+    exporter.reset();
+    let (url, _server) =
+        crate::support::serve_http(Server::new(crate::support::test_router().0)).await;
+    let client = mcp_client::Client::connect_http(
+        &url,
+        crate::support::options(Era::Legacy),
+        mcp_client::HttpOptions::default(),
+        crate::support::Host::full(),
+    )
+    .await
+    .unwrap();
+    let r = client
+        .call_tool("ask_wrapped", args(json!({})))
+        .await
+        .unwrap();
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    provider.force_flush().unwrap();
+
+    let spans = exporter.get_finished_spans().unwrap();
+    let find = |name: &str, kind: SpanKind| crate::capture::span(&spans, name, &kind, "legacy");
+    let call = find("tools/call ask_wrapped", SpanKind::Client);
+    let handled = find("tools/call ask_wrapped", SpanKind::Server);
+    let asked = find("elicitation/create", SpanKind::Client);
+    let answered = find("elicitation/create", SpanKind::Server);
+    for (child, parent) in [(handled, call), (asked, handled), (answered, asked)] {
+        assert_eq!(
+            child.span_context.trace_id(),
+            call.span_context.trace_id(),
+            "{}",
+            child.name
+        );
+        assert_eq!(
+            child.parent_span_id,
+            parent.span_context.span_id(),
+            "the parent of {} ({:?})",
+            child.name,
+            child.span_kind
+        );
+    }
+    for span in [asked, answered] {
+        let attribute = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(
+            attribute("mcp.method.name").as_deref(),
+            Some("elicitation/create")
+        );
+        assert!(
+            attribute("jsonrpc.request.id").is_some(),
+            "{:?}",
+            span.attributes
+        );
+        assert_eq!(attribute("error.type"), None);
+    }
+}
+
+/// With `record_tool_calls` a tool call's span carries its arguments and
+/// its result (a tool error's too), as the conventions' opt-in attributes.
+#[tokio::test(flavor = "current_thread")]
+async fn tool_arguments_and_results_are_recorded_only_when_asked() {
+    let capture = Capture::default();
+    let _guard = capture.install();
+    let mut options = mcp_server::ServerOptions::default();
+    options.record_tool_calls = true;
+    let pair = connect_with(Wire::Duplex, Era::Modern, Host::default(), options).await;
+    add_tools(&pair.router);
+    pair.client
+        .call_tool("echo", args(json!({"message": "hi"})))
+        .await
+        .unwrap();
+    let failed = pair
+        .client
+        .call_tool("telemetry_fails", args(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(failed.is_error, Some(true));
+    drop(pair);
+    let echo = &capture.named("tools/call echo")[0];
+    let arguments: Value = serde_json::from_str(&echo["gen_ai.tool.call.arguments"]).unwrap();
+    assert_eq!(arguments, json!({"message": "hi"}));
+    let result: Value = serde_json::from_str(&echo["gen_ai.tool.call.result"]).unwrap();
+    assert_eq!(result["content"][0]["text"], "hi", "{result}");
+    let failed = &capture.named("tools/call telemetry_fails")[0];
+    let result: Value = serde_json::from_str(&failed["gen_ai.tool.call.result"]).unwrap();
+    assert_eq!(result["isError"], true, "{result}");
+    assert_eq!(result["content"][0]["text"], "no luck", "{result}");
 }

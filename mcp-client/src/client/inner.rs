@@ -84,6 +84,8 @@ pub(crate) struct Inner {
     pub(super) mirrors: bool,
     /// The server's host and port, over a network (for spans).
     pub(super) server_address: Option<(String, u16)>,
+    /// The transport's legacy session, as telemetry names it.
+    pub(super) session_label: Option<mcp_core::transport::SessionLabel>,
     /// The `Mcp-Param-*` headers of the tools last listed.
     pub(super) tool_headers: Mutex<HashMap<String, Vec<ParamHeader>>>,
     /// When the connection started (for the session duration metric).

@@ -260,6 +260,7 @@ impl Client {
             child: tokio::sync::Mutex::new(None),
             mirrors: writer.mirrors(),
             server_address: writer.server_address(),
+            session_label: writer.session_label(),
             tool_headers: Mutex::default(),
             #[cfg(feature = "otel")]
             started: std::time::Instant::now(),
@@ -416,17 +417,23 @@ impl Client {
             // Before `initialize` settles it, there is none.
             Mode::Legacy => self.inner.server.get().map(|s| s.protocol_version.clone()),
         };
+        // Only legacy sessions name theirs (`mcp.session.id`).
+        let session = match mode {
+            Mode::Legacy => self.inner.session_label.as_ref().and_then(|read| read()),
+            Mode::Modern(_) => None,
+        };
         let (span, _kept) = telemetry::request(
             M::NAME,
             &id,
             &*params,
             version.as_ref(),
             self.inner.server_address.as_ref(),
+            session.as_deref(),
         );
         #[cfg(feature = "otel")]
         let start = std::time::Instant::now();
         #[cfg(feature = "otel")]
-        telemetry::propagate(&span, _kept, params.meta_mut());
+        mcp_core::telemetry::inject_context(&span, _kept, params.meta_mut());
         let sent = self.send_in_span::<M>(id, params, options, mode);
         let result = tracing::Instrument::instrument(sent, span.clone()).await;
         let _error_type =

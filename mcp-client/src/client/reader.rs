@@ -147,7 +147,9 @@ impl Inner {
             return;
         }
         let task = tokio::spawn(async move {
-            let reply = this.answer(&request).await;
+            let span = super::telemetry::serving(&request);
+            let reply = tracing::Instrument::instrument(this.answer(&request), span.clone()).await;
+            super::telemetry::served(&span, reply.as_ref().map(|_| ()));
             this.lock_serving().remove(&request.id);
             if let Some(answer) = answer(&request.id, reply) {
                 this.send(answer).await;

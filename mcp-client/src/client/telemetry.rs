@@ -21,7 +21,8 @@ use tracing::field::Empty;
 use crate::Error;
 
 /// The span of request `method` with `params`, sent as `id` in `version`
-/// to `server` (host and port, over a network); and whether its trace is
+/// to `server` (host and port, over a network) on legacy session
+/// `session` (its label); and whether its trace is
 /// kept (`None`: no sampler looked). A trace dropped at the source has no
 /// span.
 pub(super) fn request(
@@ -30,6 +31,7 @@ pub(super) fn request(
     params: &dyn Any,
     version: Option<&ProtocolVersion>,
     server: Option<&(String, u16)>,
+    session: Option<&str>,
 ) -> (tracing::Span, Option<bool>) {
     let tool = params
         .downcast_ref::<CallToolParams>()
@@ -42,7 +44,9 @@ pub(super) fn request(
         .map(|p| p.uri.as_str());
     // Text made once, recorded as `&str`: a `Display` field is formatted
     // again by every layer that reads it.
-    let name = mcp_core::telemetry::span_name(method, tool.or(prompt).or(uri));
+    // By tool or prompt only, as the conventions say: a resource URI would
+    // make a span name per resource.
+    let name = mcp_core::telemetry::span_name(method, tool.or(prompt));
     let id_text = id.as_text();
     let open = || {
         tracing::info_span!(
@@ -54,6 +58,7 @@ pub(super) fn request(
             mcp.method.name = method,
             jsonrpc.request.id = &*id_text,
             mcp.protocol.version = version.map(ProtocolVersion::as_str),
+            mcp.session.id = session,
             gen_ai.tool.name = tool,
             gen_ai.prompt.name = prompt,
             mcp.resource.uri = uri,
@@ -77,46 +82,50 @@ pub(super) fn request(
     }
 }
 
-/// With the `otel` feature: writes `span`'s W3C trace context into the
-/// request's `_meta` (`traceparent`, `tracestate`, `baggage`) through the
-/// globally installed propagator, so the server's span is its child. A
-/// trace a head sampler dropped (`kept` is `Some(false)`) is sent on as
-/// not sampled, so the server drops its part too.
-#[cfg(feature = "otel")]
-pub(super) fn propagate(
-    span: &tracing::Span,
-    kept: Option<bool>,
-    meta: &mut Option<mcp_core::RequestMeta>,
-) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-
-    /// `_meta`, as a propagator writes it.
-    struct Carrier<'a>(&'a mut mcp_core::JsonObject);
-
-    impl opentelemetry::propagation::Injector for Carrier<'_> {
-        fn set(&mut self, key: &str, value: String) {
-            self.0
-                .insert(key.to_owned(), serde_json::Value::String(value));
+/// The span of a request the server sent (on a legacy session): kind
+/// `server`, as the conventions name the side that answers, continuing
+/// the server's trace from the request's `_meta` (feature `otel`).
+pub(super) fn serving(request: &mcp_core::Request) -> tracing::Span {
+    if !tracing::level_enabled!(tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
+    let method = request.method.as_str();
+    let id = request.id.as_text();
+    let span = tracing::info_span!(
+        target: "mcp_client::server_request",
+        "mcp.client.server_request",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        mcp.method.name = method,
+        jsonrpc.request.id = &*id,
+        error.type = Empty,
+        rpc.response.status_code = Empty,
+    );
+    #[cfg(feature = "otel")]
+    if !span.is_disabled() {
+        /// Only the params' `_meta`: the handler decodes the rest.
+        #[derive(serde::Deserialize)]
+        struct MetaOnly {
+            #[serde(rename = "_meta")]
+            meta: Option<mcp_core::JsonObject>,
+        }
+        if let Ok(MetaOnly { meta: Some(meta) }) = request.params::<MetaOnly>() {
+            mcp_core::telemetry::continue_context(&span, &meta);
         }
     }
+    span
+}
 
-    // (A trace dropped at the source has no span, and is sent on as
-    // dropped all the same.)
-    if kept == Some(false) {
-        meta.get_or_insert_with(Default::default).other.insert(
-            mcp_core::meta::keys::TRACEPARENT.to_owned(),
-            serde_json::Value::String(mcp_core::telemetry::unsampled_traceparent()),
-        );
-        return;
+/// Records how a request the server sent ended on its span: `error.type`
+/// is the JSON-RPC code of a refusal.
+pub(super) fn served(span: &tracing::Span, reply: Result<(), &mcp_core::ErrorObject>) {
+    if let Err(e) = reply {
+        let code = e.code().0.to_string();
+        span.record("rpc.response.status_code", code.as_str());
+        span.record("error.type", code.as_str());
+        span.record("otel.status_code", "ERROR");
     }
-    if span.is_disabled() {
-        return;
-    }
-    let meta = meta.get_or_insert_with(Default::default);
-    let context = span.context();
-    opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&context, &mut Carrier(&mut meta.other));
-    });
 }
 
 /// Records how the request ended on its span; its `error.type`, if it

@@ -170,6 +170,26 @@ struct Shared {
 struct Session {
     id: Option<String>,
     epoch: u64,
+    /// How telemetry names it (`mcp.session.id`).
+    label: Option<Arc<str>>,
+}
+
+impl Session {
+    /// Session `id` (if the server gave one), the `epoch`-th of this
+    /// transport.
+    fn new(id: Option<String>, epoch: u64) -> Self {
+        let label = id.as_deref().map(label);
+        Self { id, epoch, label }
+    }
+}
+
+/// A session as telemetry names it: the first 16 hex digits of the id's
+/// SHA-256, as the server names it too, so that both sides' spans of a
+/// session correlate without holding what would let a reader use it.
+fn label(session_id: &str) -> Arc<str> {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(session_id.as_bytes());
+    mcp_core::hex::encode(digest.get(..8).unwrap_or_default()).into()
 }
 
 /// The handshake frames the client sent.
@@ -346,6 +366,13 @@ impl MessageWrite for HttpWriter {
         let url = self.shared.wire.url();
         Some((url.host_str()?.to_owned(), url.port_or_known_default()?))
     }
+
+    fn session_label(&self) -> Option<mcp_core::transport::SessionLabel> {
+        let shared = Arc::clone(&self.shared);
+        Some(Arc::new(move || {
+            Shared::lock(&shared.session).label.clone()
+        }))
+    }
 }
 
 /// Whether a response is an SSE stream.
@@ -453,7 +480,10 @@ impl Shared {
                 .and_then(|v| v.to_str().ok())
                 .filter(|_| status.is_success())
             {
-                Self::lock(&self.session).id = Some(id.to_owned());
+                let mut session = Self::lock(&self.session);
+                if session.id.as_deref() != Some(id) {
+                    *session = Session::new(Some(id.to_owned()), session.epoch);
+                }
             }
             // The server forgot the session (it expired, or was ended):
             // start a new one and send the message again, once. Answers

@@ -85,10 +85,7 @@ impl Shared {
                 return Err(format!("notifications/initialized got {status}"));
             }
         }
-        *Self::lock(&self.session) = Session {
-            id: session_id,
-            epoch,
-        };
+        *Self::lock(&self.session) = Session::new(session_id, epoch);
         tracing::debug!(epoch, "started a new session after the server forgot one");
         // The old session's stream is of no use any more (the server may
         // keep it open); the new session gets its own.

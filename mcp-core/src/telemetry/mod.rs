@@ -37,7 +37,12 @@
 //! [`open_root_span`], which skips a dropped trace's span altogether, and
 //! run its work [`in_dropped_trace`], so that what it calls knows.
 
+#[cfg(feature = "otel")]
+mod context;
 mod sampling;
+
+#[cfg(feature = "otel")]
+pub use self::context::{continue_context, inject_context};
 
 #[cfg(feature = "trace-sampling")]
 pub use self::sampling::HeadSampler;
@@ -54,7 +59,8 @@ pub const DURATION_BOUNDS: [f64; 14] = [
 ];
 
 /// A span's name by the conventions: `{mcp.method.name} {target}` (the
-/// tool, prompt or resource), or the method alone.
+/// tool or prompt; never a resource URI, which would make a name per
+/// resource), or the method alone.
 ///
 /// ```
 /// use mcp_core::telemetry::span_name;

@@ -275,6 +275,7 @@ impl<H: Handler> Dispatcher<H> {
             route.transport,
             &route.extensions,
             version,
+            self.options.record_tool_calls,
         );
         let outcome = Outcome::default();
         // Built where it stays: moved into wrappers, the handling's future

@@ -196,17 +196,20 @@ impl<H: Handler> Dispatcher<H> {
                         if result.is_error == Some(true) {
                             outcome.tool_failed();
                         }
+                        if self.options.record_tool_calls {
+                            outcome.tool_result(&result);
+                        }
                         self.finish(id, result, &served)
                     }
                     // A tool error is for the model, unless the handler was
                     // really stopped by a request for input.
                     Err(Error::Tool(message)) if !ctx.asked_for_input() => {
                         outcome.tool_failed();
-                        self.finish(
-                            id,
-                            CallToolResult::error(vec![ContentBlock::text(message)]),
-                            &served,
-                        )
+                        let result = CallToolResult::error(vec![ContentBlock::text(message)]);
+                        if self.options.record_tool_calls {
+                            outcome.tool_result(&result);
+                        }
+                        self.finish(id, result, &served)
                     }
                     Err(e) => self.input_or_error(req, e, &ctx, digest),
                 }

@@ -81,6 +81,12 @@ pub struct ServerOptions {
     pub discover_ttl_ms: u64,
     /// Rate limits per caller, on every transport; none by default.
     pub rate_limits: Option<crate::limit::RateLimits>,
+    /// Records each tool call's arguments and result, as JSON text, on its
+    /// span (`gen_ai.tool.call.arguments`, `gen_ai.tool.call.result`: the
+    /// conventions' opt-in attributes). Off by default: they may hold
+    /// personal data or secrets, and spans and logs reach more readers than
+    /// the tools' data does.
+    pub record_tool_calls: bool,
 }
 
 impl Default for ServerOptions {
@@ -100,6 +106,7 @@ impl Default for ServerOptions {
             cache_scope: CacheScope::Private,
             discover_ttl_ms: 60_000,
             rate_limits: None,
+            record_tool_calls: false,
         }
     }
 }

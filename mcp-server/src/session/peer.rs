@@ -122,7 +122,7 @@ impl Peer {
     /// and waits for the answer, which may arrive on any stream.
     pub(crate) async fn request<M: Method>(
         &self,
-        params: &M::Params,
+        params: &mut M::Params,
         via: &Outbox,
     ) -> Result<M::Result, Error> {
         if !self.ready.load(Ordering::Acquire) {
@@ -142,6 +142,24 @@ impl Peer {
             crate::bus::instance(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
+        let span = crate::telemetry::outgoing::start(
+            M::NAME,
+            &id,
+            mcp_core::meta::HasMeta::meta_mut(params),
+        );
+        let result =
+            tracing::Instrument::instrument(self.send::<M>(id, params, via), span.clone()).await;
+        crate::telemetry::outgoing::finish(&span, result.as_ref().map(|_| ()));
+        result
+    }
+
+    /// Sends request `id` and waits for the client's answer.
+    async fn send<M: Method>(
+        &self,
+        id: RequestId,
+        params: &M::Params,
+        via: &Outbox,
+    ) -> Result<M::Result, Error> {
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id.clone(), tx);
         let mut guard = PendingGuard {

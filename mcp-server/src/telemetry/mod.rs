@@ -15,12 +15,21 @@
 //! type the span. For correlation every line logged inside the span also
 //! carries `trace_id` (the caller's W3C `traceparent` trace id, from
 //! `params._meta`, or a fresh one) and `principal`. Arguments and results
-//! are never recorded.
+//! are recorded only when the server opts in
+//! ([`ServerOptions::record_tool_calls`](crate::ServerOptions)).
+//!
+//! A request the server sends its client on a legacy session
+//! (`elicitation/create`, `sampling/createMessage`, `roots/list`) has a
+//! span too (target `mcp_server::peer_request`): named by its method, of
+//! kind `client`, inside the span of the request being handled, with
+//! `mcp.method.name`, `jsonrpc.request.id` and on failure `error.type`;
+//! its trace context goes along in the request's `_meta`.
 //!
 //! Metrics: [`Metrics`], rendered for Prometheus by [`MetricsService`].
 
 mod metrics;
 mod operation;
+pub(crate) mod outgoing;
 mod trace;
 
 use std::fmt;

@@ -20,11 +20,20 @@ use super::{SessionLabel, Transport};
 pub(crate) struct Outcome {
     /// A tool ran and reported failure (`isError`).
     tool_error: AtomicBool,
+    /// The tool's result as JSON, when the server records tool calls.
+    tool_result: std::sync::OnceLock<String>,
 }
 
 impl Outcome {
     pub(crate) fn tool_failed(&self) {
         self.tool_error.store(true, Ordering::Relaxed);
+    }
+
+    /// Keeps `result` for the span (`gen_ai.tool.call.result`).
+    pub(crate) fn tool_result(&self, result: &mcp_core::CallToolResult) {
+        if let Ok(json) = serde_json::to_string(result) {
+            let _ = self.tool_result.set(json);
+        }
     }
 }
 
@@ -67,16 +76,17 @@ fn known(method: &str) -> Option<&'static str> {
 impl Operation {
     /// Opens the span of `req` (params decoded as `call`, if they did),
     /// served over `transport` with what the transport put in
-    /// `extensions`, in `version`.
+    /// `extensions`, in `version`; with a tool call's arguments when
+    /// `record_tool_calls`.
     pub(crate) fn start(
         req: &Request,
         call: Option<&ClientRequest>,
         transport: Transport,
         extensions: &http::Extensions,
         version: Option<mcp_core::ProtocolVersion>,
+        record_tool_calls: bool,
     ) -> Self {
         let method = req.method.as_str();
-        let target = call.and_then(ClientRequest::mirrored_name);
         let (tool, prompt, uri) = match call {
             Some(ClientRequest::CallTool(p)) => (Some(p.name.as_str()), None, None),
             Some(ClientRequest::GetPrompt(p)) => (None, Some(p.name.as_str()), None),
@@ -94,8 +104,16 @@ impl Operation {
             let open = || {
                 // Values as text made once, recorded as `&str`: a `Display`
                 // field is formatted again by every layer that reads it.
-                let name = mcp_core::telemetry::span_name(method, target);
+                // The conventions name spans by tool or prompt only: a
+                // resource URI would make a name per resource.
+                let name = mcp_core::telemetry::span_name(method, tool.or(prompt));
                 let id = req.id.as_text();
+                let arguments = match call {
+                    Some(ClientRequest::CallTool(p)) if record_tool_calls => {
+                        serde_json::to_string(&p.arguments).ok()
+                    }
+                    _ => None,
+                };
                 tracing::info_span!(
                     target: "mcp_server::request",
                     "mcp.server.request",
@@ -110,6 +128,8 @@ impl Operation {
                     gen_ai.prompt.name = prompt,
                     mcp.resource.uri = uri,
                     gen_ai.operation.name = tool.map(|_| "execute_tool"),
+                    gen_ai.tool.call.arguments = arguments.as_deref(),
+                    gen_ai.tool.call.result = Empty,
                     network.transport = transport.network(),
                     network.protocol.name = transport.protocol(),
                     client.address = peer.map(|p| tracing::field::display(p.ip())),
@@ -138,7 +158,7 @@ impl Operation {
         };
         #[cfg(feature = "otel")]
         if let Some(meta) = call.and_then(ClientRequest::meta) {
-            super::trace::continue_trace(&span, &meta.other);
+            mcp_core::telemetry::continue_context(&span, &meta.other);
         }
         // The caller's trace, else the one OpenTelemetry started, else a
         // fresh id: logs name the trace the exported spans are in. (With
@@ -201,6 +221,9 @@ impl Operation {
         if let Some(error_type) = error_type {
             self.span.record("error.type", error_type);
             self.span.record("otel.status_code", "ERROR");
+        }
+        if let Some(result) = outcome.tool_result.get() {
+            self.span.record("gen_ai.tool.call.result", result.as_str());
         }
         let reached = reply.is_ok();
         Metrics::global().operation(

@@ -99,37 +99,6 @@ pub(crate) fn exported_trace_id(span: &tracing::Span) -> Option<TraceId> {
     }
 }
 
-/// With the `otel` feature: the caller's W3C trace context, read from
-/// `_meta` by the globally installed propagator, becomes the parent of
-/// `span`, so the trace continues from the client into this request and on
-/// into what its handler calls.
-#[cfg(feature = "otel")]
-pub(crate) fn continue_trace(span: &tracing::Span, meta: &mcp_core::JsonObject) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-
-    /// `_meta`'s string values, as a propagator reads them.
-    struct Carrier<'a>(&'a mcp_core::JsonObject);
-
-    impl opentelemetry::propagation::Extractor for Carrier<'_> {
-        fn get(&self, key: &str) -> Option<&str> {
-            self.0.get(key).and_then(serde_json::Value::as_str)
-        }
-
-        fn keys(&self) -> Vec<&str> {
-            self.0.keys().map(String::as_str).collect()
-        }
-    }
-
-    if span.is_disabled() || !meta.contains_key(mcp_core::meta::keys::TRACEPARENT) {
-        return;
-    }
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&Carrier(meta))
-    });
-    // Without an OpenTelemetry layer there is nothing to link.
-    let _ = span.set_parent(parent);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
