@@ -315,22 +315,7 @@ async fn a_stalled_collector_holds_no_request_drops_spans_counted_and_export_res
     receiver.control("resume").await;
     // Until the queue has drained, a new span may still find it full and
     // be dropped: ask again until one gets through.
-    let mut through = None;
-    for _ in 0..100 {
-        client.list_tools(None).await.unwrap();
-        through = receiver
-            .within(Duration::from_millis(500), |all| {
-                span(all, "stalled", "tools/list", "SPAN_KIND_SERVER").cloned()
-            })
-            .await;
-        if through.is_some() {
-            break;
-        }
-    }
-    assert!(
-        through.is_some(),
-        "no span got through after the collector came back"
-    );
+    a_span_gets_through(&receiver, &client, "stalled").await;
     let dropped = receiver
         .until("the count of spans dropped from the full queue", |all| {
             all.iter()
@@ -564,23 +549,25 @@ async fn an_unreachable_collector_holds_no_request_and_export_resumes_when_it_li
     gone.open(&receiver);
     // No `tools/list` was made before: one received is from a request made
     // after the collector came back. A span may still find the queue full
-    // of spans from before (which are exported, or dropped, first): ask
-    // again until one gets through.
-    let mut through = None;
+    // of spans from before (which are exported, or dropped, first).
+    a_span_gets_through(&receiver, &client, "unreachable").await;
+    client.close().await.unwrap();
+}
+
+/// Calls `tools/list` until the span of one reaches `receiver` from
+/// `service` (a bounded number of times): a collector that came back
+/// receives spans again.
+async fn a_span_gets_through(receiver: &Receiver, client: &mcp_client::Client, service: &str) {
     for _ in 0..100 {
         client.list_tools(None).await.unwrap();
-        through = receiver
+        let through = receiver
             .within(Duration::from_millis(500), |all| {
-                span(all, "unreachable", "tools/list", "SPAN_KIND_SERVER").cloned()
+                span(all, service, "tools/list", "SPAN_KIND_SERVER").cloned()
             })
             .await;
         if through.is_some() {
-            break;
+            return;
         }
     }
-    assert!(
-        through.is_some(),
-        "no span got through after the collector came back"
-    );
-    client.close().await.unwrap();
+    panic!("no span got through after the collector came back");
 }

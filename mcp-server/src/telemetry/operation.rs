@@ -96,7 +96,7 @@ impl Operation {
         let peer = extensions.get::<SocketAddr>();
         // Nothing listens at `info` (no subscriber, or a stricter level):
         // no span, and none of the text it would carry.
-        let (span, kept, remote) = if tracing::level_enabled!(tracing::Level::INFO) {
+        let (span, decided, remote) = if tracing::level_enabled!(tracing::Level::INFO) {
             let remote = call
                 .and_then(ClientRequest::meta)
                 .and_then(|m| m.other_str(mcp_core::meta::keys::TRACEPARENT))
@@ -164,7 +164,7 @@ impl Operation {
         // fresh id: logs name the trace the exported spans are in. (With
         // sampling at the source no logs read it, and the exported span has
         // its trace id already.)
-        if let Decided::Here(kept) = kept
+        if let Decided::Here(kept) = decided
             && !span.is_disabled()
         {
             // (A trace a head sampler dropped has no OpenTelemetry span to
@@ -181,7 +181,7 @@ impl Operation {
         }
         Self {
             span,
-            dropped: kept == Decided::Dropped,
+            dropped: decided == Decided::Dropped,
             start: Instant::now(),
             // Decoded requests know their method without a search.
             method: call
