@@ -281,7 +281,16 @@ async fn a_callers_traceparent_is_continued_and_handler_logs_carry_it() {
     let endpoint = StreamableHttp::new(Server::new(router()), HttpOptions::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let app = axum::Router::new().route_service("/mcp", endpoint);
+    // What an authentication layer does: vouch for the caller.
+    let app = axum::Router::new()
+        .route_service("/mcp", endpoint)
+        .layer(axum::middleware::from_fn(
+            |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
+                let principal = mcp_core::transport::Principal("ada".into());
+                req.extensions_mut().insert(principal);
+                next.run(req).await
+            },
+        ));
     tokio::spawn(serve_service(
         listener,
         app,
@@ -317,6 +326,7 @@ async fn a_callers_traceparent_is_continued_and_handler_logs_carry_it() {
     assert_eq!(inside[0]["jsonrpc.request.id"], "req-7");
     assert_eq!(inside[0]["mcp.method.name"], "tools/call");
     assert_eq!(inside[0]["otel.name"], "tools/call telemetry_logs");
+    assert_eq!(inside[0]["principal"], "ada");
 }
 
 /// The metrics endpoint, read by the parser of the Prometheus client
