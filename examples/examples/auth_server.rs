@@ -26,9 +26,18 @@
 //! - `--introspection-client ID:SECRET`: also accept opaque tokens, asking
 //!   the authorization server's introspection endpoint (RFC 7662) as this
 //!   client.
+//! - `--introspection-client-secret-file PATH`: the introspection client's
+//!   secret is in this file (a mounted secret) rather than on the command
+//!   line, where other users of the machine can read it; then
+//!   `--introspection-client` is the ID alone. The file is re-read when it
+//!   changes (checked every 10 s): rotate the secret at the authorization
+//!   server, then in the file, without a restart.
 //! - `--api-key-hash HEX:SUBJECT:SCOPES` (repeatable): also accept the API
 //!   key whose SHA-256 is `HEX`, as `SUBJECT` with the comma-separated
 //!   `SCOPES`.
+//! - `--api-keys-file PATH`: also accept the API keys listed in this file,
+//!   one `HEX:SUBJECT:SCOPES` a line (`#` comments), reloaded when it
+//!   changes (checked every 10 s); a malformed new file changes nothing.
 //! - `--rate-limit CALLERS=COUNT/PERIOD` (repeatable): `user=40/hour`,
 //!   `api-key=60/minute`, `tool:save_note=5/minute` (each caller its own
 //!   quota; over it, 429 with `Retry-After`).
@@ -49,6 +58,17 @@
 //! - `--state-key-file PATH`: the request-state key every instance shares
 //!   (at least 32 bytes; rotated by replacing the file).
 //!
+//! A secret file that is missing or unreadable stops the server at
+//! startup, with an error naming the file, never a secret's value. For
+//! example, with secrets mounted in `/run/secrets`:
+//!
+//! ```text
+//! cargo run --example auth_server -- --issuer https://auth.example.com \
+//!     --introspection-client mcp-resource-server \
+//!     --introspection-client-secret-file /run/secrets/introspection-client-secret \
+//!     --api-keys-file /run/secrets/api-keys --state-key-file /run/secrets/state-key
+//! ```
+//!
 //! Clients discover the authorization server from the Protected Resource
 //! Metadata at `/.well-known/oauth-protected-resource/mcp` (and at the
 //! root form), which the 401 challenge points at. Refusals go to the
@@ -63,7 +83,9 @@
 use examples::auth::{self, Config, IntrospectionClient};
 
 const USAGE: &str = "usage: auth_server --issuer URL [--bind ADDR] [--resource URL] \
-                     [--introspection-client ID:SECRET] [--api-key-hash HEX:SUBJECT:SCOPES]... \
+                     [--introspection-client ID:SECRET | --introspection-client ID \
+                     --introspection-client-secret-file PATH] \
+                     [--api-key-hash HEX:SUBJECT:SCOPES]... [--api-keys-file PATH] \
                      [--rate-limit CALLERS=COUNT/PERIOD]... [--log-json] \
                      [--redis URL] [--state-key-file PATH] \
                      [--google-id-tokens [--allow-email ADDRESS]...] \
@@ -74,8 +96,12 @@ struct Args {
     issuer: String,
     bind: String,
     resource: Option<String>,
+    /// ID and secret.
     introspection: Option<(String, String)>,
+    /// ID and the secret's file.
+    introspection_from_file: Option<(String, String)>,
     api_keys: Vec<String>,
+    api_keys_file: Option<String>,
     rate_limits: Option<mcp_server::limit::RateLimits>,
     log_json: bool,
     redis: Option<String>,
@@ -88,13 +114,18 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
+    // Split once every flag is read: with a secret file the value is the
+    // ID alone, colons and all.
+    let (mut introspection, mut introspection_secret_file) = (None, None);
     let mut parsed = Args {
         issuer: String::new(),
         // `0.0.0.0:$PORT` in a container whose platform sets `PORT`.
         bind: mcp_server::http::listen_address("127.0.0.1:8000").map_err(|e| e.to_string())?,
         resource: None,
         introspection: None,
+        introspection_from_file: None,
         api_keys: Vec::new(),
+        api_keys_file: None,
         rate_limits: None,
         log_json: false,
         redis: None,
@@ -110,14 +141,10 @@ fn parse_args() -> Result<Args, String> {
             "--issuer" => parsed.issuer = value()?,
             "--bind" => parsed.bind = value()?,
             "--resource" => parsed.resource = Some(value()?),
-            "--introspection-client" => {
-                let value = value()?;
-                let (id, secret) = value
-                    .split_once(':')
-                    .ok_or("--introspection-client is ID:SECRET")?;
-                parsed.introspection = Some((id.to_owned(), secret.to_owned()));
-            }
+            "--introspection-client" => introspection = Some(value()?),
+            "--introspection-client-secret-file" => introspection_secret_file = Some(value()?),
             "--api-key-hash" => parsed.api_keys.push(value()?),
+            "--api-keys-file" => parsed.api_keys_file = Some(value()?),
             "--rate-limit" => {
                 let policy = examples::ops::parse_rate_limit(&value()?)?;
                 parsed.rate_limits = Some(parsed.rate_limits.unwrap_or_default().policy(policy));
@@ -134,6 +161,21 @@ fn parse_args() -> Result<Args, String> {
     }
     if parsed.issuer.is_empty() {
         return Err("--issuer is required".to_owned());
+    }
+    match (introspection, introspection_secret_file) {
+        (Some(id), Some(path)) => parsed.introspection_from_file = Some((id, path)),
+        (Some(value), None) => {
+            let (id, secret) = value
+                .split_once(':')
+                .ok_or("--introspection-client is ID:SECRET")?;
+            parsed.introspection = Some((id.to_owned(), secret.to_owned()));
+        }
+        (None, Some(_)) => {
+            return Err(
+                "--introspection-client-secret-file needs --introspection-client ID".into(),
+            );
+        }
+        (None, None) => {}
     }
     Ok(parsed)
 }
@@ -184,6 +226,20 @@ async fn run(args: Args) -> Result<(), String> {
                 client_secret: mcp_auth::Secret::new(client_secret),
                 audience: resource.clone(),
             });
+    // Secret files are watched for rotation while the server runs; each
+    // watch stops when dropped, so they live as long as `run`.
+    let mut watches = Vec::new();
+    if let Some((client_id, path)) = &args.introspection_from_file {
+        let (introspection, watch) =
+            auth::introspection_from_file(&config.issuer, client_id, &resource, path).await?;
+        config.rotated_introspection = Some(introspection);
+        watches.push(watch);
+    }
+    if let Some(path) = &args.api_keys_file {
+        let (keys, watch) = auth::api_keys_from_file(path).await?;
+        config.reloaded_api_keys = Some(keys);
+        watches.push(watch);
+    }
     config.rate_limits = args.rate_limits;
     if args.google_id_tokens {
         let mut jwt = mcp_auth::JwtConfig::google_id_tokens(resource.clone());

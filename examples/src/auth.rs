@@ -2,8 +2,12 @@
 //! tokens from an external authorization server (JWTs, and opaque tokens
 //! through introspection when configured), hashed API keys, a scope per
 //! tool, and the Protected Resource Metadata clients discover it with.
+//! The introspection client secret and the API keys can come from mounted
+//! secret files, re-read while the server runs ([`introspection_from_file`],
+//! [`api_keys_from_file`]).
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use mcp_auth::{
 };
 use mcp_core::tools::ToolAnnotations;
 use mcp_server::http::{AllowedHosts, HttpOptions, ServeOptions, StreamableHttp, serve_service};
+use mcp_server::secrets::{FileSecrets, SecretWatch, Secrets};
 use mcp_server::{Error, Json, NoArgs, RequestContext, Router, Server, tool};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -34,6 +39,12 @@ pub struct Config {
     pub introspection: Option<IntrospectionClient>,
     /// API keys: the hex SHA-256 of each key, and who it stands for.
     pub api_keys: Vec<(String, Identity)>,
+    /// More API keys, which the caller keeps up to date (reloaded from a
+    /// file by [`api_keys_from_file`]); asked along with `api_keys`.
+    pub reloaded_api_keys: Option<Arc<ApiKeys>>,
+    /// Introspection set up by the caller, which rotates its client secret
+    /// ([`introspection_from_file`]); asked as `introspection` is.
+    pub rotated_introspection: Option<Introspection>,
     /// How long a verified token is remembered; `None` keeps the default
     /// (a minute). A revoked token works until then.
     pub cache_ttl: Option<Duration>,
@@ -61,6 +72,8 @@ impl Config {
             resource: resource.into(),
             introspection: None,
             api_keys: Vec::new(),
+            reloaded_api_keys: None,
+            rotated_introspection: None,
             cache_ttl: None,
             rate_limits: None,
             redis: None,
@@ -81,6 +94,80 @@ pub struct IntrospectionClient {
     pub client_secret: Secret,
     /// The `aud` introspected tokens must have: normally the resource.
     pub audience: String,
+}
+
+/// How often secret files are looked at again: a rotation takes effect
+/// within this long.
+const SECRET_POLL: Duration = Duration::from_secs(10);
+
+/// The directory holding the file at `path` as a secret source, and the
+/// file's name as the secret's: how orchestrators mount secrets.
+fn file_secret(path: &str) -> Result<(Secrets, String), String> {
+    let file = Path::new(path);
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
+        return Err(format!("{path}: not a file path"));
+    };
+    Ok((Secrets::new().with(FileSecrets::new(dir)), name.to_owned()))
+}
+
+/// API keys listed in the file at `path` (one `HEX:SUBJECT[:SCOPES]` a
+/// line, `#` comments: [`ApiKeys::load`]), reloaded whenever the file
+/// changes, so a key added or revoked takes effect without a restart. A
+/// malformed new file is logged and changes nothing. The keys go in
+/// [`Config::reloaded_api_keys`]; keep the watch as long as the server
+/// runs (dropping it stops the reloading).
+///
+/// # Errors
+/// A message naming the file when it is missing, unreadable or malformed.
+pub async fn api_keys_from_file(path: &str) -> Result<(Arc<ApiKeys>, SecretWatch), String> {
+    let (secrets, name) = file_secret(path)?;
+    let keys = Arc::new(ApiKeys::new());
+    let text = secrets.require(&name).await.map_err(|e| e.to_string())?;
+    keys.load(text.expose())
+        .map_err(|e| format!("{path}: {e}"))?;
+    let watch = secrets
+        .watch(&name, SECRET_POLL, {
+            let keys = Arc::clone(&keys);
+            move |text| {
+                if let Err(e) = keys.load(text.expose()) {
+                    tracing::error!(error = %e, "API keys not reloaded");
+                }
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((keys, watch))
+}
+
+/// Introspection at `issuer`'s endpoint ([`Introspection::discover`]) as
+/// `client_id`, with the client secret in the file at `path`, re-read
+/// whenever the file changes: a secret rotated at the authorization server
+/// and then in the file takes effect without a restart. It goes in
+/// [`Config::rotated_introspection`]; keep the watch as long as the server
+/// runs.
+///
+/// # Errors
+/// A message naming the file when it is missing or unreadable (never its
+/// content); the discovery's error.
+pub async fn introspection_from_file(
+    issuer: &str,
+    client_id: &str,
+    audience: &str,
+    path: &str,
+) -> Result<(Introspection, SecretWatch), String> {
+    let (secrets, name) = file_secret(path)?;
+    let secret = secrets.require(&name).await.map_err(|e| e.to_string())?;
+    let introspection = Introspection::discover(issuer, client_id, secret.expose(), audience)
+        .await
+        .map_err(|e| e.to_string())?;
+    let watch = secrets
+        .watch(&name, SECRET_POLL, {
+            let introspection = introspection.clone();
+            move |secret| introspection.rotate_client_secret(secret)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((introspection, watch))
 }
 
 /// Parses `HEX:SUBJECT:SCOPES` (scopes comma-separated) into an API key
@@ -160,6 +247,9 @@ async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::E
         }
         verifiers.push(Arc::new(keys));
     }
+    if let Some(keys) = &config.reloaded_api_keys {
+        verifiers.push(keys.clone());
+    }
     let jwt = config
         .jwt
         .clone()
@@ -174,6 +264,10 @@ async fn verifier(config: &Config) -> Result<Arc<dyn TokenVerifier>, mcp_auth::E
         )
         .await?;
         verifiers.push(Arc::new(introspection));
+    }
+    if let Some(introspection) = &config.rotated_introspection {
+        // A clone shares the secret the caller's watch rotates.
+        verifiers.push(Arc::new(introspection.clone()));
     }
     Ok(Arc::new(FirstOf::new(verifiers)))
 }
@@ -248,4 +342,35 @@ pub async fn serve(
         endpoint.shutdown();
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A missing secret file stops startup before anything is fetched,
+    /// naming the file; a malformed API key file names the line, never
+    /// its content.
+    #[tokio::test]
+    async fn secret_files_fail_at_startup_naming_the_file() {
+        let dir = std::env::temp_dir().join(format!("examples-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = dir.join("introspection-client-secret");
+        let missing = missing.to_str().unwrap();
+        // The issuer is never asked: the secret is read first.
+        let e = introspection_from_file("https://auth.invalid", "rs", "aud", missing)
+            .await
+            .unwrap_err();
+        assert!(
+            e.contains("missing secret \"introspection-client-secret\"") && e.contains(missing),
+            "{e}"
+        );
+        let keys = dir.join("api-keys");
+        std::fs::write(&keys, "sk-not-a-hash-line\n").unwrap();
+        let e = api_keys_from_file(keys.to_str().unwrap())
+            .await
+            .unwrap_err();
+        assert!(e.contains("line 1") && !e.contains("sk-not"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

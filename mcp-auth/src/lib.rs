@@ -17,7 +17,8 @@
 //! - [`TokenVerifier`] with [`JwtVerifier`] (RFC 9068 access tokens
 //!   against the issuer's JWKS; audience must be this resource),
 //!   [`Introspection`] (RFC 7662) and [`ApiKeys`], combined with
-//!   [`FirstOf`].
+//!   [`FirstOf`]. The last two take a rotated client secret or key list
+//!   while the server runs, read from a secret source.
 //! - [`RequiredScopes`]: per request, method, tool, prompt and resource.
 //!
 //! The client side is in [`client`]: the `WWW-Authenticate` challenge,

@@ -2,6 +2,7 @@
 //! introspection endpoint (RFC 7662). Answers are cached by
 //! [`AuthLayer`](crate::AuthLayer), never past the token's expiry.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use mcp_core::JsonObject;
@@ -13,11 +14,19 @@ use crate::fetch::{FetchPolicy, SafeFetcher};
 use crate::secret::Secret;
 
 /// Verifies tokens by asking the authorization server.
+///
+/// The client secret can be replaced while the server runs
+/// ([`rotate_client_secret`](Self::rotate_client_secret), which shows it
+/// read from a secret source and rotated when the source changes). Clones
+/// share it, so a clone handed to the code watching the secret rotates the
+/// verifier the auth layer holds.
 #[derive(Debug, Clone)]
 pub struct Introspection {
     endpoint: String,
     client_id: String,
-    client_secret: Secret,
+    // Shared and replaceable: a rotated secret must reach the verifier
+    // already inside the auth layer, without rebuilding it.
+    client_secret: Arc<RwLock<Secret>>,
     audience: Vec<String>,
     issuer: Option<String>,
     fetcher: SafeFetcher,
@@ -38,7 +47,7 @@ impl Introspection {
         Ok(Self {
             endpoint: endpoint.into(),
             client_id: client_id.into(),
-            client_secret: Secret::new(client_secret.into()),
+            client_secret: Arc::new(RwLock::new(Secret::new(client_secret.into()))),
             audience: vec![audience.into()],
             issuer: None,
             fetcher: SafeFetcher::new(FetchPolicy::configured())?,
@@ -76,15 +85,67 @@ impl Introspection {
         self
     }
 
+    /// Authenticates with `secret` from now on, in this verifier and its
+    /// clones: for a client secret rotated at the authorization server.
+    /// Requests already sent finish with the previous one.
+    ///
+    /// ```no_run
+    /// # async fn run(secrets: mcp_server::secrets::Secrets) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use mcp_auth::Introspection;
+    ///
+    /// // Missing: an error naming the secret, never a value.
+    /// let secret = secrets.require("introspection-client-secret").await?;
+    /// let introspection = Introspection::discover(
+    ///     "https://auth.example.com",
+    ///     "mcp-resource-server",
+    ///     secret.expose(),
+    ///     "https://mcp.example.com/mcp",
+    /// )
+    /// .await?;
+    /// let _watch = secrets
+    ///     .watch("introspection-client-secret", Duration::from_secs(30), {
+    ///         let introspection = introspection.clone();
+    ///         move |secret| introspection.rotate_client_secret(secret)
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn rotate_client_secret(&self, secret: Secret) {
+        *self
+            .client_secret
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = secret;
+    }
+
     async fn check(&self, token: &str) -> Result<Identity, Error> {
+        // A copy, so no lock is held across the request.
+        let secret = self
+            .client_secret
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         let answer = self
             .fetcher
             .post_form(
                 &self.endpoint,
                 &[("token", token), ("token_type_hint", "access_token")],
-                Some((&self.client_id, self.client_secret.expose())),
+                Some((&self.client_id, secret.expose())),
             )
             .await?;
+        // Our credentials, not the token, were refused: a secret rotated
+        // at the authorization server but not yet here (or the reverse).
+        // Nothing the caller can fix, so not a token error.
+        if answer.status == http::StatusCode::UNAUTHORIZED {
+            return Err(Error::Unavailable(
+                format!(
+                    "{} refused this resource server's client credentials (HTTP 401): \
+                     is the introspection client secret current?",
+                    self.endpoint
+                )
+                .into(),
+            ));
+        }
         // RFC 7662 answers 200 for any token; a 400 with an OAuth error
         // (oidc-provider's `unsupported_token_type` for a JWT) is about the
         // token, not an outage.
