@@ -108,6 +108,18 @@ pub(crate) fn watch(layer: impl Layer<Registry> + Send + Sync + 'static) -> Watc
     Watching(())
 }
 
+/// Installs W3C trace context and baggage as the global propagator. Every
+/// test that needs one installs this same pair: tests run in parallel, and
+/// the propagator is the process's.
+pub(crate) fn w3c_propagation() {
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+        ]),
+    );
+}
+
 /// Stops exporting to OpenTelemetry when dropped.
 pub(crate) struct OtelOn(());
 

@@ -407,9 +407,7 @@ print(json.dumps(out))
 async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
     use opentelemetry::trace::SpanKind;
 
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
+    crate::capture::w3c_propagation();
     let (_otel, exporter, provider) = crate::capture::watch_otel();
 
     // The inner server, and the outer one whose `relay` tool calls it.
@@ -539,9 +537,7 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
 async fn a_servers_request_to_its_client_is_traced_both_ways() {
     use opentelemetry::trace::SpanKind;
 
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
+    crate::capture::w3c_propagation();
     let (_otel, exporter, provider) = crate::capture::watch_otel();
     exporter.reset();
     let (url, _server) =
@@ -632,4 +628,103 @@ async fn tool_arguments_and_results_are_recorded_only_when_asked() {
     let result: Value = serde_json::from_str(&failed["gen_ai.tool.call.result"]).unwrap();
     assert_eq!(result["isError"], true, "{result}");
     assert_eq!(result["content"][0]["text"], "no luck", "{result}");
+}
+
+/// `tracestate` and `baggage` travel with `traceparent`: what a caller
+/// sends in `_meta` reaches the server and goes on from it, in `_meta`
+/// again, into the request its handler makes of another server.
+#[tokio::test(flavor = "current_thread")]
+async fn tracestate_and_baggage_travel_on_with_the_trace() {
+    crate::capture::w3c_propagation();
+    let (_otel, _, _) = crate::capture::watch_otel();
+    // The inner server, and what reached it: each request's body.
+    let bodies: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = Arc::clone(&bodies);
+    let inner = StreamableHttp::new(
+        Server::new(crate::support::test_router().0),
+        HttpOptions::default(),
+    );
+    let app = axum::Router::new()
+        .route_service("/mcp", inner)
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let (parts, body) = req.into_parts();
+                    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+                    if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                        seen.lock().unwrap().push(body);
+                    }
+                    let req = axum::extract::Request::from_parts(parts, bytes.into());
+                    next.run(req).await
+                }
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inner_url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(serve_service(
+        listener,
+        app,
+        Default::default(),
+        std::future::pending(),
+    ));
+    let upstream = crate::support::http_client(&inner_url, Era::Modern).await;
+    let outer = crate::support::test_router().0;
+    outer.add_tool(tool(
+        "relay",
+        "Calls echo upstream",
+        move |_: mcp_server::NoArgs| {
+            let upstream = upstream.clone();
+            async move {
+                let r = upstream
+                    .call_tool("echo", args(json!({"message": "relayed"})))
+                    .await
+                    .map_err(Error::tool)?;
+                Ok::<_, Error>(r.text().unwrap_or_default())
+            }
+        },
+    ));
+    let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
+
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "relay", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "tracestate": "vendor=abc",
+                "baggage": "user=ada",
+            }
+        }
+    });
+    let answer = reqwest::Client::new()
+        .post(&outer_url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "relay")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains("relayed"));
+
+    let bodies = bodies.lock().unwrap();
+    let call = bodies
+        .iter()
+        .find(|b| b["method"] == "tools/call")
+        .unwrap_or_else(|| panic!("no tools/call reached the inner server: {bodies:?}"));
+    let meta = &call["params"]["_meta"];
+    let traceparent = meta["traceparent"].as_str().unwrap_or_default();
+    assert!(
+        traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{meta}"
+    );
+    assert!(traceparent.ends_with("-01"), "{meta}");
+    assert_eq!(meta["tracestate"], "vendor=abc", "{meta}");
+    assert_eq!(meta["baggage"], "user=ada", "{meta}");
 }

@@ -12,9 +12,7 @@ use crate::support::{args, http_client, serve_http, test_router};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_trace_runs_from_the_caller_through_the_gateway_to_the_upstream() {
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-    );
+    crate::capture::w3c_propagation();
     let (_otel, exporter, provider) = crate::capture::watch_otel();
     let (upstream_url, _upstream) = serve_http(Server::new(test_router().0)).await;
     let config = format!(
