@@ -172,11 +172,10 @@ pub enum RootSpan<R> {
 }
 
 /// Opens the span of a unit of work that may start a trace (a request
-/// served, or one sent): with sampling at the source on
+/// served, or one sent). With sampling at the source on
 /// ([`sample_at_source`]) and no span current (`local_parent` says whether
-/// one is; asked only then), the
-/// trace is decided first, and `open` does not run for a trace that is
-/// dropped. Otherwise as [`open_span`].
+/// one is, and is asked only then), the trace is decided first, and `open`
+/// does not run for a trace that is dropped. Otherwise as [`open_span`].
 ///
 /// `remote_sampled` is the `sampled` flag of the caller's `traceparent`, if
 /// any. Work already running in a dropped trace ([`in_dropped_trace`])
