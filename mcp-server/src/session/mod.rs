@@ -83,7 +83,8 @@ pub struct ServerOptions {
     pub rate_limits: Option<crate::limit::RateLimits>,
     /// Records each tool call's arguments and result, as JSON text, on its
     /// span (`gen_ai.tool.call.arguments`, `gen_ai.tool.call.result`: the
-    /// conventions' opt-in attributes). Off by default: they may hold
+    /// conventions' opt-in attributes), each cut at 16 KiB. Off by
+    /// default: they may hold
     /// personal data or secrets, and spans and logs reach more readers than
     /// the tools' data does.
     pub record_tool_calls: bool,

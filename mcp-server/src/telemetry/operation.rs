@@ -32,9 +32,27 @@ impl Outcome {
     /// Keeps `result` for the span (`gen_ai.tool.call.result`).
     pub(crate) fn tool_result(&self, result: &mcp_core::CallToolResult) {
         if let Ok(json) = serde_json::to_string(result) {
-            let _ = self.tool_result.set(json);
+            let _ = self.tool_result.set(capped(json));
         }
     }
+}
+
+/// The most of a tool call's arguments or result a span records, in bytes:
+/// a frame may be megabytes, and every span is held, queued and exported.
+pub(crate) const RECORDED_TOOL_CALL_BYTES: usize = 16 * 1024;
+
+/// `json`, cut to [`RECORDED_TOOL_CALL_BYTES`] on a character boundary and
+/// marked with a final `…` when longer.
+fn capped(mut json: String) -> String {
+    if json.len() > RECORDED_TOOL_CALL_BYTES {
+        let mut end = RECORDED_TOOL_CALL_BYTES;
+        while !json.is_char_boundary(end) {
+            end -= 1;
+        }
+        json.truncate(end);
+        json.push('…');
+    }
+    json
 }
 
 /// A request being handled: its span and when it started.
@@ -110,7 +128,7 @@ impl Operation {
                 let id = req.id.as_text();
                 let arguments = match call {
                     Some(ClientRequest::CallTool(p)) if record_tool_calls => {
-                        serde_json::to_string(&p.arguments).ok()
+                        serde_json::to_string(&p.arguments).ok().map(capped)
                     }
                     _ => None,
                 };
@@ -236,5 +254,24 @@ impl Operation {
             ],
             self.start.elapsed(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_tool_calls_are_capped_on_a_character_boundary() {
+        assert_eq!(capped("{}".to_owned()), "{}");
+        // A two-byte character straddles the limit: cut before it.
+        let long = format!(
+            "{}é{}",
+            "a".repeat(RECORDED_TOOL_CALL_BYTES - 1),
+            "b".repeat(10)
+        );
+        let cut = capped(long);
+        assert!(cut.ends_with('…'), "{}", &cut[cut.len() - 8..]);
+        assert_eq!(cut.len(), RECORDED_TOOL_CALL_BYTES - 1 + '…'.len_utf8());
     }
 }
