@@ -265,11 +265,14 @@ async fn the_example_binary_serves_metadata_and_accepts_a_token_for_its_url() {
     let Some(oidc) = Oidc::start().await else {
         return;
     };
+    // As an operator runs it: JSON logs, and a rate limit on one tool.
     let mut child = Command::new(example("auth_server"))
         .args(["--issuer", oidc.issuer(), "--bind", "127.0.0.1:0"])
+        .args(["--rate-limit", "tool:whoami=1/hour", "--log-json"])
+        .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -294,7 +297,36 @@ async fn the_example_binary_serves_metadata_and_accepts_a_token_for_its_url() {
         .await
         .unwrap();
     assert_eq!(whoami(&client).await["subject"], "test-user");
+    // The tool's quota is spent: refused, naming the policy and when to
+    // retry (longer than the client waits out).
+    let limited = client
+        .call_tool("whoami", args(json!({})))
+        .await
+        .unwrap_err();
+    let Error::Remote(limited) = limited else {
+        panic!("not refused by the server: {limited}");
+    };
+    assert!(limited.message().contains("tool:whoami"), "{limited:?}");
+    assert_eq!(limited.data().map(|d| &d["retryAfter"]), Some(&json!(3600)));
     client.close().await.unwrap();
+    // Probes and metrics beside the endpoint, without a token.
+    for probe in ["healthz", "readyz"] {
+        let status = reqwest::get(format!("{origin}/{probe}"))
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{probe}");
+    }
+    let metrics = reqwest::get(format!("{origin}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("mcp_server_rate_limited_total{policy=\"tool:whoami\"} 1"),
+        "{metrics}"
+    );
 
     // SIGTERM: a graceful exit.
     let pid = child.id().unwrap().to_string();
@@ -309,6 +341,20 @@ async fn the_example_binary_serves_metadata_and_accepts_a_token_for_its_url() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
+    // Every line it logged is JSON, and the call's access line names the
+    // caller.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut served = None;
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        let event: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+        if event["span"]["otel.name"] == "tools/call whoami" {
+            served.get_or_insert(event);
+        }
+    }
+    let served = served.expect("no log line of the whoami call");
+    let principal = served["span"]["principal"].as_str().unwrap_or_default();
+    assert!(principal.contains("test-user"), "{served}");
 }
 
 #[tokio::test]
