@@ -13,7 +13,7 @@
 //! extensions (`set_parent`, `context`) to find it.
 
 use std::cell::{Cell, RefCell};
-use std::sync::{Arc, LazyLock, Once};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Once, PoisonError};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
@@ -121,7 +121,12 @@ pub(crate) fn w3c_propagation() {
 }
 
 /// Stops exporting to OpenTelemetry when dropped.
-pub(crate) struct OtelOn(());
+/// Holds the in-memory exporter for one test at a time: tests run in
+/// parallel, and one that resets the exporter would clear another's spans.
+pub(crate) struct OtelOn(#[allow(dead_code, reason = "held, not read")] MutexGuard<'static, ()>);
+
+/// Who holds the in-memory exporter.
+static OTEL_TURN: Mutex<()> = Mutex::new(());
 
 impl Drop for OtelOn {
     fn drop(&mut self) {
@@ -138,8 +143,11 @@ pub(crate) fn watch_otel() -> (
     &'static SdkTracerProvider,
 ) {
     install();
+    let turn = OTEL_TURN.lock().unwrap_or_else(PoisonError::into_inner);
+    // What the previous holder left.
+    OTEL_EXPORT.0.reset();
     OTEL.with(|o| o.set(true));
-    (OtelOn(()), &OTEL_EXPORT.0, &OTEL_EXPORT.1)
+    (OtelOn(turn), &OTEL_EXPORT.0, &OTEL_EXPORT.1)
 }
 
 /// The span called `name` of `kind` among `spans`, failing with `context`

@@ -128,6 +128,42 @@ fn router() -> Router {
     router
 }
 
+/// A tool, `relay`, that calls `echo` on `upstream`: a server that is a
+/// client too.
+fn relay(upstream: mcp_client::Client) -> mcp_server::ToolRoute {
+    tool(
+        "relay",
+        "Calls echo upstream",
+        move |_: mcp_server::NoArgs| {
+            let upstream = upstream.clone();
+            async move {
+                let r = upstream
+                    .call_tool("echo", args(json!({"message": "relayed"})))
+                    .await
+                    .map_err(Error::tool)?;
+                Ok::<_, Error>(r.text().unwrap_or_default())
+            }
+        },
+    )
+}
+
+/// Posts a 2026-07-28 `tools/call` of `tool` with `params` as is (its
+/// `_meta` included) to `url`, with the headers that mirror it.
+async fn post_call(url: &str, id: Value, tool: &str, params: Value) -> reqwest::Response {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
     let capture = Capture::default();
@@ -297,28 +333,15 @@ async fn a_callers_traceparent_is_continued_and_handler_logs_carry_it() {
         Default::default(),
         std::future::pending(),
     ));
-    let body = json!({
-        "jsonrpc": "2.0", "id": "req-7", "method": "tools/call",
-        "params": {
-            "name": "telemetry_logs", "arguments": {},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-            }
+    let params = json!({
+        "name": "telemetry_logs", "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         }
     });
-    let answer = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "telemetry_logs")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let answer = post_call(&url, json!("req-7"), "telemetry_logs", params).await;
     assert_eq!(answer.status(), 200);
     let inside = capture.inside.lock().unwrap().clone();
     assert_eq!(inside.len(), 1, "{inside:?}");
@@ -417,20 +440,7 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
         exporter.reset();
         let upstream = crate::support::http_client(&inner_url, era).await;
         let outer = crate::support::test_router().0;
-        outer.add_tool(tool(
-            "relay",
-            "Calls echo upstream",
-            move |_: mcp_server::NoArgs| {
-                let upstream = upstream.clone();
-                async move {
-                    let r = upstream
-                        .call_tool("echo", args(json!({"message": "relayed"})))
-                        .await
-                        .map_err(Error::tool)?;
-                    Ok::<_, Error>(r.text().unwrap_or_default())
-                }
-            },
-        ));
+        outer.add_tool(relay(upstream));
         let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
         let client = crate::support::http_client(&outer_url, era).await;
         let r = client.call_tool("relay", args(json!({}))).await.unwrap();
@@ -496,21 +506,11 @@ async fn a_trace_continues_from_client_to_server_to_a_nested_call() {
     // A request without a `traceparent` starts a trace, and its logs name
     // that one, not an id of their own.
     exporter.reset();
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+    let params = json!({
         "name": "echo", "arguments": {"message": "m"},
         "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let answer = reqwest::Client::new()
-        .post(&inner_url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "echo")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+                  "io.modelcontextprotocol/clientCapabilities": {}}});
+    let answer = post_call(&inner_url, json!(1), "echo", params).await;
     assert_eq!(answer.status(), 200);
     provider.force_flush().unwrap();
     let spans = exporter.get_finished_spans().unwrap();
@@ -670,46 +670,20 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     ));
     let upstream = crate::support::http_client(&inner_url, Era::Modern).await;
     let outer = crate::support::test_router().0;
-    outer.add_tool(tool(
-        "relay",
-        "Calls echo upstream",
-        move |_: mcp_server::NoArgs| {
-            let upstream = upstream.clone();
-            async move {
-                let r = upstream
-                    .call_tool("echo", args(json!({"message": "relayed"})))
-                    .await
-                    .map_err(Error::tool)?;
-                Ok::<_, Error>(r.text().unwrap_or_default())
-            }
-        },
-    ));
+    outer.add_tool(relay(upstream));
     let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
 
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": "relay", "arguments": {},
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-                "tracestate": "vendor=abc",
-                "baggage": "user=ada",
-            }
+    let params = json!({
+        "name": "relay", "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "vendor=abc",
+            "baggage": "user=ada",
         }
     });
-    let answer = reqwest::Client::new()
-        .post(&outer_url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "relay")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+    let answer = post_call(&outer_url, json!(1), "relay", params).await;
     assert_eq!(answer.status(), 200);
     assert!(answer.text().await.unwrap().contains("relayed"));
 

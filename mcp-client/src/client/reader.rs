@@ -150,6 +150,9 @@ impl Inner {
             let span = super::telemetry::serving(&request);
             let reply = tracing::Instrument::instrument(this.answer(&request), span.clone()).await;
             super::telemetry::served(&span, reply.as_ref().map(|_| ()));
+            // Ended once the answer is made: the server may go on as soon
+            // as it has it.
+            drop(span);
             this.lock_serving().remove(&request.id);
             if let Some(answer) = answer(&request.id, reply) {
                 this.send(answer).await;
