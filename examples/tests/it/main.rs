@@ -26,6 +26,7 @@ mod hostile;
 mod http_client;
 mod http_sessions;
 mod http_status;
+mod introspection_secret;
 mod isolation;
 mod oidc;
 mod operations;

@@ -16,18 +16,19 @@ use serde_json::{Value, json};
 use crate::support::test_router;
 
 /// A directory of mounted secrets for one test.
-struct Mount(PathBuf);
+pub(crate) struct Mount(pub(crate) PathBuf);
 
 impl Mount {
-    fn new(test: &str) -> Self {
+    pub(crate) fn new(test: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("mcp-it-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         Self(dir)
     }
 
-    /// Replaces the file as orchestrators do: written aside, renamed in.
-    fn write(&self, name: &str, value: &str) {
+    /// Replaces the file as orchestrators do: written aside, renamed in,
+    /// so a reader never sees half a secret.
+    pub(crate) fn write(&self, name: &str, value: &str) {
         let aside = self.0.join(format!(".{name}.new"));
         std::fs::write(&aside, value).unwrap();
         std::fs::rename(aside, self.0.join(name)).unwrap();

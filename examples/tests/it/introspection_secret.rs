@@ -3,26 +3,12 @@
 //! accepting opaque tokens after the authorization server and the file
 //! both move to a new secret, without anything being rebuilt.
 
-#![cfg(feature = "server")]
-#![allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::panic,
-    reason = "tests"
-)]
-
-use std::convert::Infallible;
-use std::future::Future;
-use std::path::PathBuf;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
 use mcp_auth::{
     AuthLayer, Error, Identity, Introspection, ProtectedResourceMetadata, TokenVerifier,
 };
@@ -31,38 +17,14 @@ use mcp_server::secrets::{EnvSecrets, FileSecrets, Secrets};
 use mcp_server::{NoArgs, RequestContext, Router, Server, tool};
 use serde_json::{Value, json};
 
+use crate::secrets::Mount;
+
 const RESOURCE: &str = "http://127.0.0.1/mcp";
 const CLIENT_ID: &str = "mcp-resource-server";
 const SECRET_NAME: &str = "introspection-client-secret";
 const OLD: &str = "old-secret-0123456789abcdef";
 const NEW: &str = "new-secret-fedcba9876543210";
 const TOKEN: &str = "opaque-token-4f1c2a";
-
-/// A directory of mounted secrets for one test.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("mcp-auth-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// Replaces the file as orchestrators do: written aside, renamed in,
-    /// so a reader never sees half a secret.
-    fn write(&self, name: &str, value: &str) {
-        let aside = self.0.join(format!(".{name}.new"));
-        std::fs::write(&aside, value).unwrap();
-        std::fs::rename(aside, self.0.join(name)).unwrap();
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// An RFC 7662 introspection endpoint that knows one opaque token and
 /// accepts one client secret (`client_secret_basic`) at a time, as an
@@ -81,9 +43,25 @@ impl AuthorizationServer {
             answered: Arc::new(AtomicUsize::new(0)),
         };
         let (listener, url) = listener().await;
+        let endpoint = server.clone();
+        let app = axum::Router::new().route(
+            "/introspect",
+            axum::routing::post(move |headers: http::HeaderMap, form: Bytes| {
+                let endpoint = endpoint.clone();
+                async move {
+                    let authorization = headers
+                        .get(http::header::AUTHORIZATION)
+                        .and_then(|v| v.to_str().ok());
+                    let (status, body) = endpoint.answer(authorization, &form);
+                    let status = http::StatusCode::from_u16(status).unwrap();
+                    let json = [(http::header::CONTENT_TYPE, "application/json")];
+                    (status, json, body.to_string())
+                }
+            }),
+        );
         tokio::spawn(serve_service(
             listener,
-            server.clone(),
+            app,
             Default::default(),
             std::future::pending(),
         ));
@@ -102,10 +80,11 @@ impl AuthorizationServer {
             return (401, json!({"error": "invalid_client"}));
         }
         self.answered.fetch_add(1, Ordering::SeqCst);
-        let token = url::form_urlencoded::parse(form)
-            .find(|(k, _)| k == "token")
-            .map(|(_, v)| v.into_owned());
-        if token.as_deref() != Some(TOKEN) {
+        // The form's `token` (the test's token needs no percent-decoding).
+        let token = form
+            .split(|b| *b == b'&')
+            .find_map(|pair| pair.strip_prefix(b"token="));
+        if token != Some(TOKEN.as_bytes()) {
             return (200, json!({"active": false}));
         }
         let now = SystemTime::now()
@@ -117,40 +96,6 @@ impl AuthorizationServer {
             "aud": RESOURCE, "scope": "mcp:read", "exp": now + 3600,
         });
         (200, claims)
-    }
-}
-
-impl<B> tower_service::Service<http::Request<B>> for AuthorizationServer
-where
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: std::fmt::Debug,
-{
-    type Response = http::Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let server = self.clone();
-        Box::pin(async move {
-            let authorization = request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let form = request.into_body().collect().await.unwrap().to_bytes();
-            let (status, body) = server.answer(authorization.as_deref(), &form);
-            let response = http::Response::builder()
-                .status(status)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(Full::new(Bytes::from(body.to_string())))
-                .unwrap();
-            Ok(response)
-        })
     }
 }
 
