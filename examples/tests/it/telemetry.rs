@@ -687,12 +687,16 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     assert_eq!(answer.status(), 200);
     assert!(answer.text().await.unwrap().contains("relayed"));
 
-    let bodies = bodies.lock().unwrap();
-    let call = bodies
-        .iter()
-        .find(|b| b["method"] == "tools/call")
-        .unwrap_or_else(|| panic!("no tools/call reached the inner server: {bodies:?}"));
-    let meta = &call["params"]["_meta"];
+    // The last `tools/call` that reached the inner server: its `_meta`.
+    let last_meta = || {
+        let bodies = bodies.lock().unwrap();
+        let call = bodies
+            .iter()
+            .rfind(|b| b["method"] == "tools/call")
+            .unwrap_or_else(|| panic!("no tools/call reached the inner server: {bodies:?}"));
+        call["params"]["_meta"].clone()
+    };
+    let meta = last_meta();
     let traceparent = meta["traceparent"].as_str().unwrap_or_default();
     assert!(
         traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
@@ -701,4 +705,30 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     assert!(traceparent.ends_with("-01"), "{meta}");
     assert_eq!(meta["tracestate"], "vendor=abc", "{meta}");
     assert_eq!(meta["baggage"], "user=ada", "{meta}");
+
+    // A caller cannot make the server carry more on: oversized trace
+    // state and baggage are cut to the W3C and OpenTelemetry bounds (32
+    // trace-state members; 64 baggage entries, 8,192 bytes).
+    let members: Vec<String> = (0..40).map(|i| format!("k{i}=v{i}")).collect();
+    let entries: Vec<String> = (0..200)
+        .map(|i| format!("b{i}={}", "x".repeat(60)))
+        .collect();
+    let params = json!({
+        "name": "relay", "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": members.join(","),
+            "baggage": entries.join(","),
+        }
+    });
+    let answer = post_call(&outer_url, json!(2), "relay", params).await;
+    assert_eq!(answer.status(), 200);
+    let meta = last_meta();
+    let tracestate = meta["tracestate"].as_str().unwrap_or_default();
+    assert!(tracestate.split(',').count() <= 32, "{tracestate}");
+    let baggage = meta["baggage"].as_str().unwrap_or_default();
+    assert!(baggage.split(',').count() <= 64, "{baggage}");
+    assert!(baggage.len() <= 8192, "{}", baggage.len());
 }
