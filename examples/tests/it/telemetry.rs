@@ -706,9 +706,9 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     assert_eq!(meta["tracestate"], "vendor=abc", "{meta}");
     assert_eq!(meta["baggage"], "user=ada", "{meta}");
 
-    // A caller cannot make the server carry more on: oversized trace
-    // state and baggage are cut to the W3C and OpenTelemetry bounds (32
-    // trace-state members; 64 baggage entries, 8,192 bytes).
+    // A caller cannot make the server carry more on: a longer trace state
+    // is cut to 32 members, and baggage past OpenTelemetry's bounds (64
+    // entries, 8,192 bytes) is not passed on.
     let members: Vec<String> = (0..40).map(|i| format!("k{i}=v{i}")).collect();
     let entries: Vec<String> = (0..200)
         .map(|i| format!("b{i}={}", "x".repeat(60)))
