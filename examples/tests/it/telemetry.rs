@@ -121,6 +121,17 @@ fn add_tools(router: &Router) {
     ));
 }
 
+/// Calls `echo` with "hi" and the tool that fails, which must answer as
+/// a tool error.
+async fn echo_and_a_failure(client: &mcp_client::Client) {
+    client
+        .call_tool("echo", args(json!({"message": "hi"})))
+        .await
+        .unwrap();
+    let failed = client.call_tool("telemetry_fails", args(json!({}))).await;
+    assert_eq!(failed.unwrap().is_error, Some(true));
+}
+
 /// The test tools and those above.
 fn router() -> Router {
     let router = crate::support::test_router().0;
@@ -174,15 +185,7 @@ async fn spans_follow_the_conventions_in_both_eras_over_stdio_and_http() {
             capture.client_spans.lock().unwrap().clear();
             let pair = connect_with(wire, era, Host::default(), Default::default()).await;
             add_tools(&pair.router);
-            pair.client
-                .call_tool("echo", args(json!({"message": "hi"})))
-                .await
-                .unwrap();
-            let failed = pair
-                .client
-                .call_tool("telemetry_fails", args(json!({})))
-                .await;
-            assert_eq!(failed.unwrap().is_error, Some(true));
+            echo_and_a_failure(&pair.client).await;
             let unknown = pair.client.call_tool("no_such_tool", args(json!({}))).await;
             assert!(unknown.is_err());
             pair.router.add_resource(mcp_server::resource(
@@ -608,16 +611,7 @@ async fn tool_arguments_and_results_are_recorded_only_when_asked() {
     options.record_tool_calls = true;
     let pair = connect_with(Wire::Duplex, Era::Modern, Host::default(), options).await;
     add_tools(&pair.router);
-    pair.client
-        .call_tool("echo", args(json!({"message": "hi"})))
-        .await
-        .unwrap();
-    let failed = pair
-        .client
-        .call_tool("telemetry_fails", args(json!({})))
-        .await
-        .unwrap();
-    assert_eq!(failed.is_error, Some(true));
+    echo_and_a_failure(&pair.client).await;
     drop(pair);
     let echo = &capture.named("tools/call echo")[0];
     let arguments: Value = serde_json::from_str(&echo["gen_ai.tool.call.arguments"]).unwrap();

@@ -75,11 +75,7 @@ pub(super) fn request(
     // A request sent outside any span may start a trace: sampled at the
     // source, when that is on, before anything is built.
     let local_parent = || tracing::dispatcher::get_default(|d| d.current_span().id().is_some());
-    match mcp_core::telemetry::open_root_span(None, local_parent, open) {
-        mcp_core::telemetry::RootSpan::Opened(span, kept) => (span, kept),
-        mcp_core::telemetry::RootSpan::Kept(span) => (span, Some(true)),
-        _ => (tracing::Span::none(), Some(false)),
-    }
+    mcp_core::telemetry::open_root_span(None, local_parent, open).split(tracing::Span::none)
 }
 
 /// The span of a request the server sent (on a legacy session): kind

@@ -171,6 +171,25 @@ pub enum RootSpan<R> {
     Opened(R, Option<bool>),
 }
 
+impl<R> RootSpan<R> {
+    /// The span (`none()` for a dropped trace, which has none) and whether
+    /// its trace is kept (`None`: no sampler looked), for code that treats
+    /// a decision at the source like a head sampler's.
+    ///
+    /// ```
+    /// use mcp_core::telemetry::RootSpan;
+    /// assert_eq!(RootSpan::Dropped.split(|| 0), (0, Some(false)));
+    /// assert_eq!(RootSpan::Kept(7).split(|| 0), (7, Some(true)));
+    /// ```
+    pub fn split(self, none: impl FnOnce() -> R) -> (R, Option<bool>) {
+        match self {
+            Self::Dropped => (none(), Some(false)),
+            Self::Kept(span) => (span, Some(true)),
+            Self::Opened(span, kept) => (span, kept),
+        }
+    }
+}
+
 /// Opens the span of a unit of work that may start a trace (a request
 /// served, or one sent). With sampling at the source on
 /// ([`sample_at_source`]) and no span current (`local_parent` says whether

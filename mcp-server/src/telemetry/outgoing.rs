@@ -6,7 +6,6 @@
 
 use mcp_core::RequestMeta;
 use mcp_core::jsonrpc::RequestId;
-use mcp_core::telemetry::RootSpan;
 use tracing::field::Empty;
 
 use crate::error::Error;
@@ -38,11 +37,8 @@ pub(crate) fn start(
     // Asked while a request is handled, so under its span (or in its
     // dropped trace).
     let local_parent = || tracing::dispatcher::get_default(|d| d.current_span().id().is_some());
-    let (span, kept) = match mcp_core::telemetry::open_root_span(None, local_parent, open) {
-        RootSpan::Opened(span, kept) => (span, kept),
-        RootSpan::Kept(span) => (span, Some(true)),
-        _ => (tracing::Span::none(), Some(false)),
-    };
+    let (span, kept) =
+        mcp_core::telemetry::open_root_span(None, local_parent, open).split(tracing::Span::none);
     #[cfg(feature = "otel")]
     mcp_core::telemetry::inject_context(&span, kept, meta);
     #[cfg(not(feature = "otel"))]
