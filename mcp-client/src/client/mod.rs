@@ -509,7 +509,7 @@ impl Client {
         let timeout = options.timeout.unwrap_or(inner.options.request_timeout);
         let waited = match direct {
             #[cfg(feature = "http")]
-            Some(direct) => posting(direct.post(message), rx, timeout).await,
+            Some(direct) => posting(inner, direct.post(message), rx, timeout).await,
             _ => {
                 inner
                     .outbox
@@ -710,14 +710,16 @@ impl Client {
 }
 
 /// Waits up to `timeout` for the reply to a request whose POST (`post`)
-/// runs here, on the caller's task; the reply still comes through the
-/// reader, like any other message. A POST still reading when the reply
-/// came (an SSE stream's end) finishes on a task of its own, so that its
-/// connection goes back to the pool; one given up on (a timeout, the
-/// caller dropped) is dropped with its stream, which cancels the request.
+/// runs here, on the caller's task. A JSON answer comes back from the
+/// POST itself; an answer in an SSE stream comes through the reader, like
+/// any other message. A POST still reading when the reply came (an SSE
+/// stream's end) finishes on a task of its own, so that its connection
+/// goes back to the pool; one given up on (a timeout, the caller dropped)
+/// is dropped with its stream, which cancels the request.
 #[cfg(feature = "http")]
 async fn posting(
-    post: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    inner: &Inner,
+    post: std::pin::Pin<Box<dyn std::future::Future<Output = Option<mcp_core::Message>> + Send>>,
     mut rx: oneshot::Receiver<inner::Reply>,
     timeout: Duration,
 ) -> Result<Result<inner::Reply, oneshot::error::RecvError>, tokio::time::error::Elapsed> {
@@ -728,7 +730,12 @@ async fn posting(
             tokio::select! {
                 biased;
                 reply = &mut rx => break reply,
-                () = &mut post, if !posted => posted = true,
+                answer = &mut post, if !posted => {
+                    posted = true;
+                    if let Some(reply) = answer.and_then(|m| inner.claim(m)) {
+                        break Ok(reply);
+                    }
+                }
             }
         }
     })

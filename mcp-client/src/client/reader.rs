@@ -82,6 +82,19 @@ impl Inner {
         }
     }
 
+    /// The reply `message` carries, for the caller that read it itself
+    /// (its POST's JSON answer): the request's pending entry is taken, so
+    /// that nothing else answers it. `None` when it is no longer pending.
+    #[cfg(feature = "http")]
+    pub(super) fn claim(&self, message: Message) -> Option<Reply> {
+        let (id, reply) = match message {
+            Message::Response(r) => (r.id, Ok(r.result)),
+            Message::Error(e) => (e.id?, Err(Failure::Remote(e.error))),
+            Message::Request(_) | Message::Notification(_) => return None,
+        };
+        self.lock_pending().remove(&id).map(|_| reply)
+    }
+
     fn on_notification(&self, n: Notification) {
         if n.method == method::Cancelled::NAME
             && let Some(id) = n

@@ -46,9 +46,13 @@ pub(super) fn request(
     // again by every layer that reads it.
     // By tool or prompt only, as the conventions say: a resource URI would
     // make a span name per resource.
-    let name = mcp_core::telemetry::span_name(method, tool.or(prompt));
-    let id_text = id.as_text();
     let open = || {
+        // The name and id are text made for the span: not made for none.
+        if !tracing::enabled!(target: "mcp_client::request", tracing::Level::INFO) {
+            return tracing::Span::none();
+        }
+        let name = mcp_core::telemetry::span_name(method, tool.or(prompt));
+        let id_text = id.as_text();
         tracing::info_span!(
             target: "mcp_client::request",
             "mcp.client.request",

@@ -12,6 +12,7 @@
 
 mod auth;
 mod events;
+mod pool;
 mod session;
 mod sse_fallback;
 mod wire;
@@ -205,13 +206,25 @@ struct Handshake {
 pub(crate) struct Direct(Arc<Shared>);
 
 impl Direct {
-    /// Sends `message` and reads what the server answers, delivering it
-    /// to the reading half as any response is.
+    /// Sends `message` and reads what the server answers. The answer to
+    /// the request itself, when it comes as a JSON body, is returned to
+    /// the caller, which is waiting for it: handing it to the reading half
+    /// would wake another task only for it to wake the caller. Anything
+    /// else the server sends is delivered to the reading half.
     pub(crate) fn post(
         &self,
         message: Outgoing,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(Arc::clone(&self.0).post(message))
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Message>> + Send>> {
+        Box::pin(Arc::clone(&self.0).post_keeping(message, true))
+    }
+}
+
+/// The request `message` answers, if it is a response.
+fn answers(message: &Message) -> Option<&RequestId> {
+    match message {
+        Message::Response(r) => Some(&r.id),
+        Message::Error(e) => e.id.as_ref(),
+        _ => None,
     }
 }
 
@@ -425,6 +438,13 @@ impl Shared {
 
     /// Sends one message, and reads what the server answers.
     async fn post(self: Arc<Self>, message: Outgoing) {
+        self.post_keeping(message, false).await;
+    }
+
+    /// Sends one message, and reads what the server answers; with `keep`,
+    /// the answer to a request that comes as a JSON body is returned
+    /// instead of delivered.
+    async fn post_keeping(self: Arc<Self>, message: Outgoing, keep: bool) -> Option<Message> {
         let request_id = match &message.kind {
             OutgoingKind::Request { id, .. } => Some(id.clone()),
             _ => None,
@@ -455,7 +475,7 @@ impl Shared {
         if let Some(endpoint) = self.sse_endpoint.get() {
             self.post_to_endpoint(endpoint, message.bytes, request_id.as_ref())
                 .await;
-            return;
+            return None;
         }
         let mut renewed = false;
         loop {
@@ -467,7 +487,7 @@ impl Shared {
                 Ok(response) => response,
                 Err(why) => {
                     self.fail(request_id.as_ref(), &why).await;
-                    return;
+                    return None;
                 }
             };
             let status = response.status();
@@ -502,7 +522,7 @@ impl Shared {
                             "the server ended the session (HTTP 404), and starting a new one failed: {why}"
                         );
                         self.fail(request_id.as_ref(), &why).await;
-                        return;
+                        return None;
                     }
                 }
             }
@@ -517,13 +537,15 @@ impl Shared {
             {
                 self.fall_back_to_sse(response, message.bytes, request_id.as_ref())
                     .await;
-                return;
+                return None;
             }
-            self.handle_response(response, request_id.as_ref()).await;
+            let kept = self
+                .handle_response(response, request_id.as_ref(), keep)
+                .await;
             if method.as_deref() == Some("notifications/initialized") && status.is_success() {
                 self.clone().open_get_stream().await;
             }
-            return;
+            return kept;
         }
     }
 
@@ -556,8 +578,14 @@ impl Shared {
         Request::new(Method::POST, map).body(message.bytes.clone())
     }
 
-    /// Reads a response: JSON, an SSE stream, or an error status.
-    async fn handle_response(self: &Arc<Self>, response: Response, request: Option<&RequestId>) {
+    /// Reads a response: JSON, an SSE stream, or an error status. With
+    /// `keep`, a JSON answer to `request` is returned, not delivered.
+    async fn handle_response(
+        self: &Arc<Self>,
+        response: Response,
+        request: Option<&RequestId>,
+        keep: bool,
+    ) -> Option<Message> {
         let status = response.status();
         if status == StatusCode::ACCEPTED {
             // Right for notifications and answers; a request is owed its
@@ -570,7 +598,7 @@ impl Shared {
                 )
                 .await;
             }
-            return;
+            return None;
         }
         let content_type = response
             .headers()
@@ -580,7 +608,7 @@ impl Shared {
             .to_ascii_lowercase();
         if is_event_stream(response.headers()) {
             self.read_events(response, request).await;
-            return;
+            return None;
         }
         // Read before the body consumes the response; only refusals have any.
         let challenges = if status.is_success() {
@@ -592,26 +620,29 @@ impl Shared {
             Ok(body) => body,
             Err(e) => {
                 self.fail_with(request, e).await;
-                return;
+                return None;
             }
         };
         if !challenges.is_empty() {
             // Credentials refused: whatever the body says, the caller needs
             // the status and the challenge to do something about it.
             self.refused(request, status, challenges, &body).await;
-            return;
+            return None;
         }
-        self.handle_body(status, &content_type, body, request).await;
+        self.handle_body(status, &content_type, body, request, keep)
+            .await
     }
 
-    /// Reads a response body that is not an SSE stream.
+    /// Reads a response body that is not an SSE stream. With `keep`, the
+    /// answer to `request` is returned, not delivered.
     async fn handle_body(
         &self,
         status: StatusCode,
         content_type: &str,
         body: Bytes,
         request: Option<&RequestId>,
-    ) {
+        keep: bool,
+    ) -> Option<Message> {
         let is_json = content_type.starts_with("application/json") && !body.is_empty();
         let decoded = is_json.then(|| Incoming::from_slice(&body, true));
         match (decoded, request) {
@@ -624,7 +655,15 @@ impl Shared {
                 // about it, whatever id it names (one SDK answers every
                 // refusal with the id "server-error").
                 error.id = Some(id.clone());
+                if keep {
+                    return Some(Message::Error(error));
+                }
                 self.deliver(Incoming::Single(Message::Error(error))).await;
+            }
+            (Some(Ok(Incoming::Single(message))), Some(id))
+                if keep && answers(&message) == Some(id) =>
+            {
+                return Some(message);
             }
             (Some(Ok(incoming)), _) => {
                 let answered = self.deliver(incoming).await;
@@ -658,15 +697,15 @@ impl Shared {
             (Some(Err(e)), None) => tracing::debug!(error = %e, "unreadable answer"),
             (None, None) => {}
         }
+        None
     }
 
     /// Hands what the server sent to the client, decoded once. Returns
     /// whether it answers request `waiting`.
     async fn deliver(&self, incoming: Incoming) -> Option<RequestId> {
         let answers = match &incoming {
-            Incoming::Single(Message::Response(r)) => Some(r.id.clone()),
-            Incoming::Single(Message::Error(e)) => e.id.clone(),
-            _ => None,
+            Incoming::Single(message) => answers(message).cloned(),
+            Incoming::Batch(_) => None,
         };
         let _ = self.inbox.send(Ok(incoming)).await;
         answers

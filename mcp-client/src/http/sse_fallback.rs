@@ -51,7 +51,8 @@ impl Shared {
                 // Most likely a Streamable HTTP server that had its own
                 // reason to refuse: its answer says more than ours.
                 tracing::debug!(%why, "no HTTP+SSE fallback");
-                self.handle_body(status, &content_type, body, id).await;
+                self.handle_body(status, &content_type, body, id, false)
+                    .await;
             }
             Err(NoFallback::Broken(why)) => {
                 let why = format!(

@@ -1,32 +1,29 @@
 //! One HTTP request of the transport, and its response.
 //!
 //! Requests to the transport's own `http://` URL, when no proxy is set for
-//! it, go straight to hyper-util's pooled client (the one reqwest wraps):
-//! reqwest's layers around it cost about 40,000 instructions per request
-//! (its redirect policy alone parses the URL again every time), more than
-//! a plain server spends answering one. Everything else goes through
+//! it, go straight to hyper's HTTP/1 connections, pooled for that one
+//! origin ([`super::pool`]): reqwest's layers around hyper cost about
+//! 40,000 instructions per request (its redirect policy alone parses the
+//! URL again every time), more than a plain server spends answering one. Everything else goes through
 //! reqwest, with its TLS, proxies and redirects: `https://` URLs, URLs a
 //! proxy intercepts, URLs with credentials in them (reqwest turns those
 //! into Basic authorization), the HTTP+SSE endpoint, and a request the
 //! direct path was answered with a redirect to (it is sent again, through
 //! reqwest, as is every later one: the endpoint redirects).
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Either, Empty, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 
 use crate::error::Error;
 
 use super::HttpOptions;
+use super::pool::{Lease, Pool};
 
 /// A request, before it is given to either client.
 pub(super) struct Request {
@@ -61,15 +58,12 @@ impl Request {
     }
 }
 
-type DirectBody = Either<Full<Bytes>, Empty<Bytes>>;
-type DirectClient = hyper_util::client::legacy::Client<Connector, DirectBody>;
-
 /// The two clients, and what decides between them.
 pub(super) struct Wire {
     url: reqwest::Url,
     reqwest: reqwest::Client,
-    /// The direct client and the URL as a URI, when the URL may use it.
-    direct: Option<(DirectClient, http::Uri)>,
+    /// The direct path's connections, when the URL may use it.
+    direct: Option<Arc<Pool>>,
     /// Set once the direct path was answered with a redirect: from then
     /// on requests go through reqwest, which follows it, rather than twice.
     redirects: AtomicBool,
@@ -90,25 +84,8 @@ impl Wire {
                 })
             })?;
         // The matcher reqwest builds for itself, from the same environment.
-        let direct = direct_uri(&url, &Matcher::from_system()).map(|uri| {
-            // reqwest's defaults, so that neither path notices a dead peer
-            // later than the other.
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_keepalive(Some(Duration::from_secs(15)));
-            connector.set_keepalive_interval(Some(Duration::from_secs(15)));
-            connector.set_keepalive_retries(Some(3));
-            #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
-            connector.set_tcp_user_timeout(Some(Duration::from_secs(30)));
-            let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                .pool_timer(TokioTimer::new())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .build(Connector {
-                    http: connector,
-                    timeout: options.connect_timeout,
-                });
-            (client, uri)
-        });
+        let direct = direct_uri(&url, &Matcher::from_system())
+            .and_then(|uri| Pool::new(uri, options.connect_timeout));
         Ok(Self {
             url,
             reqwest,
@@ -135,10 +112,10 @@ impl Wire {
         request: Request,
         again: impl FnOnce() -> Request,
     ) -> Result<Response, String> {
-        if let (Some((client, uri)), None) = (&self.direct, &request.url)
+        if let (Some(pool), None) = (&self.direct, &request.url)
             && !self.redirects.load(Ordering::Relaxed)
         {
-            let response = self.send_direct(client, uri.clone(), request).await?;
+            let response = self.send_direct(pool, request).await?;
             if !is_redirect(&response) {
                 return Ok(response);
             }
@@ -148,34 +125,29 @@ impl Wire {
         self.send_reqwest(request).await
     }
 
-    async fn send_direct(
-        &self,
-        client: &DirectClient,
-        uri: http::Uri,
-        request: Request,
-    ) -> Result<Response, String> {
+    async fn send_direct(&self, pool: &Arc<Pool>, request: Request) -> Result<Response, String> {
         let body = match request.body {
             Some(body) => Either::Left(Full::new(body)),
             None => Either::Right(Empty::new()),
         };
         let mut outgoing = http::Request::new(body);
         *outgoing.method_mut() = request.method;
-        *outgoing.uri_mut() = uri;
         *outgoing.headers_mut() = request.headers;
         // As reqwest does when a request names none.
         outgoing
             .headers_mut()
             .entry(http::header::ACCEPT)
             .or_insert(http::HeaderValue::from_static("*/*"));
-        match tokio::time::timeout(self.read_timeout, client.request(outgoing)).await {
-            Ok(Ok(response)) => Ok(Response::Direct {
+        match tokio::time::timeout(self.read_timeout, pool.send(outgoing)).await {
+            Ok(Ok((response, lease))) => Ok(Response::Direct {
                 response,
                 read_timeout: self.read_timeout,
+                lease,
             }),
             Ok(Err(e)) => Err(format!(
                 "HTTP request to {} failed: {}",
                 self.url,
-                with_sources(&e)
+                with_sources(&*e)
             )),
             Err(_) => Err(format!(
                 "HTTP request to {} failed: no answer within {:?}",
@@ -212,40 +184,6 @@ fn direct_uri(url: &reqwest::Url, proxies: &Matcher) -> Option<http::Uri> {
     proxies.intercept(&uri).is_none().then_some(uri)
 }
 
-/// hyper-util's connector, with the connect timeout over the whole of
-/// connecting, name resolution included (as reqwest's is: the connector's
-/// own covers only the TCP attempts).
-#[derive(Clone)]
-struct Connector {
-    http: HttpConnector,
-    timeout: Duration,
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Connecting =
-    Pin<Box<dyn Future<Output = Result<TokioIo<tokio::net::TcpStream>, BoxError>> + Send>>;
-
-impl tower_service::Service<http::Uri> for Connector {
-    type Response = TokioIo<tokio::net::TcpStream>;
-    type Error = BoxError;
-    type Future = Connecting;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.http.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Connecting {
-        let connecting = self.http.call(uri);
-        let timeout = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, connecting).await {
-                Ok(connected) => connected.map_err(Into::into),
-                Err(_) => Err(format!("connecting took longer than {timeout:?}").into()),
-            }
-        })
-    }
-}
-
 /// A status reqwest's redirect policy would follow.
 fn is_redirect(response: &Response) -> bool {
     matches!(
@@ -277,6 +215,8 @@ pub(super) enum Response {
     Direct {
         response: http::Response<hyper::body::Incoming>,
         read_timeout: Duration,
+        /// The connection, given back to the pool at the body's end.
+        lease: Lease,
     },
 }
 
@@ -329,6 +269,7 @@ impl Response {
             Self::Direct {
                 response,
                 read_timeout,
+                lease,
             } => loop {
                 let frame = tokio::time::timeout(*read_timeout, response.body_mut().frame())
                     .await
@@ -339,7 +280,10 @@ impl Response {
                         )
                     })?;
                 match frame {
-                    None => return Ok(None),
+                    None => {
+                        lease.release();
+                        return Ok(None);
+                    }
                     Some(Err(e)) => return Err(std::io::Error::other(with_sources(&e))),
                     // Trailers carry nothing the transport reads.
                     Some(Ok(frame)) => {
