@@ -56,9 +56,10 @@
 //! - `hyper`, `hyper-util`, `http-body`, `http-body-util`, `tower-service`
 //!   (with `http`, all already under reqwest): requests to a plain
 //!   `http://` endpoint that no proxy intercepts skip reqwest's layers and
-//!   go to hyper-util's pooled client directly, the common case of a
-//!   gateway or an agent beside its servers; a redirect from there is
-//!   followed through reqwest.
+//!   go to hyper's HTTP/1 connections directly (hyper-util's connector
+//!   opens them; the transport pools them for its one origin), the common
+//!   case of a gateway or an agent beside its servers; a redirect from
+//!   there is followed through reqwest.
 //! - `thiserror`, `tracing`: the error enum, and events any subscriber
 //!   can take.
 //! - With `otel`: `opentelemetry` (its API only) and
