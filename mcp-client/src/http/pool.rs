@@ -346,6 +346,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn idle_connections_are_kept_up_to_the_cap() {
+        let (pool, accepted, _) = server("ok", false).await;
+        let mut held = Vec::new();
+        for _ in 0..MAX_IDLE + 4 {
+            held.push(pool.send(post()).await.unwrap());
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), MAX_IDLE + 4);
+        for (response, mut lease) in held {
+            response.into_body().collect().await.unwrap();
+            lease.release();
+        }
+        // The rest were closed, not kept.
+        assert_eq!(pool.idle().len(), MAX_IDLE);
+    }
+
+    #[tokio::test]
     async fn a_connection_the_server_closed_is_not_used_again() {
         let (pool, accepted, mut closed) = server("ok", true).await;
         assert_eq!(answer(&pool).await, "ok");
