@@ -667,16 +667,20 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     outer.add_tool(relay(upstream));
     let (outer_url, _outer) = crate::support::serve_http(Server::new(outer)).await;
 
-    let params = json!({
-        "name": "relay", "arguments": {},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "tracestate": "vendor=abc",
-            "baggage": "user=ada",
-        }
-    });
+    // A call of `relay` in a caller's trace, with its trace state and baggage.
+    let relay_call = |tracestate: &str, baggage: &str| {
+        json!({
+            "name": "relay", "arguments": {},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "tracestate": tracestate,
+                "baggage": baggage,
+            }
+        })
+    };
+    let params = relay_call("vendor=abc", "user=ada");
     let answer = post_call(&outer_url, json!(1), "relay", params).await;
     assert_eq!(answer.status(), 200);
     assert!(answer.text().await.unwrap().contains("relayed"));
@@ -707,16 +711,7 @@ async fn tracestate_and_baggage_travel_on_with_the_trace() {
     let entries: Vec<String> = (0..200)
         .map(|i| format!("b{i}={}", "x".repeat(60)))
         .collect();
-    let params = json!({
-        "name": "relay", "arguments": {},
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {},
-            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "tracestate": members.join(","),
-            "baggage": entries.join(","),
-        }
-    });
+    let params = relay_call(&members.join(","), &entries.join(","));
     let answer = post_call(&outer_url, json!(2), "relay", params).await;
     assert_eq!(answer.status(), 200);
     let meta = last_meta();
