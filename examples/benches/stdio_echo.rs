@@ -36,8 +36,8 @@ const ROUNDS: usize = 7;
 /// Calls per round with 100 KB messages.
 const BIG_CALLS: usize = 400;
 
-/// The bare server: one line in, one line out.
-fn bare_server() {
+/// The bare server's answer to one line, if it is a request.
+fn bare_reply(line: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Req<'a> {
         #[serde(borrow)]
@@ -46,37 +46,70 @@ fn bare_server() {
         #[serde(default)]
         params: Option<Value>,
     }
+    let req = serde_json::from_str::<Req<'_>>(line).ok()?;
+    let id = req.id?.get();
+    Some(match req.method {
+        "initialize" => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-11-25","capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"bare","version":"0"}}}}}}"#
+        ),
+        "tools/call" => {
+            let message = req
+                .params
+                .as_ref()
+                .and_then(|p| p.pointer("/arguments/message"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let result = serde_json::json!({"content": [{"type": "text", "text": message}]});
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+        }
+        other => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"Method not found: {other}"}}}}"#
+        ),
+    })
+}
+
+/// The bare server: one line in, one line out, with blocking std I/O.
+fn bare_server() {
     let stdin = std::io::stdin().lock();
     let mut out = std::io::stdout().lock();
     for line in stdin.lines() {
         let Ok(line) = line else { break };
-        let Ok(req) = serde_json::from_str::<Req<'_>>(&line) else {
+        let Some(reply) = bare_reply(&line) else {
             continue;
-        };
-        let Some(id) = req.id else { continue };
-        let id = id.get();
-        let reply = match req.method {
-            "initialize" => format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-11-25","capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"bare","version":"0"}}}}}}"#
-            ),
-            "tools/call" => {
-                let message = req
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.pointer("/arguments/message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let result = serde_json::json!({"content": [{"type": "text", "text": message}]});
-                format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
-            }
-            other => format!(
-                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"Method not found: {other}"}}}}"#
-            ),
         };
         let _ = out.write_all(reply.as_bytes());
         let _ = out.write_all(b"\n");
         let _ = out.flush();
     }
+}
+
+/// The bare server on the runtime ours runs on: a current-thread tokio
+/// runtime, stdin and stdout as non-blocking pipes (as `serve_stdio`
+/// opens them), so each line waits in `epoll_wait` instead of a blocking
+/// `read`. What it loses to [`bare_server`] is the async runtime's share,
+/// which no tokio server can avoid.
+fn bare_tokio_server() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    use tokio::net::unix::pipe;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use std::os::fd::AsFd;
+        let stdin = std::io::stdin().as_fd().try_clone_to_owned().unwrap();
+        let stdout = std::io::stdout().as_fd().try_clone_to_owned().unwrap();
+        let mut lines =
+            tokio::io::BufReader::new(pipe::Receiver::from_owned_fd(stdin).unwrap()).lines();
+        let mut out = pipe::Sender::from_owned_fd(stdout).unwrap();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Some(mut reply) = bare_reply(&line) else {
+                continue;
+            };
+            reply.push('\n');
+            let _ = out.write_all(reply.as_bytes()).await;
+        }
+    });
 }
 
 /// Our server: the examples' demo server, as `stdio_server` runs it.
@@ -139,6 +172,7 @@ async fn round(role: &str, era: Era, message: &str, calls: usize) -> Round {
 fn main() {
     match std::env::var(ROLE).as_deref() {
         Ok("bare") => return bare_server(),
+        Ok("bare-tokio") => return bare_tokio_server(),
         Ok("sdk") => return sdk_server(),
         _ => {}
     }
@@ -163,10 +197,12 @@ fn compare(runtime: &tokio::runtime::Runtime, message: &str, calls: usize, label
     let mut sdk = Vec::new();
     let mut modern = Vec::new();
     let mut bare = Vec::new();
+    let mut bare_tokio = Vec::new();
     for _ in 0..ROUNDS {
         sdk.push(runtime.block_on(round("sdk", Era::Legacy, message, calls)));
         bare.push(runtime.block_on(round("bare", Era::Legacy, message, calls)));
         modern.push(runtime.block_on(round("sdk", Era::Modern, message, calls)));
+        bare_tokio.push(runtime.block_on(round("bare-tokio", Era::Legacy, message, calls)));
     }
     println!(
         "sequential tools/call echo over stdio, {label}, {calls} calls x {ROUNDS} rounds (medians), same client, 2025-11-25:"
@@ -174,9 +210,15 @@ fn compare(runtime: &tokio::runtime::Runtime, message: &str, calls: usize, label
     let ours = report("mcp-server", "call", &sdk);
     let base = report("bare", "call", &bare);
     report("  modern", "call", &modern);
+    report("bare on tokio", "call", &bare_tokio);
     let paired = paired_ratio(&sdk, &bare);
     println!(
         "  ratio        {paired:.2}x the bare server's calls/s (median of paired rounds; {:.2}x of medians)",
         ours / base
+    );
+    println!(
+        "  runtime      {:.2}x: the bare server on tokio against the bare server; {:.2}x: ours against the bare server on tokio",
+        paired_ratio(&bare_tokio, &bare),
+        paired_ratio(&sdk, &bare_tokio)
     );
 }
