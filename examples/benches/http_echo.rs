@@ -14,7 +14,9 @@
 //! cost. When `wrk` and `taskset` are installed, a second part measures
 //! what matters for capacity: server CPU per request with `wrk` on one
 //! core and the server pinned to the other, 32 connections
-//! (`MCP_BENCH_ONLY=wrk` runs only that part). A third part, under `wrk`
+//! (`MCP_BENCH_ONLY=wrk` runs only that part); it also runs the bare
+//! handler behind `serve_service`, to tell what serving costs from what
+//! the MCP layer costs. A third part, under `wrk`
 //! too, measures what rate limiting and telemetry add
 //! (`MCP_BENCH_ONLY=operations` runs only that).
 
@@ -41,10 +43,11 @@ const ROLE: &str = "MCP_BENCH_ROLE";
 const REQUESTS: usize = 4000;
 const ROUNDS: usize = 5;
 
-/// The bare server: parse the request, build the echo result, answer JSON.
-async fn bare_server() {
+/// The bare handler: parse the request, build the echo result, answer JSON.
+async fn bare_handle(
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<http_body_util::Full<Bytes>>, hyper::Error> {
     use http_body_util::{BodyExt, Full};
-    use hyper::service::service_fn;
     #[derive(Deserialize)]
     struct Req {
         #[serde(default)]
@@ -52,42 +55,61 @@ async fn bare_server() {
         #[serde(default)]
         params: Option<Value>,
     }
+    let body = req.into_body().collect().await?.to_bytes();
+    let req: Req = serde_json::from_slice(&body).unwrap();
+    if req.id.is_null() {
+        // A notification.
+        let mut res = hyper::Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = http::StatusCode::ACCEPTED;
+        return Ok(res);
+    }
+    let message = req
+        .params
+        .as_ref()
+        .and_then(|p| p.pointer("/arguments/message"))
+        .cloned()
+        .unwrap_or_default();
+    let reply = serde_json::json!({"jsonrpc": "2.0", "id": req.id,
+        "result": {"content": [{"type": "text", "text": message}]}});
+    let reply = Bytes::from(serde_json::to_vec(&reply).unwrap());
+    let mut res = hyper::Response::new(Full::new(reply));
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(res)
+}
+
+/// The bare server: the bare handler on hyper's HTTP/1 connection.
+async fn bare_server() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("http://{}/mcp", listener.local_addr().unwrap());
     loop {
         let (stream, _) = listener.accept().await.unwrap();
         tokio::spawn(async move {
-            let service = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                let body = req.into_body().collect().await?.to_bytes();
-                let req: Req = serde_json::from_slice(&body).unwrap();
-                if req.id.is_null() {
-                    // A notification.
-                    let mut res = hyper::Response::new(Full::new(Bytes::new()));
-                    *res.status_mut() = http::StatusCode::ACCEPTED;
-                    return Ok::<_, hyper::Error>(res);
-                }
-                let message = req
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.pointer("/arguments/message"))
-                    .cloned()
-                    .unwrap_or_default();
-                let reply = serde_json::json!({"jsonrpc": "2.0", "id": req.id,
-                    "result": {"content": [{"type": "text", "text": message}]}});
-                let reply = Bytes::from(serde_json::to_vec(&reply).unwrap());
-                let mut res = hyper::Response::new(Full::new(reply));
-                res.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
-                Ok::<_, hyper::Error>(res)
-            });
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
+                .serve_connection(io, hyper::service::service_fn(bare_handle))
                 .await;
         });
     }
+}
+
+/// The bare handler served as `serve` serves the endpoint
+/// (`serve_service`: HTTP/1 and HTTP/2, connection limits and timeouts,
+/// requests in flight tracked for shutdown): what serving costs a handler
+/// before any MCP work.
+async fn bare_served() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("http://{}/mcp", listener.local_addr().unwrap());
+    mcp_server::http::serve_service(
+        listener,
+        tower::service_fn(bare_handle),
+        mcp_server::http::ServeOptions::default(),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
 }
 
 /// The SDK's server; `with` adds what an operator would turn on:
@@ -245,6 +267,7 @@ fn main() {
             .unwrap();
         match role {
             "bare" => runtime.block_on(bare_server()),
+            "bare-served" => runtime.block_on(bare_served()),
             "sdk-limits" => runtime.block_on(sdk_server("limits")),
             "sdk-otel" => runtime.block_on(sdk_server("otel")),
             "sdk-logs" => runtime.block_on(sdk_server("logs")),
@@ -289,6 +312,7 @@ fn with_wrk(runtime: &tokio::runtime::Runtime) {
     for mode in [Mode::Modern, Mode::Legacy] {
         let bare = common::wrk::pinned_server(&[(ROLE, "bare")]);
         let sdk = common::wrk::pinned_server(&[(ROLE, "sdk")]);
+        let served = common::wrk::pinned_server(&[(ROLE, "bare-served")]);
         let http = reqwest::Client::new();
         let headers = |session: &'static str| -> Vec<(&'static str, &'static str)> {
             match mode {
@@ -316,16 +340,22 @@ fn with_wrk(runtime: &tokio::runtime::Runtime) {
             }
         };
         let (ours_headers, bare_headers) = (headers(session(&sdk)), headers(session(&bare)));
+        let served_headers = headers(session(&served));
         let request = body(mode, 1);
         let (mut ours, mut base, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut floor, mut floor_ratios) = (Vec::new(), Vec::new());
         for _ in 0..WRK_ROUNDS {
             let (n_ours, us_ours) =
                 common::wrk::run(&sdk, 32, WRK_SECONDS, &ours_headers, &request);
             let (n_bare, us_bare) =
                 common::wrk::run(&bare, 32, WRK_SECONDS, &bare_headers, &request);
+            let (n_served, us_served) =
+                common::wrk::run(&served, 32, WRK_SECONDS, &served_headers, &request);
             ours.push((n_ours, us_ours));
             base.push((n_bare, us_bare));
+            floor.push((n_served, us_served));
             ratios.push(us_ours / us_bare);
+            floor_ratios.push(us_ours / us_served);
         }
         let per_s = |v: &[(u64, f64)]| {
             median(v.iter().map(|r| r.0 as f64).collect()) / f64::from(WRK_SECONDS)
@@ -347,8 +377,14 @@ fn with_wrk(runtime: &tokio::runtime::Runtime) {
             cpu(&base)
         );
         println!(
-            "  ratio       {:.2}x bare CPU per request (median of paired rounds)",
-            median(ratios)
+            "  bare, served {:>8.0} req/s  {:>6.2} us CPU/request  (the bare handler behind `serve_service`)",
+            per_s(&floor),
+            cpu(&floor)
+        );
+        println!(
+            "  ratio       {:.2}x bare CPU per request (median of paired rounds); {:.2}x the served bare handler's",
+            median(ratios),
+            median(floor_ratios)
         );
     }
 }

@@ -87,6 +87,58 @@ fn message(body: &Value) -> &str {
     body["error"]["message"].as_str().unwrap_or_default()
 }
 
+/// A header that mirrors an argument is checked against the arguments the
+/// tool then runs on, even when the body names that argument twice: the
+/// check and the tool read one decoding of them.
+#[tokio::test]
+async fn a_mirrored_argument_is_read_once_for_the_check_and_the_tool() {
+    use mcp_server::{Router, tool};
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    struct Where {
+        region: String,
+    }
+    let in_region = tool("in_region", "Runs in a region", |args: Where| async move {
+        format!("region {}", args.region)
+    })
+    .map_tool(|mut t| {
+        t.input_schema = json!({"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"}
+        }})
+        .as_object()
+        .unwrap()
+        .clone();
+        t
+    });
+    let router = Router::new("mirrored", "1").with_tool(in_region);
+    let (url, _task) = serve_http(Server::with_options(router, ServerOptions::default())).await;
+    let e = Endpoint {
+        url,
+        http: reqwest::Client::new(),
+    };
+    // Written by hand: a JSON value cannot hold a member twice.
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"in_region","arguments":{"region":"eu","region":"us"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let post = |region: &str| {
+        e.post_with(&[
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", MODERN),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "in_region"),
+            ("mcp-param-region", region),
+        ])
+        .body(body)
+    };
+    // The last member is the argument, for the check and the tool alike.
+    let (status, reply) = Endpoint::send(post("eu")).await;
+    assert_eq!((status, code(&reply)), (400, -32020), "{reply}");
+    let (status, reply) = Endpoint::send(post("us")).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply["result"]["content"][0]["text"], "region us",
+        "{reply}"
+    );
+}
+
 #[tokio::test]
 async fn modern_header_and_version_rules() {
     let e = Endpoint::start().await;
