@@ -7,8 +7,8 @@
 //! them so machine noise hits both. A third server, the bare one on tokio,
 //! shows what the async runtime alone costs against blocking I/O.
 //! Reported: calls/s (and its ratio), p50/p99 latency, and server CPU
-//! time per call (from /proc). Twice: with
-//! a 9-byte message, and with a 100 KB one (where copies show).
+//! time per call (from /proc). Twice: with a 9-byte message, and with a
+//! 100 KB one (where copies show).
 //! `MCP_BENCH_SDK_SERVER=<path>` runs another build of this benchmark as
 //! our server, to compare two versions of it with the same client.
 

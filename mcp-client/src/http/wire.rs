@@ -4,8 +4,9 @@
 //! it, go straight to hyper's HTTP/1 connections, pooled for that one
 //! origin ([`super::pool`]): reqwest's layers around hyper cost about
 //! 40,000 instructions per request (its redirect policy alone parses the
-//! URL again every time), more than a plain server spends answering one. Everything else goes through
-//! reqwest, with its TLS, proxies and redirects: `https://` URLs, URLs a
+//! URL again every time), more than a plain server spends answering one.
+//! Everything else goes through reqwest, with its TLS, proxies and
+//! redirects: `https://` URLs, URLs a
 //! proxy intercepts, URLs with credentials in them (reqwest turns those
 //! into Basic authorization), the HTTP+SSE endpoint, and a request the
 //! direct path was answered with a redirect to (it is sent again, through
